@@ -1,0 +1,69 @@
+// swift-tools-version:6.0
+// Trainyard: a distributed parameter-server training cluster simulator.
+// No third-party packages: the toolchain's Foundation, Dispatch, Synchronization and XCTest only.
+import PackageDescription
+
+// The training kernel is compiled twice from one set of sources: a portable build and, on x86_64,
+// a build for AVX2 + FMA. `TrainyardKernel` picks one at start-up from the CPU's features, so a
+// binary never executes an AVX2 instruction on a CPU without it. (Docs/kernel.md)
+#if arch(x86_64)
+let fastKernelFlags: [SwiftSetting] = [
+    .unsafeFlags(["-target-cpu", "haswell"]),
+    .define("TRAINYARD_FMA"),
+]
+#else
+let fastKernelFlags: [SwiftSetting] = [.define("TRAINYARD_FMA")]
+#endif
+
+let package = Package(
+    name: "Trainyard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "trainyard", targets: ["trainyard"]),
+        .executable(name: "trainyard-chief", targets: ["trainyard-chief"]),
+        .executable(name: "trainyard-worker", targets: ["trainyard-worker"]),
+        .executable(name: "trainyard-ps", targets: ["trainyard-ps"]),
+    ],
+    targets: [
+        // CPU feature detection and the few libc calls Swift cannot make directly.
+        .target(name: "CTrainyardSupport"),
+
+        // The math: GEMM, fused activations, losses, optimizers. No I/O, no platform imports.
+        .target(
+            name: "TrainyardKernelPortable",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))],
+            linkerSettings: [.linkedLibrary("m")]
+        ),
+        .target(
+            name: "TrainyardKernelAVX2",
+            swiftSettings: fastKernelFlags + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))],
+            linkerSettings: [.linkedLibrary("m")]
+        ),
+        .target(
+            name: "TrainyardKernel",
+            dependencies: ["TrainyardKernelPortable", "TrainyardKernelAVX2", "CTrainyardSupport"]
+        ),
+
+        // The pure core: cluster spec, wire format, role state machines, model, data, settings.
+        .target(name: "TrainyardCore", dependencies: ["TrainyardKernel"]),
+
+        // Everything that touches the OS: sockets, processes, signals, files.
+        .target(name: "TrainyardPlatform", dependencies: ["TrainyardCore", "CTrainyardSupport"]),
+
+        // The shells that run the role state machines over real sockets.
+        .target(name: "TrainyardRoles", dependencies: ["TrainyardCore", "TrainyardPlatform"]),
+
+        // The launcher's commands.
+        .target(name: "TrainyardCLI", dependencies: ["TrainyardCore", "TrainyardPlatform", "TrainyardRoles"]),
+
+        .executableTarget(name: "trainyard", dependencies: ["TrainyardCLI"]),
+        .executableTarget(name: "trainyard-chief", dependencies: ["TrainyardRoles"]),
+        .executableTarget(name: "trainyard-worker", dependencies: ["TrainyardRoles"]),
+        .executableTarget(name: "trainyard-ps", dependencies: ["TrainyardRoles"]),
+
+        .testTarget(name: "TrainyardKernelTests", dependencies: ["TrainyardKernel", "TrainyardCore"]),
+        .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore"]),
+        .testTarget(name: "TrainyardPlatformTests", dependencies: ["TrainyardPlatform", "TrainyardRoles"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TrainyardCore", "TrainyardPlatform"]),
+    ]
+)

@@ -1,0 +1,20 @@
+#ifndef CTRAINYARD_SUPPORT_H
+#define CTRAINYARD_SUPPORT_H
+
+#include <spawn.h>
+
+/// 1 when this CPU executes AVX2 and FMA instructions (and the OS saves YMM state), else 0.
+int ty_cpu_has_avx2_fma(void);
+
+/// Asks the kernel to send `signal` to this process when its parent dies (Linux); returns 0 on
+/// success, -1 where unsupported.
+int ty_set_parent_death_signal(int signal);
+
+/// accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK) where available, else accept + fcntl.
+int ty_accept_cloexec_nonblock(int fd);
+
+/// posix_spawn_file_actions_addchdir_np where the C library has it; returns its result, or
+/// -1 where it is missing.
+int ty_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+
+#endif

@@ -1,0 +1,197 @@
+import Foundation
+import TrainyardCore
+import TrainyardPlatform
+import TrainyardRoles
+
+/// Runs one job in the foreground: binds every task's port, spawns the role processes with their
+/// TF_CONFIG, supervises them (`SupervisorMachine` decides), shows progress, and writes the
+/// summary. Whatever happens, no child outlives `run()`: every exit path stops and reaps them.
+public final class Launcher {
+    public struct Options: Sendable {
+        public var showProgress = true
+        public var drainSeconds = 10.0
+        /// Seconds between SIGTERM and SIGKILL when stopping tasks.
+        public var killGrace = 5.0
+        public init() {}
+    }
+
+    public let settings: LaunchSettings
+    public let jobDirectory: String
+    public let options: Options
+    public let token: String
+    private let binDirectory: String
+    private var listeners: [TaskID: Socket] = [:]
+    public private(set) var cluster = ClusterSpec()
+    private var pids: [TaskID: Int32] = [:]
+    private var machine: SupervisorMachine
+    private var pendingRestarts: [(task: TaskID, at: Double)] = []
+    private var stopping: (since: Double, grace: Double, termSent: Bool)?
+    private let progress: ProgressDisplay
+    private let started = MonotonicClock.now()
+
+    public init(settings: LaunchSettings, options: Options = Options()) throws {
+        self.settings = settings
+        self.options = options
+        jobDirectory = Files.absolute(settings.jobDirectory ?? Launcher.newJobDirectoryName())
+        token = Launcher.makeToken()
+        binDirectory = Posix.environment("TRAINYARD_BIN_DIR") ?? Files.executableDirectory()
+        let topology = settings.topology
+        machine = SupervisorMachine(tasks: topology.tasks, chief: topology.tasks.first { $0.type.isChief },
+                                    policy: { _ in settings.restartPolicy }, backoffLimit: settings.backoffLimit,
+                                    drainSeconds: options.drainSeconds)
+        progress = ProgressDisplay(jobDirectory: jobDirectory, maxSteps: settings.training.maxSteps, enabled: options.showProgress)
+    }
+
+    deinit { killEverything() }
+
+    static func newJobDirectoryName() -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        f.locale = Locale(identifier: "en_US_POSIX")
+        return "trainyard-jobs/\(f.string(from: Date()))-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))"
+    }
+
+    static func makeToken() -> String {
+        (0..<4).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined()
+    }
+
+    public func executable(for type: TaskType) -> String {
+        switch type {
+        case .chief, .master: return binDirectory + "/trainyard-chief"
+        case .worker: return binDirectory + "/trainyard-worker"
+        case .ps, .evaluator: return binDirectory + "/trainyard-ps"
+        }
+    }
+
+    /// Runs the job to its end and returns the summary (also written to `summary.json`).
+    public func run() throws -> JobSummary {
+        defer { killEverything() }
+        try prepare()
+        for task in settings.topology.tasks { try spawn(task) }
+        progress.announce("job \(jobDirectory): \(settings.topology), \(settings.training.maxSteps) steps")
+
+        var outcome: JobOutcome?
+        while outcome == nil {
+            if let signal = Signals.take() {
+                outcome = apply(machine.handle(.interrupted(signal: signal)))
+            }
+            while outcome == nil, let (pid, termination) = ProcessSpawner.reapAny() {
+                guard let task = pids.first(where: { $0.value == pid })?.key else { continue }
+                pids[task] = nil
+                if termination.code != 0 || machine.state != .running {
+                    progress.note("\(task) ended: \(termination)")
+                }
+                outcome = apply(machine.handle(.exited(task, code: termination.code, description: termination.description)))
+            }
+            if outcome != nil { break }
+            let now = MonotonicClock.now()
+            for due in pendingRestarts.filter({ $0.at <= now }) {
+                pendingRestarts.removeAll { $0.task == due.task }
+                guard machine.state == .running else { continue }
+                progress.note("restarting \(due.task)")
+                do { try spawn(due.task) } catch {
+                    outcome = apply(machine.handle(.exited(due.task, code: 127, description: "could not be restarted: \(error)")))
+                }
+            }
+            enforceStop(now: now)
+            progress.update()
+            MonotonicClock.sleep(seconds: 0.05)
+        }
+        progress.finish()
+        for socket in listeners.values { socket.close() }
+        listeners = [:]
+
+        let summary = JobSummary(
+            outcome: outcome!, topology: settings.topology, records: MetricsLog(jobDirectory: jobDirectory).records(),
+            batchSize: settings.training.batchSize, wallSeconds: MonotonicClock.now() - started,
+            tasks: settings.topology.tasks.map { t in
+                let s = machine.tasks[t]
+                return JobSummary.TaskResult(task: t, exitCode: s?.lastCode, exit: s?.lastExit, restarts: s?.restarts ?? 0)
+            })
+        try Files.writeAtomically(summary.json.prettySerialized() + "\n", to: jobDirectory + "/summary.json")
+        return summary
+    }
+
+    /// Carries out the supervisor's directives; returns the outcome once the job is over.
+    private func apply(_ directives: [SupervisorMachine.Directive]) -> JobOutcome? {
+        for directive in directives {
+            switch directive {
+            case .restart(let task, let delay):
+                pendingRestarts.append((task, MonotonicClock.now() + delay))
+            case .stopAll(let grace):
+                pendingRestarts = []
+                if stopping == nil { stopping = (MonotonicClock.now(), grace, false) }
+                enforceStop(now: MonotonicClock.now())
+            case .finish(let outcome):
+                return outcome
+            }
+        }
+        return nil
+    }
+
+    /// While stopping: after the grace period SIGTERM every running task, after `killGrace` more SIGKILL.
+    private func enforceStop(now: Double) {
+        guard var s = stopping else { return }
+        if !s.termSent && now - s.since >= s.grace {
+            for pid in pids.values { ProcessSpawner.signalGroup(pid, Signals.terminate) }
+            s.termSent = true
+            s.since = now
+            stopping = s
+        } else if s.termSent && now - s.since >= options.killGrace {
+            for pid in pids.values { ProcessSpawner.signalGroup(pid, Signals.kill) }
+        }
+    }
+
+    private func prepare() throws {
+        for type in Set(settings.topology.tasks.map(\.type)) {
+            let path = executable(for: type)
+            guard Files.exists(path) else {
+                throw RuntimeFailure("cannot find \(path): the role executables must sit next to trainyard (build them with `swift build`), or set TRAINYARD_BIN_DIR", exitCode: .systemError)
+            }
+        }
+        try Files.createDirectory(jobDirectory + "/logs")
+        try Files.createDirectory(jobDirectory + "/checkpoints")
+
+        var addresses: [TaskID: HostPort] = [:]
+        for (i, task) in settings.topology.tasks.enumerated() {
+            let port = settings.startPort.map { $0 + i } ?? 0
+            do {
+                let socket = try Socket.listen(on: HostPort(host: "127.0.0.1", port: port))
+                listeners[task] = socket
+                addresses[task] = HostPort(host: "localhost", port: socket.localAddress.port)
+            } catch {
+                throw RuntimeFailure("cannot listen for \(task) on port \(port): \(error)", exitCode: .systemError)
+            }
+        }
+        cluster = settings.topology.clusterSpec(addresses: addresses)
+    }
+
+    public func tfConfig(for task: TaskID) -> TFConfig {
+        TFConfig(cluster: cluster, task: .init(type: task.type, index: task.index))
+    }
+
+    private func spawn(_ task: TaskID) throws {
+        guard let listener = listeners[task] else { throw RuntimeFailure("no socket for \(task)", exitCode: .systemError) }
+        var environment = ProcessInfo.processInfo.environment
+        environment[RoleEnvironment.tfConfig] = tfConfig(for: task).serialized()
+        environment[RoleEnvironment.token] = token
+        environment[RoleEnvironment.listenFD] = "3"
+        environment[RoleEnvironment.parentPID] = String(Posix.getpid())
+        let request = SpawnRequest(
+            executable: executable(for: task.type),
+            arguments: ["--job-dir", jobDirectory] + settings.training.roleArguments,
+            environment: environment,
+            outputPath: jobDirectory + "/logs/\(task).log",
+            inherited: [listener.fd])
+        let pid = try ProcessSpawner.spawn(request)
+        pids[task] = pid
+        _ = machine.handle(.started(task))
+    }
+
+    /// SIGKILLs and reaps every child still running (the last line of defence).
+    private func killEverything() {
+        for pid in pids.values { ProcessSpawner.signalGroup(pid, Signals.kill) }
+        for pid in pids.values { _ = ProcessSpawner.wait(pid, timeout: 5) }
+        pids = [:]
+    }
+}

@@ -1,0 +1,40 @@
+/// What `trainyard train` was asked to run: the topology, where, and the training settings.
+public struct LaunchSettings: Sendable, Equatable {
+    public var topology = Topology(workers: 2, parameterServers: 2)
+    public var training = TrainSettings()
+    /// The job folder; nil = a new folder under `./trainyard-jobs/`.
+    public var jobDirectory: String?
+    /// The first port of a consecutive block; nil = ports the system picks.
+    public var startPort: Int?
+    public var restartPolicy = RestartPolicy.never
+    public var backoffLimit = 3
+
+    public init() {}
+
+    public static let help: [(String, String)] = [
+        ("--workers N", "worker tasks besides the chief (default 2)"),
+        ("--ps M", "parameter servers (default 2)"),
+        ("--job-dir DIR", "where logs, metrics, checkpoints and the model go (default: a new folder under ./trainyard-jobs/)"),
+        ("--start-port P", "use ports P, P+1, … (default: free ports picked by the system)"),
+        ("--restart-policy POLICY", "Never, OnFailure, Always or ExitCode (default Never)"),
+        ("--backoff-limit N", "restarts allowed per task before the job fails (default 3)"),
+    ]
+
+    /// Parses `trainyard train`'s options. Pure: no files, no processes.
+    public static func parse(_ argv: [String]) throws(UsageError) -> LaunchSettings {
+        var args = Arguments(argv)
+        var s = LaunchSettings()
+        if let w = try args.int("--workers", in: 0...1000) { s.topology.workers = w }
+        if let p = try args.int("--ps", in: 1...1000) { s.topology.parameterServers = p }
+        s.jobDirectory = try args.value("--job-dir")
+        s.startPort = try args.int("--start-port", in: 1...65535)
+        if let p = try args.value("--restart-policy") { s.restartPolicy = try RestartPolicy(parsing: p) }
+        if let b = try args.int("--backoff-limit", in: 0...1000) { s.backoffLimit = b }
+        s.training = try TrainSettings.parse(&args)
+        try args.finish()
+        if let start = s.startPort, start + s.topology.taskCount - 1 > 65535 {
+            throw UsageError("--start-port \(start) leaves no room for \(s.topology.taskCount) ports below 65536")
+        }
+        return s
+    }
+}

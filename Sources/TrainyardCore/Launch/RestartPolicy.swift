@@ -1,0 +1,48 @@
+/// When a failed task is started again, as in Kubeflow's TFJob `restartPolicy`.
+public enum RestartPolicy: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// Never restart: a failed task fails the job.
+    case never = "Never"
+    /// Restart a task that exits non-zero or is killed, up to the backoff limit.
+    case onFailure = "OnFailure"
+    /// Restart a task whenever it exits while the job runs, up to the backoff limit.
+    case always = "Always"
+    /// Exit codes 1–127 are permanent (the job fails); 128–255 (signals, preemption) are retried
+    /// and, as in TFJob, do not count against the backoff limit.
+    case exitCode = "ExitCode"
+
+    public var description: String { rawValue }
+
+    public init(parsing text: String) throws(UsageError) {
+        guard let p = RestartPolicy.allCases.first(where: { $0.rawValue.lowercased() == text.lowercased() }) else {
+            throw UsageError("restart policy must be Never, OnFailure, Always or ExitCode, got \"\(text)\"")
+        }
+        self = p
+    }
+
+    /// What to do about a task that ended with shell-style status `code` (128 + signal when killed),
+    /// having been restarted `counted` times against `backoffLimit`.
+    public func decide(code: Int32, counted: Int, backoffLimit: Int) -> RestartDecision {
+        switch self {
+        case .never:
+            return code == 0 ? .completed : .fail("restart policy Never")
+        case .onFailure:
+            if code == 0 { return .completed }
+            return counted < backoffLimit ? .restart(counts: true) : .fail("backoff limit of \(backoffLimit) restarts reached")
+        case .always:
+            return counted < backoffLimit ? .restart(counts: true) : (code == 0 ? .completed : .fail("backoff limit of \(backoffLimit) restarts reached"))
+        case .exitCode:
+            if code == 0 { return .completed }
+            if (1...127).contains(code) { return .fail("exit code \(code) is permanent under restart policy ExitCode (1–127)") }
+            return .restart(counts: false)
+        }
+    }
+}
+
+public enum RestartDecision: Sendable, Equatable {
+    /// The task is done (exited 0) and stays down.
+    case completed
+    /// Start it again; `counts` says whether this restart counts against the backoff limit.
+    case restart(counts: Bool)
+    /// The job fails, for this reason.
+    case fail(String)
+}

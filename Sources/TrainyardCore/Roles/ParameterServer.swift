@@ -1,0 +1,183 @@
+import TrainyardKernel
+
+/// The optimizer a parameter server applies to its shard.
+public struct OptimizerConfig: Sendable, Equatable {
+    public var kind: OptimizerKind
+    public var learningRate: Float
+    public var momentum: Float
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var epsilon: Float = 1e-7
+
+    public init(kind: OptimizerKind, learningRate: Float, momentum: Float = 0.9) {
+        self.kind = kind
+        self.learningRate = learningRate
+        self.momentum = momentum
+    }
+
+    /// How many slot arrays (same length as the values) this optimizer keeps.
+    public var slotCount: Int {
+        switch kind {
+        case .sgd: return 0
+        case .momentum: return 1
+        case .adam: return 2
+        }
+    }
+}
+
+/// What a parameter server's shell must do after handling a frame.
+public enum ParameterServerDirective: Sendable, Equatable {
+    /// Send this frame back on the connection the request came from.
+    case reply(Frame)
+    /// Close the connection (after any reply before it).
+    case close
+    /// The job is over: stop accepting, let connections drain, exit 0.
+    case exitCleanly(reason: String)
+}
+
+/// One parameter server's whole logic, without sockets: the shard's values and optimizer state,
+/// the cluster incarnation, the step count, and the answer to every request.
+///
+/// The shell owns one of these behind a lock, and one `Peer` per connection.
+public struct ParameterServer: Sendable {
+    /// What the server knows about one connection.
+    public struct Peer: Sendable, Equatable {
+        /// Set once the connection's hello carried the right token.
+        public var task: TaskID?
+        public init() {}
+    }
+
+    public let task: TaskID
+    public let token: String
+    public let optimizer: OptimizerConfig
+    /// How many values the shard holds: set by the chief's `initialize` (0 before).
+    public private(set) var shardElements = 0
+
+    public private(set) var initialized = false
+    public private(set) var incarnation: UInt32 = 0
+    public private(set) var globalStep: Int64 = 0
+    public private(set) var maxSteps: Int64 = .max
+    public private(set) var values: [Float] = []
+    public private(set) var slots: [[Float]] = []
+    public private(set) var shuttingDown = false
+    /// Pushes applied since start (for logs and tests).
+    public private(set) var appliedPushes = 0
+
+    public init(task: TaskID, token: String, optimizer: OptimizerConfig) {
+        self.task = task
+        self.token = token
+        self.optimizer = optimizer
+    }
+
+    public var done: Bool { globalStep >= maxSteps }
+
+    public var status: Status {
+        Status(task: task, initialized: initialized, incarnation: incarnation, globalStep: globalStep, done: done, shardElements: shardElements)
+    }
+
+    /// Handles one request frame from `peer`.
+    public mutating func handle(_ frame: Frame, from peer: inout Peer) -> [ParameterServerDirective] {
+        func reply(_ m: Message) -> ParameterServerDirective {
+            .reply(Frame(requestID: frame.requestID, incarnation: incarnation, message: m))
+        }
+        func fail(_ code: WireError.Code, _ text: String) -> ParameterServerDirective { reply(.error(WireError(code, text))) }
+
+        if case .hello(let hello) = frame.message {
+            guard hello.token == token else {
+                return [fail(.badToken, "the hello's job token is not this job's"), .close]
+            }
+            peer.task = hello.task
+            return [reply(.helloReply(status))]
+        }
+        guard peer.task != nil else {
+            return [fail(.helloRequired, "the first message on a connection must be a hello"), .close]
+        }
+        if shuttingDown, frame.message != .status {
+            return [fail(.shuttingDown, "the job is over")]
+        }
+
+        switch frame.message {
+        case .status:
+            return [reply(.statusReply(status))]
+
+        case .initialize(let i):
+            guard peer.task?.type.isChief == true else { return [fail(.badRequest, "only the chief initializes variables")] }
+            guard !i.values.isEmpty else { return [fail(.badRequest, "initialize carries no values")] }
+            guard !initialized || i.values.count == shardElements else {
+                return [fail(.badRequest, "initialize carries \(i.values.count) values; this shard holds \(shardElements)")]
+            }
+            guard i.incarnation > incarnation || (i.incarnation == incarnation && !initialized) else {
+                return [fail(.staleIncarnation, "incarnation \(i.incarnation) is not newer than \(incarnation)")]
+            }
+            guard i.slots.isEmpty || (i.slots.count == optimizer.slotCount && i.slots.allSatisfy { $0.count == i.values.count }) else {
+                return [fail(.badRequest, "initialize carries \(i.slots.count) optimizer slots; \(optimizer.kind.rawValue) keeps \(optimizer.slotCount) of \(i.values.count) values")]
+            }
+            shardElements = i.values.count
+            incarnation = i.incarnation
+            globalStep = i.globalStep
+            maxSteps = i.maxSteps
+            values = i.values
+            slots = i.slots.isEmpty ? Array(repeating: [Float](repeating: 0, count: shardElements), count: optimizer.slotCount) : i.slots
+            initialized = true
+            return [reply(.ack(globalStep: globalStep))]
+
+        case .pull(let p):
+            guard initialized else { return [fail(.notInitialized, "waiting for the chief to initialize the variables")] }
+            guard frame.incarnation == incarnation else {
+                return [fail(.staleIncarnation, "request from incarnation \(frame.incarnation); the cluster is at \(incarnation)")]
+            }
+            return [reply(.pullReply(Parameters(globalStep: globalStep, done: done, values: values, slots: p.includeSlots ? slots : [])))]
+
+        case .push(let p):
+            guard initialized else { return [fail(.notInitialized, "waiting for the chief to initialize the variables")] }
+            guard frame.incarnation == incarnation else {
+                return [fail(.staleIncarnation, "request from incarnation \(frame.incarnation); the cluster is at \(incarnation)")]
+            }
+            guard p.gradients.count == shardElements else {
+                return [fail(.badRequest, "push carries \(p.gradients.count) gradients; this shard holds \(shardElements)")]
+            }
+            if done { return [reply(.pushReply(PushReply(globalStep: globalStep, applied: false, done: true)))] }
+            apply(p.gradients)
+            globalStep += 1
+            appliedPushes += 1
+            return [reply(.pushReply(PushReply(globalStep: globalStep, applied: true, done: done)))]
+
+        case .shutdown(let reason):
+            guard peer.task?.type.isChief == true else { return [fail(.badRequest, "only the chief shuts the job down")] }
+            shuttingDown = true
+            return [reply(.ack(globalStep: globalStep)), .exitCleanly(reason: reason)]
+
+        case .hello, .helloReply, .ack, .pullReply, .pushReply, .statusReply, .error:
+            return [fail(.badRequest, "\(frame.message.name) is not a request a parameter server answers")]
+        }
+    }
+
+    private mutating func apply(_ gradients: [Float]) {
+        let n = shardElements
+        let o = optimizer
+        let step = Int(globalStep) + 1
+        values.withUnsafeMutableBufferPointer { p in
+            gradients.withUnsafeBufferPointer { g in
+                switch o.kind {
+                case .sgd:
+                    Updates.sgd(count: n, params: p.baseAddress!, gradients: g.baseAddress!, learningRate: o.learningRate)
+                case .momentum:
+                    slots[0].withUnsafeMutableBufferPointer { v in
+                        Updates.momentum(count: n, params: p.baseAddress!, velocity: v.baseAddress!, gradients: g.baseAddress!,
+                                         learningRate: o.learningRate, momentum: o.momentum, nesterov: false)
+                    }
+                case .adam:
+                    var m = slots[0], v = slots[1]
+                    slots = []
+                    m.withUnsafeMutableBufferPointer { mp in
+                        v.withUnsafeMutableBufferPointer { vp in
+                            Updates.adam(count: n, params: p.baseAddress!, m: mp.baseAddress!, v: vp.baseAddress!, gradients: g.baseAddress!,
+                                         learningRate: o.learningRate, beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon, step: step)
+                        }
+                    }
+                    slots = [m, v]
+                }
+            }
+        }
+    }
+}

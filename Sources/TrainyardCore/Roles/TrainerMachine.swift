@@ -1,0 +1,253 @@
+/// The decisions of a training task (a worker, or the chief, which trains like a worker and does
+/// more), as a value-type state machine: the shell reports what happened, the machine answers
+/// with what to do next. No sockets, no clocks: time arrives inside events, so every recovery path
+/// is a plain unit test.
+///
+/// The loop, once the cluster is initialized: pull → compute → push → pull …
+/// Failures: an unreachable or silent ps is retried with backoff until `peerTimeout`; a stale
+/// incarnation means the chief restored the cluster, so re-learn it and pull again; an empty
+/// (restarted) ps makes the chief restore every shard from the latest checkpoint under a new
+/// incarnation, while workers wait for that.
+public struct TrainerMachine: Sendable {
+    public struct Configuration: Sendable, Equatable {
+        public var isChief: Bool
+        public var maxSteps: Int64
+        public var checkpointEvery: Int64
+        public var evalEvery: Int64
+        public var backoff: Backoff
+        /// Seconds of continuous failure to reach the cluster before giving up.
+        public var peerTimeout: Double
+
+        public init(isChief: Bool, maxSteps: Int64, checkpointEvery: Int64, evalEvery: Int64,
+                    backoff: Backoff = Backoff(), peerTimeout: Double = 60) {
+            self.isChief = isChief
+            self.maxSteps = maxSteps
+            self.checkpointEvery = checkpointEvery
+            self.evalEvery = evalEvery
+            self.backoff = backoff
+            self.peerTimeout = peerTimeout
+        }
+    }
+
+    public enum Phase: Sendable, Equatable {
+        /// Learning the cluster's state (at start, and after a failure).
+        case connecting
+        /// The chief is setting or restoring the variables.
+        case initializing
+        case training
+        /// The chief is writing the final checkpoint and shutting the job down.
+        case finishing
+        case exited
+    }
+
+    public enum Event: Sendable, Equatable {
+        case started(now: Double)
+        /// Every ps answered hello/status.
+        case clusterPolled([Status], now: Double)
+        /// At least one ps could not be reached or did not answer in time.
+        case clusterUnreachable(reason: String, now: Double)
+        /// The chief finished initializing every ps under `incarnation`, at `globalStep`.
+        case clusterInitialized(incarnation: UInt32, globalStep: Int64)
+        case pulled(globalStep: Int64, done: Bool)
+        case stepComputed
+        case pushed(PushReply, now: Double)
+        /// An RPC failed: with a server's error code, or none for a transport failure or timeout.
+        case rpcFailed(WireError.Code?, reason: String, now: Double)
+        case checkpointWritten(step: Int64)
+        case evaluated(step: Int64)
+        /// The chief (or the launcher) asked this task to stop.
+        case shutdownRequested(reason: String)
+        /// SIGTERM: a preemption notice.
+        case preempted
+        /// The chief finished the job: final checkpoint written, every task told to stop.
+        case jobFinished
+    }
+
+    public enum Directive: Sendable, Equatable {
+        /// Hello (or status) every ps; report `clusterPolled` or `clusterUnreachable`.
+        case pollCluster
+        /// Chief: set every shard under `incarnation`, from the latest valid checkpoint if there is
+        /// one, else fresh; report `clusterInitialized`.
+        case initializeCluster(incarnation: UInt32)
+        /// Pull every shard under `incarnation`; report `pulled`.
+        case pull(incarnation: UInt32)
+        /// Compute gradients on the next batch; report `stepComputed`.
+        case computeStep
+        /// Push the gradients to every shard; report `pushed`.
+        case push
+        /// Chief: write a checkpoint of the current parameters; report `checkpointWritten`.
+        case writeCheckpoint
+        /// Chief: evaluate on the held-out data; report `evaluated`.
+        case evaluate
+        /// Chief: final checkpoint, evaluation, model export, shutdown of every task; report `jobFinished`.
+        case finishJob
+        /// Sleep, then carry on with the next directive.
+        case wait(seconds: Double)
+        case exit(ExitCode, reason: String)
+    }
+
+    /// The exit code of a task that stopped on a preemption notice: 128 + SIGTERM, which
+    /// restart policies treat as retryable.
+    public static let preemptedExitCode = ExitCode(143)
+
+    public let configuration: Configuration
+    public private(set) var phase = Phase.connecting
+    public private(set) var incarnation: UInt32 = 0
+    public private(set) var globalStep: Int64 = 0
+    public private(set) var lastCheckpointStep: Int64 = 0
+    public private(set) var lastEvalStep: Int64 = 0
+    public private(set) var failingSince: Double?
+    public private(set) var attempts = 0
+    /// How many times this task saw the cluster restored under a new incarnation.
+    public private(set) var restores = 0
+
+    public init(_ configuration: Configuration) { self.configuration = configuration }
+
+    public mutating func handle(_ event: Event) -> [Directive] {
+        guard phase != .exited else { return [] }
+        switch event {
+        case .started(let now):
+            failingSince = now
+            phase = .connecting
+            return [.pollCluster]
+
+        case .clusterPolled(let statuses, let now):
+            return clusterPolled(statuses, now: now)
+
+        case .clusterUnreachable(let reason, let now):
+            return retry(reason: reason, now: now)
+
+        case .clusterInitialized(let inc, let step):
+            incarnation = inc
+            globalStep = step
+            lastCheckpointStep = max(lastCheckpointStep, step)
+            lastEvalStep = max(lastEvalStep, step)
+            recovered()
+            phase = .training
+            return [.pull(incarnation: incarnation)]
+
+        case .pulled(let step, let done):
+            recovered()
+            globalStep = max(globalStep, step)
+            if done { return reachedEnd() }
+            return [.computeStep]
+
+        case .stepComputed:
+            return [.push]
+
+        case .pushed(let reply, _):
+            recovered()
+            globalStep = max(globalStep, reply.globalStep)
+            if reply.done || globalStep >= configuration.maxSteps { return reachedEnd() }
+            var next: [Directive] = []
+            if configuration.isChief {
+                if globalStep - lastCheckpointStep >= configuration.checkpointEvery { next.append(.writeCheckpoint) }
+                if globalStep - lastEvalStep >= configuration.evalEvery { next.append(.evaluate) }
+            }
+            return next + [.pull(incarnation: incarnation)]
+
+        case .rpcFailed(let code, let reason, let now):
+            switch code {
+            case .badToken?, .badRequest?, .helloRequired?:
+                return stop(.clusterError, reason)
+            case .shuttingDown?:
+                return stop(.success, "the job is over: \(reason)")
+            case .staleIncarnation?:
+                phase = .connecting
+                return [.pollCluster]
+            case .notInitialized?:
+                phase = .connecting
+                if configuration.isChief {
+                    // A parameter server came back empty: restore every shard, one consistent version.
+                    phase = .initializing
+                    restores += 1
+                    return [.initializeCluster(incarnation: incarnation + 1)]
+                }
+                return retry(reason: reason, now: now)
+            default:
+                return retry(reason: reason, now: now)
+            }
+
+        case .checkpointWritten(let step):
+            lastCheckpointStep = max(lastCheckpointStep, step)
+            return []
+
+        case .evaluated(let step):
+            lastEvalStep = max(lastEvalStep, step)
+            return []
+
+        case .shutdownRequested(let reason):
+            return stop(.success, reason)
+
+        case .preempted:
+            if configuration.isChief && phase == .training {
+                phase = .exited
+                return [.writeCheckpoint, .exit(TrainerMachine.preemptedExitCode, reason: "preempted (SIGTERM): checkpointed at step \(globalStep) and stopped")]
+            }
+            return stop(TrainerMachine.preemptedExitCode, "preempted (SIGTERM)")
+
+        case .jobFinished:
+            return stop(.success, "finished at global step \(globalStep)")
+        }
+    }
+
+    private mutating func clusterPolled(_ statuses: [Status], now: Double) -> [Directive] {
+        let incarnations = Set(statuses.map(\.incarnation))
+        let intact = !statuses.isEmpty && statuses.allSatisfy(\.initialized) && incarnations.count == 1
+        if intact {
+            incarnation = incarnations.first!
+            globalStep = max(globalStep, statuses.map(\.globalStep).max() ?? 0)
+            if phase == .connecting && configuration.isChief && lastCheckpointStep == 0 {
+                // A (re)started chief adopting live state: count schedules from where training is.
+                lastCheckpointStep = globalStep
+                lastEvalStep = globalStep
+            }
+            recovered()
+            if statuses.contains(where: \.done) { return reachedEnd() }
+            phase = .training
+            return [.pull(incarnation: incarnation)]
+        }
+        if configuration.isChief {
+            // Fresh cluster, or some ps lost its state: (re)initialize everyone under a new incarnation.
+            phase = .initializing
+            let newest = max(incarnation, incarnations.max() ?? 0)
+            if newest > 0 { restores += 1 }
+            return [.initializeCluster(incarnation: newest + 1)]
+        }
+        let waiting = statuses.filter { !$0.initialized }.map(\.task.description)
+        let reason = waiting.isEmpty
+            ? "parameter servers disagree on the cluster incarnation (the chief is restoring them)"
+            : "waiting for the chief to initialize \(waiting.joined(separator: ", "))"
+        return retry(reason: reason, now: now)
+    }
+
+    private mutating func reachedEnd() -> [Directive] {
+        if configuration.isChief {
+            phase = .finishing
+            return [.finishJob]
+        }
+        return stop(.success, "the job reached its last step (\(globalStep))")
+    }
+
+    private mutating func retry(reason: String, now: Double) -> [Directive] {
+        if phase == .training { phase = .connecting }
+        let since = failingSince ?? now
+        failingSince = since
+        if now - since > configuration.peerTimeout {
+            return stop(.clusterError, "gave up after \(Int(configuration.peerTimeout)) s: \(reason)")
+        }
+        let delay = configuration.backoff.delay(attempt: attempts)
+        attempts += 1
+        return [.wait(seconds: delay), .pollCluster]
+    }
+
+    private mutating func recovered() {
+        failingSince = nil
+        attempts = 0
+    }
+
+    private mutating func stop(_ code: ExitCode, _ reason: String) -> [Directive] {
+        phase = .exited
+        return [.exit(code, reason: reason)]
+    }
+}

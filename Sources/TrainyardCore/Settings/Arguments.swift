@@ -1,0 +1,138 @@
+/// A command line being read: each command takes the options it knows, then `finish()` rejects
+/// whatever is left, naming it (with a suggestion when it looks like a typo).
+///
+/// Accepts `--name value` and `--name=value`; everything after a bare `--` is kept for the user
+/// program (`passthrough`).
+public struct Arguments: Sendable {
+    public private(set) var items: [String]
+    public let passthrough: [String]
+    private var known: [String] = []
+
+    public init(_ argv: [String]) {
+        if let dash = argv.firstIndex(of: "--") {
+            items = Array(argv[..<dash])
+            passthrough = Array(argv[(dash + 1)...])
+        } else {
+            items = argv
+            passthrough = []
+        }
+    }
+
+    public var isEmpty: Bool { items.isEmpty }
+
+    /// Removes and returns the value of `--name`, or nil when it is absent. The last one wins.
+    public mutating func value(_ name: String) throws(UsageError) -> String? {
+        known.append(name)
+        var result: String?
+        var i = 0
+        while i < items.count {
+            let item = items[i]
+            if item == name {
+                guard i + 1 < items.count else { throw UsageError("\(name) needs a value") }
+                result = items[i + 1]
+                items.removeSubrange(i...(i + 1))
+            } else if item.hasPrefix(name + "=") {
+                result = String(item.dropFirst(name.count + 1))
+                items.remove(at: i)
+            } else {
+                i += 1
+            }
+        }
+        return result
+    }
+
+    /// Removes and returns every value of a repeatable option, in order.
+    public mutating func values(_ name: String) throws(UsageError) -> [String] {
+        known.append(name)
+        var result: [String] = []
+        var i = 0
+        while i < items.count {
+            if items[i] == name {
+                guard i + 1 < items.count else { throw UsageError("\(name) needs a value") }
+                result.append(items[i + 1])
+                items.removeSubrange(i...(i + 1))
+            } else if items[i].hasPrefix(name + "=") {
+                result.append(String(items[i].dropFirst(name.count + 1)))
+                items.remove(at: i)
+            } else {
+                i += 1
+            }
+        }
+        return result
+    }
+
+    /// Removes `--name` and reports whether it was there. `--name=false` and `--name=true` work too.
+    public mutating func flag(_ name: String) throws(UsageError) -> Bool {
+        known.append(name)
+        var present = false
+        var i = 0
+        while i < items.count {
+            if items[i] == name {
+                present = true
+                items.remove(at: i)
+            } else if items[i].hasPrefix(name + "=") {
+                let v = items[i].dropFirst(name.count + 1).lowercased()
+                guard v == "true" || v == "false" else { throw UsageError("\(name) takes true or false, got \"\(v)\"") }
+                present = v == "true"
+                items.remove(at: i)
+            } else {
+                i += 1
+            }
+        }
+        return present
+    }
+
+    public mutating func int(_ name: String, in range: ClosedRange<Int>? = nil) throws(UsageError) -> Int? {
+        guard let text = try value(name) else { return nil }
+        guard let v = Int(text) else { throw UsageError("\(name) takes a whole number, got \"\(text)\"") }
+        if let range, !range.contains(v) {
+            throw UsageError("\(name) must be in \(range.lowerBound)...\(range.upperBound == Int.max ? "" : String(range.upperBound)), got \(v)")
+        }
+        return v
+    }
+
+    public mutating func double(_ name: String, in range: ClosedRange<Double>? = nil) throws(UsageError) -> Double? {
+        guard let text = try value(name) else { return nil }
+        guard let v = Double(text), v.isFinite else { throw UsageError("\(name) takes a number, got \"\(text)\"") }
+        if let range, !range.contains(v) {
+            throw UsageError("\(name) must be between \(JSONValue.format(range.lowerBound)) and \(JSONValue.format(range.upperBound)), got \(text)")
+        }
+        return v
+    }
+
+    /// Removes and returns the first argument that is not an option.
+    public mutating func positional() -> String? {
+        guard let i = items.firstIndex(where: { !$0.hasPrefix("--") || $0 == "-" }) else { return nil }
+        return items.remove(at: i)
+    }
+
+    /// Fails on anything not taken: an unknown option (with the nearest known one) or a stray word.
+    public func finish() throws(UsageError) {
+        guard let first = items.first else { return }
+        if first.hasPrefix("--") {
+            let name = String(first.split(separator: "=", maxSplits: 1)[0])
+            let suggestion = known.min { editDistance($0, name) < editDistance($1, name) }
+            if let suggestion, editDistance(suggestion, name) <= 3 {
+                throw UsageError("unknown option \(name) (did you mean \(suggestion)?)")
+            }
+            throw UsageError("unknown option \(name)")
+        }
+        throw UsageError("unexpected argument \"\(first)\"")
+    }
+}
+
+/// Levenshtein distance, for "did you mean" suggestions.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var previous = Array(0...b.count)
+    for i in 1...a.count {
+        var current = [i] + [Int](repeating: 0, count: b.count)
+        for j in 1...b.count {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return previous[b.count]
+}

@@ -1,0 +1,246 @@
+/// One message on the wire with its header fields.
+public struct Frame: Sendable, Equatable {
+    /// Matches a reply to its request; the reply carries the request's id.
+    public var requestID: UInt32
+    /// The sender's cluster incarnation (0 before the chief has initialized the cluster).
+    public var incarnation: UInt32
+    /// How long the sender will wait for the answer, in milliseconds; 0 = no deadline.
+    public var deadlineMillis: UInt32
+    public var message: Message
+
+    public init(requestID: UInt32 = 0, incarnation: UInt32 = 0, deadlineMillis: UInt32 = 0, message: Message) {
+        self.requestID = requestID
+        self.incarnation = incarnation
+        self.deadlineMillis = deadlineMillis
+        self.message = message
+    }
+}
+
+/// Why bytes are not a valid frame.
+public enum FrameError: Error, Equatable, CustomStringConvertible {
+    case badMagic(UInt32)
+    case unsupportedVersion(UInt8)
+    case oversized(length: Int, limit: Int)
+    case unknownTag(UInt8)
+    case malformed(tag: UInt8, reason: String)
+    case truncated(needed: Int, available: Int)
+
+    public var description: String {
+        switch self {
+        case .badMagic(let m): return "not a Trainyard frame (magic 0x\(String(m, radix: 16)))"
+        case .unsupportedVersion(let v): return "unsupported protocol version \(v) (this build speaks \(FrameCodec.version))"
+        case .oversized(let length, let limit): return "frame payload of \(length) bytes exceeds the limit of \(limit)"
+        case .unknownTag(let t): return "unknown message tag \(t)"
+        case .malformed(let tag, let reason): return "malformed message (tag \(tag)): \(reason)"
+        case .truncated(let needed, let available): return "truncated frame: needed \(needed) bytes, have \(available)"
+        }
+    }
+}
+
+/// The frame format: a 24-byte little-endian header, then the payload.
+///
+/// ```
+/// offset size field
+///  0     4    magic "TYRD" (0x54 0x59 0x52 0x44)
+///  4     1    protocol version (1)
+///  5     1    message tag
+///  6     2    flags (0)
+///  8     4    request id
+/// 12     4    cluster incarnation
+/// 16     4    deadline in milliseconds (0 = none)
+/// 20     4    payload length in bytes
+/// ```
+public enum FrameCodec {
+    public static let magic: UInt32 = 0x4452_5954  // "TYRD" read as little-endian
+    public static let version: UInt8 = 1
+    public static let headerSize = 24
+    /// The default largest payload accepted: 512 MiB, far above any model Trainyard trains.
+    public static let defaultPayloadLimit = 512 << 20
+
+    /// The header fields, once the first `headerSize` bytes are in.
+    public struct Header: Equatable, Sendable {
+        public var tag: UInt8
+        public var flags: UInt16
+        public var requestID: UInt32
+        public var incarnation: UInt32
+        public var deadlineMillis: UInt32
+        public var payloadLength: Int
+    }
+
+    /// Serializes a frame: header and payload in one buffer, ready for a single write.
+    public static func encode(_ frame: Frame) -> [UInt8] {
+        var w = ByteWriter(capacity: headerSize + estimatedPayloadSize(frame.message))
+        w.write(magic)
+        w.write(version)
+        w.write(frame.message.tag)
+        w.write(UInt16(0))
+        w.write(frame.requestID)
+        w.write(frame.incarnation)
+        w.write(frame.deadlineMillis)
+        w.write(UInt32(0))  // patched below
+        encodePayload(frame.message, into: &w)
+        w.patch(UInt32(w.bytes.count - headerSize), at: 20)
+        return w.bytes
+    }
+
+    /// Validates and decodes a header. Throws on wrong magic or version and on payloads over `limit`.
+    public static func decodeHeader(_ bytes: [UInt8], limit: Int = defaultPayloadLimit) throws(FrameError) -> Header {
+        var r = ByteReader(bytes)
+        do {
+            let m = try r.u32()
+            guard m == magic else { throw FrameError.badMagic(m) }
+            let v = try r.u8()
+            guard v == version else { throw FrameError.unsupportedVersion(v) }
+            let tag = try r.u8()
+            let flags = try r.u16()
+            let id = try r.u32()
+            let incarnation = try r.u32()
+            let deadline = try r.u32()
+            let length = Int(try r.u32())
+            guard length <= limit else { throw FrameError.oversized(length: length, limit: limit) }
+            return Header(tag: tag, flags: flags, requestID: id, incarnation: incarnation, deadlineMillis: deadline, payloadLength: length)
+        } catch let e as FrameError {
+            throw e
+        } catch {
+            throw .truncated(needed: headerSize, available: bytes.count)
+        }
+    }
+
+    /// Decodes a payload for a header already validated.
+    public static func decodePayload(_ header: Header, _ payload: [UInt8]) throws(FrameError) -> Frame {
+        guard payload.count >= header.payloadLength else {
+            throw .truncated(needed: header.payloadLength, available: payload.count)
+        }
+        var r = ByteReader(payload, end: header.payloadLength)
+        let message: Message
+        do {
+            message = try decodeMessage(tag: header.tag, &r)
+            guard r.isAtEnd else { throw FrameError.malformed(tag: header.tag, reason: "\(r.remaining) unexpected trailing bytes") }
+        } catch let e as FrameError {
+            throw e
+        } catch let e as ByteReaderError {
+            throw .malformed(tag: header.tag, reason: e.description)
+        } catch {
+            throw .malformed(tag: header.tag, reason: "\(error)")
+        }
+        return Frame(requestID: header.requestID, incarnation: header.incarnation, deadlineMillis: header.deadlineMillis, message: message)
+    }
+
+    /// Decodes one complete frame from `bytes` (header and payload, nothing more).
+    public static func decode(_ bytes: [UInt8], limit: Int = defaultPayloadLimit) throws(FrameError) -> Frame {
+        let header = try decodeHeader(Array(bytes.prefix(headerSize)), limit: limit)
+        guard bytes.count == headerSize + header.payloadLength else {
+            if bytes.count < headerSize + header.payloadLength {
+                throw .truncated(needed: headerSize + header.payloadLength, available: bytes.count)
+            }
+            throw .malformed(tag: header.tag, reason: "\(bytes.count - headerSize - header.payloadLength) bytes after the frame")
+        }
+        return try decodePayload(header, Array(bytes[headerSize...]))
+    }
+
+    // MARK: Payloads
+
+    private static func estimatedPayloadSize(_ m: Message) -> Int {
+        switch m {
+        case .initialize(let i): return 64 + 4 * i.values.count * (1 + i.slots.count)
+        case .pullReply(let p): return 64 + 4 * p.values.count * (1 + p.slots.count)
+        case .push(let p): return 32 + 4 * p.gradients.count
+        default: return 64
+        }
+    }
+
+    private static func write(_ task: TaskID, _ w: inout ByteWriter) {
+        w.write(UInt8(TaskType.allCases.firstIndex(of: task.type)!))
+        w.write(UInt32(task.index))
+    }
+
+    private static func readTask(_ r: inout ByteReader) throws -> TaskID {
+        let t = Int(try r.u8())
+        guard t < TaskType.allCases.count else { throw ByteReaderError.invalid("unknown task type \(t)") }
+        return TaskID(TaskType.allCases[t], Int(try r.u32()))
+    }
+
+    private static func write(_ s: Status, _ w: inout ByteWriter) {
+        write(s.task, &w)
+        w.write(s.initialized)
+        w.write(s.incarnation)
+        w.write(s.globalStep)
+        w.write(s.done)
+        w.write(UInt64(s.shardElements))
+    }
+
+    private static func readStatus(_ r: inout ByteReader) throws -> Status {
+        Status(task: try readTask(&r), initialized: try r.bool(), incarnation: try r.u32(), globalStep: try r.i64(),
+               done: try r.bool(), shardElements: Int(clamping: try r.u64()))
+    }
+
+    private static func write(slots: [[Float]], _ w: inout ByteWriter) {
+        w.write(UInt8(slots.count))
+        for s in slots { w.write(s) }
+    }
+
+    private static func readSlots(_ r: inout ByteReader) throws -> [[Float]] {
+        let n = Int(try r.u8())
+        guard n <= 4 else { throw ByteReaderError.invalid("\(n) optimizer slots (at most 4)") }
+        return try (0..<n).map { _ in try r.floats() }
+    }
+
+    static func encodePayload(_ message: Message, into w: inout ByteWriter) {
+        switch message {
+        case .hello(let h):
+            w.write(h.token)
+            write(h.task, &w)
+        case .helloReply(let s), .statusReply(let s):
+            write(s, &w)
+        case .initialize(let i):
+            w.write(i.incarnation)
+            w.write(i.globalStep)
+            w.write(i.maxSteps)
+            w.write(i.values)
+            write(slots: i.slots, &w)
+        case .ack(let step):
+            w.write(step)
+        case .pull(let p):
+            w.write(p.includeSlots)
+        case .pullReply(let p):
+            w.write(p.globalStep)
+            w.write(p.done)
+            w.write(p.values)
+            write(slots: p.slots, &w)
+        case .push(let p):
+            w.write(p.baseStep)
+            w.write(p.gradients)
+        case .pushReply(let p):
+            w.write(p.globalStep)
+            w.write(p.applied)
+            w.write(p.done)
+        case .status:
+            break
+        case .shutdown(let reason):
+            w.write(reason)
+        case .error(let e):
+            w.write(e.code.rawValue)
+            w.write(e.message)
+        }
+    }
+
+    private static func decodeMessage(tag: UInt8, _ r: inout ByteReader) throws -> Message {
+        switch tag {
+        case 1: return .hello(Hello(token: try r.string(), task: try readTask(&r)))
+        case 2: return .helloReply(try readStatus(&r))
+        case 3:
+            return .initialize(Initialize(incarnation: try r.u32(), globalStep: try r.i64(), maxSteps: try r.i64(),
+                                          values: try r.floats(), slots: try readSlots(&r)))
+        case 4: return .ack(globalStep: try r.i64())
+        case 5: return .pull(Pull(includeSlots: try r.bool()))
+        case 6: return .pullReply(Parameters(globalStep: try r.i64(), done: try r.bool(), values: try r.floats(), slots: try readSlots(&r)))
+        case 7: return .push(Push(baseStep: try r.i64(), gradients: try r.floats()))
+        case 8: return .pushReply(PushReply(globalStep: try r.i64(), applied: try r.bool(), done: try r.bool()))
+        case 9: return .status
+        case 10: return .statusReply(try readStatus(&r))
+        case 11: return .shutdown(reason: try r.string())
+        case 12: return .error(WireError(WireError.Code(rawValue: try r.u16()), try r.string()))
+        default: throw FrameError.unknownTag(tag)
+        }
+    }
+}

@@ -1,0 +1,199 @@
+/// Every message Trainyard's tasks exchange. One-byte tags; payloads in Docs/wire-protocol.md.
+///
+/// Requests: `hello`, `initialize`, `pull`, `push`, `status`, `shutdown`.
+/// Replies: `helloReply`, `ack`, `pullReply`, `pushReply`, `statusReply`, `error`.
+public enum Message: Sendable, Equatable {
+    /// First message on every connection: proves membership of the job with its token.
+    case hello(Hello)
+    /// The server's answer to `hello`: who it is and where training stands.
+    case helloReply(Status)
+    /// Chief → ps: set the shard's values (fresh or restored) under a new cluster incarnation.
+    case initialize(Initialize)
+    /// A request succeeded; carries the global step the server has reached.
+    case ack(globalStep: Int64)
+    /// Worker → ps: send me your shard's current values.
+    case pull(Pull)
+    case pullReply(Parameters)
+    /// Worker → ps: apply these gradients to your shard.
+    case push(Push)
+    case pushReply(PushReply)
+    /// Anyone → any task: are you alive, and what do you know?
+    case status
+    case statusReply(Status)
+    /// Chief → every task: the job is over, exit cleanly.
+    case shutdown(reason: String)
+    /// A request failed; `code` says how the client should react.
+    case error(WireError)
+
+    public var tag: UInt8 {
+        switch self {
+        case .hello: return 1
+        case .helloReply: return 2
+        case .initialize: return 3
+        case .ack: return 4
+        case .pull: return 5
+        case .pullReply: return 6
+        case .push: return 7
+        case .pushReply: return 8
+        case .status: return 9
+        case .statusReply: return 10
+        case .shutdown: return 11
+        case .error: return 12
+        }
+    }
+
+    /// A short name for logs and errors.
+    public var name: String {
+        switch self {
+        case .hello: return "hello"
+        case .helloReply: return "helloReply"
+        case .initialize: return "initialize"
+        case .ack: return "ack"
+        case .pull: return "pull"
+        case .pullReply: return "pullReply"
+        case .push: return "push"
+        case .pushReply: return "pushReply"
+        case .status: return "status"
+        case .statusReply: return "statusReply"
+        case .shutdown: return "shutdown"
+        case .error: return "error"
+        }
+    }
+}
+
+public struct Hello: Sendable, Equatable {
+    /// The per-job secret the launcher gives every task (`TRAINYARD_JOB_TOKEN`).
+    public var token: String
+    /// Who is connecting.
+    public var task: TaskID
+    public init(token: String, task: TaskID) {
+        self.token = token
+        self.task = task
+    }
+}
+
+/// What a task reports about itself in `helloReply` and `statusReply`.
+public struct Status: Sendable, Equatable {
+    public var task: TaskID
+    /// For a ps: whether the chief has set its variables under the current incarnation.
+    public var initialized: Bool
+    public var incarnation: UInt32
+    public var globalStep: Int64
+    /// The job has reached its last step: stop training.
+    public var done: Bool
+    /// For a ps: how many Float values its shard holds (checked against the client's model).
+    public var shardElements: Int
+
+    public init(task: TaskID, initialized: Bool, incarnation: UInt32, globalStep: Int64, done: Bool, shardElements: Int) {
+        self.task = task
+        self.initialized = initialized
+        self.incarnation = incarnation
+        self.globalStep = globalStep
+        self.done = done
+        self.shardElements = shardElements
+    }
+}
+
+public struct Initialize: Sendable, Equatable {
+    /// The cluster incarnation the values belong to; the ps rejects messages of any other.
+    public var incarnation: UInt32
+    public var globalStep: Int64
+    /// The step at which the ps reports `done` and stops applying updates.
+    public var maxSteps: Int64
+    public var values: [Float]
+    /// Optimizer state (momentum, Adam moments), each as long as `values`; empty = start at zero.
+    public var slots: [[Float]]
+
+    public init(incarnation: UInt32, globalStep: Int64, maxSteps: Int64, values: [Float], slots: [[Float]] = []) {
+        self.incarnation = incarnation
+        self.globalStep = globalStep
+        self.maxSteps = maxSteps
+        self.values = values
+        self.slots = slots
+    }
+}
+
+public struct Pull: Sendable, Equatable {
+    /// Also send the optimizer slots (for checkpoints).
+    public var includeSlots: Bool
+    public init(includeSlots: Bool = false) { self.includeSlots = includeSlots }
+}
+
+public struct Parameters: Sendable, Equatable {
+    public var globalStep: Int64
+    public var done: Bool
+    public var values: [Float]
+    public var slots: [[Float]]
+    public init(globalStep: Int64, done: Bool, values: [Float], slots: [[Float]] = []) {
+        self.globalStep = globalStep
+        self.done = done
+        self.values = values
+        self.slots = slots
+    }
+}
+
+public struct Push: Sendable, Equatable {
+    /// The global step of the values the gradients were computed from (sync mode drops stale ones).
+    public var baseStep: Int64
+    public var gradients: [Float]
+    public init(baseStep: Int64, gradients: [Float]) {
+        self.baseStep = baseStep
+        self.gradients = gradients
+    }
+}
+
+public struct PushReply: Sendable, Equatable {
+    public var globalStep: Int64
+    /// False when the gradients were not used (stale in sync mode, or the job is done).
+    public var applied: Bool
+    public var done: Bool
+    public init(globalStep: Int64, applied: Bool, done: Bool) {
+        self.globalStep = globalStep
+        self.applied = applied
+        self.done = done
+    }
+}
+
+/// A failed request. The code tells the client what to do next.
+public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
+    public struct Code: RawRepresentable, Sendable, Equatable, Hashable, CustomStringConvertible {
+        public var rawValue: UInt16
+        public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+        /// The hello's token is not this job's: the connection is closed.
+        public static let badToken = Code(rawValue: 1)
+        /// The message carries an old cluster incarnation: re-hello and pull again.
+        public static let staleIncarnation = Code(rawValue: 2)
+        /// The ps has no values yet: wait for the chief.
+        public static let notInitialized = Code(rawValue: 3)
+        /// The request did not make sense (bad payload, wrong size): a bug or a mismatched job.
+        public static let badRequest = Code(rawValue: 4)
+        /// The first message was not a hello.
+        public static let helloRequired = Code(rawValue: 5)
+        /// The server could not answer before the request's deadline.
+        public static let deadlineExceeded = Code(rawValue: 6)
+        /// The job is shutting down.
+        public static let shuttingDown = Code(rawValue: 7)
+
+        public var description: String {
+            switch self {
+            case .badToken: return "bad-token"
+            case .staleIncarnation: return "stale-incarnation"
+            case .notInitialized: return "not-initialized"
+            case .badRequest: return "bad-request"
+            case .helloRequired: return "hello-required"
+            case .deadlineExceeded: return "deadline-exceeded"
+            case .shuttingDown: return "shutting-down"
+            default: return "error-\(rawValue)"
+            }
+        }
+    }
+
+    public var code: Code
+    public var message: String
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var description: String { "\(code): \(message)" }
+}

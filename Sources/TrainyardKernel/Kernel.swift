@@ -1,0 +1,148 @@
+// The training kernel's public face: one entry point per operation, dispatched once per process
+// to the AVX2+FMA build when the CPU has it, else to the portable build.
+//
+// Overview: the math lives in two modules compiled from the same sources
+// (`TrainyardKernelPortable`, and `TrainyardKernelAVX2` with `-target-cpu haswell`). Neither is
+// `@inlinable` across this boundary, so no AVX2 instruction can leak into code that runs before the
+// CPU check. `TRAINYARD_KERNEL=portable` forces the portable build (used by the tests to cover it).
+
+import CTrainyardSupport
+import TrainyardKernelAVX2
+import TrainyardKernelPortable
+
+/// Which compiled build of the kernel this process runs.
+public enum KernelBackend: String, Sendable {
+    case avx2FMA = "avx2+fma"
+    case portable = "portable"
+
+    /// Chosen once: the AVX2 build when the CPU supports it, unless `TRAINYARD_KERNEL=portable`.
+    public static let active: KernelBackend = {
+        if let forced = getenvString("TRAINYARD_KERNEL"), forced == "portable" { return .portable }
+        #if arch(x86_64)
+        return ty_cpu_has_avx2_fma() != 0 ? .avx2FMA : .portable
+        #else
+        return .portable
+        #endif
+    }()
+}
+
+@_silgen_name("getenv") private func _getenv(_ name: UnsafePointer<CChar>) -> UnsafeMutablePointer<CChar>?
+private func getenvString(_ name: String) -> String? {
+    guard let p = _getenv(name) else { return nil }
+    return String(cString: p)
+}
+
+/// Row-major single-precision GEMM in the three orientations training uses.
+public enum Gemm {
+    /// C[m×n] = A[m×k] · B[k×n], plus C when `accumulate` (forward: X·W).
+    public static func nn(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false
+    ) {
+        guard m > 0, n > 0 else { return }
+        if k == 0 { if !accumulate { zero(m: m, n: n, c: c, ldc: ldc) }; return }
+        switch KernelBackend.active {
+        case .avx2FMA: TrainyardKernelAVX2.gemmNN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
+        case .portable: TrainyardKernelPortable.gemmNN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
+        }
+    }
+
+    /// C[m×n] = A[m×k] · B[n×k]ᵀ, plus C when `accumulate` (input gradient: dY·Wᵀ).
+    public static func nt(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false
+    ) {
+        guard m > 0, n > 0 else { return }
+        if k == 0 { if !accumulate { zero(m: m, n: n, c: c, ldc: ldc) }; return }
+        switch KernelBackend.active {
+        case .avx2FMA: TrainyardKernelAVX2.gemmNT(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
+        case .portable: TrainyardKernelPortable.gemmNT(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
+        }
+    }
+
+    /// C[m×n] = A[k×m]ᵀ · B[k×n], plus C when `accumulate` (weight gradient: Xᵀ·dY).
+    public static func tn(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false
+    ) {
+        guard m > 0, n > 0 else { return }
+        if k == 0 { if !accumulate { zero(m: m, n: n, c: c, ldc: ldc) }; return }
+        switch KernelBackend.active {
+        case .avx2FMA: TrainyardKernelAVX2.gemmTN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
+        case .portable: TrainyardKernelPortable.gemmTN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
+        }
+    }
+
+    private static func zero(m: Int, n: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
+    }
+}
+
+/// Fused layer operations and the loss.
+public enum Layers {
+    /// x[r][c] = act(x[r][c] + bias[c]); ReLU when `relu`, identity otherwise.
+    public static func biasActivationForward(rows: Int, cols: Int, x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, relu: Bool) {
+        switch KernelBackend.active {
+        case .avx2FMA: TrainyardKernelAVX2.biasActivationForward(rows: rows, cols: cols, x: x, bias: bias, relu: relu)
+        case .portable: TrainyardKernelPortable.biasActivationForward(rows: rows, cols: cols, x: x, bias: bias, relu: relu)
+        }
+    }
+
+    /// dy[i] = 0 where the ReLU output y[i] <= 0.
+    public static func reluBackward(count: Int, dy: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>) {
+        switch KernelBackend.active {
+        case .avx2FMA: TrainyardKernelAVX2.reluBackward(count: count, dy: dy, y: y)
+        case .portable: TrainyardKernelPortable.reluBackward(count: count, dy: dy, y: y)
+        }
+    }
+
+    /// out[c] = Σ_r x[r][c] (plus out when `accumulate`): a bias gradient.
+    public static func columnSums(rows: Int, cols: Int, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+        switch KernelBackend.active {
+        case .avx2FMA: TrainyardKernelAVX2.columnSums(rows: rows, cols: cols, x: x, out: out, accumulate: accumulate)
+        case .portable: TrainyardKernelPortable.columnSums(rows: rows, cols: cols, x: x, out: out, accumulate: accumulate)
+        }
+    }
+
+    /// Softmax cross-entropy fused with its gradient (divided by `rows`); returns the summed loss
+    /// and the number of rows whose argmax equals the label. Pass `gradient: nil` to evaluate only.
+    public static func softmaxCrossEntropy(
+        rows: Int, classes: Int, logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, gradient: UnsafeMutablePointer<Float>?
+    ) -> (lossSum: Double, correct: Int) {
+        precondition(rows > 0 && classes > 0, "softmaxCrossEntropy needs at least one row and one class")
+        switch KernelBackend.active {
+        case .avx2FMA: return TrainyardKernelAVX2.softmaxCrossEntropy(rows: rows, classes: classes, logits: logits, labels: labels, gradient: gradient)
+        case .portable: return TrainyardKernelPortable.softmaxCrossEntropy(rows: rows, classes: classes, logits: logits, labels: labels, gradient: gradient)
+        }
+    }
+}
+
+/// In-place optimizer updates over flat buffers.
+public enum Updates {
+    public static func sgd(count: Int, params: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, learningRate: Float) {
+        switch KernelBackend.active {
+        case .avx2FMA: TrainyardKernelAVX2.sgdUpdate(count: count, params: params, gradients: gradients, learningRate: learningRate)
+        case .portable: TrainyardKernelPortable.sgdUpdate(count: count, params: params, gradients: gradients, learningRate: learningRate)
+        }
+    }
+
+    public static func momentum(
+        count: Int, params: UnsafeMutablePointer<Float>, velocity: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
+        learningRate: Float, momentum: Float, nesterov: Bool
+    ) {
+        switch KernelBackend.active {
+        case .avx2FMA: TrainyardKernelAVX2.momentumUpdate(count: count, params: params, velocity: velocity, gradients: gradients, learningRate: learningRate, momentum: momentum, nesterov: nesterov)
+        case .portable: TrainyardKernelPortable.momentumUpdate(count: count, params: params, velocity: velocity, gradients: gradients, learningRate: learningRate, momentum: momentum, nesterov: nesterov)
+        }
+    }
+
+    public static func adam(
+        count: Int, params: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
+        gradients: UnsafePointer<Float>, learningRate: Float, beta1: Float, beta2: Float, epsilon: Float, step: Int
+    ) {
+        switch KernelBackend.active {
+        case .avx2FMA: TrainyardKernelAVX2.adamUpdate(count: count, params: params, m: m, v: v, gradients: gradients, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, step: step)
+        case .portable: TrainyardKernelPortable.adamUpdate(count: count, params: params, m: m, v: v, gradients: gradients, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, step: step)
+        }
+    }
+}

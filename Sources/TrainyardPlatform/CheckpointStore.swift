@@ -1,0 +1,76 @@
+import Foundation
+import TrainyardCore
+
+/// The checkpoints of one job: `<job-dir>/checkpoints/ckpt-<step>.tyckpt` plus a `latest` pointer.
+///
+/// A save writes the checkpoint atomically, then the pointer (atomically, last), then removes the
+/// oldest beyond `keep`. A load trusts the pointer but verifies the checksum, and falls back to
+/// the newest intact checkpoint when the pointed-to file is damaged or missing.
+public struct CheckpointStore: Sendable {
+    public let directory: String
+    public static let pointerName = "latest"
+
+    public init(directory: String) { self.directory = directory }
+    public init(jobDirectory: String) { self.init(directory: jobDirectory + "/checkpoints") }
+
+    public var pointerPath: String { directory + "/" + CheckpointStore.pointerName }
+
+    /// Saves `checkpoint`, points `latest` at it and keeps the newest `keep`. Returns its path.
+    @discardableResult
+    public func save(_ checkpoint: Checkpoint, keep: Int) throws -> String {
+        try Files.createDirectory(directory)
+        let name = Checkpoint.fileName(step: checkpoint.globalStep)
+        let path = directory + "/" + name
+        try Files.writeAtomically(checkpoint.encoded(), to: path)
+        try Files.writeAtomically(name + "\n", to: pointerPath)
+        let all = checkpointNames()
+        if all.count > keep {
+            for old in all.prefix(all.count - keep) where old != name { Files.remove(directory + "/" + old) }
+        }
+        return path
+    }
+
+    /// Checkpoint file names, oldest first.
+    public func checkpointNames() -> [String] {
+        Files.list(directory)
+            .compactMap { name in Checkpoint.step(fromFileName: name).map { (name, $0) } }
+            .sorted { $0.1 < $1.1 }
+            .map(\.0)
+    }
+
+    /// The file `latest` names, if the pointer exists.
+    public func pointedName() -> String? {
+        guard let text = try? Files.readText(pointerPath) else { return nil }
+        let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return name.isEmpty ? nil : name
+    }
+
+    /// The result of looking for the checkpoint to restore from.
+    public struct Found: Sendable {
+        public var checkpoint: Checkpoint
+        public var path: String
+        /// Checkpoints passed over because they were damaged, with the reason (newest first).
+        public var skipped: [(path: String, reason: String)]
+    }
+
+    /// The newest intact checkpoint: the one `latest` names when it verifies, else the newest other
+    /// that does. Nil when there is none.
+    public func latestValid() -> Found? {
+        var skipped: [(String, String)] = []
+        var candidates = checkpointNames().reversed().map { $0 }
+        if let pointed = pointedName() {
+            candidates.removeAll { $0 == pointed }
+            candidates.insert(pointed, at: 0)
+        }
+        for name in candidates {
+            let path = directory + "/" + name
+            do {
+                let checkpoint = try Checkpoint(decoding: try Files.read(path))
+                return Found(checkpoint: checkpoint, path: path, skipped: skipped)
+            } catch {
+                skipped.append((path, "\(error)"))
+            }
+        }
+        return nil
+    }
+}

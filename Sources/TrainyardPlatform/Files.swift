@@ -1,0 +1,140 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import TrainyardCore
+
+/// File operations with the guarantees Trainyard promises: writes that matter are atomic (a
+/// reader sees the old file or the whole new one, never half), and failures name the path.
+public enum Files {
+    /// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename over
+    /// the target, fsync of the folder.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        let temp = (dir.isEmpty ? "." : dir) + "/.\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = try Posix.call("open", temp) { open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
+        var ok = false
+        defer {
+            if !ok { unlink(temp) }
+        }
+        do {
+            var offset = 0
+            while offset < bytes.count {
+                let n = try bytes.withUnsafeBytes { raw in
+                    try Posix.call("write", temp) { Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
+                }
+                offset += n
+            }
+            try Posix.call("fsync", temp) { fsync(fd) }
+        } catch {
+            Posix.close(fd)
+            throw error
+        }
+        Posix.close(fd)
+        try Posix.call("rename", "\(temp) → \(path)") { rename(temp, path) }
+        ok = true
+        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            fsync(dfd)
+            Posix.close(dfd)
+        }
+    }
+
+    public static func writeAtomically(_ text: String, to path: String) throws {
+        try writeAtomically(Array(text.utf8), to: path)
+    }
+
+    /// Appends one line with a single write(2) on an O_APPEND descriptor, so lines from several
+    /// processes appending to the same file never interleave.
+    public static func appendLine(_ line: String, to path: String) throws {
+        let fd = try Posix.call("open", path) { open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644) }
+        defer { Posix.close(fd) }
+        let bytes = Array((line + "\n").utf8)
+        _ = try bytes.withUnsafeBytes { raw in
+            try Posix.call("write", path) { Glibc.write(fd, raw.baseAddress!, raw.count) }
+        }
+    }
+
+    public static func read(_ path: String) throws -> [UInt8] {
+        let fd = try Posix.call("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { Posix.close(fd) }
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { raw in
+                try Posix.call("read", path) { Glibc.read(fd, raw.baseAddress!, raw.count) }
+            }
+            if n == 0 { break }
+            result.append(contentsOf: buffer[0..<n])
+        }
+        return result
+    }
+
+    public static func readText(_ path: String) throws -> String {
+        String(decoding: try read(path), as: UTF8.self)
+    }
+
+    /// Reads from byte `offset` to the end (for following a growing log); returns the new offset.
+    public static func readFrom(_ path: String, offset: Int) -> (bytes: [UInt8], offset: Int) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return ([], offset) }
+        defer { Posix.close(fd) }
+        guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else { return ([], offset) }
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            if n <= 0 { break }
+            result.append(contentsOf: buffer[0..<n])
+        }
+        return (result, offset + result.count)
+    }
+
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+    }
+
+    public static func createDirectory(_ path: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw SystemError("mkdir", errno: Int32((error as NSError).code == 0 ? EIO : EACCES), detail: path)
+        }
+    }
+
+    /// Names in a folder, sorted; empty when it does not exist.
+    public static func list(_ path: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+    }
+
+    public static func remove(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    public static func size(_ path: String) -> Int? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Int(st.st_size)
+    }
+
+    /// An absolute, normalized path for `path` relative to the current folder.
+    public static func absolute(_ path: String) -> String {
+        let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return (full as NSString).standardizingPath
+    }
+
+    /// The folder holding this process's executable (`/proc/self/exe`), where the role binaries live.
+    public static func executableDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        if n > 0 {
+            let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return (path as NSString).deletingLastPathComponent
+        }
+        return (CommandLine.arguments[0] as NSString).deletingLastPathComponent
+    }
+}

@@ -1,0 +1,127 @@
+import TrainyardCore
+
+/// Why a request to a peer failed.
+public enum RPCError: Error, Equatable, CustomStringConvertible {
+    /// The peer answered with an error.
+    case server(WireError)
+    /// The request did not get through or no answer came in time (the connection is dropped and
+    /// the next request reconnects).
+    case transport(String)
+
+    public var code: WireError.Code? {
+        if case .server(let e) = self { return e.code }
+        return nil
+    }
+
+    public var description: String {
+        switch self {
+        case .server(let e): return e.description
+        case .transport(let why): return why
+        }
+    }
+}
+
+/// The client side of one connection to a peer task: connects on demand, says hello with the job
+/// token, and makes requests with deadlines. After any transport failure it drops the connection,
+/// so the next request reconnects — a restarted peer is picked up without ceremony.
+///
+/// Used by one thread at a time.
+public final class PeerClient: @unchecked Sendable {
+    public let server: TaskID
+    public let address: HostPort
+    public let hello: Hello
+    /// Stamped on every request; the trainer sets it when it learns the cluster's incarnation.
+    public var incarnation: UInt32 = 0
+    /// The server's status from the last hello on this connection.
+    public private(set) var lastStatus: Status?
+
+    private var connection: FrameConnection?
+    private var nextRequestID: UInt32 = 1
+
+    public init(server: TaskID, address: HostPort, hello: Hello) {
+        self.server = server
+        self.address = address
+        self.hello = hello
+    }
+
+    public var isConnected: Bool { connection != nil }
+
+    /// Drops the connection (the next request reconnects).
+    public func disconnect() {
+        connection?.close()
+        connection = nil
+        lastStatus = nil
+    }
+
+    /// Connects (if needed) and says hello; returns the server's status.
+    @discardableResult
+    public func connect(until deadline: Deadline) throws(RPCError) -> Status {
+        if let connection, let lastStatus { _ = connection; return lastStatus }
+        do {
+            let socket = try Socket.connect(to: address, deadline: deadline)
+            let conn = FrameConnection(socket: socket, peer: server)
+            connection = conn
+        } catch {
+            throw .transport("cannot connect to \(server) at \(address): \(error)")
+        }
+        let reply = try exchange(.hello(hello), until: deadline)
+        guard case .helloReply(let status) = reply else {
+            disconnect()
+            throw .transport("\(server) answered hello with \(reply.name)")
+        }
+        lastStatus = status
+        return status
+    }
+
+    /// Sends a request without waiting for the answer; returns its request id. Connects first.
+    public func send(_ message: Message, until deadline: Deadline) throws(RPCError) -> UInt32 {
+        try connect(until: deadline)
+        return try sendOnConnection(message, until: deadline)
+    }
+
+    /// Waits for the answer to request `id`. A server error is thrown as `.server`.
+    public func receive(_ id: UInt32, until deadline: Deadline) throws(RPCError) -> Message {
+        guard let connection else { throw .transport("not connected to \(server)") }
+        while true {
+            let frame: Frame
+            do {
+                frame = try connection.receive(until: deadline)
+            } catch {
+                disconnect()
+                throw .transport("\(server) at \(address): \(error)")
+            }
+            guard frame.requestID == id else { continue }  // an answer to a request we gave up on
+            if case .error(let e) = frame.message {
+                if e.code == .badToken || e.code == .helloRequired { disconnect() }
+                throw .server(e)
+            }
+            return frame.message
+        }
+    }
+
+    /// Sends a request and waits for its answer.
+    public func call(_ message: Message, timeout: Double) throws(RPCError) -> Message {
+        let deadline = Deadline.after(seconds: timeout)
+        let id = try send(message, until: deadline)
+        return try receive(id, until: deadline)
+    }
+
+    private func sendOnConnection(_ message: Message, until deadline: Deadline) throws(RPCError) -> UInt32 {
+        guard let connection else { throw .transport("not connected to \(server)") }
+        let id = nextRequestID
+        nextRequestID &+= 1
+        let millis = deadline.at == .infinity ? 0 : UInt32(clamping: max(1, Int(deadline.remaining * 1000)))
+        do {
+            try connection.send(Frame(requestID: id, incarnation: incarnation, deadlineMillis: millis, message: message), until: deadline)
+        } catch {
+            disconnect()
+            throw .transport("\(server) at \(address): \(error)")
+        }
+        return id
+    }
+
+    private func exchange(_ message: Message, until deadline: Deadline) throws(RPCError) -> Message {
+        let id = try sendOnConnection(message, until: deadline)
+        return try receive(id, until: deadline)
+    }
+}

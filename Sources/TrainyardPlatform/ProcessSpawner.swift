@@ -1,0 +1,168 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CTrainyardSupport
+import TrainyardCore
+
+/// What to run and how: executable, arguments, environment, working folder, output file, and
+/// descriptors to pass on.
+public struct SpawnRequest: Sendable {
+    public var executable: String
+    public var arguments: [String]
+    public var environment: [String: String]
+    /// Working folder; nil = the launcher's.
+    public var workingDirectory: String?
+    /// stdout and stderr go here (appended); nil = inherit the launcher's.
+    public var outputPath: String?
+    /// Descriptors to hand over: the child sees `inherited[i]` as descriptor 3 + i.
+    public var inherited: [Int32]
+
+    public init(executable: String, arguments: [String] = [], environment: [String: String] = [:],
+                workingDirectory: String? = nil, outputPath: String? = nil, inherited: [Int32] = []) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.outputPath = outputPath
+        self.inherited = inherited
+    }
+}
+
+/// How a child process ended.
+public enum Termination: Sendable, Equatable, CustomStringConvertible {
+    case exited(Int32)
+    case signaled(Int32)
+
+    /// The shell-style status: the exit code, or 128 + the signal number.
+    public var code: Int32 {
+        switch self {
+        case .exited(let c): return c
+        case .signaled(let s): return 128 + s
+        }
+    }
+
+    public var succeeded: Bool { self == .exited(0) }
+
+    public var description: String {
+        switch self {
+        case .exited(let c): return "exit \(c)"
+        case .signaled(let s): return "killed by \(signalName(s))"
+        }
+    }
+}
+
+public func signalName(_ s: Int32) -> String {
+    switch s {
+    case SIGKILL: return "SIGKILL"
+    case SIGTERM: return "SIGTERM"
+    case SIGINT: return "SIGINT"
+    case SIGSEGV: return "SIGSEGV"
+    case SIGABRT: return "SIGABRT"
+    case SIGILL: return "SIGILL"
+    case SIGBUS: return "SIGBUS"
+    case SIGSTOP: return "SIGSTOP"
+    case SIGPIPE: return "SIGPIPE"
+    case SIGTRAP: return "SIGTRAP"
+    default: return "signal \(s)"
+    }
+}
+
+/// Starts and reaps child processes (posix_spawn). Each child leads its own process group, so a
+/// signal to the group reaches anything it starts, and a terminal's Ctrl-C reaches only the
+/// launcher, which then stops its children in order.
+public enum ProcessSpawner {
+    public static func spawn(_ request: SpawnRequest) throws(SystemError) -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let out = request.outputPath {
+            posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
+        // Move passed descriptors out of the way first, then into place at 3, 4, …
+        for (i, fd) in request.inherited.enumerated() {
+            posix_spawn_file_actions_adddup2(&actions, fd, Int32(100 + i))
+        }
+        for i in request.inherited.indices {
+            posix_spawn_file_actions_adddup2(&actions, Int32(100 + i), Int32(3 + i))
+            posix_spawn_file_actions_addclose(&actions, Int32(100 + i))
+        }
+        if let dir = request.workingDirectory {
+            guard ty_spawn_file_actions_addchdir(&actions, dir) == 0 else {
+                throw SystemError("posix_spawn_file_actions_addchdir", errno: ENOSYS, detail: dir)
+            }
+        }
+
+        var flags = Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+        flags |= 0
+        posix_spawnattr_setflags(&attributes, flags)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGHUP, SIGQUIT] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+
+        let argv = [request.executable] + request.arguments
+        let env = request.environment.map { "\($0.key)=\($0.value)" }.sorted()
+        var pid: pid_t = 0
+        let rc = withCStrings(argv) { cArgv in
+            withCStrings(env) { cEnv in
+                posix_spawn(&pid, request.executable, &actions, &attributes, cArgv, cEnv)
+            }
+        }
+        guard rc == 0 else { throw SystemError("posix_spawn", errno: rc, detail: request.executable) }
+        return pid
+    }
+
+    /// Reaps `pid` if it has ended; nil while it runs.
+    public static func poll(_ pid: Int32) -> Termination? {
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, WNOHANG)
+        guard r == pid else { return nil }
+        return termination(status)
+    }
+
+    /// Reaps any ended child: its pid and how it ended, or nil when none has ended.
+    public static func reapAny() -> (Int32, Termination)? {
+        var status: Int32 = 0
+        let r = waitpid(-1, &status, WNOHANG)
+        guard r > 0 else { return nil }
+        return (r, termination(status))
+    }
+
+    /// Waits for `pid` to end, up to `timeout` seconds; nil if it is still running.
+    public static func wait(_ pid: Int32, timeout: Double) -> Termination? {
+        let deadline = Deadline.after(seconds: timeout)
+        while true {
+            if let t = poll(pid) { return t }
+            if deadline.hasPassed { return nil }
+            MonotonicClock.sleep(seconds: 0.01)
+        }
+    }
+
+    static func termination(_ status: Int32) -> Termination {
+        let low = status & 0x7F
+        if low == 0 { return .exited((status >> 8) & 0xFF) }
+        return .signaled(low)
+    }
+
+    /// Sends `signal` to the child's whole process group (falls back to the child alone).
+    public static func signalGroup(_ pid: Int32, _ signal: Int32) {
+        if Glibc.kill(-pid, signal) != 0 { _ = Glibc.kill(pid, signal) }
+    }
+}
+
+private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { pointers.forEach { free($0) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

@@ -1,0 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// The last SIGINT or SIGTERM received (0 = none), set by the handler `Signals.install` puts in.
+private let pendingSignal = Atomic<Int32>(0)
+
+/// Signal handling for Trainyard's processes: SIGINT and SIGTERM are recorded for the main loop to
+/// act on, SIGPIPE is ignored (a closed socket is an error return, not a death).
+public enum Signals {
+    public static func install() {
+        signal(SIGPIPE, SIG_IGN)
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { s in pendingSignal.store(s, ordering: .relaxed) }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(SIGINT, &action, nil)
+        sigaction(SIGTERM, &action, nil)
+    }
+
+    /// The signal received since the last call, if any (and forgets it).
+    public static func take() -> Int32? {
+        let s = pendingSignal.exchange(0, ordering: .relaxed)
+        return s == 0 ? nil : s
+    }
+
+    /// The signal received, if any, without forgetting it.
+    public static var pending: Int32? {
+        let s = pendingSignal.load(ordering: .relaxed)
+        return s == 0 ? nil : s
+    }
+
+    public static let interrupt = SIGINT
+    public static let terminate = SIGTERM
+    public static let kill = SIGKILL
+    public static let stop = SIGSTOP
+    public static let resume = SIGCONT
+}
+
+/// Ends this process soon after its parent dies (the launcher was killed): polls the parent pid.
+///
+/// Every role started by the launcher runs one (`TRAINYARD_PARENT_PID`), so that even a SIGKILL
+/// of the launcher leaves no task behind for more than a fraction of a second.
+public enum ParentWatchdog {
+    public static func start(expectedParent: Int32, exitCode: Int32 = 1, interval: Double = 0.2) {
+        startThread(name: "parent-watchdog") {
+            while true {
+                if getppid() != expectedParent {
+                    Posix.write("parent process \(expectedParent) is gone: exiting\n", to: 2)
+                    Posix.exitImmediately(exitCode)
+                }
+                MonotonicClock.sleep(seconds: interval)
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import TrainyardCore
+import TrainyardPlatform
+
+/// The environment variables the launcher sets for every task (Docs/architecture.md).
+public enum RoleEnvironment {
+    /// TensorFlow's cluster spec and this task's place in it.
+    public static let tfConfig = "TF_CONFIG"
+    /// The per-job secret every hello must carry.
+    public static let token = "TRAINYARD_JOB_TOKEN"
+    /// A listening socket the launcher already bound for this task (descriptor number).
+    public static let listenFD = "TRAINYARD_LISTEN_FD"
+    /// The launcher's pid: the task exits when its parent is no longer this process.
+    public static let parentPID = "TRAINYARD_PARENT_PID"
+    /// Bytes per second for this task's outgoing traffic (bandwidth emulation).
+    public static let bandwidth = "TRAINYARD_NET_BANDWIDTH"
+    /// A JSON file of network and compute faults the task polls (fault injection).
+    public static let faultFile = "TRAINYARD_FAULT_FILE"
+}
+
+/// Everything a role process knows at start: its TF_CONFIG, the job's token and settings, its
+/// listening socket, and where to write.
+public struct RoleContext: @unchecked Sendable {
+    public var config: TFConfig
+    public var token: String
+    public var settings: TrainSettings
+    public var jobDirectory: String
+    public var listener: Socket
+    public var log: RoleLog
+
+    public var task: TaskID { config.task.id }
+
+    /// Reads the command line and environment of a role executable that runs tasks of `accepted` types.
+    public static func load(arguments argv: [String], accepting accepted: Set<TaskType>, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RoleContext {
+        var args = Arguments(argv)
+        let inlineConfig = try args.value("--tf-config")
+        let jobDir = try args.value("--job-dir")
+        let settings = try TrainSettings.parse(&args)
+        try args.finish()
+
+        guard let configText = inlineConfig ?? environment[RoleEnvironment.tfConfig] else {
+            throw UsageError("TF_CONFIG is not set: give the cluster spec in the TF_CONFIG environment variable or with --tf-config JSON")
+        }
+        let config = try TFConfig(parsing: configText, source: inlineConfig != nil ? "--tf-config" : "TF_CONFIG")
+        guard accepted.contains(config.task.type) else {
+            throw FieldError(source: "TF_CONFIG", path: "task.type",
+                             "this executable runs \(accepted.map(\.rawValue).sorted().joined(separator: " or ")) tasks, not \(config.task.type)")
+        }
+        guard let token = environment[RoleEnvironment.token], !token.isEmpty else {
+            throw UsageError("\(RoleEnvironment.token) is not set: every task of a job needs the same job token (the launcher sets it)")
+        }
+        guard let own = config.ownAddress else {
+            throw FieldError(source: "TF_CONFIG", path: "cluster.\(config.task.type)", "has no address for task \(config.task.id)")
+        }
+
+        let listener: Socket
+        if let fdText = environment[RoleEnvironment.listenFD], let fd = Int32(fdText) {
+            listener = try Socket.adopt(fd: fd)
+            guard listener.localAddress.port == own.port else {
+                throw RuntimeFailure("the socket passed in \(RoleEnvironment.listenFD) is bound to port \(listener.localAddress.port), but TF_CONFIG gives \(own)", exitCode: .systemError)
+            }
+        } else {
+            listener = try Socket.listen(on: own)
+        }
+
+        if let parentText = environment[RoleEnvironment.parentPID], let parent = Int32(parentText) {
+            ParentWatchdog.start(expectedParent: parent)
+        }
+        if let bandwidthText = environment[RoleEnvironment.bandwidth], let bandwidth = Double(bandwidthText), bandwidth > 0 {
+            NetworkShaper.shared.update(NetworkShaper.Conditions(bandwidth: bandwidth))
+        }
+
+        let jobDirectory = Files.absolute(jobDir ?? FileManager.default.currentDirectoryPath)
+        return RoleContext(config: config, token: token, settings: settings, jobDirectory: jobDirectory,
+                           listener: listener, log: RoleLog(task: config.task.id))
+    }
+}
+
+/// A task's log: timestamped lines on stdout (which the launcher sends to `logs/<task>.log`).
+public struct RoleLog: Sendable {
+    public let task: TaskID
+    private let start = MonotonicClock.now()
+    public init(task: TaskID) { self.task = task }
+
+    public func callAsFunction(_ message: String) {
+        let elapsed = MonotonicClock.now() - start
+        let stamp = String(format: "%8.3f", elapsed)
+        Posix.write("[\(stamp)s \(task)] \(message)\n", to: 1)
+    }
+}
+
+/// Runs a role's main: sets up signals, loads the context, runs, and exits with the right code.
+public enum RoleMain {
+    public static func run(accepting: Set<TaskType>, _ body: (RoleContext) throws -> ExitCode) -> Never {
+        Signals.install()
+        let code: ExitCode
+        do {
+            let context = try RoleContext.load(arguments: Array(CommandLine.arguments.dropFirst()), accepting: accepting)
+            code = try body(context)
+        } catch let e as TrainyardError {
+            Posix.write("error: \(e)\n", to: 2)
+            code = e.exitCode
+        } catch {
+            Posix.write("error: \(error)\n", to: 2)
+            code = .failure
+        }
+        exit(code.rawValue)
+    }
+}

@@ -1,0 +1,3 @@
+import TrainyardRoles
+
+RoleEntryPoints.chief()

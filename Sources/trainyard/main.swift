@@ -1,0 +1,3 @@
+import TrainyardCLI
+
+TrainyardCommand.main()
