@@ -298,7 +298,8 @@ public final class TrainerRole {
         window.steps += 1
         window.loss += stepLoss
         window.correct += stepCorrect
-        guard window.steps >= settings.logEvery else { return }
+        // The very first step is always logged, so that a job's first loss is its untrained loss.
+        guard window.steps >= settings.logEvery || localSteps == 1 else { return }
         let now = MonotonicClock.now()
         let examples = Double(window.steps * settings.batchSize)
         let rate = examples / max(now - window.start, 1e-9)

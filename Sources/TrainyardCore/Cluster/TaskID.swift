@@ -38,13 +38,16 @@ public struct TaskID: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// Parses `worker:1`, `worker-1` or `chief` (index 0).
     public init(parsing text: String) throws(FieldError) {
-        let parts = text.split(whereSeparator: { $0 == ":" || $0 == "-" }).map(String.init)
-        guard (1...2).contains(parts.count), let type = TaskType(rawValue: parts[0]) else {
+        let cut = text.firstIndex { $0 == ":" || $0 == "-" }
+        let name = cut.map { String(text[..<$0]) } ?? text
+        guard let type = TaskType(rawValue: name) else {
             throw FieldError(path: "", "\"\(text)\" is not a task (expected TYPE:INDEX with TYPE one of chief, master, worker, ps, evaluator)")
         }
         var index = 0
-        if parts.count == 2 {
-            guard let i = Int(parts[1]), i >= 0 else { throw FieldError(path: "", "\"\(text)\": the task index must be a whole number ≥ 0") }
+        if let cut {
+            guard let i = Int(text[text.index(after: cut)...]), i >= 0 else {
+                throw FieldError(path: "", "\"\(text)\": the task index must be a whole number ≥ 0")
+            }
             index = i
         }
         self.init(type, index)

@@ -10,7 +10,7 @@ public struct SyntheticDataset: Sendable, Equatable {
     public var examples: Int
     public var teacherHidden: Int
 
-    public init(seed: UInt64, inputs: Int, classes: Int, examples: Int, teacherHidden: Int = 32) {
+    public init(seed: UInt64, inputs: Int, classes: Int, examples: Int, teacherHidden: Int = 8) {
         self.seed = seed
         self.inputs = inputs
         self.classes = classes
@@ -21,7 +21,7 @@ public struct SyntheticDataset: Sendable, Equatable {
     /// The teacher's weights: inputs×hidden then hidden×classes.
     private func teacher() -> ([Double], [Double]) {
         var rng = SplitMix64(seed: seed, stream: 0x7EAC)
-        let w1 = (0..<inputs * teacherHidden).map { _ in rng.nextGaussian() / Double(inputs).squareRoot() * 2 }
+        let w1 = (0..<inputs * teacherHidden).map { _ in rng.nextGaussian() / Double(inputs).squareRoot() }
         let w2 = (0..<teacherHidden * classes).map { _ in rng.nextGaussian() / Double(teacherHidden).squareRoot() }
         return (w1, w2)
     }

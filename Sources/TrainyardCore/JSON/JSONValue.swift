@@ -101,7 +101,7 @@ extension JSONValue {
             let scalar = items.allSatisfy { if case .array = $0 { return false }; if case .object = $0 { return false }; return true }
             out += "["
             for (i, item) in items.enumerated() {
-                if i > 0 { out += indent == nil || scalar ? (indent == nil ? "," : ", ") : "," }
+                if i > 0 { out += (indent == nil || scalar) ? ", " : "," }
                 if let indent, !scalar { out += "\n" + String(repeating: indent, count: level + 1) }
                 item.write(to: &out, indent: indent, level: level + 1)
             }

@@ -1,7 +1,8 @@
 /// How the model's variables are spread over the parameter servers.
 ///
 /// Whole variables go round the shards by size, largest first, each to the least-loaded shard;
-/// a variable larger than an even share is first split by rows into near-equal pieces, so that
+/// a variable larger than a quarter of an even share is first split by rows into near-equal
+/// pieces (no bigger than that), so that
 /// adding parameter servers adds bandwidth as on a real cluster (TensorFlow's partitioners split
 /// along axis 0 too). Deterministic: every task computes the same partition from the same model.
 public struct Partition: Sendable, Equatable {
@@ -22,18 +23,22 @@ public struct Partition: Sendable, Equatable {
     public var shardCount: Int { shards.count }
     public func elements(inShard s: Int) -> Int { shards[s].reduce(0) { $0 + $1.count } }
 
-    /// Partitions `variables` (laid out back to back) over `shardCount` shards.
-    public init(variables: [VariableSpec], shardCount: Int) {
+    /// Partitions `variables` (laid out back to back) over `shardCount` shards. Pieces are never cut
+    /// smaller than `minimumPiece` elements (64 KiB by default): splitting below that buys no balance
+    /// worth a message.
+    public init(variables: [VariableSpec], shardCount: Int, minimumPiece: Int = 16_384) {
         precondition(shardCount >= 1, "a partition needs at least one shard")
         var offsets: [Int] = []
         var at = 0
         for v in variables { offsets.append(at); at += v.elements }
         totalElements = at
         let share = max(1, (totalElements + shardCount - 1) / shardCount)
+        // Pieces of at most a quarter share keep the greedy assignment within a few percent of even.
+        let maxPiece = shardCount == 1 ? totalElements : max(minimumPiece, share / 4, 1)
 
         var pieces: [Piece] = []
         for (i, v) in variables.enumerated() where v.elements > 0 {
-            let parts = min(v.rows, max(1, (v.elements + share - 1) / share))
+            let parts = min(v.rows, max(1, (v.elements + maxPiece - 1) / maxPiece))
             var row = 0
             for p in 0..<parts {
                 let rows = v.rows / parts + (p < v.rows % parts ? 1 : 0)

@@ -38,9 +38,9 @@ public enum DatasetSource: Sendable, Equatable, CustomStringConvertible {
 /// The launcher parses these from `trainyard train`'s flags and hands every role the same values
 /// (`roleArguments`), so all tasks agree on the model, the data and the schedule.
 public struct TrainSettings: Sendable, Equatable {
-    public var maxSteps = 1000
+    public var maxSteps = 2000
     public var batchSize = 64
-    public var learningRate = 0.05
+    public var learningRate = 0.02
     public var momentum = 0.9
     public var optimizer = OptimizerKind.momentum
     public var hidden = [64, 32]
@@ -52,10 +52,10 @@ public struct TrainSettings: Sendable, Equatable {
     public var examples = 20_000
     public var evalFraction = 0.1
     /// Checkpoint every this many global steps; keep this many of the newest.
-    public var checkpointEvery = 200
+    public var checkpointEvery = 500
     public var keepCheckpoints = 5
     /// Evaluate on held-out data every this many global steps (and at the end).
-    public var evalEvery = 250
+    public var evalEvery = 500
     /// Each training task logs a metrics record every this many of its own steps.
     public var logEvery = 20
     /// Seconds an RPC may take before it fails and is retried.
@@ -67,9 +67,9 @@ public struct TrainSettings: Sendable, Equatable {
 
     /// The options `parse` understands, with their meaning, for help texts.
     public static let help: [(String, String)] = [
-        ("--max-steps S", "stop when the global step reaches S (default 1000)"),
+        ("--max-steps S", "stop when the global step reaches S (default 2000)"),
         ("--batch-size B", "examples per step per training task (default 64)"),
-        ("--learning-rate L", "optimizer learning rate (default 0.05)"),
+        ("--learning-rate L", "optimizer learning rate (default 0.02)"),
         ("--optimizer NAME", "sgd, momentum or adam, applied by the ps (default momentum)"),
         ("--momentum M", "momentum coefficient (default 0.9)"),
         ("--hidden A,B,…", "hidden layer widths (default 64,32)"),
@@ -77,9 +77,9 @@ public struct TrainSettings: Sendable, Equatable {
         ("--features D --classes C --examples N", "synthetic data shape (defaults 32, 10, 20000)"),
         ("--eval-fraction F", "share of the data held out for evaluation (default 0.1)"),
         ("--seed X", "seed for data, initial weights and shuffles (default 1)"),
-        ("--checkpoint-every K", "checkpoint every K global steps (default 200)"),
+        ("--checkpoint-every K", "checkpoint every K global steps (default 500)"),
         ("--keep-checkpoints N", "keep the newest N checkpoints (default 5)"),
-        ("--eval-every E", "evaluate every E global steps (default 250)"),
+        ("--eval-every E", "evaluate every E global steps (default 500)"),
         ("--log-every N", "metrics record every N local steps per task (default 20)"),
     ]
 

@@ -1,0 +1,97 @@
+import Foundation
+import XCTest
+@testable import TrainyardCore
+
+/// `trainyard train` as a user runs it: real processes on kernel-chosen ports, torn down after.
+final class TrainEndToEndTests: XCTestCase {
+    var jobDir = ""
+
+    override func setUp() { jobDir = Harness.temporaryDirectory("train") }
+
+    override func tearDown() {
+        for pid in Harness.processes(mentioning: jobDir) { kill(pid, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: jobDir)
+    }
+
+    func testChiefTwoWorkersTwoPsTrainToTheEnd() throws {
+        let result = try Harness.run(["train", "--workers", "2", "--ps", "2", "--max-steps", "300", "--job-dir", jobDir] + Harness.smallJob)
+        XCTAssertEqual(result.status, 0, result.stderr + result.stdout)
+        XCTAssertTrue(result.stdout.contains("Job SUCCEEDED"), result.stdout)
+
+        let summary = try Harness.json(jobDir + "/summary.json")
+        XCTAssertEqual(summary["status"], "SUCCEEDED")
+        XCTAssertEqual(summary["steps"]?.intValue, 300)
+        let first = try XCTUnwrap(summary["first_loss"]?.doubleValue)
+        let final = try XCTUnwrap(summary["final_loss"]?.doubleValue)
+        XCTAssertLessThan(final, first / 2, "loss \(first) → \(final)")
+        XCTAssertGreaterThan(summary["eval_accuracy"]?.doubleValue ?? 0, 0.7)
+        for task in ["chief-0", "worker-0", "worker-1", "ps-0", "ps-1"] {
+            XCTAssertEqual(summary["tasks"]?[task]?["exit_code"]?.intValue, 0, task)
+            let log = try String(contentsOfFile: jobDir + "/logs/\(task).log", encoding: .utf8)
+            XCTAssertFalse(log.isEmpty, task)
+        }
+        // Every training task took part.
+        let records = try String(contentsOfFile: jobDir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
+        let trainers = Set(records.filter { $0["kind"] == "train" }.compactMap { $0["task"]?.stringValue })
+        XCTAssertEqual(trainers, ["chief-0", "worker-0", "worker-1"])
+        for r in records where r["kind"] == "train" {
+            for key in ["time", "task", "step", "loss", "examples_per_sec"] { XCTAssertNotNil(r[key], key) }
+        }
+        // Checkpoints with a pointer, and the model.
+        let pointer = try String(contentsOfFile: jobDir + "/checkpoints/latest", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(pointer, "ckpt-00000300.tyckpt")
+        let checkpoint = try Checkpoint(decoding: Array(FileManager.default.contents(atPath: jobDir + "/checkpoints/" + pointer)!))
+        XCTAssertEqual(checkpoint.globalStep, 300)
+        XCTAssertEqual(checkpoint.architecture, MLPArchitecture(inputs: 8, hidden: [16], classes: 3))
+        let model = try Harness.json(jobDir + "/model/model.json")
+        XCTAssertEqual(model["global_step"]?.intValue, 300)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: jobDir + "/model/weights.tyckpt"))
+
+        XCTAssertEqual(Harness.processes(mentioning: jobDir), [], "no role process may outlive the run")
+    }
+
+    func testKillingTheLauncherTakesEveryRoleDown() throws {
+        let (launcher, _, _) = try Harness.start(["train", "--max-steps", "10000000", "--job-dir", jobDir] + Harness.smallJob)
+        // Wait until training is under way.
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && !((try? String(contentsOfFile: jobDir + "/metrics.jsonl", encoding: .utf8))?.contains("\"train\"") ?? false) {
+            usleep(50_000)
+        }
+        XCTAssertEqual(Harness.processes(mentioning: jobDir).count, 6, "launcher + 5 roles")
+        kill(launcher.processIdentifier, SIGKILL)
+        launcher.waitUntilExit()
+        XCTAssertEqual(Harness.waitForNoProcesses(mentioning: jobDir, timeout: 5), [], "roles must exit within a few seconds of the launcher's death")
+    }
+
+    func testInterruptStopsEveryChildAndExits130() throws {
+        let (launcher, _, _) = try Harness.start(["train", "--max-steps", "10000000", "--job-dir", jobDir] + Harness.smallJob)
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && !FileManager.default.fileExists(atPath: jobDir + "/metrics.jsonl") { usleep(50_000) }
+        kill(launcher.processIdentifier, SIGINT)
+        launcher.waitUntilExit()
+        XCTAssertEqual(launcher.terminationStatus, 130)
+        XCTAssertEqual(Harness.processes(mentioning: jobDir), [])
+        let summary = try Harness.json(jobDir + "/summary.json")
+        XCTAssertEqual(summary["status"], "CANCELLED")
+    }
+
+    func testAFailedTaskFailsTheJobWithItsName() throws {
+        // A ps with an impossible optimizer setting is impossible to reach; instead kill a ps mid-run.
+        let (launcher, out, _) = try Harness.start(["train", "--max-steps", "10000000", "--restart-policy", "Never", "--job-dir", jobDir] + Harness.smallJob)
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && !((try? String(contentsOfFile: jobDir + "/metrics.jsonl", encoding: .utf8))?.contains("\"train\"") ?? false) {
+            usleep(50_000)
+        }
+        let ps = Harness.processes(mentioning: jobDir).filter {
+            ((try? String(contentsOfFile: "/proc/\($0)/cmdline", encoding: .utf8)) ?? "").contains("trainyard-ps")
+        }
+        XCTAssertEqual(ps.count, 2)
+        kill(ps[0], SIGKILL)
+        launcher.waitUntilExit()
+        XCTAssertEqual(launcher.terminationStatus, 1)
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(text.contains("FAILED"), text)
+        XCTAssertTrue(text.contains("killed by SIGKILL"), text)
+        XCTAssertEqual(Harness.processes(mentioning: jobDir), [])
+    }
+}

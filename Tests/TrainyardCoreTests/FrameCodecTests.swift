@@ -1,0 +1,89 @@
+import XCTest
+@testable import TrainyardCore
+
+final class FrameCodecTests: XCTestCase {
+    let samples: [Message] = [
+        .hello(Hello(token: "t0k3n", task: .worker(2))),
+        .helloReply(Status(task: .ps(1), initialized: true, incarnation: 3, globalStep: 42, done: false, shardElements: 9)),
+        .initialize(Initialize(incarnation: 2, globalStep: 10, maxSteps: 100, values: [1, -2.5, .pi], slots: [[0, 0, 1]])),
+        .ack(globalStep: 7),
+        .pull(Pull(includeSlots: true)),
+        .pullReply(Parameters(globalStep: 5, done: true, values: [0.5, 0.25], slots: [])),
+        .push(Push(baseStep: 4, gradients: [Float](repeating: 0.125, count: 1000))),
+        .pushReply(PushReply(globalStep: 6, applied: false, done: true)),
+        .status,
+        .statusReply(Status(task: .chief(0), initialized: false, incarnation: 0, globalStep: 0, done: false, shardElements: 0)),
+        .shutdown(reason: "done"),
+        .error(WireError(.staleIncarnation, "old")),
+    ]
+
+    func testEveryMessageRoundTrips() throws {
+        for (i, message) in samples.enumerated() {
+            let frame = Frame(requestID: UInt32(i + 1), incarnation: 9, deadlineMillis: 1500, message: message)
+            let bytes = FrameCodec.encode(frame)
+            XCTAssertEqual(try FrameCodec.decode(bytes), frame, "\(message.name)")
+        }
+    }
+
+    func testHeaderLayoutIsDocumentedLittleEndian() {
+        let bytes = FrameCodec.encode(Frame(requestID: 0x0102_0304, incarnation: 5, deadlineMillis: 250, message: .status))
+        XCTAssertEqual(Array(bytes[0..<4]), Array("TYRD".utf8))
+        XCTAssertEqual(bytes[4], 1)  // version
+        XCTAssertEqual(bytes[5], 9)  // status tag
+        XCTAssertEqual(Array(bytes[8..<12]), [4, 3, 2, 1])
+        XCTAssertEqual(Array(bytes[16..<20]), [250, 0, 0, 0])
+        XCTAssertEqual(Array(bytes[20..<24]), [0, 0, 0, 0])
+        XCTAssertEqual(bytes.count, FrameCodec.headerSize)
+    }
+
+    func testTruncatedFramesFail() {
+        let bytes = FrameCodec.encode(Frame(message: .push(Push(baseStep: 1, gradients: [1, 2, 3]))))
+        for cut in [0, 10, 23, 24, bytes.count - 1] {
+            XCTAssertThrowsError(try FrameCodec.decode(Array(bytes.prefix(cut)))) { error in
+                guard case FrameError.truncated = error else { return XCTFail("cut at \(cut): \(error)") }
+            }
+        }
+    }
+
+    func testPayloadWithShortInnerArrayIsMalformed() {
+        var bytes = FrameCodec.encode(Frame(message: .push(Push(baseStep: 1, gradients: [1, 2, 3]))))
+        // Claim 4 floats where 3 follow.
+        bytes[24 + 8] = 4
+        XCTAssertThrowsError(try FrameCodec.decode(bytes)) { error in
+            guard case FrameError.malformed = error else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testOversizedPayloadIsRejectedFromTheHeader() {
+        let bytes = FrameCodec.encode(Frame(message: .push(Push(baseStep: 1, gradients: [Float](repeating: 1, count: 100)))))
+        XCTAssertThrowsError(try FrameCodec.decodeHeader(Array(bytes.prefix(24)), limit: 64)) { error in
+            XCTAssertEqual(error as? FrameError, .oversized(length: bytes.count - 24, limit: 64))
+        }
+    }
+
+    func testWrongVersionAndMagicAreRejected() {
+        var bytes = FrameCodec.encode(Frame(message: .status))
+        bytes[4] = 2
+        XCTAssertThrowsError(try FrameCodec.decode(bytes)) { XCTAssertEqual($0 as? FrameError, .unsupportedVersion(2)) }
+        bytes[4] = 1
+        bytes[0] = UInt8(ascii: "X")
+        XCTAssertThrowsError(try FrameCodec.decode(bytes)) { error in
+            guard case FrameError.badMagic = error else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testUnknownTagIsRejected() {
+        var bytes = FrameCodec.encode(Frame(message: .status))
+        bytes[5] = 200
+        XCTAssertThrowsError(try FrameCodec.decode(bytes)) { XCTAssertEqual($0 as? FrameError, .unknownTag(200)) }
+    }
+
+    func testTrailingBytesAreRejected() {
+        var bytes = FrameCodec.encode(Frame(message: .ack(globalStep: 1)))
+        bytes.append(0)
+        bytes[20] += 1  // length covers the extra byte
+        XCTAssertThrowsError(try FrameCodec.decode(bytes)) { error in
+            guard case FrameError.malformed = error else { return XCTFail("\(error)") }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import XCTest
+@testable import TrainyardCore
+
+final class SupervisorMachineTests: XCTestCase {
+    let tasks: [TaskID] = [.chief(0), .worker(0), .ps(0)]
+
+    func testChiefSuccessDrainsTheOthersThenSucceeds() {
+        var s = SupervisorMachine(tasks: tasks, chief: .chief(0), policy: { _ in .never }, drainSeconds: 7)
+        tasks.forEach { _ = s.handle(.started($0)) }
+        XCTAssertEqual(s.handle(.exited(.chief(0), code: 0, description: "exit 0")), [.stopAll(grace: 7)])
+        XCTAssertEqual(s.handle(.exited(.worker(0), code: 0, description: "exit 0")), [])
+        XCTAssertEqual(s.handle(.exited(.ps(0), code: 143, description: "killed")), [.finish(JobOutcome(.succeeded, "chief-0 finished"))])
+        XCTAssertEqual(s.outcome?.exitCode, .success)
+    }
+
+    func testNeverPolicyFailsTheJobNamingTheTask() {
+        var s = SupervisorMachine(tasks: tasks, chief: .chief(0), policy: { _ in .never })
+        tasks.forEach { _ = s.handle(.started($0)) }
+        XCTAssertEqual(s.handle(.exited(.ps(0), code: 137, description: "killed by SIGKILL")), [.stopAll(grace: 0)])
+        _ = s.handle(.exited(.worker(0), code: 143, description: "killed by SIGTERM"))
+        let d = s.handle(.exited(.chief(0), code: 143, description: "killed by SIGTERM"))
+        guard case .finish(let outcome)? = d.first else { return XCTFail() }
+        XCTAssertEqual(outcome.status, .failed)
+        XCTAssertTrue(outcome.reason.contains("ps-0 failed (killed by SIGKILL)"), outcome.reason)
+    }
+
+    func testOnFailureRestartsUpToTheBackoffLimit() {
+        var s = SupervisorMachine(tasks: tasks, chief: .chief(0), policy: { _ in .onFailure }, backoffLimit: 2)
+        tasks.forEach { _ = s.handle(.started($0)) }
+        XCTAssertEqual(s.handle(.exited(.worker(0), code: 1, description: "exit 1")), [.restart(.worker(0), delay: 0.1)])
+        _ = s.handle(.started(.worker(0)))
+        XCTAssertEqual(s.handle(.exited(.worker(0), code: 137, description: "killed")), [.restart(.worker(0), delay: 0.2)])
+        _ = s.handle(.started(.worker(0)))
+        XCTAssertEqual(s.handle(.exited(.worker(0), code: 1, description: "exit 1")), [.stopAll(grace: 0)])
+        XCTAssertEqual(s.tasks[.worker(0)]?.restarts, 2)
+    }
+
+    func testExitCodePolicy() {
+        XCTAssertEqual(RestartPolicy.exitCode.decide(code: 1, counted: 0, backoffLimit: 3), .fail("exit code 1 is permanent under restart policy ExitCode (1–127)"))
+        XCTAssertEqual(RestartPolicy.exitCode.decide(code: 137, counted: 99, backoffLimit: 3), .restart(counts: false))
+        XCTAssertEqual(RestartPolicy.exitCode.decide(code: 0, counted: 0, backoffLimit: 3), .completed)
+        XCTAssertEqual(RestartPolicy.always.decide(code: 0, counted: 0, backoffLimit: 3), .restart(counts: true))
+        XCTAssertEqual(RestartPolicy.onFailure.decide(code: 0, counted: 0, backoffLimit: 3), .completed)
+        XCTAssertEqual(RestartPolicy.never.decide(code: 2, counted: 0, backoffLimit: 3), .fail("restart policy Never"))
+    }
+
+    func testInterruptCancelsWithShellExitCode() {
+        var s = SupervisorMachine(tasks: tasks, chief: .chief(0), policy: { _ in .onFailure })
+        tasks.forEach { _ = s.handle(.started($0)) }
+        XCTAssertEqual(s.handle(.interrupted(signal: 2)), [.stopAll(grace: 0)])
+        // Exits while stopping are not restarted.
+        XCTAssertEqual(s.handle(.exited(.worker(0), code: 130, description: "exit 130")), [])
+        _ = s.handle(.exited(.ps(0), code: 130, description: "exit 130"))
+        guard case .finish(let o)? = s.handle(.exited(.chief(0), code: 130, description: "exit 130")).first else { return XCTFail() }
+        XCTAssertEqual(o.status, .cancelled)
+        XCTAssertEqual(o.exitCode, .interrupted)
+    }
+}

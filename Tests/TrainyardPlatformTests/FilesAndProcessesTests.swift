@@ -1,0 +1,70 @@
+import XCTest
+@testable import TrainyardCore
+@testable import TrainyardPlatform
+
+final class FilesAndProcessesTests: XCTestCase {
+    var dir = ""
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "trainyard-test-\(UInt32.random(in: 0...UInt32.max))"
+        try Files.createDirectory(dir)
+    }
+
+    override func tearDown() { Files.remove(dir) }
+
+    func testAtomicWriteLeavesNoTemporaryFiles() throws {
+        try Files.writeAtomically("one", to: dir + "/f.txt")
+        try Files.writeAtomically("two", to: dir + "/f.txt")
+        XCTAssertEqual(try Files.readText(dir + "/f.txt"), "two")
+        XCTAssertEqual(Files.list(dir), ["f.txt"])
+        XCTAssertThrowsError(try Files.writeAtomically("x", to: dir + "/missing/f.txt"))
+    }
+
+    func testCheckpointStoreKeepsNewestAndFallsBackFromDamage() throws {
+        let store = CheckpointStore(directory: dir + "/checkpoints")
+        let arch = MLPArchitecture(inputs: 2, hidden: [3], classes: 2)
+        for step in [10, 20, 30, 40] {
+            try store.save(Checkpoint(globalStep: Int64(step), incarnation: 1, architecture: arch, parameters: arch.initialParameters(seed: UInt64(step))), keep: 3)
+        }
+        XCTAssertEqual(store.checkpointNames(), ["ckpt-00000020.tyckpt", "ckpt-00000030.tyckpt", "ckpt-00000040.tyckpt"])
+        XCTAssertEqual(store.pointedName(), "ckpt-00000040.tyckpt")
+        XCTAssertEqual(store.latestValid()?.checkpoint.globalStep, 40)
+
+        // Truncate the newest: the previous one is used, and the damage is reported.
+        let newest = dir + "/checkpoints/ckpt-00000040.tyckpt"
+        let bytes = try Files.read(newest)
+        try Files.writeAtomically(Array(bytes.prefix(bytes.count - 9)), to: newest)
+        let found = store.latestValid()
+        XCTAssertEqual(found?.checkpoint.globalStep, 30)
+        XCTAssertEqual(found?.skipped.first?.path, newest)
+
+        // A pointer to a missing file falls back too.
+        try Files.writeAtomically("ckpt-00000099.tyckpt\n", to: store.pointerPath)
+        XCTAssertEqual(store.latestValid()?.checkpoint.globalStep, 30)
+    }
+
+    func testSpawnReportsExitCodesAndSignals() throws {
+        let out = dir + "/out.log"
+        let pid = try ProcessSpawner.spawn(SpawnRequest(executable: "/bin/sh", arguments: ["-c", "echo hello $X; exit 3"], environment: ["X": "there"], outputPath: out))
+        XCTAssertEqual(ProcessSpawner.wait(pid, timeout: 10), .exited(3))
+        XCTAssertEqual(try Files.readText(out), "hello there\n")
+
+        let sleeper = try ProcessSpawner.spawn(SpawnRequest(executable: "/bin/sleep", arguments: ["30"]))
+        XCTAssertNil(ProcessSpawner.poll(sleeper))
+        ProcessSpawner.signalGroup(sleeper, Signals.kill)
+        let t = ProcessSpawner.wait(sleeper, timeout: 10)
+        XCTAssertEqual(t, .signaled(9))
+        XCTAssertEqual(t?.code, 137)
+    }
+
+    func testSpawnPassesDescriptors() throws {
+        let listener = try Socket.listen(on: HostPort(host: "127.0.0.1", port: 0))
+        let out = dir + "/fd.log"
+        // The child sees the socket as descriptor 3.
+        let pid = try ProcessSpawner.spawn(SpawnRequest(executable: "/bin/sh", arguments: ["-c", "ls -l /proc/self/fd/3"], outputPath: out, inherited: [listener.fd]))
+        XCTAssertEqual(ProcessSpawner.wait(pid, timeout: 10), .exited(0))
+        XCTAssertTrue(try Files.readText(out).contains("socket:"))
+    }
+}
+
+import Foundation
