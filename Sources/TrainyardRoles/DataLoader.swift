@@ -1,4 +1,5 @@
 import TrainyardCore
+import TrainyardPlatform
 
 /// Loads a training task's data: its own shard of the training set, and the held-out set.
 public enum DataLoader {
@@ -8,8 +9,21 @@ public enum DataLoader {
         case .synthetic:
             let synthetic = SyntheticDataset(seed: settings.seed, inputs: settings.features, classes: settings.classes, examples: settings.examples)
             return synthetic.split(evalFraction: settings.evalFraction, shard: shard, of: shardCount)
-        case .csv, .idx:
-            throw UsageError("--dataset \(settings.dataset) is not supported by this build yet; use --dataset synthetic")
+        case .csv(let path):
+            let text = try readFile(path)
+            let options = CSVDataset.Options(label: settings.labelColumn.map(CSVDataset.LabelColumn.init(parsing:)) ?? .automatic,
+                                             header: settings.csvHeader)
+            return try CSVDataset.load(text: String(decoding: text, as: UTF8.self), file: path, options: options,
+                                       evalFraction: settings.evalFraction, shard: shard, of: shardCount)
+        case .idx(let images, let labels):
+            return try IDXDataset.load(images: try readFile(images), imagesFile: images, labels: try readFile(labels), labelsFile: labels,
+                                       evalFraction: settings.evalFraction, shard: shard, of: shardCount)
+        }
+    }
+
+    private static func readFile(_ path: String) throws -> [UInt8] {
+        do { return try Files.read(path) } catch {
+            throw FieldError(source: path, path: "", "cannot read the data file: \(error)")
         }
     }
 }

@@ -50,6 +50,32 @@ final class TrainEndToEndTests: XCTestCase {
         XCTAssertEqual(Harness.processes(mentioning: jobDir), [], "no role process may outlive the run")
     }
 
+    func testTrainsOnACSVFile() throws {
+        // Two well separated classes in two features, label by name.
+        var rows = ["x,y,kind"]
+        var rng = SplitMix64(seed: 4)
+        for i in 0..<600 {
+            let c = i % 2
+            rows.append("\(Double(c) * 4 + rng.nextGaussian()),\(rng.nextGaussian() - Double(c) * 3),\(c == 0 ? "left" : "right")")
+        }
+        let path = jobDir + "-data.csv"
+        try rows.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try Harness.run(["train", "--workers", "1", "--ps", "1", "--max-steps", "600", "--dataset", "csv:" + path,
+                                      "--label-column", "kind", "--hidden", "8", "--batch-size", "16", "--job-dir", jobDir])
+        XCTAssertEqual(result.status, 0, result.stderr + result.stdout)
+        let summary = try Harness.json(jobDir + "/summary.json")
+        XCTAssertGreaterThan(summary["eval_accuracy"]?.doubleValue ?? 0, 0.9)
+
+        // A malformed file fails the job, and the task's log names the file and line.
+        try (rows.joined(separator: "\n") + "\n1.0,oops,left\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let bad = try Harness.run(["train", "--workers", "0", "--ps", "1", "--dataset", "csv:" + path, "--label-column", "kind", "--job-dir", jobDir + "-bad"])
+        defer { try? FileManager.default.removeItem(atPath: jobDir + "-bad") }
+        XCTAssertEqual(bad.status, 1)
+        let log = try String(contentsOfFile: jobDir + "-bad/logs/chief-0.log", encoding: .utf8)
+        XCTAssertTrue(log.contains("\(path):602: column 1 (\"y\"): \"oops\" is not a number"), log)
+    }
+
     func testKillingTheLauncherTakesEveryRoleDown() throws {
         let (launcher, _, _) = try Harness.start(["train", "--max-steps", "10000000", "--job-dir", jobDir] + Harness.smallJob)
         // Wait until training is under way.

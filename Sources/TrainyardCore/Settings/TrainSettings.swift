@@ -51,6 +51,10 @@ public struct TrainSettings: Sendable, Equatable {
     public var classes = 10
     public var examples = 20_000
     public var evalFraction = 0.1
+    /// CSV data: which column holds the label (name or index; default `label`, else the last),
+    /// and whether the first row is a header (`auto`, `true`, `false`).
+    public var labelColumn: String?
+    public var csvHeader = CSVDataset.Header.auto
     /// Checkpoint every this many global steps; keep this many of the newest.
     public var checkpointEvery = 500
     public var keepCheckpoints = 5
@@ -76,6 +80,8 @@ public struct TrainSettings: Sendable, Equatable {
         ("--dataset SOURCE", "synthetic, csv:PATH or idx:IMAGES,LABELS (default synthetic)"),
         ("--features D --classes C --examples N", "synthetic data shape (defaults 32, 10, 20000)"),
         ("--eval-fraction F", "share of the data held out for evaluation (default 0.1)"),
+        ("--label-column NAME|INDEX", "CSV: the label column (default: the one named label, else the last)"),
+        ("--csv-header auto|true|false", "CSV: whether the first row is a header (default auto)"),
         ("--seed X", "seed for data, initial weights and shuffles (default 1)"),
         ("--checkpoint-every K", "checkpoint every K global steps (default 500)"),
         ("--keep-checkpoints N", "keep the newest N checkpoints (default 5)"),
@@ -104,6 +110,14 @@ public struct TrainSettings: Sendable, Equatable {
         if let v = try args.int("--classes", in: 2...100_000) { s.classes = v }
         if let v = try args.int("--examples", in: 2...100_000_000) { s.examples = v }
         if let v = try args.double("--eval-fraction", in: 0...0.9) { s.evalFraction = v }
+        if let v = try args.value("--label-column") {
+            guard !v.isEmpty else { throw UsageError("--label-column needs a column name or index") }
+            s.labelColumn = v
+        }
+        if let v = try args.value("--csv-header") {
+            guard let h = CSVDataset.Header(rawValue: v) else { throw UsageError("--csv-header must be auto, true or false, got \"\(v)\"") }
+            s.csvHeader = h
+        }
         if let v = try args.int("--checkpoint-every", in: 1...Int.max) { s.checkpointEvery = v }
         if let v = try args.int("--keep-checkpoints", in: 1...1000) { s.keepCheckpoints = v }
         if let v = try args.int("--eval-every", in: 1...Int.max) { s.evalEvery = v }
@@ -127,17 +141,18 @@ public struct TrainSettings: Sendable, Equatable {
 
     /// The same settings as command-line options, for passing to role processes.
     public var roleArguments: [String] {
-        [
-            "--max-steps", String(maxSteps), "--batch-size", String(batchSize),
-            "--learning-rate", JSONValue.format(learningRate), "--momentum", JSONValue.format(momentum),
-            "--optimizer", optimizer.rawValue, "--hidden", hidden.isEmpty ? "none" : hidden.map(String.init).joined(separator: ","),
-            "--seed", String(seed), "--dataset", dataset.description,
-            "--features", String(features), "--classes", String(classes), "--examples", String(examples),
-            "--eval-fraction", JSONValue.format(evalFraction),
-            "--checkpoint-every", String(checkpointEvery), "--keep-checkpoints", String(keepCheckpoints),
-            "--eval-every", String(evalEvery), "--log-every", String(logEvery),
-            "--rpc-timeout", JSONValue.format(rpcTimeout), "--startup-timeout", JSONValue.format(startupTimeout),
-        ]
+        var a: [String] = []
+        a += ["--max-steps", String(maxSteps), "--batch-size", String(batchSize)]
+        a += ["--learning-rate", JSONValue.format(learningRate), "--momentum", JSONValue.format(momentum)]
+        a += ["--optimizer", optimizer.rawValue, "--hidden", hidden.isEmpty ? "none" : hidden.map(String.init).joined(separator: ",")]
+        a += ["--seed", String(seed), "--dataset", dataset.description]
+        a += ["--features", String(features), "--classes", String(classes), "--examples", String(examples)]
+        a += ["--eval-fraction", JSONValue.format(evalFraction), "--csv-header", csvHeader.rawValue]
+        if let labelColumn { a += ["--label-column", labelColumn] }
+        a += ["--checkpoint-every", String(checkpointEvery), "--keep-checkpoints", String(keepCheckpoints)]
+        a += ["--eval-every", String(evalEvery), "--log-every", String(logEvery)]
+        a += ["--rpc-timeout", JSONValue.format(rpcTimeout), "--startup-timeout", JSONValue.format(startupTimeout)]
+        return a
     }
 
     /// Optimizer parameters in the form the parameter server applies them.
