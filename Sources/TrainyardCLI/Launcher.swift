@@ -3,6 +3,15 @@ import TrainyardCore
 import TrainyardPlatform
 import TrainyardRoles
 
+/// Something that watches a job as it runs and may act on it (the scenario runner's fault injector).
+/// Called on the launcher's thread.
+public protocol LauncherObserver: AnyObject {
+    /// Every pass of the launcher's loop (about every 50 ms).
+    func tick(_ launcher: Launcher, now: Double)
+    func taskStarted(_ launcher: Launcher, task: TaskID, restart: Bool, now: Double)
+    func taskExited(_ launcher: Launcher, task: TaskID, termination: Termination, now: Double)
+}
+
 /// Runs one job in the foreground: binds every task's port, spawns the role processes with their
 /// TF_CONFIG, supervises them (`SupervisorMachine` decides), shows progress, and writes the
 /// summary. Whatever happens, no child outlives `run()`: every exit path stops and reaps them.
@@ -27,7 +36,9 @@ public final class Launcher {
     private var pendingRestarts: [(task: TaskID, at: Double)] = []
     private var stopping: (since: Double, grace: Double, termSent: Bool)?
     private let progress: ProgressDisplay
-    private let started = MonotonicClock.now()
+    public let started = MonotonicClock.now()
+    public weak var observer: LauncherObserver?
+    private var pendingCancel: String?
 
     public init(settings: LaunchSettings, options: Options = Options()) throws {
         self.settings = settings
@@ -37,7 +48,7 @@ public final class Launcher {
         binDirectory = Posix.environment("TRAINYARD_BIN_DIR") ?? Files.executableDirectory()
         let topology = settings.topology
         machine = SupervisorMachine(tasks: topology.tasks, chief: topology.tasks.first { $0.type.isChief },
-                                    policy: { _ in settings.restartPolicy }, backoffLimit: settings.backoffLimit,
+                                    policy: { settings.policy(for: $0) }, backoffLimit: settings.backoffLimit,
                                     drainSeconds: options.drainSeconds)
         progress = ProgressDisplay(jobDirectory: jobDirectory, maxSteps: settings.training.maxSteps, enabled: options.showProgress)
     }
@@ -75,12 +86,17 @@ public final class Launcher {
             if let signal = Signals.take() {
                 outcome = apply(machine.handle(.interrupted(signal: signal)))
             }
+            if let reason = pendingCancel {
+                pendingCancel = nil
+                outcome = apply(machine.handle(.cancel(reason: reason)))
+            }
             while outcome == nil, let (pid, termination) = ProcessSpawner.reapAny() {
                 guard let task = pids.first(where: { $0.value == pid })?.key else { continue }
                 pids[task] = nil
                 if termination.code != 0 || machine.state != .running {
                     progress.note("\(task) ended: \(termination)")
                 }
+                observer?.taskExited(self, task: task, termination: termination, now: MonotonicClock.now())
                 outcome = apply(machine.handle(.exited(task, code: termination.code, description: termination.description)))
             }
             if outcome != nil { break }
@@ -89,11 +105,12 @@ public final class Launcher {
                 pendingRestarts.removeAll { $0.task == due.task }
                 guard machine.state == .running else { continue }
                 progress.note("restarting \(due.task)")
-                do { try spawn(due.task) } catch {
+                do { try spawn(due.task, restart: true) } catch {
                     outcome = apply(machine.handle(.exited(due.task, code: 127, description: "could not be restarted: \(error)")))
                 }
             }
             enforceStop(now: now)
+            if machine.state == .running { observer?.tick(self, now: now) }
             progress.update()
             MonotonicClock.sleep(seconds: 0.05)
         }
@@ -151,6 +168,7 @@ public final class Launcher {
         }
         try Files.createDirectory(jobDirectory + "/logs")
         try Files.createDirectory(jobDirectory + "/checkpoints")
+        try Files.createDirectory(jobDirectory + "/faults")
 
         var addresses: [TaskID: HostPort] = [:]
         for (i, task) in settings.topology.tasks.enumerated() {
@@ -170,13 +188,41 @@ public final class Launcher {
         TFConfig(cluster: cluster, task: .init(type: task.type, index: task.index))
     }
 
-    private func spawn(_ task: TaskID) throws {
+    /// Where `task`'s fault file lives (the launcher writes it; the task follows it).
+    public func faultFilePath(_ task: TaskID) -> String { jobDirectory + "/faults/\(task).json" }
+
+    /// Sets the faults in force on `task` (network rules, slowdown, connection resets).
+    public func setFaults(_ faults: TaskFaults, on task: TaskID) throws {
+        try Files.writeAtomically(faults.json.serialized() + "\n", to: faultFilePath(task))
+    }
+
+    /// Sends `signal` to the task's process group; false when it is not running.
+    @discardableResult
+    public func signal(_ task: TaskID, _ signal: Int32) -> Bool {
+        guard let pid = pids[task] else { return false }
+        ProcessSpawner.signalGroup(pid, signal)
+        return true
+    }
+
+    public func pid(of task: TaskID) -> Int32? { pids[task] }
+
+    /// Ends the job as CANCELLED (at the next pass of the loop).
+    public func cancel(reason: String) { pendingCancel = reason }
+
+    /// How many times each task was restarted so far.
+    public var restartCounts: [TaskID: Int] { machine.tasks.mapValues(\.restarts) }
+
+    /// Seconds since the launcher started.
+    public var elapsed: Double { MonotonicClock.now() - started }
+
+    private func spawn(_ task: TaskID, restart: Bool = false) throws {
         guard let listener = listeners[task] else { throw RuntimeFailure("no socket for \(task)", exitCode: .systemError) }
         var environment = ProcessInfo.processInfo.environment
         environment[RoleEnvironment.tfConfig] = tfConfig(for: task).serialized()
         environment[RoleEnvironment.token] = token
         environment[RoleEnvironment.listenFD] = "3"
         environment[RoleEnvironment.parentPID] = String(Posix.getpid())
+        environment[RoleEnvironment.faultFile] = faultFilePath(task)
         let request = SpawnRequest(
             executable: executable(for: task.type),
             arguments: ["--job-dir", jobDirectory] + settings.training.roleArguments,
@@ -186,6 +232,7 @@ public final class Launcher {
         let pid = try ProcessSpawner.spawn(request)
         pids[task] = pid
         _ = machine.handle(.started(task))
+        observer?.taskStarted(self, task: task, restart: restart, now: MonotonicClock.now())
     }
 
     /// SIGKILLs and reaps every child still running (the last line of defence).

@@ -55,8 +55,11 @@ public struct CheckpointStore: Sendable {
 
     /// The newest intact checkpoint: the one `latest` names when it verifies, else the newest other
     /// that does. Nil when there is none.
-    public func latestValid() -> Found? {
-        var skipped: [(String, String)] = []
+    public func latestValid() -> Found? { search().found }
+
+    /// What a search for the newest intact checkpoint found, and every damaged one it passed over.
+    public func search() -> (found: Found?, skipped: [(path: String, reason: String)]) {
+        var skipped: [(path: String, reason: String)] = []
         var candidates = checkpointNames().reversed().map { $0 }
         if let pointed = pointedName() {
             candidates.removeAll { $0 == pointed }
@@ -66,11 +69,11 @@ public struct CheckpointStore: Sendable {
             let path = directory + "/" + name
             do {
                 let checkpoint = try Checkpoint(decoding: try Files.read(path))
-                return Found(checkpoint: checkpoint, path: path, skipped: skipped)
+                return (Found(checkpoint: checkpoint, path: path, skipped: skipped), skipped)
             } catch {
                 skipped.append((path, "\(error)"))
             }
         }
-        return nil
+        return (nil, skipped)
     }
 }

@@ -53,6 +53,13 @@ public final class PeerClient: @unchecked Sendable {
         lastStatus = nil
     }
 
+    /// Drops the connection abruptly (TCP reset), as an injected network fault.
+    public func reset() {
+        connection?.socket.reset()
+        connection = nil
+        lastStatus = nil
+    }
+
     /// Connects (if needed) and says hello; returns the server's status.
     @discardableResult
     public func connect(until deadline: Deadline) throws(RPCError) -> Status {

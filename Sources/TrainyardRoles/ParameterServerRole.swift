@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import TrainyardCore
 import TrainyardPlatform
@@ -7,9 +8,14 @@ import TrainyardPlatform
 public enum ParameterServerRole {
     public static func run(_ context: RoleContext) throws -> ExitCode {
         let log = context.log
-        let state = Mutex(ParameterServer(task: context.task, token: context.token, optimizer: context.settings.optimizerConfig))
+        let settings = context.settings
+        let aggregate = settings.sync ? (settings.replicasToAggregate ?? context.config.cluster.trainingTasks.count) : nil
+        let state = Mutex(ParameterServer(task: context.task, token: context.token, optimizer: settings.optimizerConfig,
+                                          replicasToAggregate: aggregate))
         let exitReason = Mutex<String?>(nil)
-        let replyTimeout = context.settings.rpcTimeout
+        let replyTimeout = settings.rpcTimeout
+        // Synchronous pushes wait here for their step to be applied.
+        let stepAdvanced = NSCondition()
 
         let server = FrameServer(listener: context.listener) { connection in
             var peer = ParameterServer.Peer()
@@ -34,12 +40,29 @@ public enum ParameterServerRole {
                         return
                     case .exitCleanly(let reason):
                         exitReason.withLock { $0 = $0 ?? reason }
+                    case .stepAdvanced:
+                        stepAdvanced.lock()
+                        stepAdvanced.broadcast()
+                        stepAdvanced.unlock()
+                    case .awaitStep(let after, let requestID):
+                        // Answer a little before the client's deadline, so it hears why.
+                        let budget = frame.deadlineMillis > 0 ? Double(frame.deadlineMillis) / 1000 * 0.9 : replyTimeout
+                        let deadline = Deadline.after(seconds: budget)
+                        stepAdvanced.lock()
+                        while !deadline.hasPassed && state.withLock({ $0.globalStep <= after && $0.incarnation == frame.incarnation && !$0.shuttingDown }) {
+                            _ = stepAdvanced.wait(until: Date(timeIntervalSinceNow: min(0.25, max(0.001, deadline.remaining))))
+                        }
+                        stepAdvanced.unlock()
+                        let (answer, incarnation) = state.withLock { ($0.syncPushReply(after: after, incarnation: frame.incarnation), $0.incarnation) }
+                        do { try connection.send(Frame(requestID: requestID, incarnation: incarnation, message: answer), until: .after(seconds: replyTimeout)) } catch { return }
                     }
                 }
             }
         }
         server.start(name: context.task.description)
-        log("serving on \(context.listener.localAddress) (optimizer \(context.settings.optimizer.rawValue), learning rate \(context.settings.learningRate))")
+        FaultWatcher.fromEnvironment(onReset: { server.resetConnections() }).start(log: log)
+        log("serving on \(context.listener.localAddress) (optimizer \(settings.optimizer.rawValue), learning rate \(settings.learningRate)"
+            + (aggregate.map { ", synchronous: \($0) gradients per step" } ?? ", asynchronous") + ")")
 
         var lastReport = MonotonicClock.now()
         var lastInitialized = false

@@ -27,6 +27,8 @@ public final class TrainerRole {
     private let metrics: MetricsLog
     private let store: CheckpointStore
     private let control: FrameServer
+    private let faults: FaultWatcher
+    private var resetGeneration = 0
     private let shared: SharedState
 
     /// What the control server's threads and the training loop share.
@@ -40,6 +42,7 @@ public final class TrainerRole {
 
     // Progress of this task.
     private var localSteps = 0
+    private var metricRecords = 0
     private var window = (steps: 0, loss: 0.0, correct: 0, start: MonotonicClock.now())
     private var lastEvaluation: (step: Int64, loss: Double, accuracy: Double)?
     private var stepLoss = 0.0
@@ -82,7 +85,7 @@ public final class TrainerRole {
         let shared = SharedState(Status(task: context.task, initialized: false, incarnation: 0, globalStep: 0, done: false, shardElements: 0))
         self.shared = shared
         let controlLogic = TaskControl(token: context.token)
-        control = FrameServer(listener: context.listener) { connection in
+        let control = FrameServer(listener: context.listener) { connection in
             var peer = TaskControl.Peer()
             while let frame = try? connection.receive(until: .never) {
                 let status = shared.published.withLock { $0 }
@@ -95,11 +98,14 @@ public final class TrainerRole {
                 }
             }
         }
+        self.control = control
+        faults = FaultWatcher.fromEnvironment(onReset: { control.resetConnections() })
     }
 
     public func run() -> ExitCode {
         control.start(name: context.task.description)
         defer { control.stop() }
+        faults.start(log: log)
         if clients.isEmpty {
             log("error: the cluster has no parameter servers; a training task needs at least one ps")
             return .invalidInput
@@ -121,6 +127,11 @@ public final class TrainerRole {
                 queue = machine.handle(.shutdownRequested(reason: "the chief ended the job: \(reason)"))
             }
             guard !queue.isEmpty else { break }
+            let generation = faults.resetGeneration
+            if generation != resetGeneration {
+                resetGeneration = generation
+                for c in clients { c.reset() }
+            }
             let directive = queue.removeFirst()
             switch directive {
             case .pollCluster:
@@ -131,7 +142,10 @@ public final class TrainerRole {
                 for c in clients { c.incarnation = incarnation }
                 feed(pull(), into: &queue)
             case .computeStep:
+                let started = MonotonicClock.now()
                 computeStep()
+                let factor = faults.slowFactor
+                if factor > 1 { sleepInterruptibly((MonotonicClock.now() - started) * (factor - 1)) }
                 feed(.stepComputed, into: &queue)
             case .push:
                 feed(push(), into: &queue)
@@ -310,7 +324,8 @@ public final class TrainerRole {
             ("local_step", JSONValue(localSteps)), ("loss", JSONValue(loss)), ("accuracy", JSONValue(accuracy)),
             ("examples_per_sec", JSONValue(rate.rounded())),
         ])
-        if localSteps % (settings.logEvery * 10) == 0 || localSteps == settings.logEvery {
+        metricRecords += 1
+        if metricRecords % 10 == 2 {
             log("global step \(globalStep): loss \(String(format: "%.4f", loss)), \(Int(rate)) examples/s")
         }
         window = (0, 0, 0, now)
@@ -323,8 +338,10 @@ public final class TrainerRole {
         var slots: [[Float]] = []
         var step: Int64 = 0
         var origin = "fresh variables (seed \(settings.seed))"
-        if let found = store.latestValid() {
-            for skipped in found.skipped { log("warning: skipping damaged checkpoint \(skipped.path): \(skipped.reason)") }
+        let search = store.search()
+        let skipped = search.skipped.count
+        for damaged in search.skipped { log("warning: skipping damaged checkpoint \(damaged.path): \(damaged.reason)") }
+        if let found = search.found {
             if found.checkpoint.architecture == architecture {
                 values = found.checkpoint.parameters
                 slots = found.checkpoint.slots.count == settings.optimizerConfig.slotCount ? found.checkpoint.slots : []
@@ -354,7 +371,7 @@ public final class TrainerRole {
         }
         log("initialized \(clients.count) ps from \(origin) under incarnation \(incarnation)")
         metrics.append([("task", .string(context.task.description)), ("kind", "restore"), ("step", JSONValue(Int(step))),
-                        ("incarnation", JSONValue(Int(incarnation))), ("source", .string(origin))])
+                        ("incarnation", JSONValue(Int(incarnation))), ("source", .string(origin)), ("skipped_damaged", JSONValue(skipped))])
         return .clusterInitialized(incarnation: incarnation, globalStep: step)
     }
 

@@ -122,7 +122,8 @@ extension JSONValue {
         }
     }
 
-    static func format(_ d: Double) -> String {
+    /// A number as JSON writes it: integers without a fraction, others in shortest form.
+    public static func format(_ d: Double) -> String {
         guard d.isFinite else { return "null" }
         if d.rounded() == d && abs(d) < 1e15 { return String(Int64(d)) }
         return "\(d)"

@@ -6,8 +6,15 @@ public struct LaunchSettings: Sendable, Equatable {
     public var jobDirectory: String?
     /// The first port of a consecutive block; nil = ports the system picks.
     public var startPort: Int?
-    public var restartPolicy = RestartPolicy.never
+    public var restartPolicy = RestartPolicy.onFailure
+    /// Per-role policies that replace `restartPolicy` (keyed by chief, worker, ps).
+    public var rolePolicies: [TaskType: RestartPolicy] = [:]
     public var backoffLimit = 3
+
+    /// The restart policy of `task`.
+    public func policy(for task: TaskID) -> RestartPolicy {
+        rolePolicies[task.type.isChief ? .chief : task.type] ?? restartPolicy
+    }
 
     public init() {}
 
@@ -16,7 +23,7 @@ public struct LaunchSettings: Sendable, Equatable {
         ("--ps M", "parameter servers (default 2)"),
         ("--job-dir DIR", "where logs, metrics, checkpoints and the model go (default: a new folder under ./trainyard-jobs/)"),
         ("--start-port P", "use ports P, P+1, … (default: free ports picked by the system)"),
-        ("--restart-policy POLICY", "Never, OnFailure, Always or ExitCode (default Never)"),
+        ("--restart-policy POLICY", "Never, OnFailure, Always or ExitCode, as Kubeflow TFJob (default OnFailure)"),
         ("--backoff-limit N", "restarts allowed per task before the job fails (default 3)"),
     ]
 
@@ -32,6 +39,7 @@ public struct LaunchSettings: Sendable, Equatable {
         if let b = try args.int("--backoff-limit", in: 0...1000) { s.backoffLimit = b }
         s.training = try TrainSettings.parse(&args)
         try args.finish()
+        try s.training.validate()
         if let start = s.startPort, start + s.topology.taskCount - 1 > 65535 {
             throw UsageError("--start-port \(start) leaves no room for \(s.topology.taskCount) ports below 65536")
         }

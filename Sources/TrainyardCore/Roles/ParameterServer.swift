@@ -33,6 +33,12 @@ public enum ParameterServerDirective: Sendable, Equatable {
     case close
     /// The job is over: stop accepting, let connections drain, exit 0.
     case exitCleanly(reason: String)
+    /// Synchronous training: the push joined the aggregate for step `after`; answer it (with
+    /// `syncPushReply(after:)`) once the global step has passed `after`, or the cluster was
+    /// restored, or the request's deadline passed.
+    case awaitStep(after: Int64, requestID: UInt32)
+    /// The global step advanced: wake every push waiting in `awaitStep`.
+    case stepAdvanced
 }
 
 /// One parameter server's whole logic, without sockets: the shard's values and optimizer state,
@@ -63,10 +69,30 @@ public struct ParameterServer: Sendable {
     /// Pushes applied since start (for logs and tests).
     public private(set) var appliedPushes = 0
 
-    public init(task: TaskID, token: String, optimizer: OptimizerConfig) {
+    /// Synchronous training: how many gradients make one update (SyncReplicasOptimizer's
+    /// `replicas_to_aggregate`); nil = asynchronous, every push is applied as it arrives.
+    public let replicasToAggregate: Int?
+    /// Synchronous training: the sum of this step's gradients so far, and how many.
+    public private(set) var accumulator: [Float] = []
+    public private(set) var accumulated = 0
+    /// Synchronous training: gradients dropped because they were computed for an older step.
+    public private(set) var droppedStale = 0
+
+    public init(task: TaskID, token: String, optimizer: OptimizerConfig, replicasToAggregate: Int? = nil) {
         self.task = task
         self.token = token
         self.optimizer = optimizer
+        self.replicasToAggregate = replicasToAggregate
+    }
+
+    /// The answer to a synchronous push that waited for step `after` to be applied.
+    public func syncPushReply(after: Int64, incarnation requested: UInt32) -> Message {
+        if shuttingDown { return .error(WireError(.shuttingDown, "the job is over")) }
+        guard requested == incarnation else {
+            return .error(WireError(.staleIncarnation, "the cluster was restored (incarnation \(incarnation)) while the push waited"))
+        }
+        if globalStep > after { return .pushReply(PushReply(globalStep: globalStep, applied: true, done: done)) }
+        return .error(WireError(.deadlineExceeded, "step \(after + 1) is still waiting for \(replicasToAggregate ?? 1) gradients (has \(accumulated))"))
     }
 
     public var done: Bool { globalStep >= maxSteps }
@@ -118,8 +144,10 @@ public struct ParameterServer: Sendable {
             maxSteps = i.maxSteps
             values = i.values
             slots = i.slots.isEmpty ? Array(repeating: [Float](repeating: 0, count: shardElements), count: optimizer.slotCount) : i.slots
+            accumulator = []
+            accumulated = 0
             initialized = true
-            return [reply(.ack(globalStep: globalStep))]
+            return [reply(.ack(globalStep: globalStep)), .stepAdvanced]
 
         case .pull(let p):
             guard initialized else { return [fail(.notInitialized, "waiting for the chief to initialize the variables")] }
@@ -137,6 +165,29 @@ public struct ParameterServer: Sendable {
                 return [fail(.badRequest, "push carries \(p.gradients.count) gradients; this shard holds \(shardElements)")]
             }
             if done { return [reply(.pushReply(PushReply(globalStep: globalStep, applied: false, done: true)))] }
+            if let k = replicasToAggregate {
+                // SyncReplicasOptimizer: drop stale gradients, average k, then apply and advance.
+                if p.baseStep < globalStep {
+                    droppedStale += 1
+                    return [reply(.pushReply(PushReply(globalStep: globalStep, applied: false, done: done)))]
+                }
+                if accumulator.count != shardElements { accumulator = [Float](repeating: 0, count: shardElements) }
+                accumulator.withUnsafeMutableBufferPointer { a in
+                    p.gradients.withUnsafeBufferPointer { g in
+                        for i in 0..<shardElements { a[i] += g[i] }
+                    }
+                }
+                accumulated += 1
+                appliedPushes += 1
+                guard accumulated >= k else { return [.awaitStep(after: globalStep, requestID: frame.requestID)] }
+                let scale = 1 / Float(accumulated)
+                let average = accumulator.map { $0 * scale }
+                apply(average)
+                accumulator = [Float](repeating: 0, count: shardElements)
+                accumulated = 0
+                globalStep += 1
+                return [reply(.pushReply(PushReply(globalStep: globalStep, applied: true, done: done))), .stepAdvanced]
+            }
             apply(p.gradients)
             globalStep += 1
             appliedPushes += 1
@@ -145,7 +196,7 @@ public struct ParameterServer: Sendable {
         case .shutdown(let reason):
             guard peer.task?.type.isChief == true else { return [fail(.badRequest, "only the chief shuts the job down")] }
             shuttingDown = true
-            return [reply(.ack(globalStep: globalStep)), .exitCleanly(reason: reason)]
+            return [reply(.ack(globalStep: globalStep)), .stepAdvanced, .exitCleanly(reason: reason)]
 
         case .hello, .helloReply, .ack, .pullReply, .pushReply, .statusReply, .error:
             return [fail(.badRequest, "\(frame.message.name) is not a request a parameter server answers")]

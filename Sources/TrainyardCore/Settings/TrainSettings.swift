@@ -62,6 +62,10 @@ public struct TrainSettings: Sendable, Equatable {
     public var evalEvery = 500
     /// Each training task logs a metrics record every this many of its own steps.
     public var logEvery = 20
+    /// Synchronous training (SyncReplicasOptimizer): each step averages `replicasToAggregate`
+    /// gradients (default: one per training task) and drops stale ones.
+    public var sync = false
+    public var replicasToAggregate: Int?
     /// Seconds an RPC may take before it fails and is retried.
     public var rpcTimeout = 10.0
     /// Seconds a task waits for its peers (the parameter servers, the chief's initialization).
@@ -87,6 +91,10 @@ public struct TrainSettings: Sendable, Equatable {
         ("--keep-checkpoints N", "keep the newest N checkpoints (default 5)"),
         ("--eval-every E", "evaluate every E global steps (default 500)"),
         ("--log-every N", "metrics record every N local steps per task (default 20)"),
+        ("--sync", "synchronous training: each step averages gradients from several tasks (SyncReplicasOptimizer)"),
+        ("--replicas-to-aggregate K", "with --sync: gradients per step (default: every training task); fewer = backup workers"),
+        ("--rpc-timeout S", "seconds an RPC may take before it is retried (default 10)"),
+        ("--startup-timeout S", "seconds a task waits for its peers (default 60)"),
     ]
 
     /// Takes the training options out of `args`, leaving the rest for the caller.
@@ -122,9 +130,16 @@ public struct TrainSettings: Sendable, Equatable {
         if let v = try args.int("--keep-checkpoints", in: 1...1000) { s.keepCheckpoints = v }
         if let v = try args.int("--eval-every", in: 1...Int.max) { s.evalEvery = v }
         if let v = try args.int("--log-every", in: 1...Int.max) { s.logEvery = v }
+        if try args.flag("--sync") { s.sync = true }
+        if let v = try args.int("--replicas-to-aggregate", in: 1...100_000) { s.replicasToAggregate = v }
         if let v = try args.double("--rpc-timeout", in: 0.05...3600) { s.rpcTimeout = v }
         if let v = try args.double("--startup-timeout", in: 0.1...86_400) { s.startupTimeout = v }
         return s
+    }
+
+    /// Checks that the options make sense together (each was checked alone by `parse`).
+    public func validate() throws(UsageError) {
+        if replicasToAggregate != nil && !sync { throw UsageError("--replicas-to-aggregate needs --sync") }
     }
 
     static func parseHidden(_ text: String) throws(UsageError) -> [Int] {
@@ -152,6 +167,8 @@ public struct TrainSettings: Sendable, Equatable {
         a += ["--checkpoint-every", String(checkpointEvery), "--keep-checkpoints", String(keepCheckpoints)]
         a += ["--eval-every", String(evalEvery), "--log-every", String(logEvery)]
         a += ["--rpc-timeout", JSONValue.format(rpcTimeout), "--startup-timeout", JSONValue.format(startupTimeout)]
+        if sync { a.append("--sync") }
+        if let k = replicasToAggregate { a += ["--replicas-to-aggregate", String(k)] }
         return a
     }
 

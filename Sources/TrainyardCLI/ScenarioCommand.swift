@@ -1,0 +1,106 @@
+import Foundation
+import TrainyardCore
+import TrainyardPlatform
+
+/// `trainyard scenario run FILE` and `trainyard scenario run-all DIR`.
+enum ScenarioCommand {
+    static let options: [(String, String)] = [
+        ("run FILE", "run one scenario: its timeline and pass/fail per expectation"),
+        ("run-all DIR", "run every *.json scenario in DIR and print a summary table"),
+        ("validate FILE…", "check scenario files without running them"),
+        ("--json", "print the result as JSON"),
+        ("--job-dir DIR", "run: where the job's evidence goes (default: a new folder under ./trainyard-jobs/)"),
+        ("--jobs-dir DIR", "run-all: the folder for every scenario's job folder (default ./trainyard-jobs)"),
+        ("--progress", "show the job's progress line while it runs"),
+    ]
+
+    static func run(_ argv: [String]) throws -> ExitCode {
+        var args = Arguments(argv)
+        if try args.flag("--help") {
+            print(TrainyardCommand.helpText("trainyard scenario run FILE | run-all DIR | validate FILE… [--json]", options))
+            return .success
+        }
+        guard let sub = args.positional() else { throw UsageError("scenario needs a subcommand: run FILE, run-all DIR or validate FILE") }
+        let json = try args.flag("--json")
+        let progress = try args.flag("--progress")
+        switch sub {
+        case "run":
+            let jobDir = try args.value("--job-dir")
+            guard let file = args.positional() else { throw UsageError("scenario run needs a scenario file") }
+            try args.finish()
+            let scenario = try load(file)
+            let result = try runOne(scenario, file: file, jobDirectory: jobDir ?? defaultJobDirectory(parent: "trainyard-jobs", scenario), progress: progress)
+            print(json ? ScenarioRunner.json(result).prettySerialized() : ScenarioRunner.text(result))
+            return result.passed ? .success : .failure
+        case "run-all":
+            let parent = try args.value("--jobs-dir") ?? "trainyard-jobs"
+            guard let dir = args.positional() else { throw UsageError("scenario run-all needs a folder of scenario files") }
+            try args.finish()
+            let files = Files.list(dir).filter { $0.hasSuffix(".json") }.map { dir + "/" + $0 }
+            guard !files.isEmpty else { throw UsageError("\(dir) holds no *.json scenario files") }
+            let scenarios = try files.map { ($0, try load($0)) }  // validate them all before running any
+            var results: [ScenarioRunner.Result] = []
+            for (file, scenario) in scenarios {
+                if !json { Posix.write("running \(scenario.name) … ", to: 2) }
+                let r = try runOne(scenario, file: file, jobDirectory: defaultJobDirectory(parent: parent, scenario), progress: progress)
+                if !json { Posix.write("\(r.passed ? "passed" : "FAILED") in \(String(format: "%.1f", r.wallSeconds)) s\n", to: 2) }
+                if !r.passed && !json { print(ScenarioRunner.text(r)) }
+                results.append(r)
+            }
+            if json {
+                print(JSONValue.object([("passed", .bool(results.allSatisfy(\.passed))), ("scenarios", .array(results.map(ScenarioRunner.json)))]).prettySerialized())
+            } else {
+                print(table(results))
+            }
+            return results.allSatisfy(\.passed) ? .success : .failure
+        case "validate":
+            var files: [String] = []
+            while let f = args.positional() { files.append(f) }
+            try args.finish()
+            guard !files.isEmpty else { throw UsageError("scenario validate needs at least one file") }
+            for f in files {
+                let s = try load(f)
+                print("\(f): \(s.name) — valid (\(s.faults.count) fault\(s.faults.count == 1 ? "" : "s"), \(s.topology))")
+            }
+            return .success
+        default:
+            throw UsageError("unknown scenario subcommand \"\(sub)\" (expected run, run-all or validate)")
+        }
+    }
+
+    static func load(_ file: String) throws -> Scenario {
+        let text: String
+        do { text = try Files.readText(file) } catch { throw FieldError(source: file, path: "", "cannot read the scenario: \(error)") }
+        return try Scenario(parsing: text, source: file)
+    }
+
+    static func defaultJobDirectory(parent: String, _ s: Scenario) -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        f.locale = Locale(identifier: "en_US_POSIX")
+        return "\(parent)/scenario-\(s.name)-\(f.string(from: Date()))-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))"
+    }
+
+    static func runOne(_ scenario: Scenario, file: String, jobDirectory: String, progress: Bool) throws -> ScenarioRunner.Result {
+        try ScenarioRunner(scenario: scenario, file: file, jobDirectory: Files.absolute(jobDirectory), showProgress: progress).run()
+    }
+
+    static func table(_ results: [ScenarioRunner.Result]) -> String {
+        func f(_ d: Double?, _ fmt: String = "%.2f") -> String { d.map { String(format: fmt, $0) } ?? "–" }
+        var rows = [["scenario", "result", "state", "wall s", "faults", "max recovery s", "steps lost", "restarts", "rate ratio"]]
+        for r in results {
+            let recovery = r.reports.compactMap(\.recoverySeconds).max()
+            let lost = r.reports.map(\.stepsLost).reduce(0, +)
+            let restarts = r.observations.restartCounts.values.reduce(0, +)
+            let ratio = r.reports.compactMap(\.rateRatio).min()
+            rows.append([r.scenario.name, r.passed ? "PASS" : "FAIL", r.observations.outcome?.status.rawValue ?? "–", f(r.wallSeconds, "%.1f"),
+                         String(r.reports.count), f(recovery), String(lost), String(restarts), f(ratio)])
+        }
+        let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max()! }
+        var lines = rows.map { row in row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
+        lines.insert(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "), at: 1)
+        let passed = results.filter(\.passed).count
+        lines.append("\(passed)/\(results.count) scenarios passed")
+        return lines.joined(separator: "\n")
+    }
+}

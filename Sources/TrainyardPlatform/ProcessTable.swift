@@ -1,0 +1,28 @@
+import Foundation
+
+/// A look at the machine's processes (Linux `/proc`), to prove none outlived a run.
+public enum ProcessTable {
+    /// Pids of live (not zombie) processes whose command line contains `marker`, except this one.
+    public static func processes(mentioning marker: String) -> [Int32] {
+        let me = Posix.getpid()
+        return Files.list("/proc").compactMap { entry -> Int32? in
+            guard let pid = Int32(entry), pid != me,
+                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let cmdline = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            guard cmdline.contains(marker) else { return nil }
+            if let stat = try? Files.readText("/proc/\(entry)/stat"), let close = stat.lastIndex(of: ")"),
+               stat.index(close, offsetBy: 2) < stat.endIndex, stat[stat.index(close, offsetBy: 2)] == "Z" { return nil }
+            return pid
+        }
+    }
+
+    /// The largest resident set a process reached (VmHWM), in bytes.
+    public static func peakResidentBytes(of pid: Int32) -> Int? {
+        guard let status = try? Files.readText("/proc/\(pid)/status") else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kb = line.split(separator: " ").compactMap { Int($0) }.first
+            return kb.map { $0 * 1024 }
+        }
+        return nil
+    }
+}
