@@ -215,20 +215,32 @@ final class ScenarioRunner: LauncherObserver {
             try? launcher.setFaults(f, on: target)
         case .corruptCheckpoint:
             let store = CheckpointStore(jobDirectory: launcher.jobDirectory)
-            guard let name = store.pointedName(), let bytes = try? Files.read(store.directory + "/" + name) else {
+            guard let name = damageLatest(store, truncate: fault.truncate, already: nil) else {
                 note("fault", "no checkpoint to corrupt yet")
                 break
             }
-            var damaged = bytes
-            if fault.truncate {
-                damaged = Array(bytes.prefix(bytes.count / 2))
-            } else {
-                let mid = bytes.count / 2
-                for i in mid..<min(bytes.count, mid + 64) { damaged[i] ^= 0xFF }
+            // A checkpoint being written as the fault fires may still land after it: damage that
+            // one too (the chief cannot start another while a ps is down).
+            for delay in [0.03, 0.06, 0.09] {
+                pending.append(Pending(at: elapsed + delay) { [weak self] in _ = self?.damageLatest(store, truncate: fault.truncate, already: name) })
             }
-            try? Files.writeAtomically(damaged, to: store.directory + "/" + name)
-            note("fault", "damaged \(name) (\(fault.truncate ? "truncated to \(damaged.count) bytes" : "64 bytes flipped"))")
         }
+    }
+
+    /// Damages the checkpoint `latest` names (in place, as a disk would) unless it is `already`.
+    /// Returns its name.
+    private func damageLatest(_ store: CheckpointStore, truncate: Bool, already: String?) -> String? {
+        guard let name = store.pointedName(), name != already, let bytes = try? Files.read(store.directory + "/" + name) else { return nil }
+        var damaged = bytes
+        if truncate {
+            damaged = Array(bytes.prefix(bytes.count / 2))
+        } else {
+            let mid = bytes.count / 2
+            for i in mid..<min(bytes.count, mid + 64) { damaged[i] ^= 0xFF }
+        }
+        FileManager.default.createFile(atPath: store.directory + "/" + name, contents: Data(damaged))
+        note("fault", "damaged \(name) (\(truncate ? "truncated to \(damaged.count) bytes" : "64 bytes flipped"))")
+        return name
     }
 
     /// Recomputes every task's fault file from the shaping faults in force.

@@ -1,0 +1,189 @@
+import Foundation
+import XCTest
+@testable import TrainyardCore
+
+final class ScenarioTests: XCTestCase {
+    let minimal = #"{"name": "s", "cluster": {"workers": 2, "ps": 1}, "faults": [{"at_step": 10, "action": "kill", "target": "ps-0"}], "expect": {"state": "SUCCEEDED"}}"#
+
+    func testParsesAFullScenario() throws {
+        let text = #"""
+        {"name": "full", "description": "d", "cluster": {"workers": 3, "ps": 2},
+         "training": {"max_steps": 500, "hidden": "16,8", "sync": true, "replicas_to_aggregate": 3, "learning_rate": 0.1},
+         "restart_policy": {"default": "Never", "worker": "OnFailure", "ps": "ExitCode"}, "backoff_limit": 5, "seed": 9, "timeout_seconds": 30,
+         "faults": [
+           {"at_step": 100, "action": "kill", "target": "worker-1"},
+           {"at_seconds": 1.5, "action": "preempt", "target": "chief", "grace_seconds": 2},
+           {"at_step": 200, "action": "pause", "target": "random:ps", "duration_seconds": 1},
+           {"at_step": 200, "action": "slow", "target": "random", "factor": 4},
+           {"at_step": 250, "action": "delay", "target": "ps-0", "delay_ms": 30, "duration_seconds": 2},
+           {"at_step": 250, "action": "bandwidth", "target": "ps-1", "bytes_per_second": 1e6},
+           {"at_step": 300, "action": "partition", "between": [["worker-0", "worker-1"], ["ps-0"]], "duration_seconds": 1},
+           {"at_step": 350, "action": "reset", "target": "ps-1"},
+           {"at_step": 400, "action": "corrupt_checkpoint", "mode": "flip"}],
+         "expect": {"state": "FAILED", "final_loss_at_most": 1, "eval_accuracy_at_least": 0.5, "steps_lost_at_most": 100,
+                    "recovery_seconds_at_most": 10, "restarts": {"worker-1": 1, "ps-0": {"at_least": 1}}, "restores_at_least": 1,
+                    "no_process_left": true, "reason_contains": "ps", "step_rate_ratio_at_least": 0.5, "damaged_checkpoint_skipped": true}}
+        """#
+        let s = try Scenario(parsing: text, source: "full.json")
+        XCTAssertEqual(s.topology, Topology(workers: 3, parameterServers: 2))
+        XCTAssertEqual(s.training.maxSteps, 500)
+        XCTAssertEqual(s.training.hidden, [16, 8])
+        XCTAssertTrue(s.training.sync)
+        XCTAssertEqual(s.training.replicasToAggregate, 3)
+        XCTAssertEqual(s.policy(for: .worker(0)), .onFailure)
+        XCTAssertEqual(s.policy(for: .ps(1)), .exitCode)
+        XCTAssertEqual(s.policy(for: .chief(0)), .never)
+        XCTAssertEqual(s.faults.count, 9)
+        XCTAssertEqual(s.faults[1].trigger, .seconds(1.5))
+        XCTAssertEqual(s.faults[1].grace, 2)
+        XCTAssertEqual(s.faults[2].target, .random(.ps))
+        XCTAssertEqual(s.faults[3].target, .random(nil))
+        XCTAssertEqual(s.faults[4].delay, 0.03, accuracy: 1e-12)
+        XCTAssertEqual(s.faults[6].between?.0, [.worker(0), .worker(1)])
+        XCTAssertFalse(s.faults[8].truncate)
+        XCTAssertEqual(s.expect.state, .failed)
+        XCTAssertEqual(s.expect.restarts[.ps(0)], Scenario.RestartCount(atLeast: 1, atMost: 1000))
+        XCTAssertEqual(s.expect.restarts[.worker(1)], Scenario.RestartCount(atLeast: 1, atMost: 1))
+    }
+
+    private func error(_ edit: (inout String) -> Void) -> String {
+        var text = minimal
+        edit(&text)
+        do { _ = try Scenario(parsing: text, source: "x.json"); return "parsed" } catch { return error.description }
+    }
+
+    func testErrorsNameTheField() {
+        XCTAssertEqual(error { $0 = $0.replacingOccurrences(of: #""name": "s", "#, with: "") }, "x.json: name: is required")
+        XCTAssertEqual(error { $0 = $0.replacingOccurrences(of: #""action": "kill""#, with: #""action": "explode""#) },
+                       "x.json: faults[0].action: unknown action \"explode\" (expected kill, preempt, pause, slow, delay, bandwidth, partition, reset, corrupt_checkpoint)")
+        XCTAssertEqual(error { $0 = $0.replacingOccurrences(of: #""target": "ps-0""#, with: #""target": "ps-7""#) },
+                       "x.json: faults[0].target: ps-7 is not a task of this cluster (it has chief-0, worker-0, worker-1, ps-0)")
+        XCTAssertEqual(error { $0 = $0.replacingOccurrences(of: #""at_step": 10, "#, with: "") }, "x.json: faults[0]: needs at_step or at_seconds")
+        XCTAssertEqual(error { $0 = $0.replacingOccurrences(of: #""at_step": 10"#, with: #""at_step": 10, "at_seconds": 1"#) },
+                       "x.json: faults[0]: has both at_step and at_seconds; give one")
+        XCTAssertEqual(error { $0 = $0.replacingOccurrences(of: #""action": "kill""#, with: #""action": "pause""#) },
+                       "x.json: faults[0].duration_seconds: is required for a pause")
+        XCTAssertEqual(error { $0 = $0.replacingOccurrences(of: #""state": "SUCCEEDED""#, with: #""state": "DONE""#) },
+                       "x.json: expect.state: must be SUCCEEDED, FAILED or CANCELLED")
+        XCTAssertEqual(error { $0 = $0.replacingOccurrences(of: #""cluster""#, with: #""training": {"max_stepz": 5}, "cluster""#) },
+                       "x.json: training.max_stepz: unknown option max_stepz (did you mean max_steps?)")
+        XCTAssertEqual(error { $0 = $0.replacingOccurrences(of: #""cluster""#, with: #""training": {"batch_size": "big"}, "cluster""#) },
+                       "x.json: training.batch_size: batch_size takes a whole number, got \"big\"")
+        XCTAssertEqual(error { $0 = $0.replacingOccurrences(of: #""cluster""#, with: #""training": {"replicas_to_aggregate": 2}, "cluster""#) },
+                       "x.json: training: replicas_to_aggregate needs sync")
+        XCTAssertEqual(error { $0 = $0.replacingOccurrences(of: #""expect""#, with: #""expekt""#) }.prefix(40), "x.json: expekt: is not a known field (ex")
+        XCTAssertEqual(error { $0 = $0.replacingOccurrences(of: #"{"state": "SUCCEEDED"}"#, with: #"{"restarts": {"ps-0": "many"}}"#) },
+                       "x.json: expect.restarts.ps-0: expected an object, got a string")
+        XCTAssertEqual(error { $0 = "{]" }.prefix(38), "x.json: not valid JSON at line 1, colu")
+    }
+
+    func testEveryShippedScenarioParses() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Scenarios").path
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".json") }
+        XCTAssertGreaterThanOrEqual(files.count, 10)
+        var actions = Set<Scenario.Action>()
+        var sync = false
+        for f in files {
+            let s = try Scenario(parsing: String(contentsOfFile: dir + "/" + f, encoding: .utf8), source: f)
+            actions.formUnion(s.faults.map(\.action))
+            sync = sync || (s.training.sync && s.faults.contains { $0.action == .slow })
+        }
+        XCTAssertEqual(actions, Set(Scenario.Action.allCases), "the shipped scenarios cover every fault")
+        XCTAssertTrue(sync, "a synchronous straggler scenario ships")
+    }
+
+    func testTaskFaultsRoundTrip() throws {
+        let f = TaskFaults(slowFactor: 3, links: [.init(peers: [.ps(0)], delay: 0.02, bandwidth: 1000, partitioned: false),
+                                                  .init(peers: nil, partitioned: true)], resetGeneration: 2)
+        XCTAssertEqual(try TaskFaults(parsing: f.json.serialized(), source: "f"), f)
+    }
+}
+
+final class ScenarioAnalysisTests: XCTestCase {
+    func observations() -> ScenarioObservations {
+        var o = ScenarioObservations()
+        // 100 steps/s until 2 s, ps dies, restored at 2.5 s to step 150, training again from 2.6 s.
+        for i in 0...20 { o.samples.append((Double(i) * 0.1, Int64(i * 10))) }
+        o.samples.append((2.5, 150))
+        for i in 1...15 { o.samples.append((2.5 + Double(i) * 0.1, 150 + Int64(i * 10))) }
+        o.faults = [.init(index: 0, summary: "kill ps-0", targets: [.ps(0)], firedAt: 2.0, firedAtStep: 200)]
+        o.restarts = [(2.2, .ps(0))]
+        o.restores = [(2.45, 150, 0)]
+        o.outcome = JobOutcome(.succeeded, "chief-0 finished")
+        o.restartCounts = [.ps(0): 1]
+        o.endedAt = 4
+        return o
+    }
+
+    func testRecoveryStepsLostAndRates() {
+        let r = ScenarioAnalysis.faultReports(observations())[0]
+        XCTAssertEqual(r.stepsLost, 50)
+        XCTAssertEqual(r.recoveredAt!, 2.6, accuracy: 1e-9)
+        XCTAssertEqual(r.recoverySeconds!, 0.6, accuracy: 1e-9)
+        XCTAssertEqual(r.rateBefore!, 100, accuracy: 1e-6)
+        XCTAssertEqual(r.rateAfter!, 100, accuracy: 1e-6)
+        XCTAssertEqual(r.rateRatio!, 1, accuracy: 1e-6)
+    }
+
+    func testExpectationsPassAndFail() {
+        let o = observations()
+        let reports = ScenarioAnalysis.faultReports(o)
+        var e = Scenario.Expectations()
+        e.stepsLostAtMost = 60
+        e.recoverySecondsAtMost = 0.5
+        e.restarts = [.ps(0): .init(atLeast: 1, atMost: 1), .worker(0): .init(atLeast: 0, atMost: 0)]
+        e.restoresAtLeast = 1
+        let results = ScenarioAnalysis.check(e, o, reports)
+        XCTAssertEqual(results.first { $0.name == "steps lost" }?.passed, true)
+        XCTAssertEqual(results.first { $0.name == "recovery time" }?.passed, false)
+        XCTAssertEqual(results.first { $0.name == "recovery time" }?.actual, "0.6 s")
+        XCTAssertEqual(results.first { $0.name == "restarts of ps-0" }?.passed, true)
+        XCTAssertEqual(results.first { $0.name == "restarts of worker-0" }?.passed, true)
+        XCTAssertEqual(results.first { $0.name == "state" }?.passed, true)
+        XCTAssertEqual(results.first { $0.name == "no process left" }?.passed, true)
+    }
+
+    func testARestoreIsChargedToTheLastFaultBeforeIt() {
+        var o = observations()
+        o.faults.insert(.init(index: 1, summary: "corrupt", targets: [], firedAt: 2.0, firedAtStep: 200), at: 0)
+        o.faults[1].index = 2
+        let reports = ScenarioAnalysis.faultReports(o)
+        XCTAssertEqual(reports.map(\.stepsLost).reduce(0, +), 50)
+    }
+}
+
+final class SyncParameterServerTests: XCTestCase {
+    func testAggregatesKGradientsDropsStaleAndWaits() {
+        var ps = ParameterServer(task: .ps(0), token: "t", optimizer: OptimizerConfig(kind: .sgd, learningRate: 1), replicasToAggregate: 2)
+        var chief = ParameterServer.Peer()
+        _ = ps.handle(Frame(message: .hello(Hello(token: "t", task: .chief(0)))), from: &chief)
+        _ = ps.handle(Frame(message: .initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 10, values: [0, 0]))), from: &chief)
+        var a = ParameterServer.Peer(), b = ParameterServer.Peer(), c = ParameterServer.Peer()
+        _ = ps.handle(Frame(message: .hello(Hello(token: "t", task: .worker(0)))), from: &a)
+        _ = ps.handle(Frame(message: .hello(Hello(token: "t", task: .worker(1)))), from: &b)
+        _ = ps.handle(Frame(message: .hello(Hello(token: "t", task: .worker(2)))), from: &c)
+
+        // The first gradient waits for a second one.
+        XCTAssertEqual(ps.handle(Frame(requestID: 7, incarnation: 1, message: .push(Push(baseStep: 0, gradients: [2, 0]))), from: &a),
+                       [.awaitStep(after: 0, requestID: 7)])
+        XCTAssertEqual(ps.syncPushReply(after: 0, incarnation: 1), .error(WireError(.deadlineExceeded, "step 1 is still waiting for 2 gradients (has 1)")))
+        // The second completes the step: the average is applied.
+        let d = ps.handle(Frame(requestID: 8, incarnation: 1, message: .push(Push(baseStep: 0, gradients: [4, 2]))), from: &b)
+        XCTAssertEqual(d.last, .stepAdvanced)
+        XCTAssertEqual(ps.values, [-3, -1])
+        XCTAssertEqual(ps.globalStep, 1)
+        XCTAssertEqual(ps.syncPushReply(after: 0, incarnation: 1), .pushReply(PushReply(globalStep: 1, applied: true, done: false)))
+        // A straggler's gradient for step 0 is stale now: dropped, not applied.
+        guard case .reply(let f)? = ps.handle(Frame(requestID: 9, incarnation: 1, message: .push(Push(baseStep: 0, gradients: [100, 100]))), from: &c).first,
+              case .pushReply(let r) = f.message else { return XCTFail() }
+        XCTAssertFalse(r.applied)
+        XCTAssertEqual(ps.values, [-3, -1])
+        XCTAssertEqual(ps.droppedStale, 1)
+        // A restore while a push waits answers it with stale-incarnation.
+        _ = ps.handle(Frame(requestID: 10, incarnation: 1, message: .push(Push(baseStep: 1, gradients: [1, 1]))), from: &a)
+        _ = ps.handle(Frame(message: .initialize(Initialize(incarnation: 2, globalStep: 0, maxSteps: 10, values: [5, 5]))), from: &chief)
+        guard case .error(let e) = ps.syncPushReply(after: 1, incarnation: 1) else { return XCTFail() }
+        XCTAssertEqual(e.code, .staleIncarnation)
+        XCTAssertEqual(ps.accumulated, 0)
+    }
+}
