@@ -10,6 +10,7 @@ public enum TrainyardCommand {
         ("train", "run a training job locally: chief, workers and parameter servers as processes", TrainCommand.run),
         ("cluster-spec", "print the TF_CONFIG each task of a topology gets", ClusterSpecCommand.run),
         ("scenario", "run failure scenarios: faults on a timeline, expectations checked", ScenarioCommand.run),
+        ("tiers", "scale tiers and machine types: list, show TIER, machine-types", TiersCommand.run),
         ("version", "print the version", { _ in print("trainyard \(version) (kernel \(KernelBackendName.current))"); return .success }),
     ]
 
@@ -130,8 +131,16 @@ enum TrainCommand {
             print(TrainyardCommand.helpText("trainyard train [OPTIONS]", LaunchSettings.help + TrainSettings.help))
             return .success
         }
-        let settings = try LaunchSettings.parse(argv)
-        let launcher = try Launcher(settings: settings)
+        var settings = try LaunchSettings.parse(argv)
+        var plan: ClusterPlan?
+        if settings.scaleTier != nil {
+            plan = try Catalog.plan(for: settings, catalog: try Catalog.load(settings.tiersDirectory))
+            settings.topology = plan!.topology
+            if settings.topology.workers > 0 && settings.topology.parameterServers == 0 {
+                throw UsageError("Trainyard's trainer needs parameter servers when there are workers: add --parameter-server-count N --parameter-server-machine-type TYPE (only the master may train alone)")
+            }
+        }
+        let launcher = try Launcher(settings: settings, plan: plan)
         let summary = try launcher.run()
         print(describe(summary, jobDirectory: launcher.jobDirectory))
         return summary.outcome.exitCode
@@ -141,6 +150,9 @@ enum TrainCommand {
         func f(_ d: Double?, _ format: String) -> String { d.map { String(format: format, $0) } ?? "–" }
         var lines = ["Job \(s.outcome.status.rawValue) in \(String(format: "%.1f", s.wallSeconds)) s: \(s.outcome.reason)"]
         lines.append("  steps \(s.steps) · loss \(f(s.firstLoss, "%.4f")) → \(f(s.finalLoss, "%.4f")) · eval accuracy \(f(s.evalAccuracy, "%.4f")) · \(Int(s.examplesPerSecond)) examples/s")
+        if let peak = s.tasks.compactMap(\.peakRSSBytes).max() {
+            lines.append(String(format: "  largest resident memory of a task: %.1f MiB", Double(peak) / 1_048_576))
+        }
         let failed = s.tasks.filter { ($0.exitCode ?? 0) != 0 }
         for t in failed { lines.append("  \(t.task): \(t.exit ?? "?") — see logs/\(t.task).log") }
         lines.append("  job dir: \(jobDirectory)  (summary.json, metrics.jsonl, logs/, checkpoints/, model/)")

@@ -25,6 +25,10 @@ public final class Launcher {
     }
 
     public let settings: LaunchSettings
+    /// The scale tier's cluster, when the job runs one: sets each task's emulated bandwidth.
+    public let plan: ClusterPlan?
+    /// Each task's egress cap in bytes per second (bandwidth emulation), if any.
+    public let bandwidths: [TaskID: Double]
     public let jobDirectory: String
     public let options: Options
     public let token: String
@@ -39,10 +43,21 @@ public final class Launcher {
     public let started = MonotonicClock.now()
     public weak var observer: LauncherObserver?
     private var pendingCancel: String?
+    /// The largest resident set each task's processes reached, in bytes (from wait4's rusage).
+    public private(set) var peakRSS: [TaskID: Int] = [:]
 
-    public init(settings: LaunchSettings, options: Options = Options()) throws {
+    public init(settings: LaunchSettings, plan: ClusterPlan? = nil, options: Options = Options()) throws {
         self.settings = settings
+        self.plan = plan
         self.options = options
+        var bandwidths: [TaskID: Double] = [:]
+        if let plan, settings.emulateBandwidth {
+            let scale = settings.bandwidthScale ?? Catalog.defaultBandwidthScale(plan)
+            for task in settings.topology.tasks {
+                if let m = plan.machineType(of: task), m.networkGbps > 0 { bandwidths[task] = m.bytesPerSecond * scale }
+            }
+        }
+        self.bandwidths = bandwidths
         jobDirectory = Files.absolute(settings.jobDirectory ?? Launcher.newJobDirectoryName())
         token = Launcher.makeToken()
         binDirectory = Posix.environment("TRAINYARD_BIN_DIR") ?? Files.executableDirectory()
@@ -62,6 +77,10 @@ public final class Launcher {
         return "trainyard-jobs/\(f.string(from: Date()))-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))"
     }
 
+    static func rate(_ bytesPerSecond: Double) -> String {
+        bytesPerSecond >= 1e6 ? String(format: "%.1f MB/s", bytesPerSecond / 1e6) : String(format: "%.0f KB/s", bytesPerSecond / 1e3)
+    }
+
     static func makeToken() -> String {
         (0..<4).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined()
     }
@@ -79,7 +98,12 @@ public final class Launcher {
         defer { killEverything() }
         try prepare()
         for task in settings.topology.tasks { try spawn(task) }
-        progress.announce("job \(jobDirectory): \(settings.topology), \(settings.training.maxSteps) steps")
+        var what = "\(settings.topology)"
+        if let plan { what = "\(plan.tierName): \(plan) → \(settings.topology)" }
+        if let b = bandwidths.values.min(), let t = bandwidths.values.max() {
+            what += String(format: ", links %@", b == t ? Launcher.rate(b) : "\(Launcher.rate(b))…\(Launcher.rate(t))")
+        }
+        progress.announce("job \(jobDirectory): \(what), \(settings.training.maxSteps) steps")
 
         var outcome: JobOutcome?
         while outcome == nil {
@@ -90,9 +114,10 @@ public final class Launcher {
                 pendingCancel = nil
                 outcome = apply(machine.handle(.cancel(reason: reason)))
             }
-            while outcome == nil, let (pid, termination) = ProcessSpawner.reapAny() {
+            while outcome == nil, let (pid, termination, maxRSS) = ProcessSpawner.reapAny() {
                 guard let task = pids.first(where: { $0.value == pid })?.key else { continue }
                 pids[task] = nil
+                peakRSS[task] = max(peakRSS[task] ?? 0, maxRSS)
                 if termination.code != 0 || machine.state != .running {
                     progress.note("\(task) ended: \(termination)")
                 }
@@ -123,7 +148,7 @@ public final class Launcher {
             batchSize: settings.training.batchSize, wallSeconds: MonotonicClock.now() - started,
             tasks: settings.topology.tasks.map { t in
                 let s = machine.tasks[t]
-                return JobSummary.TaskResult(task: t, exitCode: s?.lastCode, exit: s?.lastExit, restarts: s?.restarts ?? 0)
+                return JobSummary.TaskResult(task: t, exitCode: s?.lastCode, exit: s?.lastExit, restarts: s?.restarts ?? 0, peakRSSBytes: peakRSS[t])
             })
         try Files.writeAtomically(summary.json.prettySerialized() + "\n", to: jobDirectory + "/summary.json")
         return summary
@@ -223,6 +248,7 @@ public final class Launcher {
         environment[RoleEnvironment.listenFD] = "3"
         environment[RoleEnvironment.parentPID] = String(Posix.getpid())
         environment[RoleEnvironment.faultFile] = faultFilePath(task)
+        if let bandwidth = bandwidths[task] { environment[RoleEnvironment.bandwidth] = String(bandwidth) } else { environment[RoleEnvironment.bandwidth] = nil }
         let request = SpawnRequest(
             executable: executable(for: task.type),
             arguments: ["--job-dir", jobDirectory] + settings.training.roleArguments,

@@ -130,12 +130,14 @@ public enum ProcessSpawner {
         return termination(status)
     }
 
-    /// Reaps any ended child: its pid and how it ended, or nil when none has ended.
-    public static func reapAny() -> (Int32, Termination)? {
+    /// Reaps any ended child: its pid, how it ended and its peak resident set in bytes, or nil
+    /// when none has ended.
+    public static func reapAny() -> (Int32, Termination, Int)? {
         var status: Int32 = 0
-        let r = waitpid(-1, &status, WNOHANG)
+        var usage = rusage()
+        let r = wait4(-1, &status, WNOHANG, &usage)
         guard r > 0 else { return nil }
-        return (r, termination(status))
+        return (r, termination(status), Int(usage.ru_maxrss) * 1024)
     }
 
     /// Waits for `pid` to end, up to `timeout` seconds; nil if it is still running.

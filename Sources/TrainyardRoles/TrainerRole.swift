@@ -22,7 +22,7 @@ public final class TrainerRole {
     private var gradients: [Float]
     private var batchFeatures: [Float]
     private var batchLabels: [Int32]
-    private let clients: [PeerClient]
+    private let clients: [ShardClient]
     private var machine: TrainerMachine
     private let metrics: MetricsLog
     private let store: CheckpointStore
@@ -74,7 +74,15 @@ public final class TrainerRole {
         batchLabels = [Int32](repeating: 0, count: settings.batchSize)
 
         let hello = Hello(token: context.token, task: context.task)
-        clients = cluster.addresses(of: .ps).enumerated().map { PeerClient(server: .ps($0.offset), address: $0.element, hello: hello) }
+        if psCount == 0 {
+            // No parameter servers (BASIC): the chief keeps the variables itself.
+            guard context.task.type.isChief else {
+                throw FieldError(source: "TF_CONFIG", path: "cluster.ps", "a worker needs parameter servers; only the chief may train without them")
+            }
+            clients = [LocalShard(owner: context.task, token: context.token, optimizer: settings.optimizerConfig)]
+        } else {
+            clients = cluster.addresses(of: .ps).enumerated().map { PeerClient(server: .ps($0.offset), address: $0.element, hello: hello) }
+        }
         machine = TrainerMachine(.init(
             isChief: isChief, maxSteps: Int64(settings.maxSteps), checkpointEvery: Int64(settings.checkpointEvery),
             evalEvery: Int64(settings.evalEvery), backoff: Backoff(initial: 0.05, maximum: 1.0),
@@ -106,11 +114,8 @@ public final class TrainerRole {
         control.start(name: context.task.description)
         defer { control.stop() }
         faults.start(log: log)
-        if clients.isEmpty {
-            log("error: the cluster has no parameter servers; a training task needs at least one ps")
-            return .invalidInput
-        }
-        log("model \(architecture) (\(architecture.parameterCount) parameters) over \(clients.count) ps; "
+        let placement = clients.first is LocalShard ? "kept in this process (no parameter servers)" : "over \(clients.count) ps"
+        log("model \(architecture) (\(architecture.parameterCount) parameters) \(placement); "
             + "\(data.train.count) training examples in this task's shard, batch \(settings.batchSize), kernel \(KernelInfo.backend)")
 
         var queue = machine.handle(.started(now: MonotonicClock.now()))

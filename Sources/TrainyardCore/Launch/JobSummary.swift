@@ -5,11 +5,14 @@ public struct JobSummary: Sendable, Equatable {
         public var exitCode: Int32?
         public var exit: String?
         public var restarts: Int
-        public init(task: TaskID, exitCode: Int32?, exit: String?, restarts: Int) {
+        /// The largest resident set of the task's processes, bytes.
+        public var peakRSSBytes: Int?
+        public init(task: TaskID, exitCode: Int32?, exit: String?, restarts: Int, peakRSSBytes: Int? = nil) {
             self.task = task
             self.exitCode = exitCode
             self.exit = exit
             self.restarts = restarts
+            self.peakRSSBytes = peakRSSBytes
         }
     }
 
@@ -77,11 +80,13 @@ public struct JobSummary: Sendable, Equatable {
             ("eval_accuracy", num(evalAccuracy)),
             ("wall_seconds", JSONValue((wallSeconds * 1000).rounded() / 1000)),
             ("examples_per_sec", JSONValue(examplesPerSecond.rounded())),
+            ("peak_rss_bytes", tasks.compactMap(\.peakRSSBytes).max().map { JSONValue($0) } ?? .null),
             ("tasks", .object(tasks.map { t in
                 (t.task.description, .object([
                     ("exit_code", t.exitCode.map { JSONValue(Int($0)) } ?? .null),
                     ("exit", t.exit.map { JSONValue($0) } ?? .null),
                     ("restarts", JSONValue(t.restarts)),
+                    ("peak_rss_bytes", t.peakRSSBytes.map { JSONValue($0) } ?? .null),
                     ("log", .string("logs/\(t.task).log")),
                 ]))
             })),
