@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "TrainyardRoles", dependencies: ["TrainyardCore", "TrainyardPlatform"]),
 
         // The launcher's commands.
-        .target(name: "TrainyardCLI", dependencies: ["TrainyardCore", "TrainyardPlatform", "TrainyardRoles"]),
+        .target(name: "TrainyardCLI", dependencies: ["TrainyardKernel", "TrainyardCore", "TrainyardPlatform", "TrainyardRoles"]),
 
         .executableTarget(name: "trainyard", dependencies: ["TrainyardCLI"]),
         .executableTarget(name: "trainyard-chief", dependencies: ["TrainyardRoles"]),

@@ -11,6 +11,8 @@ public enum TrainyardCommand {
         ("cluster-spec", "print the TF_CONFIG each task of a topology gets", ClusterSpecCommand.run),
         ("scenario", "run failure scenarios: faults on a timeline, expectations checked", ScenarioCommand.run),
         ("tiers", "scale tiers and machine types: list, show TIER, machine-types", TiersCommand.run),
+        ("calibrate", "measure this machine for the cost model", CalibrateCommand.run),
+        ("cost", "predict a job's time and price on a tier; compare, validate", CostCommand.run),
         ("version", "print the version", { _ in print("trainyard \(version) (kernel \(KernelBackendName.current))"); return .success }),
     ]
 

@@ -218,7 +218,7 @@ public final class Launcher {
 
     /// Sets the faults in force on `task` (network rules, slowdown, connection resets).
     public func setFaults(_ faults: TaskFaults, on task: TaskID) throws {
-        try Files.writeAtomically(faults.json.serialized() + "\n", to: faultFilePath(task))
+        try Files.writeAtomically(faults.json.serialized() + "\n", to: faultFilePath(task), durable: false)
     }
 
     /// Sends `signal` to the task's process group; false when it is not running.

@@ -8,8 +8,10 @@ import TrainyardCore
 /// reader sees the old file or the whole new one, never half), and failures name the path.
 public enum Files {
     /// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename over
-    /// the target, fsync of the folder.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    /// the target, fsync of the folder. With `durable: false` the fsyncs are skipped: readers still
+    /// never see half a file, but a machine crash may lose it (for control files that only matter
+    /// while the job runs, such as fault files, where an fsync's latency would matter more).
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, durable: Bool = true) throws {
         let dir = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         let temp = (dir.isEmpty ? "." : dir) + "/.\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -26,7 +28,7 @@ public enum Files {
                 }
                 offset += n
             }
-            try Posix.call("fsync", temp) { fsync(fd) }
+            if durable { try Posix.call("fsync", temp) { fsync(fd) } }
         } catch {
             Posix.close(fd)
             throw error
@@ -34,6 +36,7 @@ public enum Files {
         Posix.close(fd)
         try Posix.call("rename", "\(temp) → \(path)") { rename(temp, path) }
         ok = true
+        guard durable else { return }
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 {
             fsync(dfd)
@@ -41,8 +44,8 @@ public enum Files {
         }
     }
 
-    public static func writeAtomically(_ text: String, to path: String) throws {
-        try writeAtomically(Array(text.utf8), to: path)
+    public static func writeAtomically(_ text: String, to path: String, durable: Bool = true) throws {
+        try writeAtomically(Array(text.utf8), to: path, durable: durable)
     }
 
     /// Appends one line with a single write(2) on an O_APPEND descriptor, so lines from several

@@ -1,0 +1,158 @@
+import Foundation
+import XCTest
+@testable import TrainyardCore
+
+final class TierCatalogTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func shippedCatalog() throws -> TierCatalog {
+        let dir = root.appendingPathComponent("ScaleTiers").path
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".json") }
+            .map { (name: $0, text: try String(contentsOfFile: dir + "/" + $0, encoding: .utf8)) }
+        return try TierCatalog(files: files)
+    }
+
+    func testShippedCatalogLoadsWithSourcesForEveryFigure() throws {
+        let c = try Self.shippedCatalog()
+        for name in ["standard", "large_model", "complex_model_s", "complex_model_m", "complex_model_l", "standard_gpu", "complex_model_m_gpu",
+                     "standard_p100", "standard_v100", "n1-standard-4", "n1-standard-8", "n1-highmem-2"] {
+            XCTAssertNotNil(c.machineTypes[name], name)
+        }
+        XCTAssertEqual(c.machineTypes["standard"]?.pricePerHour, 0.19)
+        XCTAssertEqual(c.machineTypes["complex_model_s"]?.mlUnitsPerHour, 0.5788)
+        XCTAssertEqual(c.machineTypes["standard_gpu"]?.accelerators.first?.type, "nvidia-tesla-k80")
+        XCTAssertEqual(Set(c.tiers.keys), ["BASIC", "STANDARD_1", "PREMIUM_1", "BASIC_GPU", "BASIC_TPU", "CUSTOM"])
+        XCTAssertNotNil(c.priceLists["ai-platform-2019"])
+    }
+
+    func testEachTiersTopology() throws {
+        let c = try Self.shippedCatalog()
+        func topology(_ t: String) throws -> Topology { try c.plan(for: c.tier(named: t)!).topology }
+        XCTAssertEqual(try topology("STANDARD_1"), Topology(workers: 4, parameterServers: 3))
+        XCTAssertEqual(try topology("premium-1"), Topology(workers: 19, parameterServers: 11))
+        XCTAssertEqual(try topology("BASIC"), Topology(workers: 0, parameterServers: 0))
+        XCTAssertEqual(try topology("BASIC_GPU"), Topology(workers: 0, parameterServers: 0))
+        XCTAssertEqual(try topology("basic-tpu"), Topology(workers: 0, parameterServers: 0), "the TPU worker is an accelerator, not a process")
+        // The tiers' compositions add up to their listed prices (newer list).
+        for name in ["BASIC", "STANDARD_1", "PREMIUM_1", "BASIC_GPU", "BASIC_TPU"] {
+            let tier = c.tier(named: name)!
+            let plan = try c.plan(for: tier)
+            XCTAssertEqual(plan.mlUnitsPerHour!, tier.listedMLUnitsPerHour!, accuracy: tier.listedMLUnitsPerHour! * 0.002, name)
+            XCTAssertEqual(plan.pricePerHour!, tier.listedPricePerHour!, accuracy: tier.listedPricePerHour! * 0.005, name)
+        }
+        XCTAssertThrowsError(try c.plan(for: c.tier(named: "CUSTOM")!))
+    }
+
+    func testCustomFlagsFollowGcloudsRules() throws {
+        let c = try Self.shippedCatalog()
+        func plan(_ argv: [String]) -> Result<ClusterPlan, UsageError> {
+            var a = Arguments(argv)
+            do { return .success(try CustomClusterFlags.parse(&a).plan(in: c)) } catch { return .failure(error) }
+        }
+        guard case .success(let p) = plan(["--master-machine-type", "complex_model_m", "--worker-count", "3", "--worker-machine-type", "complex_model_s",
+                                           "--parameter-server-count", "2", "--parameter-server-machine-type", "large_model"]) else { return XCTFail() }
+        XCTAssertEqual(p.topology, Topology(workers: 3, parameterServers: 2))
+        XCTAssertEqual(p.pricePerHour!, 0.5672 + 3 * 0.2836 + 2 * 0.4736, accuracy: 1e-9)
+        guard case .success(let alone) = plan(["--master-machine-type", "standard"]) else { return XCTFail() }
+        XCTAssertEqual(alone.topology, Topology(workers: 0, parameterServers: 0))
+        func message(_ argv: [String]) -> String { if case .failure(let e) = plan(argv) { return e.message }; return "ok" }
+        XCTAssertEqual(message([]), "--master-machine-type is required when --scale-tier is CUSTOM")
+        XCTAssertEqual(message(["--master-machine-type", "standard", "--worker-count", "2"]), "--worker-count needs --worker-machine-type")
+        XCTAssertEqual(message(["--master-machine-type", "standard", "--worker-machine-type", "standard"]), "--worker-machine-type needs --worker-count")
+        XCTAssertEqual(message(["--master-machine-type", "standard", "--worker-count", "0", "--worker-machine-type", "standard"]), "--worker-count must be at least 1, got 0")
+        XCTAssertEqual(message(["--master-machine-type", "standard", "--parameter-server-count", "1"]), "--parameter-server-count needs --parameter-server-machine-type")
+        XCTAssertTrue(message(["--master-machine-type", "complex_model_x"]).hasPrefix("--master-machine-type: unknown machine type \"complex_model_x\" (did you mean complex_model_"))
+    }
+
+    func testCatalogErrorsNameFileAndField() {
+        let types = #"{"kind": "machine_types", "machine_types": [{"name": "a", "vcpus": 2, "sources": {}}]}"#
+        func message(_ files: [(String, String)]) -> String {
+            do { _ = try TierCatalog(files: files.map { (name: $0.0, text: $0.1) }); return "ok" } catch { return error.description }
+        }
+        XCTAssertEqual(message([("t.json", types)]), "ok")
+        XCTAssertEqual(message([("t.json", #"{"kind": "tier"}"#)]), "t.json: kind: unknown kind \"tier\" (expected machine_types, machine_type or scale_tier)")
+        XCTAssertEqual(message([("t.json", types), ("x.json", #"{"kind": "scale_tier", "name": "X", "master": "b", "sources": {}}"#)]),
+                       "x.json: master: unknown machine type \"b\" (the catalog has a)")
+        XCTAssertEqual(message([("t.json", #"{"kind": "machine_types", "machine_types": [{"name": "a", "vcpus": -1, "sources": {}}]}"#)]),
+                       "t.json: machine_types[0].vcpus: -1 is out of range 0...1024")
+        XCTAssertEqual(message([("t.json", #"{"kind": "machine_types", "machine_types": [{"name": "a", "vcpus": 2}]}"#)]),
+                       "t.json: machine_types[0].sources: is required")
+        XCTAssertEqual(message([("t.json", types), ("u.json", #"{"kind": "machine_type", "name": "a", "vcpus": 4, "sources": {}}"#)]),
+                       "u.json: a second machine type named a")
+        XCTAssertEqual(message([("t.json", #"{"kind": "machine_types", "machine_types": [{"name": "a", "vcpu": 2, "sources": {}}]}"#)]).prefix(56),
+                       "t.json: machine_types[0].vcpu: is not a known field (exp")
+        // A user adds a tier by adding a file.
+        let tier = #"{"kind": "scale_tier", "name": "MINE", "master": "a", "workers": {"count": 2, "type": "a"}, "parameter_servers": {"count": 1, "type": "a"}, "sources": {}}"#
+        XCTAssertEqual(try TierCatalog(files: [("t.json", types), ("mine.json", tier)]).plan(for: try TierCatalog(files: [("t.json", types), ("mine.json", tier)]).tier(named: "mine")!).topology,
+                       Topology(workers: 2, parameterServers: 1))
+    }
+}
+
+final class CostModelTests: XCTestCase {
+    let arch = MLPArchitecture(inputs: 10, hidden: [20], classes: 5)  // 10·20 + 20 + 20·5 + 5 = 325 parameters
+
+    func inputs(trainers: Int = 2, ps: Int = 1, bw: Double? = nil, psBW: Double? = nil, cores: Int? = nil, sync: Bool = false) -> CostModel.Inputs {
+        CostModel.Inputs(architecture: arch, batch: 10, trainers: trainers, parameterServers: ps, sync: sync, computeSeconds: 0.001, rpcSeconds: 0.0001,
+                         rpcCPUSeconds: 0.00005, byteCPUSeconds: 1e-9, updateSecondsPerValue: 1e-9, sharedCores: cores,
+                         trainerBandwidth: bw, psBandwidth: psBW, largestShardFraction: 1)
+    }
+
+    func testFLOPs() {
+        XCTAssertEqual(arch.forwardMACsPerExample, 300)
+        XCTAssertEqual(CostModel.trainingFLOPs(arch, batch: 10), 18_000)
+    }
+
+    func testComputeBoundCycle() {
+        // cycle = c + 2α = 0.001 + 0.0002; 2 tasks → 2 / 0.0012 steps/s.
+        let p = CostModel.predict(inputs())
+        XCTAssertEqual(p.stepsPerSecond, 2 / 0.0012, accuracy: 1e-6)
+        XCTAssertEqual(p.bottleneck, .compute)
+        XCTAssertEqual(p.examplesPerSecond, p.stepsPerSecond * 10, accuracy: 1e-6)
+    }
+
+    func testPsNetworkBound() {
+        // M = 1300 bytes; a ps link of 130 kB/s carries 100 steps/s.
+        let p = CostModel.predict(inputs(psBW: 130_000))
+        XCTAssertEqual(p.stepsPerSecond, 100, accuracy: 1e-9)
+        XCTAssertEqual(p.bottleneck, .psNetwork)
+    }
+
+    func testWorkerNetworkAndSharedCPU() {
+        let w = CostModel.predict(inputs(trainers: 8, bw: 13_000_000 / 100, psBW: 1e12))
+        // The cycle, 8 / (0.0012 + 0.01) = 714 steps/s, binds before the links' 8 × 130 kB/s / 1300 B = 800,
+        // and most of the cycle is each task's own push: worker network.
+        XCTAssertEqual(w.stepsPerSecond, 8 / (0.0012 + 0.01 + 1300 / 1e12), accuracy: 1e-6)
+        XCTAssertEqual(w.bottleneck, .workerNetwork)
+        let cpu = CostModel.predict(inputs(trainers: 8, cores: 2))
+        // CPU per step = 0.001 + 2·1·0.00005 + 2·1300·1e-9 + 325·1e-9.
+        let perStep: Double = 0.001 + 0.0001 + 0.0000026 + 0.000000325
+        XCTAssertEqual(cpu.stepsPerSecond, 2 / perStep, accuracy: 1e-6)
+        XCTAssertEqual(cpu.bottleneck, .cpu)
+    }
+
+    func testSynchronousStep() {
+        // 4 tasks on 2 cores: c·2 + msg CPU·2 + pushes + 4 pulls + 2α + update.
+        let p = CostModel.predict(inputs(trainers: 4, bw: 1_300_000, psBW: 1_300_000, cores: 2, sync: true))
+        let messageCPU: Double = 2 * 0.00005 + 2 * 1300 * 1e-9
+        let compute: Double = (0.001 + messageCPU) * 2
+        let transfers: Double = 0.001 + 4 * 0.001 + 0.0002
+        let step: Double = compute + transfers + 325e-9
+        XCTAssertEqual(p.stepSeconds, step, accuracy: 1e-12)
+        XCTAssertEqual(p.examplesPerSecond, 4 * 10 / step, accuracy: 1e-6)
+    }
+
+    func testBillingHasAPerMinuteGranularityAndTenMinuteMinimum() {
+        let short = CostModel.bill(seconds: 30, mlUnitsPerHour: 6, dollarsPerUnit: 0.5)
+        XCTAssertEqual(short.billedMinutes, 10)
+        XCTAssertEqual(short.mlUnits, 1, accuracy: 1e-12)
+        XCTAssertEqual(short.dollars, 0.5, accuracy: 1e-12)
+        let long = CostModel.bill(seconds: 61 * 60 + 1, mlUnitsPerHour: 6, dollarsPerUnit: 0.5)
+        XCTAssertEqual(long.billedMinutes, 62)
+        XCTAssertEqual(long.mlUnits, 6.2, accuracy: 1e-12)
+    }
+
+    func testCloudComputeAssumption() {
+        XCTAssertEqual(CostModel.cloudComputeSeconds(localOneCore: 1.4, vcpus: 8), 1.4 / 2.8, accuracy: 1e-12)
+        XCTAssertEqual(CostModel.cloudComputeSeconds(localOneCore: 1, vcpus: 2), 1, accuracy: 1e-12)
+    }
+}
