@@ -13,6 +13,8 @@ public enum TrainyardCommand {
         ("tiers", "scale tiers and machine types: list, show TIER, machine-types", TiersCommand.run),
         ("calibrate", "measure this machine for the cost model", CalibrateCommand.run),
         ("cost", "predict a job's time and price on a tier; compare, validate", CostCommand.run),
+        ("jobs", "jobs like a cloud service: submit training, list, describe, stream-logs, cancel, templates", JobsCommand.run),
+        ("storage", "emulated buckets: ls, cp, cat, rm on gs:// URIs", StorageCommand.run),
         ("version", "print the version", { _ in print("trainyard \(version) (kernel \(KernelBackendName.current))"); return .success }),
     ]
 
@@ -41,6 +43,8 @@ public enum TrainyardCommand {
             print(usage)
             return .success
         }
+        if name == "_shim" { return try Shim.run(Array(argv.dropFirst())) }
+        if name == "_supervise" { return try JobSupervisor.run(Array(argv.dropFirst())) }
         guard let command = commands.first(where: { $0.name == name }) else {
             let suggestion = commands.map(\.name).min { editDistanceCLI($0, name) < editDistanceCLI($1, name) }
             throw UsageError("unknown command \"\(name)\"" + (suggestion.map { " (did you mean \($0)?)" } ?? ""))

@@ -12,6 +12,35 @@ public protocol LauncherObserver: AnyObject {
     func taskExited(_ launcher: Launcher, task: TaskID, termination: Termination, now: Double)
 }
 
+/// What each task runs.
+public enum TaskProgram: Sendable {
+    /// Trainyard's own roles (`trainyard-chief`, `trainyard-worker`, `trainyard-ps`).
+    case builtIn
+    /// A user's program, the same in every task, as a cloud service runs it: TF_CONFIG with `job`
+    /// and `"environment": "cloud"`, `--job-dir` then the user's arguments, in the task's own working
+    /// folder. It is started through `trainyard _shim`, which takes it down if the launcher dies.
+    case external(ExternalProgram)
+}
+
+public struct ExternalProgram: Sendable {
+    public var argv: [String]
+    /// The job folder as the program sees it (passed as `--job-dir`).
+    public var jobDir: String
+    public var userArgs: [String]
+    public var workingDirectories: [TaskID: String]
+    public var environment: [String: String]
+    /// TF_CONFIG's `job` (the TrainingInput).
+    public var job: JSONValue
+    public init(argv: [String], jobDir: String, userArgs: [String], workingDirectories: [TaskID: String], environment: [String: String], job: JSONValue) {
+        self.argv = argv
+        self.jobDir = jobDir
+        self.userArgs = userArgs
+        self.workingDirectories = workingDirectories
+        self.environment = environment
+        self.job = job
+    }
+}
+
 /// Runs one job in the foreground: binds every task's port, spawns the role processes with their
 /// TF_CONFIG, supervises them (`SupervisorMachine` decides), shows progress, and writes the
 /// summary. Whatever happens, no child outlives `run()`: every exit path stops and reaps them.
@@ -21,6 +50,11 @@ public final class Launcher {
         public var drainSeconds = 10.0
         /// Seconds between SIGTERM and SIGKILL when stopping tasks.
         public var killGrace = 5.0
+        /// Where each task's log goes; nil = `<job-dir>/logs`.
+        public var logDirectory: String?
+        /// Where the launcher's own files go (`summary.json`, `faults/`); nil = the job folder.
+        /// A user program's job folder is its own: jobs keep these beside their record instead.
+        public var controlDirectory: String?
         public init() {}
     }
 
@@ -31,6 +65,7 @@ public final class Launcher {
     public let bandwidths: [TaskID: Double]
     public let jobDirectory: String
     public let options: Options
+    public let program: TaskProgram
     public let token: String
     private let binDirectory: String
     private var listeners: [TaskID: Socket] = [:]
@@ -46,9 +81,10 @@ public final class Launcher {
     /// The largest resident set each task's processes reached, in bytes (from wait4's rusage).
     public private(set) var peakRSS: [TaskID: Int] = [:]
 
-    public init(settings: LaunchSettings, plan: ClusterPlan? = nil, options: Options = Options()) throws {
+    public init(settings: LaunchSettings, plan: ClusterPlan? = nil, program: TaskProgram = .builtIn, options: Options = Options()) throws {
         self.settings = settings
         self.plan = plan
+        self.program = program
         self.options = options
         var bandwidths: [TaskID: Double] = [:]
         if let plan, settings.emulateBandwidth {
@@ -150,7 +186,7 @@ public final class Launcher {
                 let s = machine.tasks[t]
                 return JobSummary.TaskResult(task: t, exitCode: s?.lastCode, exit: s?.lastExit, restarts: s?.restarts ?? 0, peakRSSBytes: peakRSS[t])
             })
-        try Files.writeAtomically(summary.json.prettySerialized() + "\n", to: jobDirectory + "/summary.json")
+        try Files.writeAtomically(summary.json.prettySerialized() + "\n", to: controlDirectory + "/summary.json")
         return summary
     }
 
@@ -184,16 +220,20 @@ public final class Launcher {
         }
     }
 
+    private var logDirectory: String { options.logDirectory ?? jobDirectory + "/logs" }
+
     private func prepare() throws {
-        for type in Set(settings.topology.tasks.map(\.type)) {
-            let path = executable(for: type)
-            guard Files.exists(path) else {
-                throw RuntimeFailure("cannot find \(path): the role executables must sit next to trainyard (build them with `swift build`), or set TRAINYARD_BIN_DIR", exitCode: .systemError)
+        if case .builtIn = program {
+            for type in Set(settings.topology.tasks.map(\.type)) {
+                let path = executable(for: type)
+                guard Files.exists(path) else {
+                    throw RuntimeFailure("cannot find \(path): the role executables must sit next to trainyard (build them with `swift build`), or set TRAINYARD_BIN_DIR", exitCode: .systemError)
+                }
             }
+            try Files.createDirectory(jobDirectory + "/checkpoints")
         }
-        try Files.createDirectory(jobDirectory + "/logs")
-        try Files.createDirectory(jobDirectory + "/checkpoints")
-        try Files.createDirectory(jobDirectory + "/faults")
+        try Files.createDirectory(logDirectory)
+        try Files.createDirectory(controlDirectory + "/faults")
 
         var addresses: [TaskID: HostPort] = [:]
         for (i, task) in settings.topology.tasks.enumerated() {
@@ -207,14 +247,26 @@ public final class Launcher {
             }
         }
         cluster = settings.topology.clusterSpec(addresses: addresses)
+        if case .external = program {
+            // A user's program binds its own port: hand over the number, not the socket.
+            for socket in listeners.values { socket.close() }
+            listeners = [:]
+        }
     }
 
     public func tfConfig(for task: TaskID) -> TFConfig {
-        TFConfig(cluster: cluster, task: .init(type: task.type, index: task.index))
+        switch program {
+        case .builtIn:
+            return TFConfig(cluster: cluster, task: .init(type: task.type, index: task.index))
+        case .external(let p):
+            return TFConfig(cluster: cluster, task: .init(type: task.type, index: task.index), environment: "cloud", job: p.job)
+        }
     }
 
     /// Where `task`'s fault file lives (the launcher writes it; the task follows it).
-    public func faultFilePath(_ task: TaskID) -> String { jobDirectory + "/faults/\(task).json" }
+    public func faultFilePath(_ task: TaskID) -> String { controlDirectory + "/faults/\(task).json" }
+
+    private var controlDirectory: String { options.controlDirectory ?? jobDirectory }
 
     /// Sets the faults in force on `task` (network rules, slowdown, connection resets).
     public func setFaults(_ faults: TaskFaults, on task: TaskID) throws {
@@ -241,6 +293,24 @@ public final class Launcher {
     public var elapsed: Double { MonotonicClock.now() - started }
 
     private func spawn(_ task: TaskID, restart: Bool = false) throws {
+        if case .external(let p) = program {
+            var environment = ProcessInfo.processInfo.environment
+            for (k, v) in p.environment { environment[k] = v }
+            environment[RoleEnvironment.tfConfig] = tfConfig(for: task).serialized()
+            environment["CLUSTER_SPEC"] = tfConfig(for: task).serialized()
+            environment[RoleEnvironment.parentPID] = String(Posix.getpid())
+            environment[RoleEnvironment.token] = nil
+            let request = SpawnRequest(
+                executable: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0],
+                arguments: ["_shim", "--"] + p.argv + ["--job-dir", p.jobDir] + p.userArgs,
+                environment: environment, workingDirectory: p.workingDirectories[task],
+                outputPath: logDirectory + "/\(task).log")
+            let pid = try ProcessSpawner.spawn(request)
+            pids[task] = pid
+            _ = machine.handle(.started(task))
+            observer?.taskStarted(self, task: task, restart: restart, now: MonotonicClock.now())
+            return
+        }
         guard let listener = listeners[task] else { throw RuntimeFailure("no socket for \(task)", exitCode: .systemError) }
         var environment = ProcessInfo.processInfo.environment
         environment[RoleEnvironment.tfConfig] = tfConfig(for: task).serialized()
@@ -253,7 +323,7 @@ public final class Launcher {
             executable: executable(for: task.type),
             arguments: ["--job-dir", jobDirectory] + settings.training.roleArguments,
             environment: environment,
-            outputPath: jobDirectory + "/logs/\(task).log",
+            outputPath: logDirectory + "/\(task).log",
             inherited: [listener.fd])
         let pid = try ProcessSpawner.spawn(request)
         pids[task] = pid

@@ -16,9 +16,23 @@ public struct SpawnRequest: Sendable {
     public var outputPath: String?
     /// Descriptors to hand over: the child sees `inherited[i]` as descriptor 3 + i.
     public var inherited: [Int32]
+    /// How the child is grouped: its own process group (the default), a new session (detached
+    /// from the terminal: a job's supervisor), or the spawner's group (a shim's program).
+    public var grouping: Grouping = .newProcessGroup
+    /// Keep the spawner's stdin, stdout and stderr (instead of /dev/null and `outputPath`).
+    public var keepStandardStreams = false
+
+    public enum Grouping: Sendable {
+        case newProcessGroup
+        case newSession
+        case sameGroup
+    }
 
     public init(executable: String, arguments: [String] = [], environment: [String: String] = [:],
-                workingDirectory: String? = nil, outputPath: String? = nil, inherited: [Int32] = []) {
+                workingDirectory: String? = nil, outputPath: String? = nil, inherited: [Int32] = [],
+                grouping: Grouping = .newProcessGroup, keepStandardStreams: Bool = false) {
+        self.grouping = grouping
+        self.keepStandardStreams = keepStandardStreams
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
@@ -79,7 +93,7 @@ public enum ProcessSpawner {
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
 
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if !request.keepStandardStreams { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) }
         if let out = request.outputPath {
             posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0o644)
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
@@ -98,10 +112,17 @@ public enum ProcessSpawner {
             }
         }
 
-        var flags = Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
-        flags |= 0
+        var flags = Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+        switch request.grouping {
+        case .newProcessGroup:
+            flags |= Int16(POSIX_SPAWN_SETPGROUP)
+            posix_spawnattr_setpgroup(&attributes, 0)
+        case .newSession:
+            flags |= 0x80  // POSIX_SPAWN_SETSID (glibc ≥ 2.26)
+        case .sameGroup:
+            break
+        }
         posix_spawnattr_setflags(&attributes, flags)
-        posix_spawnattr_setpgroup(&attributes, 0)
         var empty = sigset_t()
         sigemptyset(&empty)
         posix_spawnattr_setsigmask(&attributes, &empty)
@@ -156,9 +177,10 @@ public enum ProcessSpawner {
         return .signaled(low)
     }
 
-    /// Sends `signal` to the child's whole process group (falls back to the child alone).
+    /// Sends `signal` to the child's whole process group (falls back to the child alone); `0`
+    /// means this process's own group.
     public static func signalGroup(_ pid: Int32, _ signal: Int32) {
-        if Glibc.kill(-pid, signal) != 0 { _ = Glibc.kill(pid, signal) }
+        if Glibc.kill(-pid, signal) != 0 && pid != 0 { _ = Glibc.kill(pid, signal) }
     }
 }
 

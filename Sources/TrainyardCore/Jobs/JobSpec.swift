@@ -1,0 +1,174 @@
+/// What a job runs: the definition `jobs submit training` takes from its flags and `--config`
+/// file, and what `jobs create-template` saves.
+public struct JobSpec: Sendable, Equatable {
+    public var scaleTier: String?
+    public var custom = CustomClusterFlags()
+    /// `--job-dir`: a gs:// URI or a local path.
+    public var jobDir: String?
+    public var stagingBucket: String?
+    public var packagePath: String?
+    /// Run `python3 -m MODULE` in each task.
+    public var moduleName: String?
+    /// Run this shell command in each task.
+    public var command: String?
+    /// Arguments after `--`: the user program's, or Trainyard's trainer options for built-in jobs.
+    public var userArgs: [String] = []
+    /// TF_CONFIG names the chief `chief` (default) or `master` (`--use-chief-in-tf-config=false`).
+    public var useChiefInTFConfig = true
+    public var restartPolicy = RestartPolicy.onFailure
+    public var backoffLimit = 3
+    /// Extra environment variables for every task.
+    public var environment: [String: String] = [:]
+    public var region: String?
+
+    public init() {}
+
+    /// Whether the job runs Trainyard's own roles (no module, no command).
+    public var builtIn: Bool { moduleName == nil && command == nil }
+
+    public static let help: [(String, String)] = CustomClusterFlags.help + [
+        ("--job-dir gs://…|DIR", "where outputs go; passed to the program as --job-dir (required)"),
+        ("--staging-bucket gs://…", "where the package is uploaded (default: JOB_DIR/packages)"),
+        ("--package-path DIR", "a folder to package (tar.gz, honouring .gcloudignore, else .gitignore) and unpack in each task"),
+        ("--module-name M", "run `python3 -m M` in each task"),
+        ("--command 'CMD'", "run this shell command in each task"),
+        ("--config FILE", "a JSON job resource shaped like AI Platform's TrainingInput; flags win over it"),
+        ("--use-chief-in-tf-config=false", "call the chief `master` in TF_CONFIG (AI Platform's TF 1 naming)"),
+        ("--restart-policy P --backoff-limit N", "as for train (default OnFailure, 3)"),
+        ("--env K=V", "an environment variable for every task (repeatable)"),
+        ("-- USER_ARGS", "arguments for the program (for Trainyard's trainer: its train options)"),
+    ]
+
+    /// Reads the job flags from `args` over `base` (a config file or a template): flags win.
+    public static func parse(_ args: inout Arguments, over base: JobSpec = JobSpec()) throws(UsageError) -> JobSpec {
+        var s = base
+        if let v = try args.value("--scale-tier") { s.scaleTier = v }
+        let custom = try CustomClusterFlags.parse(&args)
+        if let v = custom.masterMachineType { s.custom.masterMachineType = v }
+        if let v = custom.workerCount { s.custom.workerCount = v }
+        if let v = custom.workerMachineType { s.custom.workerMachineType = v }
+        if let v = custom.parameterServerCount { s.custom.parameterServerCount = v }
+        if let v = custom.parameterServerMachineType { s.custom.parameterServerMachineType = v }
+        if let v = try args.value("--job-dir") { s.jobDir = v }
+        if let v = try args.value("--staging-bucket") { s.stagingBucket = v }
+        if let v = try args.value("--package-path") { s.packagePath = v }
+        if let v = try args.value("--module-name") { s.moduleName = v; s.command = nil }
+        if let v = try args.value("--command") { s.command = v; s.moduleName = nil }
+        if let v = try args.value("--region") { s.region = v }
+        if let v = try args.value("--use-chief-in-tf-config") {
+            guard v == "true" || v == "false" else { throw UsageError("--use-chief-in-tf-config takes true or false, got \"\(v)\"") }
+            s.useChiefInTFConfig = v == "true"
+        }
+        if let v = try args.value("--restart-policy") { s.restartPolicy = try RestartPolicy(parsing: v) }
+        if let v = try args.int("--backoff-limit", in: 0...1000) { s.backoffLimit = v }
+        for pair in try args.values("--env") {
+            guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else { throw UsageError("--env takes KEY=VALUE, got \"\(pair)\"") }
+            s.environment[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+        }
+        if !args.passthrough.isEmpty { s.userArgs = args.passthrough }
+        if !s.custom.isEmpty && s.scaleTier == nil { s.scaleTier = "CUSTOM" }
+        return s
+    }
+
+    /// Checks what must hold before a job starts (what the flags alone cannot say).
+    public func validate() throws(UsageError) {
+        guard let jobDir, !jobDir.isEmpty else { throw UsageError("--job-dir is required (a gs:// URI or a local folder)") }
+        if StorageURI.isStorageURI(jobDir) { do { _ = try StorageURI(parsing: jobDir) } catch { throw UsageError("--job-dir: \(error.message)") } }
+        if let b = stagingBucket {
+            do {
+                let uri = try StorageURI(parsing: b)
+                guard uri.path.isEmpty else { throw UsageError("--staging-bucket must be a bucket (gs://NAME), not an object path: \(b)") }
+            } catch let e as FieldError { throw UsageError("--staging-bucket: \(e.message)") } catch let e as UsageError { throw e } catch { throw UsageError("--staging-bucket: \(error)") }
+        }
+        if let tier = scaleTier, tier.uppercased() != "CUSTOM", !custom.isEmpty {
+            throw UsageError("the CUSTOM flags need --scale-tier CUSTOM, not \(tier)")
+        }
+        if packagePath != nil && builtIn {
+            throw UsageError("--package-path needs --module-name or --command: the package holds the program to run")
+        }
+    }
+
+    /// AI Platform's TrainingInput fields this spec sets, for TF_CONFIG's `job`.
+    public func trainingInput(jobDirectory: String) -> JSONValue {
+        var f: [(String, JSONValue)] = [("scale_tier", .string(scaleTier ?? "BASIC"))]
+        if let m = custom.masterMachineType { f.append(("master_type", .string(m))) }
+        if let n = custom.workerCount { f.append(("worker_count", JSONValue(n))) }
+        if let t = custom.workerMachineType { f.append(("worker_type", .string(t))) }
+        if let n = custom.parameterServerCount { f.append(("parameter_server_count", JSONValue(n))) }
+        if let t = custom.parameterServerMachineType { f.append(("parameter_server_type", .string(t))) }
+        if let m = moduleName { f.append(("python_module", .string(m))) }
+        f.append(("args", JSONValue(userArgs)))
+        f.append(("job_dir", .string(jobDirectory)))
+        if let r = region { f.append(("region", .string(r))) }
+        return .object(f)
+    }
+
+    // MARK: JSON (job records and templates)
+
+    public var json: JSONValue {
+        func opt(_ s: String?) -> JSONValue { s.map { JSONValue($0) } ?? .null }
+        return .object([
+            ("scale_tier", opt(scaleTier)), ("master_type", opt(custom.masterMachineType)),
+            ("worker_count", custom.workerCount.map { JSONValue($0) } ?? .null), ("worker_type", opt(custom.workerMachineType)),
+            ("parameter_server_count", custom.parameterServerCount.map { JSONValue($0) } ?? .null), ("parameter_server_type", opt(custom.parameterServerMachineType)),
+            ("job_dir", opt(jobDir)), ("staging_bucket", opt(stagingBucket)), ("package_path", opt(packagePath)),
+            ("module_name", opt(moduleName)), ("command", opt(command)), ("args", JSONValue(userArgs)),
+            ("use_chief_in_tf_config", .bool(useChiefInTFConfig)), ("restart_policy", .string(restartPolicy.rawValue)),
+            ("backoff_limit", JSONValue(backoffLimit)),
+            ("environment", .object(environment.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })), ("region", opt(region)),
+        ])
+    }
+
+    public init(json f: JSONField) throws(FieldError) {
+        scaleTier = try f.optional("scale_tier")?.string()
+        custom.masterMachineType = try f.optional("master_type")?.string()
+        custom.workerCount = try f.optional("worker_count")?.int()
+        custom.workerMachineType = try f.optional("worker_type")?.string()
+        custom.parameterServerCount = try f.optional("parameter_server_count")?.int()
+        custom.parameterServerMachineType = try f.optional("parameter_server_type")?.string()
+        jobDir = try f.optional("job_dir")?.string()
+        stagingBucket = try f.optional("staging_bucket")?.string()
+        packagePath = try f.optional("package_path")?.string()
+        moduleName = try f.optional("module_name")?.string()
+        command = try f.optional("command")?.string()
+        userArgs = try (f.optional("args")?.array() ?? []).map { (x) throws(FieldError) in try x.string() }
+        useChiefInTFConfig = try f.optional("use_chief_in_tf_config")?.bool() ?? true
+        if let p = try f.optional("restart_policy") {
+            let name = try p.string()
+            do { restartPolicy = try RestartPolicy(parsing: name) } catch { throw p.fail(error.message) }
+        }
+        backoffLimit = try f.optional("backoff_limit")?.int(in: 0...1000) ?? 3
+        if let e = try f.optional("environment") {
+            for (k, v) in try e.entries() { environment[k] = try v.string() }
+        }
+        region = try f.optional("region")?.string()
+    }
+
+    /// A job resource file shaped like AI Platform's: either `{"trainingInput": {...}}` (the REST
+    /// Job) or the TrainingInput object itself, camelCase as the API spells it.
+    public init(config text: String, source: String) throws(FieldError) {
+        let root = try JSONField.parse(text, source: source)
+        let t = try root.optional("trainingInput") ?? root
+        try t.rejectUnknownKeys(["scaleTier", "masterType", "workerCount", "workerType", "parameterServerCount", "parameterServerType",
+                                 "args", "jobDir", "pythonModule", "packageUris", "region", "runtimeVersion", "pythonVersion",
+                                 "useChiefInTfConfig", "masterConfig", "workerConfig", "parameterServerConfig", "scheduling",
+                                 "trainingInput", "jobId", "labels"])
+        if let tier = try t.optional("scaleTier") { scaleTier = try tier.string() }
+        custom.masterMachineType = try t.optional("masterType")?.string()
+        if let n = try t.optional("workerCount") {
+            // The REST API sends int64 as a string.
+            if case .string(let s) = n.value { guard let i = Int(s) else { throw n.fail("expected a count") }; custom.workerCount = i } else { custom.workerCount = try n.int() }
+        }
+        custom.workerMachineType = try t.optional("workerType")?.string()
+        if let n = try t.optional("parameterServerCount") {
+            if case .string(let s) = n.value { guard let i = Int(s) else { throw n.fail("expected a count") }; custom.parameterServerCount = i } else { custom.parameterServerCount = try n.int() }
+        }
+        custom.parameterServerMachineType = try t.optional("parameterServerType")?.string()
+        userArgs = try (t.optional("args")?.array() ?? []).map { (x) throws(FieldError) in try x.string() }
+        jobDir = try t.optional("jobDir")?.string()
+        moduleName = try t.optional("pythonModule")?.string()
+        region = try t.optional("region")?.string()
+        useChiefInTFConfig = try t.optional("useChiefInTfConfig")?.bool() ?? true
+        if !custom.isEmpty && scaleTier == nil { scaleTier = "CUSTOM" }
+    }
+}
