@@ -46,3 +46,12 @@ int ty_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const ch
     return -1;
 #endif
 }
+
+int ty_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+#else
+    (void)actions; (void)from;
+    return -1;
+#endif
+}

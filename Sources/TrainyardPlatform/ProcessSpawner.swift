@@ -106,6 +106,9 @@ public enum ProcessSpawner {
             posix_spawn_file_actions_adddup2(&actions, Int32(100 + i), Int32(3 + i))
             posix_spawn_file_actions_addclose(&actions, Int32(100 + i))
         }
+        // Nothing else of ours leaks into the child: a descriptor a child keeps open can make a
+        // parent (or a test harness) wait for an EOF that never comes.
+        _ = ty_spawn_file_actions_addclosefrom(&actions, Int32(3 + request.inherited.count))
         if let dir = request.workingDirectory {
             guard ty_spawn_file_actions_addchdir(&actions, dir) == 0 else {
                 throw SystemError("posix_spawn_file_actions_addchdir", errno: ENOSYS, detail: dir)

@@ -17,4 +17,8 @@ int ty_accept_cloexec_nonblock(int fd);
 /// -1 where it is missing.
 int ty_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 
+/// posix_spawn_file_actions_addclosefrom_np: the child closes every descriptor from `from` up
+/// (glibc ≥ 2.34); returns its result, or -1 where it is missing.
+int ty_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from);
+
 #endif

@@ -1,0 +1,136 @@
+import Foundation
+import XCTest
+@testable import TrainyardCore
+
+/// Jobs as a user runs them: submit, follow, describe, cancel; storage; a Python trainer.
+final class JobsEndToEndTests: XCTestCase {
+    var home = ""
+    var env: [String: String] { ["TRAINYARD_HOME": home] }
+
+    override func setUp() { home = Harness.temporaryDirectory("home") }
+
+    override func tearDown() {
+        for pid in Harness.processes(mentioning: home) { kill(pid, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: home)
+    }
+
+    func trainyard(_ args: [String], timeout: Double = 120) throws -> Harness.Result {
+        try Harness.run(args, environment: env, timeout: timeout)
+    }
+
+    func testSubmitStreamLogsSucceedsAndDescribeReportsUnits() throws {
+        let submit = try trainyard(["jobs", "submit", "training", "builtin_1", "--scale-tier", "BASIC", "--job-dir", "gs://e2e-bucket/out/b1",
+                                    "--", "--max-steps", "200"] + Harness.smallJob)
+        XCTAssertEqual(submit.status, 0, submit.stderr)
+        XCTAssertTrue(submit.stdout.contains("Job [builtin_1] submitted successfully."), submit.stdout)
+        let stream = try trainyard(["jobs", "stream-logs", "builtin_1", "--polling-interval", "0.1"])
+        XCTAssertEqual(stream.status, 0, stream.stdout + stream.stderr)
+        XCTAssertTrue(stream.stdout.contains("chief-0: "), stream.stdout)
+        XCTAssertTrue(stream.stdout.hasSuffix("Job [builtin_1] SUCCEEDED.\n"), stream.stdout)
+        let describe = try JSONParser.parse(try trainyard(["jobs", "describe", "builtin_1", "--json"]).stdout)
+        XCTAssertEqual(describe["state"], "SUCCEEDED")
+        XCTAssertGreaterThan(describe["consumed_ml_units"]?.doubleValue ?? 0, 0)
+        let states = describe["history"]?.arrayValue?.compactMap { $0["state"]?.stringValue }
+        XCTAssertEqual(states, ["QUEUED", "PREPARING", "RUNNING", "SUCCEEDED"])
+        // The outputs landed in the bucket.
+        let ls = try trainyard(["storage", "ls", "gs://e2e-bucket/out/b1"])
+        XCTAssertTrue(ls.stdout.contains("gs://e2e-bucket/out/b1/model/"), ls.stdout)
+        let model = try JSONParser.parse(try trainyard(["storage", "cat", "gs://e2e-bucket/out/b1/model/model.json"]).stdout)
+        XCTAssertEqual(model["global_step"]?.intValue, 200)
+        XCTAssertEqual(Harness.processes(mentioning: home), [])
+    }
+
+    func testCancelStopsEveryTask() throws {
+        let submit = try trainyard(["jobs", "submit", "training", "long_1", "--scale-tier", "STANDARD_1", "--job-dir", "gs://e2e-bucket/out/l1",
+                                    "--", "--max-steps", "100000000"] + Harness.smallJob)
+        XCTAssertEqual(submit.status, 0, submit.stderr)
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, (try? JSONParser.parse(try trainyard(["jobs", "describe", "long_1", "--json"]).stdout))?["state"] != "RUNNING" { usleep(100_000) }
+        XCTAssertEqual(Harness.processes(mentioning: home + "/buckets/e2e-bucket/out/l1").count, 8, "8 tasks running")
+        let cancel = try trainyard(["jobs", "cancel", "long_1"])
+        XCTAssertEqual(cancel.status, 0, cancel.stderr)
+        XCTAssertTrue(cancel.stdout.contains("CANCELLED"), cancel.stdout)
+        XCTAssertEqual(Harness.waitForNoProcesses(mentioning: home, timeout: 5), [])
+        let describe = try JSONParser.parse(try trainyard(["jobs", "describe", "long_1", "--json"]).stdout)
+        XCTAssertEqual(describe["state"], "CANCELLED")
+        XCTAssertEqual(describe["history"]?.arrayValue?.compactMap { $0["state"]?.stringValue }.suffix(2), ["CANCELLING", "CANCELLED"])
+    }
+
+    func testAPythonTrainerThroughCommandReadsTFConfigAndWritesItsJobDir() throws {
+        let pkg = home + "/src/trainer"
+        try FileManager.default.createDirectory(atPath: pkg, withIntermediateDirectories: true)
+        try #"""
+        import json, os, sys
+        args = sys.argv[1:]
+        job_dir = args[args.index("--job-dir") + 1]
+        tf = json.loads(os.environ["TF_CONFIG"])
+        t = tf["task"]
+        print("task", t["type"], t["index"], "of", {k: len(v) for k, v in tf["cluster"].items()}, "env", tf.get("environment"), flush=True)
+        if t["type"] in ("chief", "master"):
+            with open(os.path.join(job_dir, "from-%s.json" % t["type"]), "w") as f:
+                json.dump({"tf_config": tf, "argv": args, "cwd_files": sorted(os.listdir("trainer"))}, f)
+        else:
+            import time
+            time.sleep(300)
+        """#.write(toFile: pkg + "/train.py", atomically: true, encoding: .utf8)
+        try "ignored\n".write(toFile: pkg + "/notes.tmp", atomically: true, encoding: .utf8)
+        try "*.tmp\n".write(toFile: pkg + "/.gcloudignore", atomically: true, encoding: .utf8)
+        let submit = try trainyard(["jobs", "submit", "training", "py_1", "--scale-tier", "CUSTOM", "--master-machine-type", "n1-standard-4",
+                                    "--worker-count", "2", "--worker-machine-type", "n1-standard-4", "--parameter-server-count", "1",
+                                    "--parameter-server-machine-type", "n1-standard-4", "--job-dir", "gs://e2e-bucket/py1",
+                                    "--staging-bucket", "gs://e2e-staging", "--package-path", pkg, "--command", "python3 trainer/train.py",
+                                    "--stream-logs", "--", "--epochs", "2"])
+        XCTAssertEqual(submit.status, 0, submit.stdout + submit.stderr)
+        XCTAssertTrue(submit.stdout.contains("Uploaded package to gs://e2e-staging/py_1/"), submit.stdout)
+        XCTAssertTrue(submit.stdout.contains("worker-1: task worker 1 of {'chief': 1, 'worker': 2, 'ps': 1} env cloud"), submit.stdout)
+        XCTAssertTrue(submit.stdout.contains("Job [py_1] SUCCEEDED."), submit.stdout)
+        let out = try Harness.json(home + "/buckets/e2e-bucket/py1/from-chief.json")
+        XCTAssertEqual(out["argv"], ["--job-dir", .string(home + "/buckets/e2e-bucket/py1"), "--epochs", "2"])
+        XCTAssertEqual(out["tf_config"]?["environment"], "cloud")
+        XCTAssertEqual(out["tf_config"]?["job"]?["scale_tier"], "CUSTOM")
+        XCTAssertEqual(out["cwd_files"], [".gcloudignore", "train.py"], "the package was unpacked without the ignored file")
+        XCTAssertEqual(Harness.processes(mentioning: home), [], "the ps that never exits was stopped")
+
+        // The same package again: not uploaded twice. And master naming on request.
+        let again = try trainyard(["jobs", "submit", "training", "py_2", "--job-dir", "gs://e2e-bucket/py2", "--staging-bucket", "gs://e2e-staging",
+                                   "--package-path", pkg, "--command", "python3 trainer/train.py", "--use-chief-in-tf-config=false", "--stream-logs"])
+        XCTAssertEqual(again.status, 0, again.stdout + again.stderr)
+        XCTAssertTrue(again.stdout.contains("is already staged (same content"), again.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: home + "/buckets/e2e-bucket/py2/from-master.json"))
+        let staged = try FileManager.default.subpathsOfDirectory(atPath: home + "/buckets/e2e-staging").filter { $0.hasSuffix(".tar.gz") }
+        XCTAssertEqual(staged.count, 1)
+    }
+
+    func testTemplatesRunSideBySideWithOverrides() throws {
+        let create = try trainyard(["jobs", "create-template", "tmpl", "--job-dir", "gs://e2e-bucket/tmpl", "--command",
+                                    "sh -c 'echo run $RUN_TAG \"$@\" > \"$2/out.txt\"' x", "--env", "RUN_TAG=default"])
+        XCTAssertEqual(create.status, 0, create.stderr)
+        XCTAssertEqual(try trainyard(["jobs", "run", "tmpl", "--env", "RUN_TAG=first", "--", "a"]).status, 0)
+        XCTAssertEqual(try trainyard(["jobs", "run", "tmpl", "--", "b"]).status, 0)
+        _ = try trainyard(["jobs", "stream-logs", "tmpl_run_1"])
+        _ = try trainyard(["jobs", "stream-logs", "tmpl_run_2"])
+        let list = try JSONParser.parse(try trainyard(["jobs", "list", "--json"]).stdout).arrayValue ?? []
+        XCTAssertEqual(list.compactMap { $0["template"]?.stringValue }, ["tmpl", "tmpl"])
+        XCTAssertEqual(list.compactMap { $0["state"]?.stringValue }, ["SUCCEEDED", "SUCCEEDED"])
+        let one = try String(contentsOfFile: home + "/buckets/e2e-bucket/tmpl/tmpl_run_1/out.txt", encoding: .utf8)
+        XCTAssertTrue(one.hasPrefix("run first --job-dir"), one)
+        XCTAssertTrue(one.hasSuffix(" a\n"), one)
+        let two = try String(contentsOfFile: home + "/buckets/e2e-bucket/tmpl/tmpl_run_2/out.txt", encoding: .utf8)
+        XCTAssertTrue(two.hasPrefix("run default"), two)
+    }
+
+    func testStorageCopiesBothWaysAndRefusesEscapes() throws {
+        let file = home + "/local.txt"
+        try "hello".write(toFile: file, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try trainyard(["storage", "cp", file, "gs://e2e-data/in/"]).status, 0)
+        XCTAssertEqual(try trainyard(["storage", "cat", "gs://e2e-data/in/local.txt"]).stdout, "hello")
+        XCTAssertEqual(try trainyard(["storage", "cp", "gs://e2e-data/in/local.txt", home + "/back.txt"]).status, 0)
+        XCTAssertEqual(try String(contentsOfFile: home + "/back.txt", encoding: .utf8), "hello")
+        XCTAssertEqual(try trainyard(["storage", "ls"]).stdout, "gs://e2e-data/\n")
+        let escape = try trainyard(["storage", "cat", "gs://e2e-data/../../etc/passwd"])
+        XCTAssertEqual(escape.status, 2)
+        XCTAssertTrue(escape.stderr.contains("would leave the bucket"), escape.stderr)
+        XCTAssertEqual(try trainyard(["storage", "rm", "gs://e2e-data/in/local.txt"]).status, 0)
+        XCTAssertEqual(try trainyard(["storage", "cat", "gs://e2e-data/in/local.txt"]).status, 1)
+    }
+}
