@@ -15,6 +15,8 @@ public enum TrainyardCommand {
         ("cost", "predict a job's time and price on a tier; compare, validate", CostCommand.run),
         ("jobs", "jobs like a cloud service: submit training, list, describe, stream-logs, cancel, templates", JobsCommand.run),
         ("storage", "emulated buckets: ls, cp, cat, rm on gs:// URIs", StorageCommand.run),
+        ("sweep", "hyperparameter sweeps with early termination: run, list, describe", SweepCommand.run),
+        ("models", "the model registry: register, list, show", ModelsCommand.run),
         ("version", "print the version", { _ in print("trainyard \(version) (kernel \(KernelBackendName.current))"); return .success }),
     ]
 

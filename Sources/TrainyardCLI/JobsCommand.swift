@@ -91,9 +91,10 @@ enum JobsCommand {
         let plan = try clusterPlan(spec, catalog: catalog)
         let jobDirectory = try Home.localPath(spec.jobDir!)
         try Files.createDirectory(jobDirectory)
+        let cluster = plan.map { "\($0.tierName): \($0)" } ?? "\(topology(spec, plan: nil))"
         var record = JobRecord(name: name, spec: spec, createdAt: MonotonicClock.wallNow(), jobDirectory: jobDirectory,
-                               cluster: "\(plan.tierName): \(plan)", mlUnitsPerHour: plan.mlUnitsPerHour,
-                               dollarsPerUnit: plan.master.priceList.flatMap { catalog.priceLists[$0]?.dollarsPerUnit } ?? 0.49, template: template)
+                               cluster: cluster, mlUnitsPerHour: plan?.mlUnitsPerHour,
+                               dollarsPerUnit: plan?.master.priceList.flatMap { catalog.priceLists[$0]?.dollarsPerUnit } ?? 0.49, template: template)
         if let path = spec.packagePath { record.package = try stage(path, name: name, spec: spec) }
         try JobStore.create(record)
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -104,7 +105,9 @@ enum JobsCommand {
         return try JobStore.update(name) { $0.supervisorPID = pid }
     }
 
-    static func clusterPlan(_ spec: JobSpec, catalog: TierCatalog) throws -> ClusterPlan {
+    /// The cluster's tier plan; nil for a job given by plain counts (`--workers`, `--ps`).
+    static func clusterPlan(_ spec: JobSpec, catalog: TierCatalog) throws -> ClusterPlan? {
+        if spec.scaleTier == nil && (spec.workers != nil || spec.parameterServers != nil) { return nil }
         var launch = LaunchSettings()
         launch.scaleTier = spec.scaleTier ?? "BASIC"
         launch.custom = spec.custom
@@ -134,6 +137,13 @@ enum JobsCommand {
         try Files.createDirectory(Home.path)
         try Files.writeAtomically(JSONValue.object(cache).prettySerialized() + "\n", to: cachePath)
         return JobRecord.PackageInfo(uri: target, hash: package.hash, cacheHit: false, bytes: Files.size(local) ?? 0)
+    }
+
+    /// The processes a job runs: the tier's, or the plain counts.
+    static func topology(_ spec: JobSpec, plan: ClusterPlan?) -> Topology {
+        var t = plan?.topology ?? Topology(workers: spec.workers ?? 0, parameterServers: spec.parameterServers ?? (spec.workers ?? 0 > 0 ? 1 : 0))
+        t.useMasterName = !spec.useChiefInTFConfig
+        return t
     }
 
     // MARK: list, describe
@@ -386,8 +396,7 @@ enum JobSupervisor {
             let catalog = try Catalog.load()
             let plan = try JobsCommand.clusterPlan(spec, catalog: catalog)
             var settings = LaunchSettings()
-            settings.topology = plan.topology
-            settings.topology.useMasterName = !spec.useChiefInTFConfig
+            settings.topology = JobsCommand.topology(spec, plan: plan)
             settings.jobDirectory = record.jobDirectory
             settings.restartPolicy = spec.restartPolicy
             settings.backoffLimit = spec.backoffLimit
@@ -396,6 +405,7 @@ enum JobSupervisor {
             options.logDirectory = JobStore.logFolder(name)
             var program = TaskProgram.builtIn
             options.controlDirectory = JobStore.folder(name)
+            options.trial = spec.trial
             if spec.builtIn {
                 var a = Arguments(spec.userArgs)
                 settings.training = try TrainSettings.parse(&a)
@@ -419,8 +429,14 @@ enum JobSupervisor {
                     folders[task] = folder
                 }
                 let argv = spec.moduleName.map { ["python3", "-m", $0] } ?? ["/bin/sh", "-c", spec.command! + " \"$@\"", "sh"]
+                var environment = spec.environment
+                // A trainer reports metrics by appending JSON lines here (or printing `trainyard-metric` lines).
+                environment["TRAINYARD_METRICS_FILE"] = JobStore.folder(name) + "/reported-metrics.jsonl"
                 program = .external(ExternalProgram(argv: argv, jobDir: record.jobDirectory, userArgs: spec.userArgs, workingDirectories: folders,
-                                                    environment: spec.environment, job: spec.trainingInput(jobDirectory: record.jobDirectory)))
+                                                    environment: environment, job: spec.trainingInput(jobDirectory: record.jobDirectory)))
+            }
+            if spec.builtIn && settings.topology.workers > 0 && settings.topology.parameterServers == 0 {
+                throw UsageError("Trainyard's trainer needs parameter servers when there are workers (--ps N)")
             }
             log("running \(record.cluster) as \(settings.topology)")
             let launcher = try Launcher(settings: settings, plan: plan, program: program, options: options)

@@ -55,6 +55,8 @@ public final class Launcher {
         /// Where the launcher's own files go (`summary.json`, `faults/`); nil = the job folder.
         /// A user program's job folder is its own: jobs keep these beside their record instead.
         public var controlDirectory: String?
+        /// The hyperparameter-tuning trial, for TF_CONFIG's `task.trial`.
+        public var trial: String?
         public init() {}
     }
 
@@ -257,9 +259,9 @@ public final class Launcher {
     public func tfConfig(for task: TaskID) -> TFConfig {
         switch program {
         case .builtIn:
-            return TFConfig(cluster: cluster, task: .init(type: task.type, index: task.index))
+            return TFConfig(cluster: cluster, task: .init(type: task.type, index: task.index, trial: options.trial))
         case .external(let p):
-            return TFConfig(cluster: cluster, task: .init(type: task.type, index: task.index), environment: "cloud", job: p.job)
+            return TFConfig(cluster: cluster, task: .init(type: task.type, index: task.index, trial: options.trial), environment: "cloud", job: p.job)
         }
     }
 

@@ -225,15 +225,15 @@ public struct Scenario: Sendable, Equatable {
             switch action {
             case .partition:
                 let sides = try f.required("between").array()
-                guard sides.count == 2 else { throw FieldError(source: source, path: f.path + ".between", "needs two lists of tasks") }
+                guard sides.count == 2 else { throw FieldError(source: source, path: f.childPath("between"), "needs two lists of tasks") }
                 var a: [TaskID] = [], b: [TaskID] = []
                 for x in try sides[0].array() { a.append(try task(x)) }
                 for x in try sides[1].array() { b.append(try task(x)) }
                 guard !a.isEmpty, !b.isEmpty, Set(a).isDisjoint(with: b) else {
-                    throw FieldError(source: source, path: f.path + ".between", "needs two non-empty lists with no task in both")
+                    throw FieldError(source: source, path: f.childPath("between"), "needs two non-empty lists with no task in both")
                 }
                 fault.between = (a, b)
-                guard fault.duration != nil else { throw FieldError(source: source, path: f.path + ".duration_seconds", "is required for a partition") }
+                guard fault.duration != nil else { throw FieldError(source: source, path: f.childPath("duration_seconds"), "is required for a partition") }
             case .corruptCheckpoint:
                 if let m = try f.optional("mode") {
                     switch try m.string() {
@@ -243,11 +243,11 @@ public struct Scenario: Sendable, Equatable {
                     }
                 }
             default:
-                guard fault.target != nil else { throw FieldError(source: source, path: f.path + ".target", "is required for \(action.rawValue)") }
+                guard fault.target != nil else { throw FieldError(source: source, path: f.childPath("target"), "is required for \(action.rawValue)") }
             }
             switch action {
             case .pause:
-                guard fault.duration != nil else { throw FieldError(source: source, path: f.path + ".duration_seconds", "is required for a pause") }
+                guard fault.duration != nil else { throw FieldError(source: source, path: f.childPath("duration_seconds"), "is required for a pause") }
             case .slow:
                 let x = try f.required("factor")
                 fault.factor = try x.double()

@@ -26,6 +26,9 @@ public struct JSONField: Sendable {
 
     private func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
+    /// The path of this object's field `key` (for errors about a field that is absent or wrong together with others).
+    public func childPath(_ key: String) -> String { child(key) }
+
     // MARK: Objects
 
     /// The field named `key`, which must be present and not null.

@@ -20,6 +20,11 @@ public struct JobSpec: Sendable, Equatable {
     /// Extra environment variables for every task.
     public var environment: [String: String] = [:]
     public var region: String?
+    /// Trainyard's own cluster counts, for a job without a tier (`--workers`, `--ps`).
+    public var workers: Int?
+    public var parameterServers: Int?
+    /// The hyperparameter-tuning trial this job is, for TF_CONFIG's `task.trial`.
+    public var trial: String?
 
     public init() {}
 
@@ -55,6 +60,8 @@ public struct JobSpec: Sendable, Equatable {
         if let v = try args.value("--module-name") { s.moduleName = v; s.command = nil }
         if let v = try args.value("--command") { s.command = v; s.moduleName = nil }
         if let v = try args.value("--region") { s.region = v }
+        if let v = try args.int("--workers", in: 0...1000) { s.workers = v }
+        if let v = try args.int("--ps", in: 1...1000) { s.parameterServers = v }
         if let v = try args.value("--use-chief-in-tf-config") {
             guard v == "true" || v == "false" else { throw UsageError("--use-chief-in-tf-config takes true or false, got \"\(v)\"") }
             s.useChiefInTFConfig = v == "true"
@@ -82,6 +89,9 @@ public struct JobSpec: Sendable, Equatable {
         }
         if let tier = scaleTier, tier.uppercased() != "CUSTOM", !custom.isEmpty {
             throw UsageError("the CUSTOM flags need --scale-tier CUSTOM, not \(tier)")
+        }
+        if (workers != nil || parameterServers != nil) && scaleTier != nil {
+            throw UsageError("--workers and --ps cannot be combined with --scale-tier")
         }
         if packagePath != nil && builtIn {
             throw UsageError("--package-path needs --module-name or --command: the package holds the program to run")
@@ -116,6 +126,7 @@ public struct JobSpec: Sendable, Equatable {
             ("use_chief_in_tf_config", .bool(useChiefInTFConfig)), ("restart_policy", .string(restartPolicy.rawValue)),
             ("backoff_limit", JSONValue(backoffLimit)),
             ("environment", .object(environment.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })), ("region", opt(region)),
+            ("workers", workers.map { JSONValue($0) } ?? .null), ("ps", parameterServers.map { JSONValue($0) } ?? .null), ("trial", opt(trial)),
         ])
     }
 
@@ -142,6 +153,9 @@ public struct JobSpec: Sendable, Equatable {
             for (k, v) in try e.entries() { environment[k] = try v.string() }
         }
         region = try f.optional("region")?.string()
+        workers = try f.optional("workers")?.int(in: 0...1000)
+        parameterServers = try f.optional("ps")?.int(in: 1...1000)
+        trial = try f.optional("trial")?.string()
     }
 
     /// A job resource file shaped like AI Platform's: either `{"trainingInput": {...}}` (the REST

@@ -192,7 +192,7 @@ public struct TierCatalog: Sendable {
             derived: try (f.optional("derived")?.array() ?? []).map { (x) throws(FieldError) in try x.string() },
             unverified: try (f.optional("unverified")?.array() ?? []).map { (x) throws(FieldError) in try x.string() },
             source: f.source)
-        guard m.vcpus > 0 || !m.accelerators.isEmpty else { throw FieldError(source: f.source, path: f.path + ".vcpus", "a machine type needs vCPUs or accelerators") }
+        guard m.vcpus > 0 || !m.accelerators.isEmpty else { throw FieldError(source: f.source, path: f.childPath("vcpus"), "a machine type needs vCPUs or accelerators") }
         return (m, f)
     }
 

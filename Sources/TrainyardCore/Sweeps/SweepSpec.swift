@@ -1,0 +1,178 @@
+/// A sweep: trials of one job over a search space, shaped like Azure ML's sweep job
+/// (Docs/sweeps.md). Parsed and validated on load; errors name the field.
+public struct SweepSpec: Sendable {
+    public enum Trial: Sendable {
+        /// Trainyard's trainer: `trainyard train` options (snake_case), as `--flag value` arguments,
+        /// and the cluster's worker and ps counts.
+        case builtIn(arguments: [String], workers: Int, ps: Int)
+        /// A job definition with `command` or `module_name`, a tier, a package.
+        case job(JobSpec)
+    }
+
+    public var name: String
+    public var trial: Trial
+    public var searchSpace: [(String, Distribution)]
+    public var sampling: SamplingAlgorithm
+    public var seed: UInt64
+    public var primaryMetric: String
+    public var goal: Goal
+    public var maxTotalTrials: Int
+    public var maxConcurrentTrials: Int
+    /// Seconds for the whole sweep and for each trial.
+    public var timeout: Double?
+    public var trialTimeout: Double?
+    public var earlyTermination: EarlyTerminationPolicy?
+
+    public init(parsing text: String, source: String) throws(FieldError) {
+        let root = try JSONField.parse(text, source: source)
+        try root.rejectUnknownKeys(["name", "description", "trial", "search_space", "sampling_algorithm", "seed", "objective", "limits", "early_termination", "type"])
+        let nameField = try root.required("name")
+        name = try nameField.string()
+        guard !name.isEmpty, name.count <= 100, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }), name.first!.isLetter else {
+            throw nameField.fail("must start with a letter and hold only letters, digits, - and _")
+        }
+
+        // trial
+        let t = try root.required("trial")
+        let hasCommand = try t.optional("command") != nil
+        let hasModule = try t.optional("module_name") != nil
+        if hasCommand || hasModule {
+            var spec = JobSpec()
+            try t.rejectUnknownKeys(["command", "module_name", "scale_tier", "master_machine_type", "worker_count", "worker_machine_type",
+                                     "parameter_server_count", "parameter_server_machine_type", "package_path", "job_dir", "args", "environment",
+                                     "restart_policy", "use_chief_in_tf_config"])
+            spec.command = try t.optional("command")?.string()
+            spec.moduleName = try t.optional("module_name")?.string()
+            spec.scaleTier = try t.optional("scale_tier")?.string()
+            spec.custom.masterMachineType = try t.optional("master_machine_type")?.string()
+            spec.custom.workerCount = try t.optional("worker_count")?.int(in: 1...1000)
+            spec.custom.workerMachineType = try t.optional("worker_machine_type")?.string()
+            spec.custom.parameterServerCount = try t.optional("parameter_server_count")?.int(in: 1...1000)
+            spec.custom.parameterServerMachineType = try t.optional("parameter_server_machine_type")?.string()
+            if !spec.custom.isEmpty && spec.scaleTier == nil { spec.scaleTier = "CUSTOM" }
+            spec.packagePath = try t.optional("package_path")?.string()
+            spec.jobDir = try t.optional("job_dir")?.string()
+            spec.userArgs = try (t.optional("args")?.array() ?? []).map { (x) throws(FieldError) in try x.string() }
+            if let e = try t.optional("environment") { for (k, v) in try e.entries() { spec.environment[k] = try v.string() } }
+            if let p = try t.optional("restart_policy") {
+                let n = try p.string()
+                do { spec.restartPolicy = try RestartPolicy(parsing: n) } catch { throw p.fail(error.message) }
+            }
+            spec.useChiefInTFConfig = try t.optional("use_chief_in_tf_config")?.bool() ?? true
+            trial = .job(spec)
+        } else {
+            var workers = 1, ps = 1
+            var argv: [String] = []
+            for (key, field) in try t.entries() {
+                switch key {
+                case "workers": workers = try field.int(in: 0...64)
+                case "ps": ps = try field.int(in: 1...32)
+                default:
+                    let flag = "--" + String(key.map { $0 == "_" ? "-" : $0 })
+                    switch field.value {
+                    case .bool(let b): if b { argv.append(flag) }
+                    case .number(let d): argv += [flag, JSONValue.format(d)]
+                    case .string(let s): argv += [flag, s]
+                    default: throw field.fail("expected a number, a string or a boolean")
+                    }
+                }
+            }
+            var probe = Arguments(argv)
+            do {
+                _ = try TrainSettings.parse(&probe)
+                try probe.finish()
+            } catch {
+                throw FieldError(source: source, path: "trial", error.message.flagsAsKeys())
+            }
+            trial = .builtIn(arguments: argv, workers: workers, ps: ps)
+        }
+
+        // search space
+        let space = try root.required("search_space")
+        searchSpace = []
+        for (key, field) in try space.entries() { searchSpace.append((key, try Distribution(parsing: field))) }
+        guard !searchSpace.isEmpty else { throw space.fail("needs at least one parameter") }
+
+        let samplingField = try root.optional("sampling_algorithm")
+        var samplingName = "random"
+        if let s = samplingField {
+            if case .object = s.value { samplingName = try s.required("type").string() } else { samplingName = try s.string() }
+        }
+        switch samplingName.lowercased() {
+        case "random": sampling = .random
+        case "grid": sampling = .grid
+        case "bayesian":
+            throw FieldError(source: source, path: "sampling_algorithm", "bayesian sampling is not implemented here: use random or grid")
+        default:
+            throw FieldError(source: source, path: "sampling_algorithm", "must be random or grid, got \"\(samplingName)\"")
+        }
+        var seed = try root.optional("seed")?.int(in: 0...Int.max)
+        if let s = samplingField, case .object = s.value, let inner = try s.optional("seed") { seed = try inner.int(in: 0...Int.max) }
+        self.seed = UInt64(seed ?? 1)
+
+        let objective = try root.required("objective")
+        primaryMetric = try objective.required("primary_metric").string()
+        let goalField = try objective.required("goal")
+        guard let g = Goal(rawValue: try goalField.string().lowercased()) else { throw goalField.fail("must be maximize or minimize") }
+        goal = g
+
+        let limits = try root.optional("limits")
+        maxTotalTrials = try limits?.optional("max_total_trials")?.int(in: 1...1000) ?? 10
+        maxConcurrentTrials = try limits?.optional("max_concurrent_trials")?.int(in: 1...1000) ?? maxTotalTrials
+        timeout = try limits?.optional("timeout")?.double()
+        trialTimeout = try limits?.optional("trial_timeout")?.double()
+        if let t = timeout, t <= 0 { throw FieldError(source: source, path: "limits.timeout", "must be positive") }
+        if let t = trialTimeout, t <= 0 { throw FieldError(source: source, path: "limits.trial_timeout", "must be positive") }
+        if sampling == .grid {
+            do { maxTotalTrials = min(maxTotalTrials, try Sampler.grid(searchSpace).count) } catch { throw error.from(source) }
+        }
+
+        if let e = try root.optional("early_termination") {
+            let typeField = try e.required("type")
+            let interval = try e.optional("evaluation_interval")?.int(in: 0...1_000_000) ?? 1
+            let delay = try e.optional("delay_evaluation")?.int(in: 0...1_000_000) ?? 0
+            switch try typeField.string().lowercased() {
+            case "bandit":
+                try e.rejectUnknownKeys(["type", "slack_factor", "slack_amount", "evaluation_interval", "delay_evaluation"])
+                let factor = try e.optional("slack_factor")?.double()
+                let amount = try e.optional("slack_amount")?.double()
+                guard (factor == nil) != (amount == nil) else { throw e.fail("a bandit policy needs slack_factor or slack_amount (one of them)") }
+                if let f = factor, f < 0 { throw FieldError(source: source, path: e.childPath("slack_factor"), "must be ≥ 0") }
+                if let a = amount, a < 0 { throw FieldError(source: source, path: e.childPath("slack_amount"), "must be ≥ 0") }
+                earlyTermination = .bandit(slackFactor: factor, slackAmount: amount, evaluationInterval: interval, delayEvaluation: delay)
+            case "median_stopping", "median":
+                try e.rejectUnknownKeys(["type", "evaluation_interval", "delay_evaluation", "minimum_trials"])
+                earlyTermination = .medianStopping(evaluationInterval: interval, delayEvaluation: delay,
+                                                   minimumTrials: try e.optional("minimum_trials")?.int(in: 1...1000) ?? 2)
+            case "truncation_selection", "truncation":
+                try e.rejectUnknownKeys(["type", "truncation_percentage", "evaluation_interval", "delay_evaluation", "exclude_finished_jobs"])
+                earlyTermination = .truncationSelection(percentage: try e.required("truncation_percentage").int(in: 1...99), evaluationInterval: interval,
+                                                        delayEvaluation: delay, excludeFinished: try e.optional("exclude_finished_jobs")?.bool() ?? false)
+            default:
+                throw typeField.fail("must be bandit, median_stopping or truncation_selection")
+            }
+        }
+    }
+
+    /// Each trial's parameters, in order.
+    public func trials() -> [[(String, JSONValue)]] {
+        switch sampling {
+        case .random: return Sampler.random(searchSpace, seed: seed, count: maxTotalTrials)
+        case .grid: return Array(((try? Sampler.grid(searchSpace)) ?? []).prefix(maxTotalTrials))
+        }
+    }
+
+    /// A sampled value as a command-line argument: `--name=value` (names with `_` become `-` for
+    /// Trainyard's own trainer, whose options are dashed).
+    public func argument(_ name: String, _ value: JSONValue) -> String {
+        let text: String
+        switch value {
+        case .string(let s): text = s
+        case .number(let d): text = JSONValue.format(d)
+        case .bool(let b): text = b ? "true" : "false"
+        default: text = value.serialized()
+        }
+        if case .builtIn = trial { return "--" + String(name.map { $0 == "_" ? "-" : $0 }) + "=" + text }
+        return "--\(name)=\(text)"
+    }
+}
