@@ -39,7 +39,7 @@ enum CalibrateCommand {
 
     static func describe(_ p: CalibrationProfile) -> String {
         [String(format: "compute: %.1f GFLOP/s + %.1f µs per step (one core, %@ kernel, %@ build)", p.flopsPerSecond / 1e9, p.stepFixedSeconds * 1e6, p.kernel, p.build),
-         String(format: "requests: %.1f µs round trip, %.1f µs of CPU each", p.rpcSeconds * 1e6, p.rpcCPUSeconds * 1e6),
+         String(format: "requests: %.1f µs round trip to a ps process, %.1f µs of CPU each (both processes)", p.rpcSeconds * 1e6, p.rpcCPUSeconds * 1e6),
          String(format: "loopback: %.0f MB/s through a frame connection (%.2f ns of CPU per byte)", 1e-6 / p.byteSeconds, p.byteSeconds * 1e9),
          String(format: "ps update: %.2f ns per value (momentum)", p.updateSecondsPerValue * 1e9),
          "cores: \(p.cores), host: \(p.host), measured \(p.measuredAt)"].joined(separator: "\n")
@@ -128,33 +128,48 @@ enum CalibrateCommand {
             inverseRate = points.map { max(1e-15, ($0.1 - fixed) / $0.0) }.reduce(0, +) / Double(points.count)
         }
 
-        // 2. Requests and bytes over loopback, to a parameter server in this process.
+        // 2. Requests and bytes over loopback, to a real parameter-server process: the costs a
+        //    cluster pays (system calls, copies and context switches in both processes).
         note("measuring requests and loopback…")
-        final class Box: Sendable { let ps = Mutex(ParameterServer(task: .ps(0), token: "calibrate", optimizer: OptimizerConfig(kind: .momentum, learningRate: 1e-9))) }
-        let box = Box()
+        let token = Launcher.makeToken()
         let listener = try Socket.listen(on: HostPort(host: "127.0.0.1", port: 0))
-        let server = FrameServer(listener: listener) { conn in
-            var peer = ParameterServer.Peer()
-            while let frame = try? conn.receive(until: .never) {
-                for case .reply(let f) in box.ps.withLock({ $0.handle(frame, from: &peer) }) { try? conn.send(f, until: .after(seconds: 10)) }
-            }
+        let address = HostPort(host: "localhost", port: listener.localAddress.port)
+        var cluster = ClusterSpec()
+        cluster.set(.ps, [address])
+        var environment = ProcessInfo.processInfo.environment
+        environment["TF_CONFIG"] = TFConfig(cluster: cluster, task: .init(type: .ps, index: 0)).serialized()
+        environment["TRAINYARD_JOB_TOKEN"] = token
+        environment["TRAINYARD_LISTEN_FD"] = "3"
+        environment["TRAINYARD_PARENT_PID"] = String(Posix.getpid())
+        let ps = try ProcessSpawner.spawn(SpawnRequest(executable: Files.executableDirectory() + "/trainyard-ps",
+                                                       arguments: ["--optimizer", "momentum", "--learning-rate", "1e-9"],
+                                                       environment: environment, outputPath: "/dev/null", inherited: [listener.fd]))
+        listener.close()
+        defer {
+            ProcessSpawner.signalGroup(ps, Signals.kill)
+            _ = ProcessSpawner.wait(ps, timeout: 5)
         }
-        server.start(name: "calibrate")
-        defer { server.stop() }
-        let client = PeerClient(server: .ps(0), address: HostPort(host: "127.0.0.1", port: listener.localAddress.port), hello: Hello(token: "calibrate", task: .chief(0)))
-        try client.connect(until: .after(seconds: 5))
+        let client = PeerClient(server: .ps(0), address: address, hello: Hello(token: token, task: .chief(0)))
+        try client.connect(until: .after(seconds: 10))
         let n = 1 << 20
         _ = try client.call(.initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: .max, values: [Float](repeating: 0, count: n))), timeout: 10)
         client.incarnation = 1
+        func psCPU() -> Double {
+            guard let stat = try? Files.readText("/proc/\(ps)/stat"), let close = stat.lastIndex(of: ")") else { return 0 }
+            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+            guard fields.count > 13, let u = Double(fields[11]), let k = Double(fields[12]) else { return 0 }
+            return (u + k) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        }
+        for _ in 0..<200 { _ = try client.call(.status, timeout: 5) }
         var rpcCount = 0
-        var cpu0 = cpuSeconds()
+        var cpu0 = cpuSeconds() + psCPU()
         var wall0 = MonotonicClock.now()
-        while MonotonicClock.now() - wall0 < 0.6 * scale {
+        while MonotonicClock.now() - wall0 < 1.0 * scale {
             _ = try client.call(.status, timeout: 5)
             rpcCount += 1
         }
         let rpcSeconds = (MonotonicClock.now() - wall0) / Double(rpcCount)
-        let rpcCPU = (cpuSeconds() - cpu0) / Double(rpcCount)
+        let rpcCPU = (cpuSeconds() + psCPU() - cpu0) / Double(rpcCount)
 
         // 3. The ps update alone, per value.
         var values = [Float](repeating: 0, count: n), velocity = values
@@ -169,18 +184,21 @@ enum CalibrateCommand {
             }
         } / Double(n)
 
-        // 4. Big pushes and pulls: CPU per byte beyond the update.
+        // 4. Big pushes and pulls: CPU per byte in both processes, beyond the update and the requests.
         var moved = 0.0
         var updates = 0.0
-        cpu0 = cpuSeconds()
+        var calls = 0.0
+        cpu0 = cpuSeconds() + psCPU()
         wall0 = MonotonicClock.now()
-        while MonotonicClock.now() - wall0 < 0.8 * scale {
+        while MonotonicClock.now() - wall0 < 1.2 * scale {
             _ = try client.call(.push(Push(baseStep: 0, gradients: gradients)), timeout: 10)
             _ = try client.call(.pull(Pull()), timeout: 10)
             moved += Double(2 * n * 4)
             updates += Double(n)
+            calls += 2
         }
-        let byteSeconds = max(1e-12, (cpuSeconds() - cpu0 - updates * update) / moved)
+        let byteSeconds = max(1e-12, (cpuSeconds() + psCPU() - cpu0 - updates * update - calls * rpcCPU) / moved)
+        _ = try? client.call(.shutdown(reason: "calibrated"), timeout: 2)
         client.disconnect()
 
         let f = ISO8601DateFormatter()

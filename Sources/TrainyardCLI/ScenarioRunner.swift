@@ -88,8 +88,9 @@ final class ScenarioRunner: LauncherObserver {
                 text += ": training did not move again"
             }
             if r.stepsLost > 0 { text += ", \(r.stepsLost) steps lost" }
-            text += "; step rate " + [("before", r.rateBefore), ("during", r.rateDuring), ("after", r.rateAfter)]
-                .compactMap { name, v in v.map { "\(Int($0.rounded()))/s \(name)" } }.joined(separator: ", ")
+            let rates = [("before", r.rateBefore), ("during", r.rateDuring), ("after", r.rateAfter)]
+                .compactMap { name, v in v.map { "\(Int($0.rounded()))/s \(name)" } }
+            if !rates.isEmpty { text += "; step rate " + rates.joined(separator: ", ") }
             timeline.append((r.recoveredAt ?? observations.endedAt, "recover", text))
         }
         timeline.sort { $0.time < $1.time }
@@ -331,7 +332,7 @@ final class ScenarioRunner: LauncherObserver {
     static func text(_ r: Result) -> String {
         var lines = ["scenario \(r.scenario.name) — \(r.scenario.description)", "timeline"]
         for e in r.timeline {
-            lines.append(String(format: "  %7.2fs  %-9@ %@", e.time, e.kind as NSString, e.text as NSString))
+            lines.append(String(format: "  %7.2fs  ", e.time) + e.kind.padding(toLength: 9, withPad: " ", startingAt: 0) + " " + e.text)
         }
         lines.append("expectations")
         for e in r.expectations {
