@@ -96,11 +96,7 @@ enum ScenarioCommand {
             rows.append([r.scenario.name, r.passed ? "PASS" : "FAIL", r.observations.outcome?.status.rawValue ?? "–", f(r.wallSeconds, "%.1f"),
                          String(r.reports.count), f(recovery), String(lost), String(restarts), f(ratio)])
         }
-        let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max()! }
-        var lines = rows.map { row in row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
-        lines.insert(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "), at: 1)
         let passed = results.filter(\.passed).count
-        lines.append("\(passed)/\(results.count) scenarios passed")
-        return lines.joined(separator: "\n")
+        return TiersCommand.table(rows) + "\n\(passed)/\(results.count) scenarios passed"
     }
 }
