@@ -9,6 +9,7 @@ public enum TrainyardCommand {
     static let commands: [(name: String, summary: String, run: @Sendable ([String]) throws -> ExitCode)] = [
         ("train", "run a training job locally: chief, workers and parameter servers as processes", TrainCommand.run),
         ("cluster-spec", "print the TF_CONFIG each task of a topology gets", ClusterSpecCommand.run),
+        ("bench", "measure the training kernel: GEMM GFLOP/s and MLP examples/s, against numpy when present", BenchCommand.run),
         ("version", "print the version", { _ in print("trainyard \(version) (kernel \(KernelBackendName.current))"); return .success }),
     ]
 
