@@ -18,10 +18,15 @@ public enum KernelBackend: String, Sendable {
     /// Chosen once: the AVX2 build when the CPU supports it, unless `TRAINYARD_KERNEL=portable`.
     public static let active: KernelBackend = {
         if let forced = getenvString("TRAINYARD_KERNEL"), forced == "portable" { return .portable }
+        return cpuSupportsAVX2FMA ? .avx2FMA : .portable
+    }()
+
+    /// Whether this CPU (and OS) can run the AVX2+FMA build, whatever `TRAINYARD_KERNEL` says.
+    public static let cpuSupportsAVX2FMA: Bool = {
         #if arch(x86_64)
-        return ty_cpu_has_avx2_fma() != 0 ? .avx2FMA : .portable
+        return ty_cpu_has_avx2_fma() != 0
         #else
-        return .portable
+        return false
         #endif
     }()
 }
