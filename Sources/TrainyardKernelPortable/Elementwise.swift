@@ -11,7 +11,9 @@ public func biasActivationForward(
         var c = 0
         if relu {
             while c + 8 <= cols {
-                store(pointwiseMax(load(xr + c) + load(bias + c), zero), xr + c)
+                // v < 0 ? 0 : v, as a compare and blend (`pointwiseMax` is an unspecialized call).
+                let v = load(xr + c) + load(bias + c)
+                store(v.replacing(with: 0, where: v .< zero), xr + c)
                 c += 8
             }
             while c < cols { xr[c] = max(xr[c] + bias[c], 0); c += 1 }
@@ -151,7 +153,8 @@ public func softmaxCrossEntropy(
 /// clamped to [-87.3, 88] (so 2^n stays a normal float), so -∞ gives ~1e-38 rather than 0 (softmax only ever feeds x ≤ 0).
 @inline(__always)
 func exp8(_ input: V8) -> V8 {
-    let x = input.clamped(lowerBound: V8(repeating: -87.33654), upperBound: V8(repeating: 88.0))
+    let lo = V8(repeating: -87.33654), hi = V8(repeating: 88.0)
+    let x = input.replacing(with: lo, where: input .< lo).replacing(with: hi, where: input .> hi)
     let n = (x * V8(repeating: 1.442_695_04)).rounded(.toNearestOrEven)
     var r = madd(x, n, V8(repeating: -0.693_359_375))
     r = madd(r, n, V8(repeating: 2.121_944_4e-4))
@@ -163,8 +166,11 @@ func exp8(_ input: V8) -> V8 {
     p = madd(V8(repeating: 5.000_000_12e-1), p, r)
     let r2 = r * r
     let y = madd(r + V8(repeating: 1), p, r2)
-    let bits = (SIMD8<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
-    return y * unsafeBitCast(bits, to: V8.self)
+    // 2^n: adding 1.5·2^23 puts the integer n + 127 in the low mantissa bits; shift it into the
+    // exponent field. (Avoids the float-to-int SIMD conversion, which is an unspecialized call.)
+    let magic = V8(repeating: 12_582_912)  // 1.5 · 2^23
+    let biased = unsafeBitCast(n + V8(repeating: 127) + magic, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+    return y * unsafeBitCast(biased &<< 23, to: V8.self)
 }
 
 /// e^x for one float, through the same 8-lane code.
