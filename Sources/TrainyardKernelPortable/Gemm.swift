@@ -30,12 +30,12 @@ typealias V8 = SIMD8<Float>
 @usableFromInline let gemmMR = 6
 @usableFromInline let gemmNR = 8
 #endif
-/// Largest k-block: a B micro-panel (KC × NR floats, 16 KiB at NR = 16) plus the streamed A
+/// Largest k-block: a B micro-panel (KC × NR floats, 20 KiB at NR = 16) plus the streamed A
 /// micro-panels stay inside the 32 KiB L1 data cache.
-let gemmKCMax = 256
-/// Largest m-block: the packed A block (MC × KC floats, ≤ 288 KiB) stays inside a 512 KiB L2.
+let gemmKCMax = 320
+/// Largest m-block: the packed A block (MC × KC floats, ≤ 360 KiB) stays inside a 512 KiB L2.
 let gemmMCMax = 288
-/// Largest n-block: the packed B panel (KC × NC floats, ≤ 2 MiB) lives in L3.
+/// Largest n-block: the packed B panel (KC × NC floats, ≤ 2.5 MiB) lives in L3.
 let gemmNCMax = 2048
 
 /// Floats of packing workspace any GEMM call needs at most: see `gemmWorkspaceFloats(m:n:k:)`.
@@ -188,11 +188,6 @@ func gemmBlocked(
         while pc < k {
             let kc = min(kcBlock, k - pc)
             let load = accumulate || pc > 0
-            if bTransposed {
-                packBTransposed(kc: kc, nc: nc, b: b + jc * ldb + pc, ldb: ldb, into: packedB)
-            } else {
-                packB(kc: kc, nc: nc, b: b + pc * ldb + jc, ldb: ldb, into: packedB)
-            }
             var ic = 0
             while ic < m {
                 let mc = min(mcBlock, m - ic)
@@ -204,6 +199,15 @@ func gemmBlocked(
                 var jr = 0
                 while jr < nc {
                     let nrHere = min(nr, nc - jr)
+                    if ic == 0 {
+                        // Each B micro-panel is packed just before its first use, so it is still
+                        // in L1 when the micro-kernel starts streaming A past it.
+                        if bTransposed {
+                            packBTransposed(kc: kc, nc: nrHere, b: b + (jc + jr) * ldb + pc, ldb: ldb, into: packedB + jr * kc)
+                        } else {
+                            packB(kc: kc, nc: nrHere, b: b + pc * ldb + jc + jr, ldb: ldb, into: packedB + jr * kc)
+                        }
+                    }
                     let bPanel = UnsafePointer(packedB + jr * kc)
                     var ir = 0
                     while ir < mc {

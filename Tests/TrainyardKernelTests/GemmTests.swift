@@ -8,12 +8,12 @@ final class GemmTests: XCTestCase {
     enum Orientation: String, CaseIterable { case nn, nt, tn }
 
     /// (m, n, k): tiny, odd, just below/at/above the tiles, and a few that cross the cache blocks
-    /// (k > KC = 256 splits k; m > MC = 288 splits m; n > NC = 2048 splits n).
+    /// (k > KC = 320 splits k; m > MC = 288 splits m; n > NC = 2048 splits n).
     static let shapes: [(Int, Int, Int)] = [
         (1, 1, 1), (7, 13, 5), (17, 33, 9), (2, 3, 1), (1, 17, 4), (9, 1, 3),
         (5, 15, 8), (6, 16, 8), (7, 17, 8), (11, 31, 3), (12, 32, 2), (13, 33, 6),
         (6, 8, 1), (6, 7, 2), (18, 48, 16), (19, 47, 21),
-        (3, 5, 257), (7, 17, 520), (290, 9, 4), (2, 2050, 3),
+        (3, 5, 321), (7, 17, 650), (290, 9, 4), (2, 2050, 3),
     ]
 
     struct Layout {
