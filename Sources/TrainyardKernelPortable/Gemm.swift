@@ -2,11 +2,12 @@
 //
 // GotoBLAS/BLIS structure (Docs/kernel.md):
 //
-//   for jc in 0..<n step NC                      (B panel: kc × nc, in L3)
-//     for pc in 0..<k step KC                    pack B[pc.., jc..] into NR-wide micro-panels
+//   for jc in 0..<n step NC                      (B panel: kc × nc, in L2/L3)
+//     for pc in 0..<k step KC
 //       for ic in 0..<m step MC                  pack A[ic.., pc..] into MR-tall micro-panels (L2)
-//         for jr in 0..<nc step NR               (one B micro-panel, kc × NR, stays in L1)
+//         for jr in 0..<nc step NR               first ic only: pack this NR-wide B micro-panel
 //           for ir in 0..<mc step MR             micro-kernel: C[MR×NR] += Ã · B̃ over kc
+//                                                (the B micro-panel, kc × NR, stays in L1)
 //
 // The orientation only changes how the operands are packed: once packed, `nn`, `nt` and `tn` all
 // run the same register-tiled micro-kernel. Packed micro-panels are zero-padded to full MR / NR,

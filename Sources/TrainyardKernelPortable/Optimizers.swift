@@ -74,7 +74,7 @@ public func adamUpdate(
         let vi = madd(b2 * load(v + i), c2, g * g)
         store(mi, m + i)
         store(vi, v + i)
-        store(madd(load(params + i), negAlpha, mi / (vi.squareRoot() + eps)), params + i)
+        store(madd(load(params + i), negAlpha, mi / (squareRoot8(vi) + eps)), params + i)
         i += 8
     }
     while i < count {
@@ -86,6 +86,23 @@ public func adamUpdate(
         params[i] -= alpha * mi / (vi.squareRoot() + epsilon)
         i += 1
     }
+}
+
+/// √x for 8 non-negative lanes, to about 1 float ulp.
+///
+/// `SIMD8.squareRoot()` lowers to eight scalar `sqrtf` calls here (with errno checks), so: 1/√x
+/// from the classic bit-level estimate (3.4% off), three Newton steps y ← y·(1.5 − x/2·y²)
+/// (error 1.7e-3, 4.6e-6, then rounding), and √x = x·y, which is exactly 0 at x = 0.
+@inline(__always)
+func squareRoot8(_ x: V8) -> V8 {
+    let estimate = SIMD8<Int32>(repeating: 0x5F37_59DF) &- (unsafeBitCast(x, to: SIMD8<Int32>.self) &>> 1)
+    var y = unsafeBitCast(estimate, to: V8.self)
+    let minusHalfX = x * -0.5
+    let threeHalves = V8(repeating: 1.5)
+    y = y * madd(threeHalves, minusHalfX * y, y)
+    y = y * madd(threeHalves, minusHalfX * y, y)
+    y = y * madd(threeHalves, minusHalfX * y, y)
+    return x * y
 }
 
 // Not hot: two calls per Adam update, outside the loop.
