@@ -23,13 +23,13 @@ typealias V8 = SIMD8<Float>
 
 #if TRAINYARD_FMA
 /// Micro-tile rows: 6 rows × 2 vectors = 12 accumulators, + 2 B vectors + 1 broadcast = 15 of 16 ymm.
-@usableFromInline let gemmMR = 6
+let gemmMR = 6
 /// Micro-tile columns: two 8-float vectors.
-@usableFromInline let gemmNR = 16
+let gemmNR = 16
 #else
 /// Portable build: SIMD8 lowers to two SSE registers, so the tile is 6 × 8 (12 xmm accumulators).
-@usableFromInline let gemmMR = 6
-@usableFromInline let gemmNR = 8
+let gemmMR = 6
+let gemmNR = 8
 #endif
 /// Largest k-block: a B micro-panel (KC × NR floats, 20 KiB at NR = 16) plus the streamed A
 /// micro-panels stay inside the 32 KiB L1 data cache.

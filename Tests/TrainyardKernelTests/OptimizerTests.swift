@@ -87,6 +87,27 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
+    /// Adam's vectorized square root across ten decades of gradient size: at step 1 every
+    /// parameter moves by lr·g / (|g| + ε'), i.e. by lr in the direction of -g.
+    func testAdamStepAcrossGradientMagnitudes() {
+        for backend in Backend.runnable {
+            let g: [Float] = (0..<40).map { i in Float((i % 2 == 0 ? 1.0 : -1.0) * Foundation.pow(10.0, Double(i % 10) - 6)) * (1 + Float(i) / 64) }
+            var p = [Float](repeating: 0, count: g.count), m = p, v = p
+            let lr: Float = 0.001, eps: Float = 1e-12
+            p.withUnsafeMutableBufferPointer { pp in m.withUnsafeMutableBufferPointer { mp in v.withUnsafeMutableBufferPointer { vp in
+                g.withUnsafeBufferPointer { gp in
+                    backend.adam(g.count, pp.baseAddress!, mp.baseAddress!, vp.baseAddress!, gp.baseAddress!, lr, 0.9, 0.999, eps, 1)
+                }
+            }}}
+            for i in 0..<g.count {
+                let gi = Double(g[i])
+                let alpha = Double(lr) * (1 - 0.999).squareRoot() / (1 - 0.9)
+                let want = -alpha * (0.1 * gi) / ((0.001 * gi * gi).squareRoot() + Double(eps))
+                XCTAssertEqual(Double(p[i]), want, accuracy: 2e-6 * abs(want), "\(backend.name) g=\(g[i])")
+            }
+        }
+    }
+
     /// The dispatcher's entry points reach a working build.
     func testDispatcherUpdates() {
         var p: [Float] = [1, 2, 3], v: [Float] = [0, 0, 0], m2: [Float] = [0, 0, 0], v2: [Float] = [0, 0, 0]
