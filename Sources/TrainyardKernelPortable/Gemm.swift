@@ -193,7 +193,7 @@ func gemmBlocked(
             while ic < m {
                 let mc = min(mcBlock, m - ic)
                 if aTransposed {
-                    packATransposed(mc: mc, kc: kc, a: a + pc * lda + ic, lda: lda, into: packedA)
+                    packATransposed(mc: mc, kc: kc, a: a + pc * lda + ic, lda: lda, readable: m - ic, into: packedA)
                 } else {
                     packA(mc: mc, kc: kc, a: a + ic * lda + pc, lda: lda, into: packedA)
                 }
@@ -268,27 +268,36 @@ func packA(mc: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, into dst: Unsafe
 }
 
 /// A stored k×m (row-major, `lda`), read as Aᵀ: each micro-panel row is MR contiguous floats.
-func packATransposed(mc: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, into dst: UnsafeMutablePointer<Float>) {
+/// `readable`: how many floats of each row may be read from `a` (the columns left in A).
+///
+/// Goes row by row through A (one sequential read of each row) and scatters MR-float pieces to
+/// the micro-panels, one 8-float store each: the two extra floats land in the slot of the next
+/// row, which overwrites them; the last row is copied exactly.
+func packATransposed(mc: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, readable: Int, into dst: UnsafeMutablePointer<Float>) {
     let mr = gemmMR
-    var out = dst
-    var i = 0
-    while i + mr <= mc {
-        var src = a + i
-        for _ in 0..<kc {
-            out[0] = src[0]; out[1] = src[1]; out[2] = src[2]
-            out[3] = src[3]; out[4] = src[4]; out[5] = src[5]
-            out += mr
-            src += lda
+    let panelStride = kc * mr
+    let fullPanels = mc / mr
+    let rest = mc - fullPanels * mr
+    // Panels whose 8-float load stays inside the readable part of the row.
+    let vectorPanels = readable >= 8 ? min(fullPanels, (readable - 8) / mr + 1) : 0
+    for p in 0..<kc {
+        let src = a + p * lda
+        let out = dst + p * mr
+        var j = 0
+        if p < kc - 1 {
+            while j < vectorPanels {
+                store(load(src + j * mr), out + j * panelStride)
+                j += 1
+            }
         }
-        i += mr
-    }
-    if i < mc {
-        let rows = mc - i
-        var src = a + i
-        for _ in 0..<kc {
-            for r in 0..<mr { out[r] = r < rows ? src[r] : 0 }
-            out += mr
-            src += lda
+        while j < fullPanels {
+            let s = src + j * mr, o = out + j * panelStride
+            o[0] = s[0]; o[1] = s[1]; o[2] = s[2]; o[3] = s[3]; o[4] = s[4]; o[5] = s[5]
+            j += 1
+        }
+        if rest > 0 {
+            let s = src + fullPanels * mr, o = out + fullPanels * panelStride
+            for r in 0..<mr { o[r] = r < rest ? s[r] : 0 }
         }
     }
 }
