@@ -188,7 +188,7 @@ func gemmBlocked(
         var pc = 0
         while pc < k {
             let kc = min(kcBlock, k - pc)
-            let load = accumulate || pc > 0
+            let addToC = accumulate || pc > 0
             var ic = 0
             while ic < m {
                 let mc = min(mcBlock, m - ic)
@@ -216,13 +216,13 @@ func gemmBlocked(
                         let aPanel = UnsafePointer(packedA + ir * kc)
                         let cTile = c + (ic + ir) * ldc + jc + jr
                         if mrHere == mr && nrHere == nr {
-                            microKernel(kc: kc, a: aPanel, b: bPanel, c: cTile, ldc: ldc, load: load)
+                            microKernel(kc: kc, a: aPanel, b: bPanel, c: cTile, ldc: ldc, load: addToC)
                         } else {
                             microKernel(kc: kc, a: aPanel, b: bPanel, c: edge, ldc: nr, load: false)
                             for i in 0..<mrHere {
                                 let ci = cTile + i * ldc
                                 let ei = edge + i * nr
-                                if load {
+                                if addToC {
                                     for j in 0..<nrHere { ci[j] += ei[j] }
                                 } else {
                                     for j in 0..<nrHere { ci[j] = ei[j] }

@@ -135,6 +135,19 @@ final class GemmTests: XCTestCase {
         }
     }
 
+    /// 60 random small shapes per build (fixed seed): orientation, sizes 1...40, padding 0...5, accumulate.
+    func testRandomShapes() {
+        var rng = TestRandom(2024)
+        for backend in Backend.runnable {
+            for trial in 0..<60 {
+                let o = Orientation.allCases[rng.int(3)]
+                let (m, n, k) = (1 + rng.int(40), 1 + rng.int(40), 1 + rng.int(40))
+                run(backend, o, m: m, n: n, k: k, pad: rng.int(6), accumulate: rng.int(2) == 1,
+                    useWorkspace: rng.int(2) == 1, seed: 5000 + UInt64(trial))
+            }
+        }
+    }
+
     /// The public dispatcher (whichever build this process runs), including the workspace overloads.
     func testDispatcherMatchesReference() {
         let workspace = GemmWorkspace()
