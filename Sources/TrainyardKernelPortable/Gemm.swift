@@ -336,9 +336,24 @@ func packBTransposed(kc: Int, nc: Int, b: UnsafePointer<Float>, ldb: Int, into d
         let cols = min(nr, nc - j)
         let src = b + j * ldb
         if cols == nr {
-            for p in 0..<kc {
+            // 8 × 8 blocks: eight row loads, eight transposed stores.
+            var p = 0
+            while p + 8 <= kc {
+                for g in stride(from: 0, to: nr, by: 8) {
+                    let s = src + g * ldb + p
+                    let r0 = load(s), r1 = load(s + ldb), r2 = load(s + 2 * ldb), r3 = load(s + 3 * ldb)
+                    let r4 = load(s + 4 * ldb), r5 = load(s + 5 * ldb), r6 = load(s + 6 * ldb), r7 = load(s + 7 * ldb)
+                    for i in 0..<8 {
+                        store(V8(r0[i], r1[i], r2[i], r3[i], r4[i], r5[i], r6[i], r7[i]), out + i * nr + g)
+                    }
+                }
+                out += 8 * nr
+                p += 8
+            }
+            while p < kc {
                 for q in 0..<nr { out[q] = src[q * ldb + p] }
                 out += nr
+                p += 1
             }
         } else {
             for p in 0..<kc {
