@@ -77,20 +77,32 @@ final class BackendSelectionTests: XCTestCase {
         XCTAssertEqual(KernelBackendName.current, KernelBackend.active.rawValue)
     }
 
+    /// In a child with `TRAINYARD_KERNEL=portable`: the override takes effect, and the whole MLP
+    /// step (dispatcher → portable build) passes its finite-difference check and the dispatcher
+    /// tests of the layers and updates.
     func testPortableOverrideInAChild() throws {
         #if os(Linux)
         guard ProcessInfo.processInfo.environment["TRAINYARD_KERNEL"] != "portable" else { return }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["TrainyardKernelTests.BackendSelectionTests/testActiveBackendFollowsTheCPUAndTheOverride"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["TRAINYARD_KERNEL"] = "portable"
-        process.environment = environment
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
+        for filter in ["TrainyardKernelTests.BackendSelectionTests/testActiveBackendFollowsTheCPUAndTheOverride",
+                       "TrainyardKernelTests.MLPGradientTests",
+                       "TrainyardKernelTests.ElementwiseTests/testDispatcherLayers",
+                       "TrainyardKernelTests.OptimizerTests/testDispatcherUpdates",
+                       "TrainyardKernelTests.GemmTests/testDispatcherMatchesReference"] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            process.arguments = [filter]
+            var environment = ProcessInfo.processInfo.environment
+            environment["TRAINYARD_KERNEL"] = "portable"
+            process.environment = environment
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0, "\(filter) with TRAINYARD_KERNEL=portable: \(text.suffix(800))")
+            XCTAssertTrue(text.contains("with 0 failures") && !text.contains("Executed 0 tests"), "\(filter) ran no test: \(text.suffix(400))")
+        }
         #else
         throw XCTSkip("re-runs the test binary, which is only a plain executable on Linux")
         #endif
