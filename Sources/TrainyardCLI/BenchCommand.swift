@@ -11,8 +11,8 @@ import TrainyardKernel
 enum BenchCommand {
     static let options: [(String, String)] = [
         ("--json", "print one JSON document instead of the table"),
-        ("--repeat N", "timed repeats per case; the best and the median are reported (default 5)"),
-        ("--min-time S", "seconds each repeat runs at least (default 0.1, so ≥ 0.5 s per case; the MLP runs 3× longer)"),
+        ("--repeat N", "timed repeats per case; the best and the median are reported (default 10)"),
+        ("--min-time S", "seconds each repeat runs at least (default 0.05, so ≥ 0.5 s per case; the MLP runs 3× longer)"),
         ("--no-reference", "skip the numpy reference"),
         ("--python PATH", "the Python that runs the numpy reference (default: python3 on PATH)"),
     ]
@@ -30,8 +30,8 @@ enum BenchCommand {
             return .success
         }
         let json = try args.flag("--json")
-        let repeats = try args.int("--repeat", in: 1...1000) ?? 5
-        let minTime = try args.double("--min-time", in: 0.001...60) ?? 0.1
+        let repeats = try args.int("--repeat", in: 1...1000) ?? 10
+        let minTime = try args.double("--min-time", in: 0.001...60) ?? 0.05
         let noReference = try args.flag("--no-reference")
         let python = try args.value("--python")
         guard let what = args.positional() else {
