@@ -61,7 +61,10 @@ let package = Package(
         .executableTarget(name: "trainyard-worker", dependencies: ["TrainyardRoles"]),
         .executableTarget(name: "trainyard-ps", dependencies: ["TrainyardRoles"]),
 
-        .testTarget(name: "TrainyardKernelTests", dependencies: ["TrainyardKernel", "TrainyardCore"]),
+        .testTarget(
+            name: "TrainyardKernelTests",
+            dependencies: ["TrainyardKernel", "TrainyardKernelPortable", "TrainyardKernelAVX2", "TrainyardCore"]
+        ),
         .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore"]),
         .testTarget(name: "TrainyardPlatformTests", dependencies: ["TrainyardPlatform", "TrainyardRoles"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TrainyardCore", "TrainyardPlatform"]),

@@ -17,6 +17,7 @@ public enum TrainyardCommand {
         ("storage", "emulated buckets: ls, cp, cat, rm on gs:// URIs", StorageCommand.run),
         ("sweep", "hyperparameter sweeps with early termination: run, list, describe", SweepCommand.run),
         ("models", "the model registry: register, list, show", ModelsCommand.run),
+        ("bench", "measure the training kernel: GEMM GFLOP/s and MLP examples/s, against numpy when present", BenchCommand.run),
         ("version", "print the version", { _ in print("trainyard \(version) (kernel \(KernelBackendName.current))"); return .success }),
     ]
 

@@ -18,10 +18,15 @@ public enum KernelBackend: String, Sendable {
     /// Chosen once: the AVX2 build when the CPU supports it, unless `TRAINYARD_KERNEL=portable`.
     public static let active: KernelBackend = {
         if let forced = getenvString("TRAINYARD_KERNEL"), forced == "portable" { return .portable }
+        return cpuSupportsAVX2FMA ? .avx2FMA : .portable
+    }()
+
+    /// Whether this CPU (and OS) can run the AVX2+FMA build, whatever `TRAINYARD_KERNEL` says.
+    public static let cpuSupportsAVX2FMA: Bool = {
         #if arch(x86_64)
-        return ty_cpu_has_avx2_fma() != 0 ? .avx2FMA : .portable
+        return ty_cpu_has_avx2_fma() != 0
         #else
-        return .portable
+        return false
         #endif
     }()
 }
@@ -32,7 +37,30 @@ private func getenvString(_ name: String) -> String? {
     return String(cString: p)
 }
 
+/// Reusable packing memory for GEMM calls, so a training step allocates nothing.
+///
+/// Sized for the largest blocks of the active build; any shape fits. Not thread-safe: one per
+/// thread (an `MLPTrainer` owns one). Calls without a workspace allocate one per call.
+public final class GemmWorkspace {
+    let floats: UnsafeMutablePointer<Float>
+
+    public init() {
+        let count: Int
+        switch KernelBackend.active {
+        case .avx2FMA: count = TrainyardKernelAVX2.gemmWorkspaceFloats()
+        case .portable: count = TrainyardKernelPortable.gemmWorkspaceFloats()
+        }
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+        floats = raw.bindMemory(to: Float.self, capacity: count)
+    }
+
+    deinit { floats.deallocate() }
+}
+
 /// Row-major single-precision GEMM in the three orientations training uses.
+///
+/// Packed and cache-blocked (Docs/kernel.md). The caller's matrices are never modified except C;
+/// A and B are read in place through their leading dimensions.
 public enum Gemm {
     /// C[m×n] = A[m×k] · B[k×n], plus C when `accumulate` (forward: X·W).
     public static func nn(
@@ -73,6 +101,45 @@ public enum Gemm {
         }
     }
 
+    /// `nn` packing into `workspace` instead of allocating.
+    public static func nn(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false, workspace: GemmWorkspace
+    ) {
+        guard m > 0, n > 0 else { return }
+        if k == 0 { if !accumulate { zero(m: m, n: n, c: c, ldc: ldc) }; return }
+        switch KernelBackend.active {
+        case .avx2FMA: TrainyardKernelAVX2.gemmNN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, workspace: workspace.floats)
+        case .portable: TrainyardKernelPortable.gemmNN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, workspace: workspace.floats)
+        }
+    }
+
+    /// `nt` packing into `workspace` instead of allocating.
+    public static func nt(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false, workspace: GemmWorkspace
+    ) {
+        guard m > 0, n > 0 else { return }
+        if k == 0 { if !accumulate { zero(m: m, n: n, c: c, ldc: ldc) }; return }
+        switch KernelBackend.active {
+        case .avx2FMA: TrainyardKernelAVX2.gemmNT(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, workspace: workspace.floats)
+        case .portable: TrainyardKernelPortable.gemmNT(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, workspace: workspace.floats)
+        }
+    }
+
+    /// `tn` packing into `workspace` instead of allocating.
+    public static func tn(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false, workspace: GemmWorkspace
+    ) {
+        guard m > 0, n > 0 else { return }
+        if k == 0 { if !accumulate { zero(m: m, n: n, c: c, ldc: ldc) }; return }
+        switch KernelBackend.active {
+        case .avx2FMA: TrainyardKernelAVX2.gemmTN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, workspace: workspace.floats)
+        case .portable: TrainyardKernelPortable.gemmTN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, workspace: workspace.floats)
+        }
+    }
+
     private static func zero(m: Int, n: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
         for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
     }
@@ -110,6 +177,9 @@ public enum Layers {
         rows: Int, classes: Int, logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, gradient: UnsafeMutablePointer<Float>?
     ) -> (lossSum: Double, correct: Int) {
         precondition(rows > 0 && classes > 0, "softmaxCrossEntropy needs at least one row and one class")
+        for r in 0..<rows {
+            precondition(labels[r] >= 0 && Int(labels[r]) < classes, "label \(labels[r]) of row \(r) outside 0..<\(classes)")
+        }
         switch KernelBackend.active {
         case .avx2FMA: return TrainyardKernelAVX2.softmaxCrossEntropy(rows: rows, classes: classes, logits: logits, labels: labels, gradient: gradient)
         case .portable: return TrainyardKernelPortable.softmaxCrossEntropy(rows: rows, classes: classes, logits: logits, labels: labels, gradient: gradient)

@@ -1,8 +1,68 @@
 // Single-precision matrix multiply in the three orientations training needs.
 //
-// All matrices are row-major with explicit leading dimensions. Nothing is transposed in memory:
-// `nt` and `tn` read their transposed operand in place. These are the reference-grade loops the
-// cluster runs on until the blocked SIMD kernel replaces them; the public contract stays the same.
+// GotoBLAS/BLIS structure (Docs/kernel.md):
+//
+//   for jc in 0..<n step NC                      (B panel: kc × nc, in L2/L3)
+//     for pc in 0..<k step KC
+//       for ic in 0..<m step MC                  pack A[ic.., pc..] into MR-tall micro-panels (L2)
+//         for jr in 0..<nc step NR               first ic only: pack this NR-wide B micro-panel
+//           for ir in 0..<mc step MR             micro-kernel: C[MR×NR] += Ã · B̃ over kc
+//                                                (the B micro-panel, kc × NR, stays in L1)
+//
+// The orientation only changes how the operands are packed: once packed, `nn`, `nt` and `tn` all
+// run the same register-tiled micro-kernel. Packed micro-panels are zero-padded to full MR / NR,
+// so the micro-kernel always computes a full tile and only the write-back handles the edges.
+//
+// All matrices are row-major with explicit leading dimensions; the caller's data is never
+// transposed in place, only copied into the packing buffers.
+
+/// One SIMD register's worth of floats: a ymm register in the AVX2 build, two xmm in the portable one.
+typealias V8 = SIMD8<Float>
+
+// MARK: - Tile and block sizes
+
+#if TRAINYARD_FMA
+/// Micro-tile rows: 6 rows × 2 vectors = 12 accumulators, + 2 B vectors + 1 broadcast = 15 of 16 ymm.
+let gemmMR = 6
+/// Micro-tile columns: two 8-float vectors.
+let gemmNR = 16
+#else
+/// Portable build: SIMD8 lowers to two SSE registers, so the tile is 6 × 8 (12 xmm accumulators).
+let gemmMR = 6
+let gemmNR = 8
+#endif
+/// Largest k-block: a B micro-panel (KC × NR floats, 20 KiB at NR = 16) plus the streamed A
+/// micro-panels stay inside the 32 KiB L1 data cache.
+let gemmKCMax = 320
+/// Largest m-block: the packed A block (MC × KC floats, ≤ 360 KiB) stays inside a 512 KiB L2.
+let gemmMCMax = 288
+/// Largest n-block: the packed B panel (KC × NC floats, ≤ 2.5 MiB) lives in L3.
+let gemmNCMax = 2048
+
+/// Floats of packing workspace any GEMM call needs at most: see `gemmWorkspaceFloats(m:n:k:)`.
+public func gemmWorkspaceFloats() -> Int {
+    gemmMCMax * gemmKCMax + gemmKCMax * gemmNCMax + gemmMR * gemmNR + 3 * 16
+}
+
+/// Floats of packing workspace a GEMM of this shape needs: the packed A block (mc × kc), the
+/// packed B panel (kc × nc), an MR × NR edge tile, and slack to start each on a 64-byte boundary.
+public func gemmWorkspaceFloats(m: Int, n: Int, k: Int) -> Int {
+    let blocks = GemmBlocks(m: m, n: n, k: k)
+    return blocks.mc * blocks.kc + blocks.kc * blocks.nc + gemmMR * gemmNR + 3 * 16
+}
+
+/// The block sizes one call uses: each dimension split into the fewest blocks no larger than its
+/// cap, of nearly equal size (so no block is a sliver), rounded up to the micro-tile.
+struct GemmBlocks {
+    var mc: Int, nc: Int, kc: Int
+    @inline(__always) init(m: Int, n: Int, k: Int) {
+        mc = balancedBlock(m, max: gemmMCMax, multiple: gemmMR)
+        nc = balancedBlock(n, max: gemmNCMax, multiple: gemmNR)
+        kc = balancedBlock(k, max: gemmKCMax, multiple: 1)
+    }
+}
+
+// MARK: - Public entry points
 
 /// C[m×n] = A[m×k] · B[k×n]  (plus C when `accumulate`).
 public func gemmNN(
@@ -12,16 +72,7 @@ public func gemmNN(
     c: UnsafeMutablePointer<Float>, ldc: Int,
     accumulate: Bool
 ) {
-    for i in 0..<m {
-        let ci = c + i * ldc
-        if !accumulate { ci.update(repeating: 0, count: n) }
-        for p in 0..<k {
-            let aip = a[i * lda + p]
-            if aip == 0 { continue }
-            let bp = b + p * ldb
-            for j in 0..<n { ci[j] += aip * bp[j] }
-        }
-    }
+    withGemmWorkspace(m: m, n: n, k: k) { gemmNN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, workspace: $0) }
 }
 
 /// C[m×n] = A[m×k] · B[n×k]ᵀ  (plus C when `accumulate`).
@@ -32,15 +83,7 @@ public func gemmNT(
     c: UnsafeMutablePointer<Float>, ldc: Int,
     accumulate: Bool
 ) {
-    for i in 0..<m {
-        let ai = a + i * lda
-        for j in 0..<n {
-            let bj = b + j * ldb
-            var sum: Float = 0
-            for p in 0..<k { sum += ai[p] * bj[p] }
-            c[i * ldc + j] = accumulate ? c[i * ldc + j] + sum : sum
-        }
-    }
+    withGemmWorkspace(m: m, n: n, k: k) { gemmNT(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, workspace: $0) }
 }
 
 /// C[m×n] = A[k×m]ᵀ · B[k×n]  (plus C when `accumulate`).
@@ -51,17 +94,360 @@ public func gemmTN(
     c: UnsafeMutablePointer<Float>, ldc: Int,
     accumulate: Bool
 ) {
-    if !accumulate {
-        for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
+    withGemmWorkspace(m: m, n: n, k: k) { gemmTN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, workspace: $0) }
+}
+
+/// `gemmNN` with a caller-owned workspace of at least `gemmWorkspaceFloats(m:n:k:)` floats.
+public func gemmNN(
+    m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int,
+    accumulate: Bool, workspace: UnsafeMutablePointer<Float>
+) {
+    gemmBlocked(m: m, n: n, k: k, a: a, lda: lda, aTransposed: false, b: b, ldb: ldb, bTransposed: false,
+                c: c, ldc: ldc, accumulate: accumulate, workspace: workspace)
+}
+
+/// `gemmNT` with a caller-owned workspace of at least `gemmWorkspaceFloats(m:n:k:)` floats.
+public func gemmNT(
+    m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int,
+    accumulate: Bool, workspace: UnsafeMutablePointer<Float>
+) {
+    gemmBlocked(m: m, n: n, k: k, a: a, lda: lda, aTransposed: false, b: b, ldb: ldb, bTransposed: true,
+                c: c, ldc: ldc, accumulate: accumulate, workspace: workspace)
+}
+
+/// `gemmTN` with a caller-owned workspace of at least `gemmWorkspaceFloats(m:n:k:)` floats.
+public func gemmTN(
+    m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int,
+    accumulate: Bool, workspace: UnsafeMutablePointer<Float>
+) {
+    gemmBlocked(m: m, n: n, k: k, a: a, lda: lda, aTransposed: true, b: b, ldb: ldb, bTransposed: false,
+                c: c, ldc: ldc, accumulate: accumulate, workspace: workspace)
+}
+
+/// Runs `body` with a freshly allocated, 64-byte aligned workspace big enough for this shape.
+@inline(__always)
+func withGemmWorkspace(m: Int, n: Int, k: Int, _ body: (UnsafeMutablePointer<Float>) -> Void) {
+    let floats = gemmWorkspaceFloats(m: m, n: n, k: k)
+    let raw = UnsafeMutableRawPointer.allocate(byteCount: floats * 4, alignment: 64)
+    defer { raw.deallocate() }
+    body(raw.bindMemory(to: Float.self, capacity: floats))
+}
+
+// MARK: - Driver
+
+/// Splits `total` into the fewest blocks of at most `maxBlock`, of nearly equal size rounded up to
+/// a multiple of `multiple` (so no block is a sliver).
+@inline(__always)
+func balancedBlock(_ total: Int, max maxBlock: Int, multiple: Int) -> Int {
+    if total <= 0 { return multiple }
+    let blocks = (total + maxBlock - 1) / maxBlock
+    let even = (total + blocks - 1) / blocks
+    return min(maxBlock, (even + multiple - 1) / multiple * multiple)
+}
+
+@inline(__always)
+func alignUp64(_ p: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+    let address = UInt(bitPattern: p)
+    return UnsafeMutablePointer(bitPattern: (address + 63) & ~UInt(63))!
+}
+
+/// The shared blocked loop nest. `aTransposed`: A is stored k×m (read as Aᵀ); `bTransposed`: B is
+/// stored n×k (read as Bᵀ).
+func gemmBlocked(
+    m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int, aTransposed: Bool,
+    b: UnsafePointer<Float>, ldb: Int, bTransposed: Bool,
+    c: UnsafeMutablePointer<Float>, ldc: Int,
+    accumulate: Bool, workspace: UnsafeMutablePointer<Float>
+) {
+    if m <= 0 || n <= 0 { return }
+    if k <= 0 {
+        if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+        return
     }
-    for p in 0..<k {
-        let ap = a + p * lda
-        let bp = b + p * ldb
-        for i in 0..<m {
-            let api = ap[i]
-            if api == 0 { continue }
-            let ci = c + i * ldc
-            for j in 0..<n { ci[j] += api * bp[j] }
+    let mr = gemmMR, nr = gemmNR
+    let blocks = GemmBlocks(m: m, n: n, k: k)
+    let kcBlock = blocks.kc, mcBlock = blocks.mc, ncBlock = blocks.nc
+
+    let packedA = alignUp64(workspace)
+    let packedB = alignUp64(packedA + mcBlock * kcBlock)
+    let edge = alignUp64(packedB + kcBlock * ncBlock)
+
+    var jc = 0
+    while jc < n {
+        let nc = min(ncBlock, n - jc)
+        var pc = 0
+        while pc < k {
+            let kc = min(kcBlock, k - pc)
+            let addToC = accumulate || pc > 0
+            var ic = 0
+            while ic < m {
+                let mc = min(mcBlock, m - ic)
+                if aTransposed {
+                    packATransposed(mc: mc, kc: kc, a: a + pc * lda + ic, lda: lda, readable: m - ic, into: packedA)
+                } else {
+                    packA(mc: mc, kc: kc, a: a + ic * lda + pc, lda: lda, into: packedA)
+                }
+                var jr = 0
+                while jr < nc {
+                    let nrHere = min(nr, nc - jr)
+                    if ic == 0 {
+                        // Each B micro-panel is packed just before its first use, so it is still
+                        // in L1 when the micro-kernel starts streaming A past it.
+                        if bTransposed {
+                            packBTransposed(kc: kc, nc: nrHere, b: b + (jc + jr) * ldb + pc, ldb: ldb, into: packedB + jr * kc)
+                        } else {
+                            packB(kc: kc, nc: nrHere, b: b + pc * ldb + jc + jr, ldb: ldb, into: packedB + jr * kc)
+                        }
+                    }
+                    let bPanel = UnsafePointer(packedB + jr * kc)
+                    var ir = 0
+                    while ir < mc {
+                        let mrHere = min(mr, mc - ir)
+                        let aPanel = UnsafePointer(packedA + ir * kc)
+                        let cTile = c + (ic + ir) * ldc + jc + jr
+                        if mrHere == mr && nrHere == nr {
+                            microKernel(kc: kc, a: aPanel, b: bPanel, c: cTile, ldc: ldc, load: addToC)
+                        } else {
+                            microKernel(kc: kc, a: aPanel, b: bPanel, c: edge, ldc: nr, load: false)
+                            for i in 0..<mrHere {
+                                let ci = cTile + i * ldc
+                                let ei = edge + i * nr
+                                if addToC {
+                                    for j in 0..<nrHere { ci[j] += ei[j] }
+                                } else {
+                                    for j in 0..<nrHere { ci[j] = ei[j] }
+                                }
+                            }
+                        }
+                        ir += mr
+                    }
+                    jr += nr
+                }
+                ic += mc
+            }
+            pc += kc
+        }
+        jc += nc
+    }
+}
+
+// MARK: - Packing
+
+/// A stored m×k (row-major, `lda`): writes ⌈mc/MR⌉ micro-panels, each kc × MR (k-major), rows past
+/// mc zero.
+func packA(mc: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, into dst: UnsafeMutablePointer<Float>) {
+    let mr = gemmMR
+    var out = dst
+    var i = 0
+    while i + mr <= mc {
+        let r0 = a + i * lda, r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda, r4 = r3 + lda, r5 = r4 + lda
+        for p in 0..<kc {
+            out[0] = r0[p]; out[1] = r1[p]; out[2] = r2[p]
+            out[3] = r3[p]; out[4] = r4[p]; out[5] = r5[p]
+            out += mr
+        }
+        i += mr
+    }
+    if i < mc {
+        let rows = mc - i
+        for p in 0..<kc {
+            for r in 0..<mr { out[r] = r < rows ? a[(i + r) * lda + p] : 0 }
+            out += mr
         }
     }
 }
+
+/// A stored k×m (row-major, `lda`), read as Aᵀ: each micro-panel row is MR contiguous floats.
+/// `readable`: how many floats of each row may be read from `a` (the columns left in A).
+///
+/// Goes row by row through A (one sequential read of each row) and scatters MR-float pieces to
+/// the micro-panels, one 8-float store each: the two extra floats land in the slot of the next
+/// row, which overwrites them; the last row is copied exactly.
+func packATransposed(mc: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, readable: Int, into dst: UnsafeMutablePointer<Float>) {
+    let mr = gemmMR
+    let panelStride = kc * mr
+    let fullPanels = mc / mr
+    let rest = mc - fullPanels * mr
+    // Panels whose 8-float load stays inside the readable part of the row.
+    let vectorPanels = readable >= 8 ? min(fullPanels, (readable - 8) / mr + 1) : 0
+    for p in 0..<kc {
+        let src = a + p * lda
+        let out = dst + p * mr
+        var j = 0
+        if p < kc - 1 {
+            while j < vectorPanels {
+                store(load(src + j * mr), out + j * panelStride)
+                j += 1
+            }
+        }
+        while j < fullPanels {
+            let s = src + j * mr, o = out + j * panelStride
+            o[0] = s[0]; o[1] = s[1]; o[2] = s[2]; o[3] = s[3]; o[4] = s[4]; o[5] = s[5]
+            j += 1
+        }
+        if rest > 0 {
+            let s = src + fullPanels * mr, o = out + fullPanels * panelStride
+            for r in 0..<mr { o[r] = r < rest ? s[r] : 0 }
+        }
+    }
+}
+
+/// B stored k×n (row-major, `ldb`): micro-panels of kc × NR, each row NR contiguous floats.
+func packB(kc: Int, nc: Int, b: UnsafePointer<Float>, ldb: Int, into dst: UnsafeMutablePointer<Float>) {
+    let nr = gemmNR
+    var out = dst
+    var j = 0
+    while j + nr <= nc {
+        var src = b + j
+        for _ in 0..<kc {
+            for v in stride(from: 0, to: nr, by: 8) { store(load(src + v), out + v) }
+            out += nr
+            src += ldb
+        }
+        j += nr
+    }
+    if j < nc {
+        let cols = nc - j
+        var src = b + j
+        for _ in 0..<kc {
+            for q in 0..<nr { out[q] = q < cols ? src[q] : 0 }
+            out += nr
+            src += ldb
+        }
+    }
+}
+
+/// B stored n×k (row-major, `ldb`), read as Bᵀ: gathers NR rows of B into each micro-panel.
+func packBTransposed(kc: Int, nc: Int, b: UnsafePointer<Float>, ldb: Int, into dst: UnsafeMutablePointer<Float>) {
+    let nr = gemmNR
+    var out = dst
+    var j = 0
+    while j < nc {
+        let cols = min(nr, nc - j)
+        let src = b + j * ldb
+        if cols == nr {
+            // 8 × 8 blocks: eight row loads, eight transposed stores.
+            var p = 0
+            while p + 8 <= kc {
+                for g in stride(from: 0, to: nr, by: 8) {
+                    let s = src + g * ldb + p
+                    let r0 = load(s), r1 = load(s + ldb), r2 = load(s + 2 * ldb), r3 = load(s + 3 * ldb)
+                    let r4 = load(s + 4 * ldb), r5 = load(s + 5 * ldb), r6 = load(s + 6 * ldb), r7 = load(s + 7 * ldb)
+                    for i in 0..<8 {
+                        store(V8(r0[i], r1[i], r2[i], r3[i], r4[i], r5[i], r6[i], r7[i]), out + i * nr + g)
+                    }
+                }
+                out += 8 * nr
+                p += 8
+            }
+            while p < kc {
+                for q in 0..<nr { out[q] = src[q * ldb + p] }
+                out += nr
+                p += 1
+            }
+        } else {
+            for p in 0..<kc {
+                for q in 0..<nr { out[q] = q < cols ? src[q * ldb + p] : 0 }
+                out += nr
+            }
+        }
+        j += nr
+    }
+}
+
+// MARK: - Micro-kernel
+
+@inline(__always) func load(_ p: UnsafePointer<Float>) -> V8 {
+    UnsafeRawPointer(p).loadUnaligned(as: V8.self)
+}
+@inline(__always) func load(_ p: UnsafeMutablePointer<Float>) -> V8 {
+    UnsafeRawPointer(p).loadUnaligned(as: V8.self)
+}
+@inline(__always) func store(_ v: V8, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V8.self)
+}
+
+/// acc + x·y: one fused multiply-add in the AVX2 build, a multiply and an add in the portable one
+/// (which must never reach the software `fmaf`).
+@inline(__always) func madd(_ acc: V8, _ x: V8, _ y: V8) -> V8 {
+    #if TRAINYARD_FMA
+    return acc.addingProduct(x, y)
+    #else
+    return acc + x * y
+    #endif
+}
+
+#if TRAINYARD_FMA
+/// C[6×16] (+)= Ã[6×kc] · B̃[kc×16] from packed micro-panels, with 12 independent accumulators.
+func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
+    var c00 = V8(), c01 = V8(), c10 = V8(), c11 = V8(), c20 = V8(), c21 = V8()
+    var c30 = V8(), c31 = V8(), c40 = V8(), c41 = V8(), c50 = V8(), c51 = V8()
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let b0 = load(pb), b1 = load(pb + 8)
+        var x = V8(repeating: pa[0])
+        c00 = madd(c00, x, b0); c01 = madd(c01, x, b1)
+        x = V8(repeating: pa[1])
+        c10 = madd(c10, x, b0); c11 = madd(c11, x, b1)
+        x = V8(repeating: pa[2])
+        c20 = madd(c20, x, b0); c21 = madd(c21, x, b1)
+        x = V8(repeating: pa[3])
+        c30 = madd(c30, x, b0); c31 = madd(c31, x, b1)
+        x = V8(repeating: pa[4])
+        c40 = madd(c40, x, b0); c41 = madd(c41, x, b1)
+        x = V8(repeating: pa[5])
+        c50 = madd(c50, x, b0); c51 = madd(c51, x, b1)
+        pa += 6
+        pb += 16
+    }
+    let r0 = c, r1 = c + ldc, r2 = r1 + ldc, r3 = r2 + ldc, r4 = r3 + ldc, r5 = r4 + ldc
+    if doLoad {
+        c00 += load(r0); c01 += load(r0 + 8)
+        c10 += load(r1); c11 += load(r1 + 8)
+        c20 += load(r2); c21 += load(r2 + 8)
+        c30 += load(r3); c31 += load(r3 + 8)
+        c40 += load(r4); c41 += load(r4 + 8)
+        c50 += load(r5); c51 += load(r5 + 8)
+    }
+    store(c00, r0); store(c01, r0 + 8)
+    store(c10, r1); store(c11, r1 + 8)
+    store(c20, r2); store(c21, r2 + 8)
+    store(c30, r3); store(c31, r3 + 8)
+    store(c40, r4); store(c41, r4 + 8)
+    store(c50, r5); store(c51, r5 + 8)
+}
+#else
+/// C[6×8] (+)= Ã[6×kc] · B̃[kc×8] from packed micro-panels (portable build: 12 xmm accumulators).
+func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
+    var c0 = V8(), c1 = V8(), c2 = V8(), c3 = V8(), c4 = V8(), c5 = V8()
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let b0 = load(pb)
+        c0 = madd(c0, V8(repeating: pa[0]), b0)
+        c1 = madd(c1, V8(repeating: pa[1]), b0)
+        c2 = madd(c2, V8(repeating: pa[2]), b0)
+        c3 = madd(c3, V8(repeating: pa[3]), b0)
+        c4 = madd(c4, V8(repeating: pa[4]), b0)
+        c5 = madd(c5, V8(repeating: pa[5]), b0)
+        pa += 6
+        pb += 8
+    }
+    let r0 = c, r1 = c + ldc, r2 = r1 + ldc, r3 = r2 + ldc, r4 = r3 + ldc, r5 = r4 + ldc
+    if doLoad {
+        c0 += load(r0); c1 += load(r1); c2 += load(r2)
+        c3 += load(r3); c4 += load(r4); c5 += load(r5)
+    }
+    store(c0, r0); store(c1, r1); store(c2, r2)
+    store(c3, r3); store(c4, r4); store(c5, r5)
+}
+#endif

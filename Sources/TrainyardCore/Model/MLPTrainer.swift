@@ -13,6 +13,8 @@ public final class MLPTrainer {
     private var activations: [UnsafeMutablePointer<Float>]
     private var deltaA: UnsafeMutablePointer<Float>
     private var deltaB: UnsafeMutablePointer<Float>
+    /// GEMM packing buffers, reused by every call so a step allocates nothing.
+    private let workspace = GemmWorkspace()
 
     public init(architecture: MLPArchitecture, maxBatch: Int) {
         precondition(maxBatch > 0, "maxBatch must be positive")
@@ -42,7 +44,7 @@ public final class MLPTrainer {
         var input = x
         for l in 0..<architecture.layerCount {
             let out = activations[l]
-            Gemm.nn(m: rows, n: widths[l + 1], k: widths[l], a: input, lda: widths[l], b: kernel(l, p), ldb: widths[l + 1], c: out, ldc: widths[l + 1])
+            Gemm.nn(m: rows, n: widths[l + 1], k: widths[l], a: input, lda: widths[l], b: kernel(l, p), ldb: widths[l + 1], c: out, ldc: widths[l + 1], workspace: workspace)
             Layers.biasActivationForward(rows: rows, cols: widths[l + 1], x: out, bias: bias(l, p), relu: l < architecture.layerCount - 1)
             input = UnsafePointer(out)
         }
@@ -63,11 +65,11 @@ public final class MLPTrainer {
         for l in stride(from: last, through: 0, by: -1) {
             let input: UnsafePointer<Float> = l == 0 ? x : UnsafePointer(activations[l - 1])
             // dW = inputᵀ · delta ; db = Σ rows of delta
-            Gemm.tn(m: widths[l], n: widths[l + 1], k: rows, a: input, lda: widths[l], b: delta, ldb: widths[l + 1], c: g + offsets[2 * l], ldc: widths[l + 1])
+            Gemm.tn(m: widths[l], n: widths[l + 1], k: rows, a: input, lda: widths[l], b: delta, ldb: widths[l + 1], c: g + offsets[2 * l], ldc: widths[l + 1], workspace: workspace)
             Layers.columnSums(rows: rows, cols: widths[l + 1], x: delta, out: g + offsets[2 * l + 1])
             if l > 0 {
                 // d(input) = delta · Wᵀ, then through the ReLU that produced the input
-                Gemm.nt(m: rows, n: widths[l], k: widths[l + 1], a: delta, lda: widths[l + 1], b: kernel(l, p), ldb: widths[l + 1], c: spare, ldc: widths[l])
+                Gemm.nt(m: rows, n: widths[l], k: widths[l + 1], a: delta, lda: widths[l + 1], b: kernel(l, p), ldb: widths[l + 1], c: spare, ldc: widths[l], workspace: workspace)
                 Layers.reluBackward(count: rows * widths[l], dy: spare, y: activations[l - 1])
                 swap(&delta, &spare)
             }
