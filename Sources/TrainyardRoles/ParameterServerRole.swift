@@ -44,7 +44,7 @@ public enum ParameterServerRole {
                         stepAdvanced.lock()
                         stepAdvanced.broadcast()
                         stepAdvanced.unlock()
-                    case .awaitStep(let after, let requestID):
+                    case .awaitStep(let after, let requestID, let returnValues):
                         // Answer a little before the client's deadline, so it hears why.
                         let budget = frame.deadlineMillis > 0 ? Double(frame.deadlineMillis) / 1000 * 0.9 : replyTimeout
                         let deadline = Deadline.after(seconds: budget)
@@ -53,7 +53,7 @@ public enum ParameterServerRole {
                             _ = stepAdvanced.wait(until: Date(timeIntervalSinceNow: min(0.25, max(0.001, deadline.remaining))))
                         }
                         stepAdvanced.unlock()
-                        let (answer, incarnation) = state.withLock { ($0.syncPushReply(after: after, incarnation: frame.incarnation), $0.incarnation) }
+                        let (answer, incarnation) = state.withLock { ($0.syncPushReply(after: after, incarnation: frame.incarnation, returnValues: returnValues), $0.incarnation) }
                         do { try connection.send(Frame(requestID: requestID, incarnation: incarnation, message: answer), until: .after(seconds: replyTimeout)) } catch { return }
                     }
                 }

@@ -47,6 +47,9 @@ public final class TrainerRole {
     private var lastEvaluation: (step: Int64, loss: Double, accuracy: Double)?
     private var stepLoss = 0.0
     private var stepCorrect = 0
+    /// The values the last push brought back (every shard's, after the update): the next pull
+    /// uses them instead of asking again.
+    private var freshFromPush: (step: Int64, done: Bool)?
 
     public init(context: RoleContext) throws {
         self.context = context
@@ -174,6 +177,11 @@ public final class TrainerRole {
     /// Hands an event to the machine. A failure replaces the queued directives (they were planned
     /// for a world that no longer holds); anything else runs before what is already queued.
     private func feed(_ event: TrainerMachine.Event, into queue: inout [TrainerMachine.Directive]) {
+        switch event {
+        case .rpcFailed, .clusterUnreachable, .clusterPolled, .clusterInitialized:
+            freshFromPush = nil  // values from before a failure or a restore are not to be trained on
+        default: break
+        }
         let next = machine.handle(event)
         switch event {
         case .rpcFailed, .clusterUnreachable, .clusterPolled, .preempted, .shutdownRequested: queue = next
@@ -226,6 +234,10 @@ public final class TrainerRole {
     }
 
     private func pull(includeSlots: Bool = false) -> TrainerMachine.Event {
+        if !includeSlots, let fresh = freshFromPush {
+            freshFromPush = nil
+            return .pulled(globalStep: fresh.step, done: fresh.done)
+        }
         switch pullShards(includeSlots: includeSlots) {
         case .success(let result): return .pulled(globalStep: result.step, done: result.done)
         case .failure(let error): return .rpcFailed(error.code, reason: error.description, now: MonotonicClock.now())
@@ -293,21 +305,26 @@ public final class TrainerRole {
         do {
             let base = machine.globalStep
             let ids = try clients.enumerated().map { i, client in
-                try client.send(.push(Push(baseStep: base, gradients: partition.gather(shard: i, from: gradients))), until: deadline)
+                try client.send(.push(Push(baseStep: base, gradients: partition.gather(shard: i, from: gradients), returnValues: true)), until: deadline)
             }
             var reply = PushReply(globalStep: 0, applied: true, done: false)
+            var complete = true
             for (i, client) in clients.enumerated() {
                 let answer = try client.receive(ids[i], until: deadline)
                 guard case .pushReply(let r) = answer else { throw RPCError.transport("ps-\(i) answered push with \(answer.name)") }
                 reply.globalStep = i == 0 ? r.globalStep : max(reply.globalStep, r.globalStep)
                 reply.applied = reply.applied && r.applied
                 reply.done = reply.done || r.done
+                if r.values.count == partition.elements(inShard: i) { partition.scatter(shard: i, values: r.values, into: &parameters) } else { complete = false }
             }
+            freshFromPush = complete ? (reply.globalStep, reply.done) : nil
             recordStep(globalStep: reply.globalStep)
             return .pushed(reply, now: MonotonicClock.now())
         } catch let error as RPCError {
+            freshFromPush = nil
             return .rpcFailed(error.code, reason: error.description, now: MonotonicClock.now())
         } catch {
+            freshFromPush = nil
             return .rpcFailed(nil, reason: "\(error)", now: MonotonicClock.now())
         }
     }

@@ -165,7 +165,7 @@ final class SyncParameterServerTests: XCTestCase {
 
         // The first gradient waits for a second one.
         XCTAssertEqual(ps.handle(Frame(requestID: 7, incarnation: 1, message: .push(Push(baseStep: 0, gradients: [2, 0]))), from: &a),
-                       [.awaitStep(after: 0, requestID: 7)])
+                       [.awaitStep(after: 0, requestID: 7, returnValues: false)])
         XCTAssertEqual(ps.syncPushReply(after: 0, incarnation: 1), .error(WireError(.deadlineExceeded, "step 1 is still waiting for 2 gradients (has 1)")))
         // The second completes the step: the average is applied.
         let d = ps.handle(Frame(requestID: 8, incarnation: 1, message: .push(Push(baseStep: 0, gradients: [4, 2]))), from: &b)

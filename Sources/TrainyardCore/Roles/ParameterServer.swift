@@ -36,7 +36,7 @@ public enum ParameterServerDirective: Sendable, Equatable {
     /// Synchronous training: the push joined the aggregate for step `after`; answer it (with
     /// `syncPushReply(after:)`) once the global step has passed `after`, or the cluster was
     /// restored, or the request's deadline passed.
-    case awaitStep(after: Int64, requestID: UInt32)
+    case awaitStep(after: Int64, requestID: UInt32, returnValues: Bool)
     /// The global step advanced: wake every push waiting in `awaitStep`.
     case stepAdvanced
 }
@@ -86,12 +86,12 @@ public struct ParameterServer: Sendable {
     }
 
     /// The answer to a synchronous push that waited for step `after` to be applied.
-    public func syncPushReply(after: Int64, incarnation requested: UInt32) -> Message {
+    public func syncPushReply(after: Int64, incarnation requested: UInt32, returnValues: Bool = false) -> Message {
         if shuttingDown { return .error(WireError(.shuttingDown, "the job is over")) }
         guard requested == incarnation else {
             return .error(WireError(.staleIncarnation, "the cluster was restored (incarnation \(incarnation)) while the push waited"))
         }
-        if globalStep > after { return .pushReply(PushReply(globalStep: globalStep, applied: true, done: done)) }
+        if globalStep > after { return .pushReply(PushReply(globalStep: globalStep, applied: true, done: done, values: returnValues ? values : [])) }
         return .error(WireError(.deadlineExceeded, "step \(after + 1) is still waiting for \(replicasToAggregate ?? 1) gradients (has \(accumulated))"))
     }
 
@@ -164,12 +164,12 @@ public struct ParameterServer: Sendable {
             guard p.gradients.count == shardElements else {
                 return [fail(.badRequest, "push carries \(p.gradients.count) gradients; this shard holds \(shardElements)")]
             }
-            if done { return [reply(.pushReply(PushReply(globalStep: globalStep, applied: false, done: true)))] }
+            if done { return [reply(.pushReply(PushReply(globalStep: globalStep, applied: false, done: true, values: p.returnValues ? values : [])))] }
             if let k = replicasToAggregate {
                 // SyncReplicasOptimizer: drop stale gradients, average k, then apply and advance.
                 if p.baseStep < globalStep {
                     droppedStale += 1
-                    return [reply(.pushReply(PushReply(globalStep: globalStep, applied: false, done: done)))]
+                    return [reply(.pushReply(PushReply(globalStep: globalStep, applied: false, done: done, values: p.returnValues ? values : [])))]
                 }
                 if accumulator.count != shardElements { accumulator = [Float](repeating: 0, count: shardElements) }
                 accumulator.withUnsafeMutableBufferPointer { a in
@@ -179,19 +179,19 @@ public struct ParameterServer: Sendable {
                 }
                 accumulated += 1
                 appliedPushes += 1
-                guard accumulated >= k else { return [.awaitStep(after: globalStep, requestID: frame.requestID)] }
+                guard accumulated >= k else { return [.awaitStep(after: globalStep, requestID: frame.requestID, returnValues: p.returnValues)] }
                 let scale = 1 / Float(accumulated)
                 let average = accumulator.map { $0 * scale }
                 apply(average)
                 accumulator = [Float](repeating: 0, count: shardElements)
                 accumulated = 0
                 globalStep += 1
-                return [reply(.pushReply(PushReply(globalStep: globalStep, applied: true, done: done))), .stepAdvanced]
+                return [reply(.pushReply(PushReply(globalStep: globalStep, applied: true, done: done, values: p.returnValues ? values : []))), .stepAdvanced]
             }
             apply(p.gradients)
             globalStep += 1
             appliedPushes += 1
-            return [reply(.pushReply(PushReply(globalStep: globalStep, applied: true, done: done)))]
+            return [reply(.pushReply(PushReply(globalStep: globalStep, applied: true, done: done, values: p.returnValues ? values : [])))]
 
         case .shutdown(let reason):
             guard peer.task?.type.isChief == true else { return [fail(.badRequest, "only the chief shuts the job down")] }

@@ -145,6 +145,7 @@ public enum FrameCodec {
         case .initialize(let i): return 64 + 4 * i.values.count * (1 + i.slots.count)
         case .pullReply(let p): return 64 + 4 * p.values.count * (1 + p.slots.count)
         case .push(let p): return 32 + 4 * p.gradients.count
+        case .pushReply(let p): return 32 + 4 * p.values.count
         default: return 64
         }
     }
@@ -209,11 +210,13 @@ public enum FrameCodec {
             write(slots: p.slots, &w)
         case .push(let p):
             w.write(p.baseStep)
+            w.write(p.returnValues)
             w.write(p.gradients)
         case .pushReply(let p):
             w.write(p.globalStep)
             w.write(p.applied)
             w.write(p.done)
+            w.write(p.values)
         case .status:
             break
         case .shutdown(let reason):
@@ -234,8 +237,11 @@ public enum FrameCodec {
         case 4: return .ack(globalStep: try r.i64())
         case 5: return .pull(Pull(includeSlots: try r.bool()))
         case 6: return .pullReply(Parameters(globalStep: try r.i64(), done: try r.bool(), values: try r.floats(), slots: try readSlots(&r)))
-        case 7: return .push(Push(baseStep: try r.i64(), gradients: try r.floats()))
-        case 8: return .pushReply(PushReply(globalStep: try r.i64(), applied: try r.bool(), done: try r.bool()))
+        case 7:
+            let base = try r.i64()
+            let returnValues = try r.bool()
+            return .push(Push(baseStep: base, gradients: try r.floats(), returnValues: returnValues))
+        case 8: return .pushReply(PushReply(globalStep: try r.i64(), applied: try r.bool(), done: try r.bool(), values: try r.floats()))
         case 9: return .status
         case 10: return .statusReply(try readStatus(&r))
         case 11: return .shutdown(reason: try r.string())

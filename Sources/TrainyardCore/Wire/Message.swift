@@ -136,9 +136,12 @@ public struct Push: Sendable, Equatable {
     /// The global step of the values the gradients were computed from (sync mode drops stale ones).
     public var baseStep: Int64
     public var gradients: [Float]
-    public init(baseStep: Int64, gradients: [Float]) {
+    /// Answer with the shard's values after the update, saving the next pull's round trip.
+    public var returnValues: Bool
+    public init(baseStep: Int64, gradients: [Float], returnValues: Bool = false) {
         self.baseStep = baseStep
         self.gradients = gradients
+        self.returnValues = returnValues
     }
 }
 
@@ -147,10 +150,13 @@ public struct PushReply: Sendable, Equatable {
     /// False when the gradients were not used (stale in sync mode, or the job is done).
     public var applied: Bool
     public var done: Bool
-    public init(globalStep: Int64, applied: Bool, done: Bool) {
+    /// The shard's values after the update, when the push asked for them (else empty).
+    public var values: [Float]
+    public init(globalStep: Int64, applied: Bool, done: Bool, values: [Float] = []) {
         self.globalStep = globalStep
         self.applied = applied
         self.done = done
+        self.values = values
     }
 }
 
