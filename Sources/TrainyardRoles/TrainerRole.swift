@@ -247,6 +247,8 @@ public final class TrainerRole {
     private struct PullResult {
         var step: Int64
         var done: Bool
+        /// Every shard has reached the last step (no push still on its way to one of them).
+        var allDone: Bool
         var slots: [[Float]]
     }
 
@@ -257,6 +259,7 @@ public final class TrainerRole {
             let ids = try clients.map { try $0.send(.pull(Pull(includeSlots: includeSlots)), until: deadline) }
             var step: Int64 = 0
             var done = false
+            var allDone = true
             var slots: [[Float]] = []
             for (i, client) in clients.enumerated() {
                 let reply = try client.receive(ids[i], until: deadline)
@@ -271,8 +274,9 @@ public final class TrainerRole {
                 }
                 step = i == 0 ? p.globalStep : min(step, p.globalStep)
                 done = done || p.done
+                allDone = allDone && p.done
             }
-            return .success(PullResult(step: step, done: done, slots: slots))
+            return .success(PullResult(step: step, done: done, allDone: allDone, slots: slots))
         } catch let error as RPCError {
             return .failure(error)
         } catch {
@@ -432,7 +436,10 @@ public final class TrainerRole {
         var attempt = 0
         while final == nil && !deadline.hasPassed {
             switch pullShards(includeSlots: true) {
-            case .success(let r): final = r
+            case .success(let r) where r.allDone || deadline.remaining < max(settings.rpcTimeout * 3, 10) - 2:
+                final = r
+            case .success:
+                MonotonicClock.sleep(seconds: 0.005)  // a last push is still arriving at a shard
             case .failure(let error):
                 log("final pull failed (\(error)); retrying")
                 MonotonicClock.sleep(seconds: Backoff().delay(attempt: attempt))

@@ -43,7 +43,7 @@ public struct TrainSettings: Sendable, Equatable {
     public var learningRate = 0.02
     public var momentum = 0.9
     public var optimizer = OptimizerKind.momentum
-    public var hidden = [64, 32]
+    public var hidden = [256, 128]
     public var seed: UInt64 = 1
     public var dataset = DatasetSource.synthetic
     /// Synthetic data: input width, classes and example count.
@@ -80,7 +80,7 @@ public struct TrainSettings: Sendable, Equatable {
         ("--learning-rate L", "optimizer learning rate (default 0.02)"),
         ("--optimizer NAME", "sgd, momentum or adam, applied by the ps (default momentum)"),
         ("--momentum M", "momentum coefficient (default 0.9)"),
-        ("--hidden A,B,…", "hidden layer widths (default 64,32)"),
+        ("--hidden A,B,…", "hidden layer widths (default 256,128)"),
         ("--dataset SOURCE", "synthetic, csv:PATH or idx:IMAGES,LABELS (default synthetic)"),
         ("--features D --classes C --examples N", "synthetic data shape (defaults 32, 10, 20000)"),
         ("--eval-fraction F", "share of the data held out for evaluation (default 0.1)"),
