@@ -55,3 +55,12 @@ int ty_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int 
     return -1;
 #endif
 }
+
+int ty_set_timer_slack(unsigned long nanoseconds) {
+#if defined(__linux__)
+    return prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0);
+#else
+    (void)nanoseconds;
+    return -1;
+#endif
+}

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CTrainyardSupport
 import Synchronization
 
 /// The last SIGINT or SIGTERM received (0 = none), set by the handler `Signals.install` puts in.
@@ -10,6 +11,9 @@ private let pendingSignal = Atomic<Int32>(0)
 /// act on, SIGPIPE is ignored (a closed socket is an error return, not a death).
 public enum Signals {
     public static func install() {
+        // Precise sleeps: bandwidth emulation and backoff sleep often for a fraction of a
+        // millisecond, and the default 50 µs of timer slack would distort them. Inherited by children.
+        _ = ty_set_timer_slack(1_000)
         signal(SIGPIPE, SIG_IGN)
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { s in pendingSignal.store(s, ordering: .relaxed) }

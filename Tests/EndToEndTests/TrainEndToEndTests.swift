@@ -50,6 +50,25 @@ final class TrainEndToEndTests: XCTestCase {
         XCTAssertEqual(Harness.processes(mentioning: jobDir), [], "no role process may outlive the run")
     }
 
+    func testStandard1RunsAllEightTasksWithEmulatedLinks() throws {
+        let result = try Harness.run(["train", "--scale-tier", "STANDARD_1", "--max-steps", "400", "--job-dir", jobDir] + Harness.smallJob)
+        XCTAssertEqual(result.status, 0, result.stderr + result.stdout)
+        XCTAssertTrue(result.stderr.contains("STANDARD_1: master complex_model_s + 4 × worker complex_model_s + 3 × ps standard → 1 chief + 4 workers + 3 ps"), result.stderr)
+        let summary = try Harness.json(jobDir + "/summary.json")
+        XCTAssertEqual(summary["status"], "SUCCEEDED")
+        let tasks = summary["tasks"]?.objectValue?.map(\.0) ?? []
+        XCTAssertEqual(Set(tasks), ["chief-0", "worker-0", "worker-1", "worker-2", "worker-3", "ps-0", "ps-1", "ps-2"])
+        for t in tasks { XCTAssertEqual(summary["tasks"]?[t]?["exit_code"]?.intValue, 0, t) }
+        // Every training task trained, and every ps served a shard.
+        let records = try String(contentsOfFile: jobDir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
+        XCTAssertEqual(Set(records.filter { $0["kind"] == "train" }.compactMap { $0["task"]?.stringValue }), ["chief-0", "worker-0", "worker-1", "worker-2", "worker-3"])
+        for ps in 0..<3 {
+            let log = try String(contentsOfFile: jobDir + "/logs/ps-\(ps).log", encoding: .utf8)
+            XCTAssertTrue(log.contains("shutting down at global step 400"), log)
+        }
+        XCTAssertEqual(Harness.processes(mentioning: jobDir), [])
+    }
+
     func testTrainsOnACSVFile() throws {
         // Two well separated classes in two features, label by name.
         var rows = ["x,y,kind"]

@@ -17,6 +17,10 @@ int ty_accept_cloexec_nonblock(int fd);
 /// -1 where it is missing.
 int ty_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 
+/// Sets this thread's timer slack (how late the kernel may wake a sleeper) in nanoseconds (Linux);
+/// returns 0, or -1 where unsupported. Children inherit it.
+int ty_set_timer_slack(unsigned long nanoseconds);
+
 /// posix_spawn_file_actions_addclosefrom_np: the child closes every descriptor from `from` up
 /// (glibc ≥ 2.34); returns its result, or -1 where it is missing.
 int ty_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from);

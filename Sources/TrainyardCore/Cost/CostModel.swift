@@ -1,15 +1,15 @@
 /// The performance and cost model (Docs/cost-model.md): throughput of a parameter-server job from
-/// its cluster, model and the measured machine, by the asymptotic bounds of each resource it uses.
+/// its cluster, its model and the measured machine.
 ///
-/// Per global step (asynchronous training), one training task pulls every shard (S requests,
-/// M bytes back), computes, and pushes every shard (S requests, M bytes). So:
-/// - **compute/latency**: each of W training tasks cycles in T = c + 2·(α + M/B_w) + … seconds, so
-///   X ≤ W / T;
-/// - **ps network**: the ps holding the largest share f of the model sends f·M per step: X ≤ B_ps / (f·M);
-/// - **worker network**: X ≤ W · B_w / M;
-/// - **shared CPU** (local runs: every process on the same C cores): X ≤ C / (CPU seconds per step).
-/// Synchronous training: a step waits for the aggregate and then every task pulls, so
-/// T_sync = c·max(1, W/C) + M/B_w + W·f·M/B_ps + 2α, and a step consumes K batches.
+/// Per global step (asynchronous training) one training task pushes its gradients to every shard
+/// (M bytes through its own link, one request per ps) and each ps answers with its shard after the
+/// update (the busiest ps sends f·M through its link); then the task computes. W tasks circulate
+/// through the resources they share — the busiest ps's link, and here the machine's C cores — so
+/// the job is a closed queueing network, solved exactly by mean value analysis; what a task has to
+/// itself (its link, and in the cloud its CPU and the network latency) is a delay.
+/// Synchronous training: a step waits for the aggregate and then every task's answer leaves the ps,
+/// so T_sync = (c + message CPU)·max(1, W/C) + M/B_w + W·f·M/B_ps (+ α in the cloud), and a step
+/// consumes K batches.
 public enum CostModel {
     /// Forward and backward FLOPs of one step: 6 multiply-adds-worth per weight per example.
     public static func trainingFLOPs(_ a: MLPArchitecture, batch: Int) -> Double {
@@ -98,48 +98,75 @@ public enum CostModel {
     public static func predict(_ i: Inputs) -> Prediction {
         let m = i.modelBytes
         let s = Double(i.parameterServers)
-        let w = Double(max(1, i.trainers))
-        let local = i.parameterServers == 0
-        // Transfer time of a task's own pushes, and of its pull answers through the ps links.
-        let pushTime = local ? 0 : m / (i.trainerBandwidth ?? .infinity)
-        let pullTime = local ? 0 : i.largestShardFraction * m / (i.psBandwidth ?? .infinity)
-        let rpcTime = local ? 0 : 2 * i.rpcSeconds
-        let messageCPU = local ? 0 : 2 * s * i.rpcCPUSeconds + 2 * m * i.byteCPUSeconds
+        let w = max(1, i.trainers)
+        let alone = i.parameterServers == 0
+        // Per step, a training task sends its gradients (M bytes, through its own link) and each ps
+        // answers with its shard after the update (f·M through the busiest ps's link): one request
+        // per ps.
+        let pushTime = alone ? 0 : m / (i.trainerBandwidth ?? .infinity)
+        let pullTime = alone ? 0 : i.largestShardFraction * m / (i.psBandwidth ?? .infinity)
+        let messageCPU = alone ? 0 : s * i.rpcCPUSeconds + 2 * m * i.byteCPUSeconds
         let updateCPU = Double(i.architecture.parameterCount) * i.updateSecondsPerValue
-        var bounds: [(Bottleneck, Double)] = []
 
         if i.sync {
             let k = Double(i.replicasToAggregate ?? i.trainers)
-            // Every task computes at once; on shared cores they take turns.
-            let contention = i.sharedCores.map { max(1, w / Double($0)) } ?? 1
+            let contention = i.sharedCores.map { max(1, Double(w) / Double($0)) } ?? 1
             let compute = (i.computeSeconds + messageCPU) * contention
-            let pullAll = local ? 0 : w * i.largestShardFraction * m / (i.psBandwidth ?? .infinity)
+            let pullAll = alone ? 0 : Double(w) * pullTime
+            let rpcTime = alone || i.sharedCores != nil ? 0 : i.rpcSeconds
             let step = compute + pushTime + pullAll + rpcTime + updateCPU
-            bounds = [(.compute, 1 / (compute + updateCPU)), (.psNetwork, pullAll > 0 ? 1 / pullAll : .infinity),
-                      (.workerNetwork, pushTime > 0 ? 1 / pushTime : .infinity), (.latency, rpcTime > 0 ? 1 / rpcTime : .infinity)]
+            let bounds: [(Bottleneck, Double)] = [(.compute, 1 / (compute + updateCPU)), (.psNetwork, pullAll > 0 ? 1 / pullAll : .infinity),
+                                                  (.workerNetwork, pushTime > 0 ? 1 / pushTime : .infinity), (.latency, rpcTime > 0 ? 1 / rpcTime : .infinity)]
             let x = 1 / step
-            let bottleneck = bounds.min { $0.1 < $1.1 }!.0
-            return Prediction(stepsPerSecond: x, examplesPerSecond: x * k * Double(i.batch), stepSeconds: step, bottleneck: bottleneck, bounds: bounds)
+            return Prediction(stepsPerSecond: x, examplesPerSecond: x * k * Double(i.batch), stepSeconds: step,
+                              bottleneck: bounds.min { $0.1 < $1.1 }!.0, bounds: bounds)
         }
 
-        let cycle = i.computeSeconds + rpcTime + pushTime + pullTime
-        bounds.append((.compute, w / cycle))
-        if !local {
-            if let b = i.psBandwidth { bounds.append((.psNetwork, b / (i.largestShardFraction * m))) }
-            if let b = i.trainerBandwidth { bounds.append((.workerNetwork, w * b / m)) }
+        // Asynchronous: W training tasks circulate through the resources they share — a closed
+        // queueing network, solved by mean value analysis. What each task has to itself (its own
+        // link; in the cloud also its own CPU and the network's latency) is a delay.
+        struct Station {
+            var name: Bottleneck
+            var demand: Double
+            var servers: Int
         }
+        var stations: [Station] = []
+        var delays: [(Bottleneck, Double)] = [(.workerNetwork, pushTime)]
         if let cores = i.sharedCores {
-            let cpu = i.computeSeconds + messageCPU + updateCPU
-            bounds.append((.cpu, Double(cores) / cpu))
+            // Here every process shares the cores: compute, requests, bytes and updates are CPU work.
+            stations.append(Station(name: .cpu, demand: i.computeSeconds + messageCPU + updateCPU, servers: cores))
+        } else {
+            delays.append((.compute, i.computeSeconds))
+            if !alone {
+                delays.append((.latency, i.rpcSeconds))
+                // Each ps's own CPU: its share of the updates and of the message handling.
+                stations.append(Station(name: .cpu, demand: (updateCPU + messageCPU) / s, servers: 1))
+            }
         }
-        let (bottleneck, x) = bounds.min { $0.1 < $1.1 }!
-        // When the tasks' own cycle binds, name the largest part of it.
-        var name = bottleneck
-        if bottleneck == .compute {
-            name = [(Bottleneck.compute, i.computeSeconds), (.latency, rpcTime), (.workerNetwork, pushTime), (.psNetwork, pullTime)]
-                .max { $0.1 < $1.1 }!.0
+        if pullTime > 0 { stations.append(Station(name: .psNetwork, demand: pullTime, servers: 1)) }
+        let think = delays.map(\.1).reduce(0, +)
+        var queues = [Double](repeating: 0, count: stations.count)
+        var x = 0.0
+        for n in 1...w {
+            var residence = [Double](repeating: 0, count: stations.count)
+            for (k, st) in stations.enumerated() {
+                // A c-server station: a one-server queue of demand D/c plus a delay of D·(c−1)/c (Seidmann).
+                let c = Double(st.servers)
+                residence[k] = st.demand / c * (1 + queues[k]) + st.demand * (c - 1) / c
+            }
+            x = Double(n) / (think + residence.reduce(0, +))
+            for (k, st) in stations.enumerated() { queues[k] = x * st.demand / Double(st.servers) * (1 + queues[k]) }
         }
-        return Prediction(stepsPerSecond: x, examplesPerSecond: x * Double(i.batch), stepSeconds: 1 / x, bottleneck: name, bounds: bounds)
+        // The asymptotic bound of each resource, for the report.
+        var bounds: [(Bottleneck, Double)] = stations.map { ($0.name, Double($0.servers) / $0.demand) }
+        bounds.append((.compute, Double(w) / max(1e-12, think + stations.map(\.demand).reduce(0, +))))
+        // The bottleneck: the busiest shared resource if it is nearly saturated, else what a task waits on most.
+        let utilizations = stations.map { (st: Station) in (st.name, x * st.demand / Double(st.servers)) }
+        var name = utilizations.max { $0.1 < $1.1 }.map { $0.1 >= 0.8 ? $0.0 : nil } ?? nil
+        if name == nil {
+            name = (delays + stations.map { ($0.name, $0.demand) }).max { $0.1 < $1.1 }!.0
+        }
+        return Prediction(stepsPerSecond: x, examplesPerSecond: x * Double(i.batch), stepSeconds: 1 / x, bottleneck: name!, bounds: bounds)
     }
 
     /// What a job costs: `hours` of the cluster at `mlUnitsPerHour`, billed per `granularity`
