@@ -102,40 +102,60 @@ final class CostModelTests: XCTestCase {
         XCTAssertEqual(CostModel.trainingFLOPs(arch, batch: 10), 18_000)
     }
 
-    func testComputeBoundCycle() {
-        // cycle = c + 2α = 0.001 + 0.0002; 2 tasks → 2 / 0.0012 steps/s.
+    /// Mean value analysis by hand: a delay `think` and queues (demand, servers), for `w` tasks.
+    func mva(think: Double, _ stations: [(Double, Double)], w: Int) -> Double {
+        var q = [Double](repeating: 0, count: stations.count)
+        var x = 0.0
+        for n in 1...w {
+            let r = stations.enumerated().map { k, st in st.0 / st.1 * (1 + q[k]) + st.0 * (st.1 - 1) / st.1 }
+            x = Double(n) / (think + r.reduce(0, +))
+            q = stations.enumerated().map { k, st in x * st.0 / st.1 * (1 + q[k]) }
+        }
+        return x
+    }
+
+    // In the inputs: c = 1 ms, α = 0.1 ms, 50 µs CPU per request, 1 ns per byte, 1 ns per value; M = 1300 B, P = 325.
+    let psCPU = 0.00005 + 2 * 1300 * 1e-9 + 325e-9  // one request, 2M bytes, the update, for one ps
+
+    func testComputeBoundInTheCloud() {
+        // Two tasks, each computing 1 ms and waiting 0.1 ms on the network; the ps's CPU is the only queue.
+        let two = mva(think: 0.0011, [(psCPU, 1)], w: 2)
+        let n1 = 1 / (0.0011 + psCPU)
+        XCTAssertEqual(two, 2 / (0.0011 + psCPU * (1 + n1 * psCPU)), accuracy: 1e-9, "the hand recursion agrees with itself")
         let p = CostModel.predict(inputs())
-        XCTAssertEqual(p.stepsPerSecond, 2 / 0.0012, accuracy: 1e-6)
+        XCTAssertEqual(p.stepsPerSecond, two, accuracy: 1e-6)
         XCTAssertEqual(p.bottleneck, .compute)
         XCTAssertEqual(p.examplesPerSecond, p.stepsPerSecond * 10, accuracy: 1e-6)
     }
 
-    func testPsNetworkBound() {
-        // M = 1300 bytes; a ps link of 130 kB/s carries 100 steps/s.
+    func testPsNetworkQueues() {
+        // A ps link of 130 kB/s: 10 ms per answer of 1300 B. Two tasks queue on it, just under its 100 steps/s.
         let p = CostModel.predict(inputs(psBW: 130_000))
-        XCTAssertEqual(p.stepsPerSecond, 100, accuracy: 1e-9)
+        XCTAssertEqual(p.stepsPerSecond, mva(think: 0.0011, [(psCPU, 1), (0.01, 1)], w: 2), accuracy: 1e-6)
+        XCTAssertEqual(p.stepsPerSecond, 99.406, accuracy: 0.01)
+        XCTAssertLessThan(p.stepsPerSecond, 100)
         XCTAssertEqual(p.bottleneck, .psNetwork)
     }
 
     func testWorkerNetworkAndSharedCPU() {
-        let w = CostModel.predict(inputs(trainers: 8, bw: 13_000_000 / 100, psBW: 1e12))
-        // The cycle, 8 / (0.0012 + 0.01) = 714 steps/s, binds before the links' 8 × 130 kB/s / 1300 B = 800,
-        // and most of the cycle is each task's own push: worker network.
-        XCTAssertEqual(w.stepsPerSecond, 8 / (0.0012 + 0.01 + 1300 / 1e12), accuracy: 1e-6)
+        // Each task's own link of 130 kB/s is a delay of 10 ms per push: 8 tasks barely queue anywhere.
+        let w = CostModel.predict(inputs(trainers: 8, bw: 130_000, psBW: 1e12))
+        XCTAssertEqual(w.stepsPerSecond, mva(think: 0.0111, [(psCPU, 1), (1300 / 1e12, 1)], w: 8), accuracy: 1e-6)
         XCTAssertEqual(w.bottleneck, .workerNetwork)
+        // Here: 8 tasks on 2 cores; each step is 1.0529 ms of CPU, so the cores cap it near 1900 steps/s.
+        let cpuDemand = 0.001 + psCPU
         let cpu = CostModel.predict(inputs(trainers: 8, cores: 2))
-        // CPU per step = 0.001 + 2·1·0.00005 + 2·1300·1e-9 + 325·1e-9.
-        let perStep: Double = 0.001 + 0.0001 + 0.0000026 + 0.000000325
-        XCTAssertEqual(cpu.stepsPerSecond, 2 / perStep, accuracy: 1e-6)
+        XCTAssertEqual(cpu.stepsPerSecond, mva(think: 0, [(cpuDemand, 2)], w: 8), accuracy: 1e-6)
+        XCTAssertEqual(cpu.stepsPerSecond, 2 / cpuDemand, accuracy: 2)
         XCTAssertEqual(cpu.bottleneck, .cpu)
     }
 
     func testSynchronousStep() {
-        // 4 tasks on 2 cores: c·2 + msg CPU·2 + pushes + 4 pulls + 2α + update.
+        // 4 tasks on 2 cores: (c + message CPU)·2 + the push + 4 answers through the ps link + the update.
         let p = CostModel.predict(inputs(trainers: 4, bw: 1_300_000, psBW: 1_300_000, cores: 2, sync: true))
-        let messageCPU: Double = 2 * 0.00005 + 2 * 1300 * 1e-9
+        let messageCPU: Double = 0.00005 + 2 * 1300 * 1e-9
         let compute: Double = (0.001 + messageCPU) * 2
-        let transfers: Double = 0.001 + 4 * 0.001 + 0.0002
+        let transfers: Double = 0.001 + 4 * 0.001
         let step: Double = compute + transfers + 325e-9
         XCTAssertEqual(p.stepSeconds, step, accuracy: 1e-12)
         XCTAssertEqual(p.examplesPerSecond, 4 * 10 / step, accuracy: 1e-6)
