@@ -29,14 +29,16 @@ let package = Package(
         .target(name: "CTrainyardSupport"),
 
         // The math: GEMM, fused activations, losses, optimizers. No I/O, no platform imports.
+        // The kernel is optimized in debug builds too: unoptimized SIMD code is tens of times slower,
+        // and the debug-built cluster runs the tests and CI.
         .target(
             name: "TrainyardKernelPortable",
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release)), .unsafeFlags(["-O"], .when(configuration: .debug))],
             linkerSettings: [.linkedLibrary("m")]
         ),
         .target(
             name: "TrainyardKernelAVX2",
-            swiftSettings: fastKernelFlags + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))],
+            swiftSettings: fastKernelFlags + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release)), .unsafeFlags(["-O"], .when(configuration: .debug))],
             linkerSettings: [.linkedLibrary("m")]
         ),
         .target(

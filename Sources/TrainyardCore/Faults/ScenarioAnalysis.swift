@@ -96,13 +96,10 @@ public enum ScenarioAnalysis {
             // After a restore the step goes back to the checkpoint's: progress is measured from there.
             let stepAtReference = restore.map { min($0.step, o.step(at: reference)) } ?? o.step(at: reference)
             let recovered = o.samples.first { $0.time > reference && $0.step > stepAtReference }
-            let lost: Int64
-            if let restore {
-                let before = o.samples.filter { $0.time < restore.time }.map(\.step).max() ?? f.firedAtStep
-                lost = max(0, max(before, f.firedAtStep) - restore.step)
-            } else {
-                lost = 0
-            }
+            // Progress lost by the failure: from the step the cluster had reached when the fault struck
+            // back to the step restored. (Steps the surviving shards took after it, on a broken
+            // cluster, were never progress.)
+            let lost = restore.map { max(0, f.firedAtStep - $0.step) } ?? 0
             let before = o.rate(from: max(0, f.firedAt - rateWindow), to: f.firedAt)
             let during = f.endedAt.flatMap { o.rate(from: f.firedAt + 0.2, to: $0) }
             let after = recovered.flatMap { o.rate(from: $0.time, to: min(o.endedAt, $0.time + rateWindow)) }
