@@ -2,11 +2,14 @@ import Foundation
 
 /// A look at the machine's processes (Linux `/proc`), to prove none outlived a run.
 public enum ProcessTable {
-    /// Pids of live (not zombie) processes whose command line contains `marker`, except this one.
+    /// Pids of live (not zombie) processes whose command line contains `marker`, except this one
+    /// and its ancestors (a `timeout` or shell that started us may well mention the marker).
     public static func processes(mentioning marker: String) -> [Int32] {
-        let me = Posix.getpid()
+        var excluded: Set<Int32> = [Posix.getpid()]
+        var cursor = Posix.getppid()
+        while cursor > 1, excluded.insert(cursor).inserted, let parent = parentPID(of: cursor) { cursor = parent }
         return Files.list("/proc").compactMap { entry -> Int32? in
-            guard let pid = Int32(entry), pid != me,
+            guard let pid = Int32(entry), !excluded.contains(pid),
                   let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
             let cmdline = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
             guard cmdline.contains(marker) else { return nil }
@@ -14,6 +17,12 @@ public enum ProcessTable {
                stat.index(close, offsetBy: 2) < stat.endIndex, stat[stat.index(close, offsetBy: 2)] == "Z" { return nil }
             return pid
         }
+    }
+
+    static func parentPID(of pid: Int32) -> Int32? {
+        guard let stat = try? Files.readText("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
     }
 
     /// The largest resident set a process reached (VmHWM), in bytes.
