@@ -46,6 +46,12 @@ enum ScenarioCommand {
                 if !json { Posix.write("\(r.passed ? "passed" : "FAILED") in \(String(format: "%.1f", r.wallSeconds)) s\n", to: 2) }
                 if !r.passed && !json { print(ScenarioRunner.text(r)) }
                 results.append(r)
+                // Ctrl-C or SIGTERM stopped that scenario's job: stop the whole run, too.
+                if let code = r.observations.outcome?.exitCode, code == .interrupted || code == ExitCode(143) {
+                    Posix.write("interrupted: the remaining scenarios were not run\n", to: 2)
+                    if !json { print(table(results)) }
+                    return code
+                }
             }
             if json {
                 print(JSONValue.object([("passed", .bool(results.allSatisfy(\.passed))), ("scenarios", .array(results.map(ScenarioRunner.json)))]).prettySerialized())
