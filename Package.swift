@@ -47,7 +47,9 @@ let package = Package(
         ),
 
         // The pure core: cluster spec, wire format, role state machines, model, data, settings.
-        .target(name: "TrainyardCore", dependencies: ["TrainyardKernel"]),
+        // Optimized in debug builds too: the tests and CI run whole clusters of debug-built roles, and
+        // unspecialized generic code moving model-sized buffers would dominate their run time.
+        .target(name: "TrainyardCore", dependencies: ["TrainyardKernel"], swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
 
         // Everything that touches the OS: sockets, processes, signals, files.
         .target(name: "TrainyardPlatform", dependencies: ["TrainyardCore", "CTrainyardSupport"]),

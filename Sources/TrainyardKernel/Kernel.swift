@@ -189,6 +189,16 @@ public enum Layers {
 
 /// In-place optimizer updates over flat buffers.
 public enum Updates {
+    /// acc += g (the synchronous ps's accumulator), vectorized through the SGD kernel.
+    public static func accumulate(count: Int, into acc: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>) {
+        sgd(count: count, params: acc, gradients: gradients, learningRate: -1)
+    }
+
+    /// x *= factor, vectorized through the SGD kernel (x − (1 − factor)·x).
+    public static func scale(count: Int, values: UnsafeMutablePointer<Float>, by factor: Float) {
+        sgd(count: count, params: values, gradients: UnsafePointer(values), learningRate: 1 - factor)
+    }
+
     public static func sgd(count: Int, params: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, learningRate: Float) {
         switch KernelBackend.active {
         case .avx2FMA: TrainyardKernelAVX2.sgdUpdate(count: count, params: params, gradients: gradients, learningRate: learningRate)

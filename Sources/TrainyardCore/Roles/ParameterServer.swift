@@ -172,16 +172,18 @@ public struct ParameterServer: Sendable {
                     return [reply(.pushReply(PushReply(globalStep: globalStep, applied: false, done: done, values: p.returnValues ? values : [])))]
                 }
                 if accumulator.count != shardElements { accumulator = [Float](repeating: 0, count: shardElements) }
+                let n = shardElements
                 accumulator.withUnsafeMutableBufferPointer { a in
                     p.gradients.withUnsafeBufferPointer { g in
-                        for i in 0..<shardElements { a[i] += g[i] }
+                        if n > 0 { Updates.accumulate(count: n, into: a.baseAddress!, gradients: g.baseAddress!) }
                     }
                 }
                 accumulated += 1
                 appliedPushes += 1
                 guard accumulated >= k else { return [.awaitStep(after: globalStep, requestID: frame.requestID, returnValues: p.returnValues)] }
-                let scale = 1 / Float(accumulated)
-                let average = accumulator.map { $0 * scale }
+                var average = accumulator
+                let factor = 1 / Float(accumulated)
+                average.withUnsafeMutableBufferPointer { a in if n > 0 { Updates.scale(count: n, values: a.baseAddress!, by: factor) } }
                 apply(average)
                 accumulator = [Float](repeating: 0, count: shardElements)
                 accumulated = 0
@@ -205,6 +207,7 @@ public struct ParameterServer: Sendable {
 
     private mutating func apply(_ gradients: [Float]) {
         let n = shardElements
+        guard n > 0 else { return }  // an empty shard (more ps than pieces of the model)
         let o = optimizer
         let step = Int(globalStep) + 1
         values.withUnsafeMutableBufferPointer { p in
