@@ -19,6 +19,7 @@ public enum CostModel {
     public enum Bottleneck: String, Sendable {
         case compute
         case cpu = "shared CPU"
+        case psCPU = "ps CPU"
         case workerNetwork = "worker network"
         case psNetwork = "ps network"
         case latency = "request latency"
@@ -140,7 +141,7 @@ public enum CostModel {
             if !alone {
                 delays.append((.latency, i.rpcSeconds))
                 // Each ps's own CPU: its share of the updates and of the message handling.
-                stations.append(Station(name: .cpu, demand: (updateCPU + messageCPU) / s, servers: 1))
+                stations.append(Station(name: .psCPU, demand: (updateCPU + messageCPU) / s, servers: 1))
             }
         }
         if pullTime > 0 { stations.append(Station(name: .psNetwork, demand: pullTime, servers: 1)) }
