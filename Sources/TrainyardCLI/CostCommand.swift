@@ -206,7 +206,8 @@ extension TrainSettings {
 enum CostChart {
     static func svg(_ rows: [CostCommand.Estimate], title: String) -> String {
         let points = rows.compactMap { e in e.bill.map { (e.plan.tierName, e.seconds, $0.dollars) } }
-        let width = 720.0, height = 440.0, left = 80.0, right = 30.0, top = 50.0, bottom = 60.0
+        let frame = SVGPlot.Frame()
+        let (width, height, left, right, top, bottom) = (frame.width, frame.height, frame.left, frame.right, frame.top, frame.bottom)
         let times = points.map { max($0.1, 1e-3) }, costs = points.map { max($0.2, 1e-6) }
         func logRange(_ v: [Double]) -> (Double, Double) {
             let lo = Math.log((v.min() ?? 1) / 1.5) / Math.log(10), hi = Math.log((v.max() ?? 10) * 1.5) / Math.log(10)
@@ -215,13 +216,7 @@ enum CostChart {
         let (tx0, tx1) = logRange(times), (cy0, cy1) = logRange(costs)
         func x(_ t: Double) -> Double { left + (Math.log(max(t, 1e-3)) / Math.log(10) - tx0) / (tx1 - tx0) * (width - left - right) }
         func y(_ c: Double) -> Double { height - bottom - (Math.log(max(c, 1e-6)) / Math.log(10) - cy0) / (cy1 - cy0) * (height - top - bottom) }
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
-        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        s += "<text x=\"\(Int(width / 2))\" y=\"25\" text-anchor=\"middle\" font-size=\"15\">\(escape(title))</text>\n"
-        s += "<line x1=\"\(left)\" y1=\"\(height - bottom)\" x2=\"\(width - right)\" y2=\"\(height - bottom)\" stroke=\"black\"/>\n"
-        s += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(height - bottom)\" stroke=\"black\"/>\n"
-        s += "<text x=\"\(Int((left + width - right) / 2))\" y=\"\(Int(height - 15))\" text-anchor=\"middle\">time to finish (seconds, log scale)</text>\n"
-        s += "<text x=\"18\" y=\"\(Int((top + height - bottom) / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 18 \(Int((top + height - bottom) / 2)))\">cost (US dollars, log scale)</text>\n"
+        var s = SVGPlot.begin(frame, title: title, xLabel: "time to finish (seconds, log scale)", yLabel: "cost (US dollars, log scale)")
         for d in Int(tx0.rounded(.down))...Int(tx1.rounded(.up)) where Double(d) >= tx0 && Double(d) <= tx1 {
             let v = Math.pow(10, Double(d))
             s += "<line x1=\"\(x(v))\" y1=\"\(height - bottom)\" x2=\"\(x(v))\" y2=\"\(height - bottom + 5)\" stroke=\"black\"/><text x=\"\(x(v))\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(JSONValue.format(v))</text>\n"
@@ -236,7 +231,5 @@ enum CostChart {
         return s + "</svg>\n"
     }
 
-    static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-    }
+    static func escape(_ s: String) -> String { SVGPlot.escape(s) }
 }

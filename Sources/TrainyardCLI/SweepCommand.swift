@@ -331,7 +331,8 @@ final class SweepRunner {
 /// The primary metric over intervals, one line per trial (dashed when early-terminated, thick for the best).
 enum SweepChart {
     static func svg(trials: [SweepRunner.Trial], spec: SweepSpec, title: String) -> String {
-        let width = 760.0, height = 460.0, left = 70.0, right = 150.0, top = 45.0, bottom = 50.0
+        let frame = SVGPlot.Frame(width: 760, height: 460, left: 70, right: 150, top: 45, bottom: 50)
+        let (width, height, left, right, top, bottom) = (frame.width, frame.height, frame.left, frame.right, frame.top, frame.bottom)
         let values = trials.flatMap(\.history)
         let lo = values.min() ?? 0, hi = values.max() ?? 1
         let span = hi - lo > 1e-12 ? hi - lo : 1
@@ -339,12 +340,7 @@ enum SweepChart {
         func x(_ i: Int) -> Double { left + Double(i - 1) / Double(maxInterval - 1) * (width - left - right) }
         func y(_ v: Double) -> Double { height - bottom - (v - lo) / span * (height - top - bottom) }
         let best = trials.filter { !$0.history.isEmpty }.max { spec.goal.better(spec.goal.best($1.history)!, than: spec.goal.best($0.history)!) }
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
-        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        s += "<text x=\"\(Int((left + width - right) / 2))\" y=\"25\" text-anchor=\"middle\" font-size=\"15\">\(CostChart.escape(title))</text>\n"
-        s += "<line x1=\"\(left)\" y1=\"\(height - bottom)\" x2=\"\(width - right)\" y2=\"\(height - bottom)\" stroke=\"black\"/>\n"
-        s += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(height - bottom)\" stroke=\"black\"/>\n"
-        s += "<text x=\"\(Int((left + width - right) / 2))\" y=\"\(Int(height - 12))\" text-anchor=\"middle\">interval (report)</text>\n"
+        var s = SVGPlot.begin(frame, title: title, xLabel: "interval (report)", yLabel: spec.primaryMetric)
         for i in 1...maxInterval { s += "<text x=\"\(x(i))\" y=\"\(height - bottom + 16)\" text-anchor=\"middle\">\(i)</text>\n" }
         for k in 0...4 {
             let v = lo + span * Double(k) / 4
