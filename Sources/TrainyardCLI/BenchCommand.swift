@@ -1,5 +1,6 @@
 import Foundation
 import TrainyardCore
+import TrainyardLaunch
 import TrainyardKernel
 
 /// `trainyard bench kernel`: GEMM GFLOP/s in the three orientations and MLP training examples/s,

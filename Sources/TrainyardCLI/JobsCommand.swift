@@ -1,5 +1,6 @@
 import Foundation
 import TrainyardCore
+import TrainyardLaunch
 import TrainyardPlatform
 
 /// `trainyard jobs submit training|list|describe|stream-logs|cancel|create-template|run`: jobs as a
@@ -97,7 +98,7 @@ enum JobsCommand {
                                dollarsPerUnit: plan?.master.priceList.flatMap { catalog.priceLists[$0]?.dollarsPerUnit } ?? 0.49, template: template)
         if let path = spec.packagePath { record.package = try stage(path, name: name, spec: spec) }
         try JobStore.create(record)
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let executable = Executables.current
         var environment = ProcessInfo.processInfo.environment
         environment["TRAINYARD_HOME"] = Home.path
         let pid = try ProcessSpawner.spawn(SpawnRequest(executable: executable, arguments: ["_supervise", name], environment: environment,
@@ -164,7 +165,7 @@ enum JobsCommand {
         }
         var rows = [["JOB_ID", "STATUS", "CREATED", "TEMPLATE", "CLUSTER"]]
         for j in jobs { rows.append([j.name, j.state.rawValue, iso(j.createTime), j.template ?? "–", j.cluster]) }
-        print(TiersCommand.table(rows))
+        print(TextTable.render(rows))
         return .success
     }
 
@@ -353,7 +354,7 @@ enum JobsCommand {
                 let s = try loadTemplate(n)
                 rows.append([n, s.moduleName.map { "python3 -m \($0)" } ?? s.command ?? "trainyard trainer", s.jobDir ?? "–", String(runs.filter { $0.template == n }.count)])
             }
-            print(TiersCommand.table(rows))
+            print(TextTable.render(rows))
         }
         return .success
     }

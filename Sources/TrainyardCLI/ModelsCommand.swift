@@ -1,5 +1,6 @@
 import Foundation
 import TrainyardCore
+import TrainyardLaunch
 import TrainyardPlatform
 
 /// `trainyard models register|list|show`: a registry of trained models with increasing versions,
@@ -89,7 +90,7 @@ enum ModelsCommand {
                 let metrics = (m["metrics"]?.objectValue ?? []).map { "\($0.0)=\($0.1.doubleValue.map { String(format: "%.4f", $0) } ?? $0.1.serialized())" }.joined(separator: " ")
                 rows.append([m["name"]?.stringValue ?? "?", String(m["version"]?.intValue ?? 0), m["created"]?.stringValue ?? "?", src, metrics])
             }
-            print(TiersCommand.table(rows))
+            print(TextTable.render(rows))
             return .success
         case "show":
             guard let ref = args.positional() else { throw UsageError("models show needs NAME or NAME:VERSION") }

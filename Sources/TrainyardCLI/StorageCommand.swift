@@ -1,5 +1,6 @@
 import Foundation
 import TrainyardCore
+import TrainyardLaunch
 import TrainyardPlatform
 
 /// `trainyard storage ls|cp|cat|rm`: gsutil's basics on the emulated buckets

@@ -1,5 +1,6 @@
 import Foundation
 import TrainyardCore
+import TrainyardLaunch
 import TrainyardPlatform
 
 /// `trainyard sweep run SPEC | list | describe SWEEP`: hyperparameter sweeps with early termination,
@@ -40,7 +41,7 @@ enum SweepCommand {
                              best?["job"]?.stringValue ?? "–",
                              "\(s["objective"]?["primary_metric"]?.stringValue ?? "?") = " + (best?["best_metric"]?.doubleValue.map { String(format: "%.4f", $0) } ?? "–")])
             }
-            print(TiersCommand.table(rows))
+            print(TextTable.render(rows))
             return .success
         case "describe":
             guard let id = args.positional() else { throw UsageError("sweep describe needs a sweep id (`trainyard sweep list`)") }
@@ -316,7 +317,7 @@ final class SweepRunner {
                          t["best_metric"]?.doubleValue.map { String(format: "%.4f", $0) } ?? "–", String(t["steps"]?.intValue ?? 0), params])
         }
         var lines = ["sweep \(r["id"]?.stringValue ?? "?"): \(r["state"]?.stringValue ?? "?"), early termination \(r["early_termination"]?.stringValue ?? "none"), \(r["trial_steps"]?.intValue ?? 0) trial-steps in all",
-                     TiersCommand.table(rows)]
+                     TextTable.render(rows)]
         for t in trials where t["state"] == "EARLY_TERMINATED" {
             lines.append("  trial \(t["trial"]?.intValue ?? -1) stopped by \(t["terminated_by"]?.stringValue ?? "?")")
         }
