@@ -10,6 +10,12 @@ import TrainyardKernel
 /// at least `--min-time` seconds have passed. Ours and numpy's repeats alternate, so a burst of
 /// load from another process hits both sides alike; the report gives the best and the median.
 enum BenchCommand {
+    static let help = HelpPage(
+        usage: "trainyard bench kernel [--json] [--repeat N] [--min-time S] [--no-reference] [--python PATH]",
+        summary: "Measures the training kernel: GEMM GFLOP/s and MLP examples/s, against numpy (single-threaded OpenBLAS) in the same run when it is installed.",
+        options: options,
+        footer: "GEMM shapes (M×K×N): 128x784x256, 256x784x512, 512x512x512, as nn (A·B), nt (A·Bᵀ) and tn (Aᵀ·B).\nMLP: 784-256-128-10, ReLU, softmax cross-entropy, batch 128, one thread: forward, backward and an SGD update.")
+
     static let options: [(String, String)] = [
         ("--json", "print one JSON document instead of the table"),
         ("--repeat N", "timed repeats per case; the best and the median are reported (default 10)"),
@@ -24,12 +30,6 @@ enum BenchCommand {
 
     static func run(_ argv: [String]) throws -> ExitCode {
         var args = Arguments(argv)
-        if try args.flag("--help") {
-            print(TrainyardCommand.helpText("trainyard bench kernel [--json] [--repeat N] [--min-time S] [--no-reference]", options)
-                + "\n\nGEMM shapes (M×K×N): 128x784x256, 256x784x512, 512x512x512, as nn (A·B), nt (A·Bᵀ) and tn (Aᵀ·B)."
-                + "\nMLP: 784-256-128-10, ReLU, softmax cross-entropy, batch 128, one thread: forward, backward and an SGD update.")
-            return .success
-        }
         let json = try args.flag("--json")
         let repeats = try args.int("--repeat", in: 1...1000) ?? 10
         let minTime = try args.double("--min-time", in: 0.001...60) ?? 0.05

@@ -7,15 +7,13 @@ import TrainyardLaunch
 /// model sizes, request latency and CPU per request, bytes per second through a frame connection,
 /// and the ps update rate — and saves the profile.
 enum CalibrateCommand {
+    static let help = HelpPage(
+        usage: "trainyard calibrate [--json] [--quick]",
+        summary: "Measures this machine for the cost model and saves the profile in $TRAINYARD_HOME (used by `trainyard cost`).",
+        options: [("--json", "print the profile as JSON"), ("--quick", "shorter measurements (less precise)")])
+
     static func run(_ argv: [String]) throws -> ExitCode {
         var args = Arguments(argv)
-        if try args.flag("--help") {
-            print(TrainyardCommand.helpText("trainyard calibrate [--json] [--quick]", [
-                ("--json", "print the profile as JSON"),
-                ("--quick", "shorter measurements (less precise)"),
-            ]) + "\n\nThe profile is saved to \(Calibration.profilePath()) and used by `trainyard cost`.")
-            return .success
-        }
         let json = try args.flag("--json")
         let quick = try args.flag("--quick")
         try args.finish()

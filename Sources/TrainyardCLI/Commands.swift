@@ -3,24 +3,40 @@ import TrainyardCore
 import TrainyardLaunch
 import TrainyardPlatform
 
-/// `trainyard`'s command table and entry point.
+/// `trainyard`'s command table and entry point: each command parses its argv, calls an engine in
+/// TrainyardLaunch and prints. `--help` anywhere before `--` prints the page of the (sub)command named.
 public enum TrainyardCommand {
-    public static let version = "0.1.0"
+    public static let version = "0.2.0"
 
-    static let commands: [(name: String, summary: String, run: @Sendable ([String]) throws -> ExitCode)] = [
-        ("train", "run a training job locally: chief, workers and parameter servers as processes", TrainCommand.run),
-        ("cluster-spec", "print the TF_CONFIG each task of a topology gets", ClusterSpecCommand.run),
-        ("scenario", "run failure scenarios: faults on a timeline, expectations checked", ScenarioCommand.run),
-        ("tiers", "scale tiers and machine types: list, show TIER, machine-types", TiersCommand.run),
-        ("calibrate", "measure this machine for the cost model", CalibrateCommand.run),
-        ("cost", "predict a job's time and price on a tier; compare, validate", CostCommand.run),
-        ("jobs", "jobs like a cloud service: submit training, list, describe, stream-logs, cancel, templates", JobsCommand.run),
-        ("storage", "emulated buckets: ls, cp, cat, rm on gs:// URIs", StorageCommand.run),
-        ("sweep", "hyperparameter sweeps with early termination: run, list, describe", SweepCommand.run),
-        ("models", "the model registry: register, list, show", ModelsCommand.run),
-        ("bench", "measure the training kernel: GEMM GFLOP/s and MLP examples/s, against numpy when present", BenchCommand.run),
-        ("version", "print the version", { _ in print("trainyard \(version) (kernel \(KernelBackendName.current))"); return .success }),
+    struct Command {
+        var name: String
+        var summary: String
+        var help: HelpPage
+        var run: @Sendable ([String]) throws -> ExitCode
+    }
+
+    static let commands: [Command] = [
+        Command(name: "train", summary: "run a training job locally: chief, workers and parameter servers as processes", help: TrainCommand.help, run: TrainCommand.run),
+        Command(name: "cluster-spec", summary: "print the TF_CONFIG each task of a topology gets", help: ClusterSpecCommand.help, run: ClusterSpecCommand.run),
+        Command(name: "scenario", summary: "run failure scenarios: faults on a timeline, expectations checked", help: ScenarioCommand.help, run: ScenarioCommand.run),
+        Command(name: "tiers", summary: "scale tiers and machine types: list, show TIER, machine-types", help: TiersCommand.help, run: TiersCommand.run),
+        Command(name: "calibrate", summary: "measure this machine for the cost model", help: CalibrateCommand.help, run: CalibrateCommand.run),
+        Command(name: "cost", summary: "predict a job's time and price on a tier; compare, validate", help: CostCommand.help, run: CostCommand.run),
+        Command(name: "jobs", summary: "jobs like a cloud service: submit training, list, describe, stream-logs, cancel, templates", help: JobsCommand.help, run: JobsCommand.run),
+        Command(name: "storage", summary: "emulated buckets: ls, cp, cat, rm on gs:// URIs", help: StorageCommand.help, run: StorageCommand.run),
+        Command(name: "sweep", summary: "hyperparameter sweeps with early termination: run, list, describe", help: SweepCommand.help, run: SweepCommand.run),
+        Command(name: "models", summary: "the model registry: register, list, show", help: ModelsCommand.help, run: ModelsCommand.run),
+        Command(name: "bench", summary: "measure the training kernel: GEMM GFLOP/s and MLP examples/s, against numpy when present", help: BenchCommand.help, run: BenchCommand.run),
+        Command(name: "version", summary: "print the version (also --version)", help: HelpPage(usage: "trainyard version", summary: "Prints Trainyard's version and the kernel build in use."),
+                run: { argv in
+                    var args = Arguments(argv)
+                    try args.finish()
+                    print(versionLine)
+                    return .success
+                }),
     ]
+
+    static var versionLine: String { "trainyard \(version) (kernel \(KernelBackendName.current))" }
 
     public static func main() -> Never {
         Signals.install()
@@ -40,58 +56,51 @@ public enum TrainyardCommand {
     }
 
     static func dispatch(_ argv: [String]) throws -> ExitCode {
-        guard let name = argv.first, !["help", "--help", "-h"].contains(name) else {
-            if argv.count > 1, let topic = commands.first(where: { $0.name == argv[1] }) {
-                return try topic.run(["--help"])
-            }
+        guard let name = argv.first else {
             print(usage)
             return .success
         }
-        if name == "_shim" { return try Shim.run(Array(argv.dropFirst())) }
-        if name == "_supervise" { return try JobSupervisor.run(Array(argv.dropFirst())) }
+        switch name {
+        case "help", "--help", "-h":
+            if argv.count > 1, let topic = commands.first(where: { $0.name == argv[1] }) {
+                print(topic.help.render(words: Array(argv.dropFirst(2))))
+            } else {
+                print(usage)
+            }
+            return .success
+        case "--version", "-V":
+            print(versionLine)
+            return .success
+        case "_shim": return try Shim.run(Array(argv.dropFirst()))
+        case "_supervise": return try JobSupervisor.run(Array(argv.dropFirst()))
+        default: break
+        }
         guard let command = commands.first(where: { $0.name == name }) else {
-            let suggestion = commands.map(\.name).min { editDistanceCLI($0, name) < editDistanceCLI($1, name) }
+            let suggestion = commands.map(\.name).min { editDistance($0, name) < editDistance($1, name) }
             throw UsageError("unknown command \"\(name)\"" + (suggestion.map { " (did you mean \($0)?)" } ?? ""))
         }
-        return try command.run(Array(argv.dropFirst()))
+        let rest = Array(argv.dropFirst())
+        if Help.isRequested(rest) {
+            print(command.help.render(words: Help.words(rest)))
+            return .success
+        }
+        return try command.run(rest)
     }
 
     static var usage: String {
         var lines = ["usage: trainyard COMMAND [OPTIONS]", "", "Trainyard runs a parameter-server training cluster on this machine as real processes.", "", "commands:"]
         for c in commands { lines.append("  " + c.name.padding(toLength: 14, withPad: " ", startingAt: 0) + c.summary) }
-        lines += ["", "`trainyard COMMAND --help` shows a command's options. Exit codes: 0 success, 1 job failed, 2 usage,",
-                  "3 invalid input, 4 system error, 5 cluster error, 130 interrupted (Docs/cli.md)."]
+        lines += ["", "`trainyard COMMAND --help` shows a command's options; `trainyard --version` the version. Exit codes: 0 success,",
+                  "1 job failed, 2 usage, 3 invalid input, 4 system error, 5 cluster error, 130 interrupted (README, Docs/cli.md)."]
         return lines.joined(separator: "\n")
     }
-
-    static func helpText(_ synopsis: String, _ options: [(String, String)]) -> String {
-        var lines = ["usage: " + synopsis, "", "options:"]
-        let width = min(40, (options.map(\.0.count).max() ?? 0) + 2)
-        for (flag, meaning) in options {
-            if flag.count + 2 > width {
-                lines.append("  " + flag)
-                lines.append("  " + String(repeating: " ", count: width) + meaning)
-            } else {
-                lines.append("  " + flag.padding(toLength: width, withPad: " ", startingAt: 0) + meaning)
-            }
-        }
-        return lines.joined(separator: "\n")
-    }
-}
-
-func editDistanceCLI(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
-    if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
-    var prev = Array(0...b.count)
-    for i in 1...a.count {
-        var cur = [i] + Array(repeating: 0, count: b.count)
-        for j in 1...b.count { cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)) }
-        prev = cur
-    }
-    return prev[b.count]
 }
 
 enum ClusterSpecCommand {
+    static let help = HelpPage(
+        usage: "trainyard cluster-spec [--workers N] [--ps M] [--start-port P] [--task TYPE:INDEX] [--host HOST] [--master]",
+        summary: "Prints the TF_CONFIG each task of a topology gets, one JSON document per line.", options: options)
+
     static let options: [(String, String)] = [
         ("--workers N", "worker tasks (default 2)"),
         ("--ps M", "parameter servers (default 2)"),
@@ -103,10 +112,6 @@ enum ClusterSpecCommand {
 
     static func run(_ argv: [String]) throws -> ExitCode {
         var args = Arguments(argv)
-        if try args.flag("--help") {
-            print(TrainyardCommand.helpText("trainyard cluster-spec [--workers N] [--ps M] [--start-port P] [--task TYPE:INDEX]", options))
-            return .success
-        }
         let workers = try args.int("--workers", in: 0...10_000) ?? 2
         let ps = try args.int("--ps", in: 0...10_000) ?? 2
         let start = try args.int("--start-port", in: 1...65535) ?? 27182
@@ -136,19 +141,18 @@ enum ClusterSpecCommand {
 }
 
 enum TrainCommand {
+    static let help = HelpPage(
+        usage: "trainyard train [OPTIONS]",
+        summary: "Runs a training job locally in the foreground: chief, workers and parameter servers as processes (as gcloud ai-platform local train does for a distributed job).",
+        options: LaunchSettings.help + TrainSettings.help)
+
     static func run(_ argv: [String]) throws -> ExitCode {
-        if argv.contains("--help") {
-            print(TrainyardCommand.helpText("trainyard train [OPTIONS]", LaunchSettings.help + TrainSettings.help))
-            return .success
-        }
         var settings = try LaunchSettings.parse(argv)
         var plan: ClusterPlan?
         if settings.scaleTier != nil {
             plan = try Catalog.plan(for: settings, catalog: try Catalog.load(settings.tiersDirectory))
             settings.topology = plan!.topology
-            if settings.topology.workers > 0 && settings.topology.parameterServers == 0 {
-                throw UsageError("Trainyard's trainer needs parameter servers when there are workers: add --parameter-server-count N --parameter-server-machine-type TYPE (only the master may train alone)")
-            }
+            try settings.topology.checkTrainable(hint: "--parameter-server-count N --parameter-server-machine-type TYPE")
         }
         let launcher = try Launcher(settings: settings, plan: plan)
         let summary = try launcher.run()

@@ -6,6 +6,16 @@ import TrainyardLaunch
 /// `trainyard cost`, `cost compare` and `cost validate`: predicted step time, throughput, time and
 /// price of a job on a tier, from the calibrated machine and the model in Docs/cost-model.md.
 enum CostCommand {
+    static let help = HelpPage(
+        usage: "trainyard cost [compare|validate] --scale-tier TIER [model and training options] [--max-steps S | --epochs E --examples N] [--json]",
+        summary: "Predicts a job's step time, throughput, time and price on a tier from the calibrated machine (Docs/cost-model.md).",
+        options: options + [("--scale-tier TIER", "the tier to predict (CUSTOM with the flags above)"), ("--bandwidth-scale F", "with --local: links at the machine types' bandwidth × F"),
+                            ("--tiers-dir DIR", "the scale-tier catalog (default: ScaleTiers/ of this checkout)")] + TrainSettings.help,
+        subcommands: [
+            .init(words: ["compare"], usage: "trainyard cost compare [--svg FILE] [--local] [model and training options] [--json]", summary: "Every tier side by side; --svg draws time against cost."),
+            .init(words: ["validate"], usage: "trainyard cost validate [--json] [--quick]", summary: "Runs local configurations and sets predicted against measured throughput."),
+        ])
+
     static let options: [(String, String)] = CustomClusterFlags.help + [
         ("--max-steps S", "global steps to run (default: the training default)"),
         ("--epochs E --examples N", "instead of --max-steps: E passes over N examples"),
@@ -18,10 +28,6 @@ enum CostCommand {
 
     static func run(_ argv: [String]) throws -> ExitCode {
         var args = Arguments(argv)
-        if try args.flag("--help") {
-            print(TrainyardCommand.helpText("trainyard cost [compare|validate] --scale-tier TIER [model and training options] [--max-steps S | --epochs E --examples N] [--json]", options))
-            return .success
-        }
         let sub = args.items.first.flatMap { ["compare", "validate"].contains($0) ? $0 : nil }
         if sub != nil { _ = args.positional() }
         let json = try args.flag("--json")

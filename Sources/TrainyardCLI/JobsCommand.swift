@@ -7,21 +7,40 @@ import TrainyardPlatform
 /// cloud service runs them, on this machine. A detached supervisor (`trainyard _supervise`) runs
 /// each job; its record on disk outlives the command.
 enum JobsCommand {
+    static let submitOptions: [(String, String)] = [
+        ("--scale-tier TIER", "the cluster: BASIC, STANDARD_1, PREMIUM_1, BASIC_GPU, BASIC_TPU or CUSTOM (default BASIC)"),
+        ("--workers N --ps M", "instead of a tier: plain counts of workers and parameter servers"),
+        ("--region R", "recorded with the job (everything runs here)"),
+        ("--async", "return at once (the default; accepted for gcloud compatibility)"),
+        ("--stream-logs", "follow the job's logs until it ends; exit 0 only when it SUCCEEDED"),
+    ] + JobSpec.help
+
+    static let help = HelpPage(
+        usage: "trainyard jobs COMMAND",
+        summary: "Jobs as a cloud service runs them, on this machine: a detached supervisor runs each job; its record outlives the command.",
+        subcommands: [
+            .init(words: ["submit", "training"], usage: "trainyard jobs submit training JOB [OPTIONS] -- ARGS",
+                  summary: "Submits a training job and returns at once (--stream-logs to follow it).", options: submitOptions),
+            .init(words: ["list"], usage: "trainyard jobs list [--json]", summary: "Every job, its state and template.", options: [("--json", "JSON output")]),
+            .init(words: ["describe"], usage: "trainyard jobs describe JOB [--json]", summary: "State, times, cluster, ML units and dollars consumed so far.",
+                  options: [("--json", "JSON output")]),
+            .init(words: ["stream-logs"], usage: "trainyard jobs stream-logs JOB [--task-name TASK] [--polling-interval S]",
+                  summary: "Follows the job's logs until it ends; exit 0 only when it SUCCEEDED.",
+                  options: [("--task-name TASK", "only this task's log (chief-0, worker-1, ps-0)"), ("--polling-interval S", "seconds between reads (default 0.5)"),
+                            ("--allow-multiline-logs", "accepted for gcloud compatibility")]),
+            .init(words: ["cancel"], usage: "trainyard jobs cancel JOB", summary: "Stops every task; the job ends CANCELLED."),
+            .init(words: ["create-template"], usage: "trainyard jobs create-template NAME [OPTIONS] -- ARGS",
+                  summary: "Saves a job definition to run many times.", options: JobSpec.help),
+            .init(words: ["run"], usage: "trainyard jobs run TEMPLATE [--env K=V]… [--job-name RUN] [--stream-logs] -- ARGS",
+                  summary: "Starts a run of a template, with overrides.",
+                  options: [("--env K=V", "an environment variable for every task (repeatable)"), ("--job-name RUN", "the run's job name (default TEMPLATE_run_N)"),
+                            ("--stream-logs", "follow the run's logs until it ends")]),
+            .init(words: ["templates"], usage: "trainyard jobs templates [--json]", summary: "The saved templates.", options: [("--json", "JSON output")]),
+        ])
+
     static func run(_ argv: [String]) throws -> ExitCode {
         var args = Arguments(argv)
-        guard let sub = args.positional(), sub != "--help" else {
-            print(TrainyardCommand.helpText("trainyard jobs COMMAND", [
-                ("submit training JOB [OPTIONS] -- ARGS", "submit a training job (returns at once; --stream-logs to follow it)"),
-                ("list [--json]", "every job, its state and template"),
-                ("describe JOB [--json]", "state, times, cluster, ML units and dollars consumed so far"),
-                ("stream-logs JOB [--task-name chief-0]", "follow the job's logs until it ends"),
-                ("cancel JOB", "stop every task; the job ends CANCELLED"),
-                ("create-template NAME [OPTIONS] -- ARGS", "save a job definition to run many times"),
-                ("run TEMPLATE [--env K=V]… [--job-name RUN] -- ARGS", "start a run of a template, with overrides"),
-                ("templates [--json]", "the saved templates"),
-            ]) + "\n\nsubmit and create-template options:\n" + TrainyardCommand.helpText("", JobSpec.help).split(separator: "\n").dropFirst(3).joined(separator: "\n"))
-            return .success
-        }
+        guard let sub = args.positional() else { throw UsageError("jobs needs a command: submit, list, describe, stream-logs, cancel, create-template, run or templates (`trainyard jobs --help`)") }
         switch sub {
         case "submit": return try submit(&args)
         case "list": return try list(&args)

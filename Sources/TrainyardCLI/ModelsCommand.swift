@@ -6,17 +6,21 @@ import TrainyardPlatform
 /// `trainyard models register|list|show`: a registry of trained models with increasing versions,
 /// each recording where it came from and its metrics (`$TRAINYARD_HOME/models/NAME/VERSION/`).
 enum ModelsCommand {
+    static let help = HelpPage(
+        usage: "trainyard models COMMAND",
+        summary: "The model registry: trained models with increasing versions, each with its source and metrics.",
+        options: [("--json", "JSON output")],
+        subcommands: [
+            .init(words: ["register"], usage: "trainyard models register NAME (--from-job JOB | --best-of-sweep SWEEP) [--json]",
+                  summary: "Registers a job's model (or the best trial's of a sweep) as the next version of NAME.",
+                  options: [("--from-job JOB", "a job that SUCCEEDED"), ("--best-of-sweep SWEEP", "the best trial of a sweep")]),
+            .init(words: ["list"], usage: "trainyard models list [--json]", summary: "Every model and its latest version."),
+            .init(words: ["show"], usage: "trainyard models show NAME[:VERSION] [--json]", summary: "One version (the latest by default): source, metrics, files."),
+        ])
+
     static func run(_ argv: [String]) throws -> ExitCode {
         var args = Arguments(argv)
-        guard let sub = args.positional(), sub != "--help" else {
-            print(TrainyardCommand.helpText("trainyard models register NAME (--from-job JOB | --best-of-sweep SWEEP) | list | show NAME[:VERSION] [--json]", [
-                ("register NAME --from-job JOB", "register a job's model as the next version of NAME"),
-                ("register NAME --best-of-sweep SWEEP", "register the best trial's model of a sweep"),
-                ("list", "every model and its latest version"),
-                ("show NAME[:VERSION]", "one version (the latest by default): source, metrics, files"),
-            ]))
-            return .success
-        }
+        guard let sub = args.positional() else { throw UsageError("models needs a command: register, list or show (`trainyard models --help`)") }
         let json = try args.flag("--json")
         switch sub {
         case "register":

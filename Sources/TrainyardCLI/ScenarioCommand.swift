@@ -5,6 +5,20 @@ import TrainyardLaunch
 
 /// `trainyard scenario run FILE` and `trainyard scenario run-all DIR`.
 enum ScenarioCommand {
+    static let help = HelpPage(
+        usage: "trainyard scenario COMMAND",
+        summary: "Failure scenarios: a cluster, faults on a timeline, and expectations checked at the end (Docs/scenarios.md).",
+        options: [("--json", "print the result as JSON"), ("--progress", "show the job's progress line while it runs")],
+        subcommands: [
+            .init(words: ["run"], usage: "trainyard scenario run FILE [--job-dir DIR] [--json] [--progress]",
+                  summary: "Runs one scenario: its timeline and pass/fail per expectation.",
+                  options: [("--job-dir DIR", "where the job's evidence goes (default: a new folder under ./trainyard-jobs/)")]),
+            .init(words: ["run-all"], usage: "trainyard scenario run-all DIR [--jobs-dir DIR] [--json] [--progress]",
+                  summary: "Runs every *.json scenario in DIR and prints a summary table.",
+                  options: [("--jobs-dir DIR", "the folder for every scenario's job folder (default ./trainyard-jobs)")]),
+            .init(words: ["validate"], usage: "trainyard scenario validate FILE…", summary: "Checks scenario files without running them."),
+        ])
+
     static let options: [(String, String)] = [
         ("run FILE", "run one scenario: its timeline and pass/fail per expectation"),
         ("run-all DIR", "run every *.json scenario in DIR and print a summary table"),
@@ -17,10 +31,6 @@ enum ScenarioCommand {
 
     static func run(_ argv: [String]) throws -> ExitCode {
         var args = Arguments(argv)
-        if try args.flag("--help") {
-            print(TrainyardCommand.helpText("trainyard scenario run FILE | run-all DIR | validate FILE… [--json]", options))
-            return .success
-        }
         guard let sub = args.positional() else { throw UsageError("scenario needs a subcommand: run FILE, run-all DIR or validate FILE") }
         let json = try args.flag("--json")
         let progress = try args.flag("--progress")

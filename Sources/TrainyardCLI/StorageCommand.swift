@@ -6,17 +6,19 @@ import TrainyardPlatform
 /// `trainyard storage ls|cp|cat|rm`: gsutil's basics on the emulated buckets
 /// (`gs://bucket/path` ↔ `$TRAINYARD_HOME/buckets/bucket/path`).
 enum StorageCommand {
+    static let help = HelpPage(
+        usage: "trainyard storage COMMAND",
+        summary: "gsutil's basics on the emulated buckets (gs://BUCKET/PATH ↔ $TRAINYARD_HOME/buckets/BUCKET/PATH).",
+        options: [("-r, --recursive", "folders: every object below"), ("-l, --long", "ls: sizes")],
+        subcommands: [
+            .init(words: ["ls"], usage: "trainyard storage ls [-r] [-l] [gs://BUCKET[/PATH]]", summary: "Lists buckets, or the objects and folders under a URI."),
+            .init(words: ["cp"], usage: "trainyard storage cp [-r] SRC DST", summary: "Copies between local paths and buckets, either way; a bucket is made when first written."),
+            .init(words: ["cat"], usage: "trainyard storage cat gs://…", summary: "Prints an object."),
+            .init(words: ["rm"], usage: "trainyard storage rm [-r] gs://…", summary: "Deletes an object (-r: everything under a URI)."),
+        ])
+
     static func run(_ argv: [String]) throws -> ExitCode {
         var args = Arguments(argv.map { $0 == "-r" || $0 == "-R" ? "--recursive" : ($0 == "-l" ? "--long" : $0) })
-        if try args.flag("--help") {
-            print(TrainyardCommand.helpText("trainyard storage ls [-r] [-l] [gs://BUCKET[/PATH]] | cp [-r] SRC DST | cat gs://… | rm [-r] gs://…", [
-                ("ls", "list buckets, or the objects and folders under a URI (-r: every object below it, -l: sizes)"),
-                ("cp SRC DST", "copy between local paths and buckets, either way (-r: folders); a bucket is made when first written"),
-                ("cat URI", "print an object"),
-                ("rm URI", "delete an object (-r: everything under a URI)"),
-            ]) + "\n\nBuckets live in \(StorageURI.bucketsRoot(home: Home.path)).")
-            return .success
-        }
         let recursive = try args.flag("--recursive")
         let long = try args.flag("--long")
         guard let sub = args.positional() else { throw UsageError("storage needs a subcommand: ls, cp, cat or rm") }

@@ -6,16 +6,19 @@ import TrainyardPlatform
 /// `trainyard sweep run SPEC | list | describe SWEEP`: hyperparameter sweeps with early termination,
 /// each trial a job (Docs/sweeps.md).
 enum SweepCommand {
+    static let help = HelpPage(
+        usage: "trainyard sweep COMMAND",
+        summary: "Hyperparameter sweeps with early termination, each trial a job (Docs/sweeps.md).",
+        options: [("--json", "JSON output")],
+        subcommands: [
+            .init(words: ["run"], usage: "trainyard sweep run SPEC [--json]", summary: "Runs a sweep: live progress, then trials sorted by the primary metric, the best, an SVG of the metric."),
+            .init(words: ["list"], usage: "trainyard sweep list [--json]", summary: "Every sweep."),
+            .init(words: ["describe"], usage: "trainyard sweep describe SWEEP [--json]", summary: "One sweep's trials, parameters, states and metrics."),
+        ])
+
     static func run(_ argv: [String]) throws -> ExitCode {
         var args = Arguments(argv)
-        guard let sub = args.positional(), sub != "--help" else {
-            print(TrainyardCommand.helpText("trainyard sweep run SPEC [--json] | list [--json] | describe SWEEP [--json]", [
-                ("run SPEC", "run a sweep: live progress, then trials sorted by the primary metric, the best, an SVG of the metric"),
-                ("list", "every sweep"),
-                ("describe SWEEP", "one sweep's trials, parameters, states and metrics"),
-            ]))
-            return .success
-        }
+        guard let sub = args.positional() else { throw UsageError("sweep needs a command: run, list or describe (`trainyard sweep --help`)") }
         let json = try args.flag("--json")
         switch sub {
         case "run":

@@ -5,17 +5,18 @@ import TrainyardPlatform
 
 /// `trainyard tiers list|show|machine-types`.
 enum TiersCommand {
+    static let help = HelpPage(
+        usage: "trainyard tiers [list | show TIER | machine-types] [--json] [--tiers-dir DIR]",
+        summary: "Scale tiers and machine types, each figure with its source (ScaleTiers/).",
+        options: [("--json", "JSON output"), ("--tiers-dir DIR", "the scale-tier catalog (default: ScaleTiers/ of this checkout)")],
+        subcommands: [
+            .init(words: ["list"], usage: "trainyard tiers list [--json]", summary: "Every tier: topology, $/h, ML units/h."),
+            .init(words: ["show"], usage: "trainyard tiers show TIER [--json]", summary: "One tier: its machines with their figures and sources."),
+            .init(words: ["machine-types"], usage: "trainyard tiers machine-types [--json]", summary: "The machine-type catalog."),
+        ])
+
     static func run(_ argv: [String]) throws -> ExitCode {
         var args = Arguments(argv)
-        if try args.flag("--help") {
-            print(TrainyardCommand.helpText("trainyard tiers list | show TIER | machine-types [--json] [--tiers-dir DIR]", [
-                ("list", "every tier: topology, $/h, ML units/h"),
-                ("show TIER", "one tier: its machines with their figures and sources"),
-                ("machine-types", "the machine-type catalog"),
-                ("--json", "JSON output"),
-            ]))
-            return .success
-        }
         let json = try args.flag("--json")
         let dir = try args.value("--tiers-dir")
         let sub = args.positional() ?? "list"

@@ -49,9 +49,7 @@ public enum JobService {
         launch.scaleTier = spec.scaleTier ?? "BASIC"
         launch.custom = spec.custom
         let plan = try Catalog.plan(for: launch, catalog: catalog)!
-        if spec.builtIn && plan.processWorkers > 0 && plan.parameterServerCount == 0 {
-            throw UsageError("Trainyard's trainer needs parameter servers when there are workers: add --parameter-server-count and --parameter-server-machine-type")
-        }
+        if spec.builtIn { try plan.topology.checkTrainable(hint: "--parameter-server-count N and --parameter-server-machine-type TYPE") }
         return plan
     }
 

@@ -78,9 +78,7 @@ public enum JobSupervisor {
                 program = .external(ExternalProgram(argv: argv, jobDir: record.jobDirectory, userArgs: spec.userArgs, workingDirectories: folders,
                                                     environment: environment, job: spec.trainingInput(jobDirectory: record.jobDirectory)))
             }
-            if spec.builtIn && settings.topology.workers > 0 && settings.topology.parameterServers == 0 {
-                throw UsageError("Trainyard's trainer needs parameter servers when there are workers (--ps N)")
-            }
+            if spec.builtIn { try settings.topology.checkTrainable() }
             log("running \(record.cluster) as \(settings.topology)")
             let launcher = try Launcher(settings: settings, plan: plan, program: program, options: options)
             let marker = RunningMarker(name: name, expected: settings.topology.taskCount)

@@ -27,6 +27,15 @@ public struct Topology: Sendable, Equatable, CustomStringConvertible {
         "\(chiefs) \(chiefType) + \(workers) worker\(workers == 1 ? "" : "s") + \(parameterServers) ps"
     }
 
+    /// Checks that Trainyard's own trainer can run this cluster: workers need parameter servers to
+    /// share variables through (only a chief may train alone, with its variables in process).
+    /// `hint` says how the caller's user adds parameter servers (a flag or a field).
+    public func checkTrainable(hint: String = "--ps N") throws(UsageError) {
+        if workers > 0 && parameterServers == 0 {
+            throw UsageError("Trainyard's trainer needs parameter servers when there are workers: add \(hint) (only the chief may train alone)")
+        }
+    }
+
     /// The cluster spec with consecutive ports from `startPort` on `host`, in the order chief,
     /// workers, ps.
     public func clusterSpec(host: String = "localhost", startPort: Int) -> ClusterSpec {
