@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // Trainyard: a distributed parameter-server training cluster simulator.
 // No third-party packages: the toolchain's Foundation, Dispatch, Synchronization and XCTest only.
+// Linux only: the platform layer calls Glibc directly and reads /proc (Docs/README.md maps the targets).
 import PackageDescription
 
 // The training kernel is compiled twice from one set of sources: a portable build and, on x86_64,
@@ -17,7 +18,6 @@ let fastKernelFlags: [SwiftSetting] = [.define("TRAINYARD_FMA")]
 
 let package = Package(
     name: "Trainyard",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "trainyard", targets: ["trainyard"]),
         .executable(name: "trainyard-chief", targets: ["trainyard-chief"]),
@@ -57,8 +57,12 @@ let package = Package(
         // The shells that run the role state machines over real sockets.
         .target(name: "TrainyardRoles", dependencies: ["TrainyardCore", "TrainyardPlatform"]),
 
-        // The launcher's commands.
-        .target(name: "TrainyardCLI", dependencies: ["TrainyardKernel", "TrainyardCore", "TrainyardPlatform", "TrainyardRoles"]),
+        // The launcher's engines: launcher, job store and service, job supervisor, sweep and scenario
+        // runners, calibration, cost estimates, charts, benchmarks. No argv, no printing of results.
+        .target(name: "TrainyardLaunch", dependencies: ["TrainyardKernel", "TrainyardCore", "TrainyardPlatform"]),
+
+        // The launcher's commands: parse argv, call an engine, print.
+        .target(name: "TrainyardCLI", dependencies: ["TrainyardKernel", "TrainyardCore", "TrainyardPlatform", "TrainyardLaunch"]),
 
         .executableTarget(name: "trainyard", dependencies: ["TrainyardCLI"]),
         .executableTarget(name: "trainyard-chief", dependencies: ["TrainyardRoles"]),
@@ -71,6 +75,7 @@ let package = Package(
         ),
         .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore"]),
         .testTarget(name: "TrainyardPlatformTests", dependencies: ["TrainyardPlatform", "TrainyardRoles"]),
+        .testTarget(name: "TrainyardLaunchTests", dependencies: ["TrainyardLaunch", "TrainyardCore", "TrainyardPlatform"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TrainyardCore", "TrainyardPlatform"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import TrainyardCore
+import TrainyardLaunch
 import TrainyardPlatform
 
 /// `trainyard`'s command table and entry point.

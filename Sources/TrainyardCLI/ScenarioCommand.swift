@@ -1,6 +1,7 @@
 import Foundation
 import TrainyardCore
 import TrainyardPlatform
+import TrainyardLaunch
 
 /// `trainyard scenario run FILE` and `trainyard scenario run-all DIR`.
 enum ScenarioCommand {
@@ -28,8 +29,8 @@ enum ScenarioCommand {
             let jobDir = try args.value("--job-dir")
             guard let file = args.positional() else { throw UsageError("scenario run needs a scenario file") }
             try args.finish()
-            let scenario = try load(file)
-            let result = try runOne(scenario, file: file, jobDirectory: jobDir ?? defaultJobDirectory(parent: "trainyard-jobs", scenario), progress: progress)
+            let scenario = try ScenarioRunner.load(file)
+            let result = try runOne(scenario, file: file, jobDirectory: jobDir ?? ScenarioRunner.newJobDirectory(parent: "trainyard-jobs", scenario), progress: progress)
             print(json ? ScenarioRunner.json(result).prettySerialized() : ScenarioRunner.text(result))
             return result.passed ? .success : .failure
         case "run-all":
@@ -38,11 +39,11 @@ enum ScenarioCommand {
             try args.finish()
             let files = Files.list(dir).filter { $0.hasSuffix(".json") }.map { dir + "/" + $0 }
             guard !files.isEmpty else { throw UsageError("\(dir) holds no *.json scenario files") }
-            let scenarios = try files.map { ($0, try load($0)) }  // validate them all before running any
+            let scenarios = try files.map { ($0, try ScenarioRunner.load($0)) }  // validate them all before running any
             var results: [ScenarioRunner.Result] = []
             for (file, scenario) in scenarios {
                 if !json { Posix.write("running \(scenario.name) … ", to: 2) }
-                let r = try runOne(scenario, file: file, jobDirectory: defaultJobDirectory(parent: parent, scenario), progress: progress)
+                let r = try runOne(scenario, file: file, jobDirectory: ScenarioRunner.newJobDirectory(parent: parent, scenario), progress: progress)
                 if !json { Posix.write("\(r.passed ? "passed" : "FAILED") in \(String(format: "%.1f", r.wallSeconds)) s\n", to: 2) }
                 if !r.passed && !json { print(ScenarioRunner.text(r)) }
                 results.append(r)
@@ -65,26 +66,13 @@ enum ScenarioCommand {
             try args.finish()
             guard !files.isEmpty else { throw UsageError("scenario validate needs at least one file") }
             for f in files {
-                let s = try load(f)
+                let s = try ScenarioRunner.load(f)
                 print("\(f): \(s.name) — valid (\(s.faults.count) fault\(s.faults.count == 1 ? "" : "s"), \(s.topology))")
             }
             return .success
         default:
             throw UsageError("unknown scenario subcommand \"\(sub)\" (expected run, run-all or validate)")
         }
-    }
-
-    static func load(_ file: String) throws -> Scenario {
-        let text: String
-        do { text = try Files.readText(file) } catch { throw FieldError(source: file, path: "", "cannot read the scenario: \(error)") }
-        return try Scenario(parsing: text, source: file)
-    }
-
-    static func defaultJobDirectory(parent: String, _ s: Scenario) -> String {
-        let f = DateFormatter()
-        f.dateFormat = "yyyyMMdd-HHmmss"
-        f.locale = Locale(identifier: "en_US_POSIX")
-        return "\(parent)/scenario-\(s.name)-\(f.string(from: Date()))-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))"
     }
 
     static func runOne(_ scenario: Scenario, file: String, jobDirectory: String, progress: Bool) throws -> ScenarioRunner.Result {
@@ -103,6 +91,6 @@ enum ScenarioCommand {
                          String(r.reports.count), f(recovery), String(lost), String(restarts), f(ratio)])
         }
         let passed = results.filter(\.passed).count
-        return TiersCommand.table(rows) + "\n\(passed)/\(results.count) scenarios passed"
+        return TextTable.render(rows) + "\n\(passed)/\(results.count) scenarios passed"
     }
 }

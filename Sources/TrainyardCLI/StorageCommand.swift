@@ -1,5 +1,6 @@
 import Foundation
 import TrainyardCore
+import TrainyardLaunch
 import TrainyardPlatform
 
 /// `trainyard storage ls|cp|cat|rm`: gsutil's basics on the emulated buckets
@@ -34,7 +35,7 @@ enum StorageCommand {
             let local = uri.localPath(home: home)
             guard Files.exists(local) else { throw RuntimeFailure("\(uri): no such object or folder", exitCode: .failure) }
             if !Files.isDirectory(local) { print(long ? "\(Files.size(local) ?? 0)\t\(uri)" : "\(uri)"); return .success }
-            for (path, isDir) in entries(local, recursive: recursive) {
+            for (path, isDir) in BucketStorage.entries(local, recursive: recursive) {
                 let child = uri.appending(path)
                 if isDir { print("\(child)/") } else { print(long ? "\(Files.size(local + "/" + path) ?? 0)\t\(child)" : "\(child)") }
             }
@@ -72,13 +73,13 @@ enum StorageCommand {
             if Files.isDirectory(from) {
                 guard recursive else { throw UsageError("\(src) is a folder: use cp -r") }
                 var count = 0
-                for (path, isDir) in entries(from, recursive: true) where !isDir {
-                    try copy(from + "/" + path, to + "/" + path)
+                for (path, isDir) in BucketStorage.entries(from, recursive: true) where !isDir {
+                    try BucketStorage.copy(from + "/" + path, to + "/" + path)
                     count += 1
                 }
                 print("Copied \(count) file\(count == 1 ? "" : "s") from \(src) to \(display(to, dstURI, dst))")
             } else {
-                try copy(from, to)
+                try BucketStorage.copy(from, to)
                 print("Copied \(src) to \(display(to, dstURI, dst))")
             }
         default:
@@ -95,24 +96,5 @@ enum StorageCommand {
         guard let uri else { return local }
         let root = StorageURI.bucketsRoot(home: Home.path) + "/" + uri.bucket + "/"
         return local.hasPrefix(root) ? "gs://\(uri.bucket)/" + local.dropFirst(root.count) : given
-    }
-
-    static func copy(_ from: String, _ to: String) throws {
-        try Files.createDirectory((to as NSString).deletingLastPathComponent)
-        try Files.writeAtomically(try Files.read(from), to: to)
-    }
-
-    /// Paths under `folder` (relative), folders marked; one level or all.
-    static func entries(_ folder: String, recursive: Bool) -> [(String, Bool)] {
-        var out: [(String, Bool)] = []
-        func walk(_ rel: String) {
-            for name in Files.list(rel.isEmpty ? folder : folder + "/" + rel) {
-                let path = rel.isEmpty ? name : rel + "/" + name
-                let isDir = Files.isDirectory(folder + "/" + path)
-                if isDir && recursive { walk(path) } else { out.append((path, isDir)) }
-            }
-        }
-        walk("")
-        return out
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import TrainyardCore
+import TrainyardLaunch
 import TrainyardPlatform
 
 /// `trainyard tiers list|show|machine-types`.
@@ -32,7 +33,7 @@ enum TiersCommand {
                                  t.listedPricePerHour.map { String(format: "%.4f", $0) } ?? (plan?.pricePerHour.map { String(format: "%.4f", $0) } ?? "sum of machines"),
                                  t.listedMLUnitsPerHour.map { String(format: "%.4f", $0) } ?? "–", t.priceList.flatMap { catalog.priceLists[$0]?.date } ?? "–"])
                 }
-                print(table(rows))
+                print(TextTable.render(rows))
             }
         case "show":
             guard let name = args.positional() else { throw UsageError("tiers show needs a tier name") }
@@ -55,7 +56,7 @@ enum TiersCommand {
                                  m.accelerators.map { "\($0.count)× \($0.type)" }.joined(separator: ", "),
                                  m.pricePerHour.map { JSONValue.format($0) } ?? "–", m.mlUnitsPerHour.map { JSONValue.format($0) } ?? "–"])
                 }
-                lines.append(table(rows))
+                lines.append(TextTable.render(rows))
                 lines.append(String(format: "price: listed $%@/h (%@ ML units/h); the machines add up to $%@/h", tier.listedPricePerHour.map { JSONValue.format($0) } ?? "–",
                                     tier.listedMLUnitsPerHour.map { JSONValue.format($0) } ?? "–", plan.pricePerHour.map { String(format: "%.4f", $0) } ?? "–"))
                 if let list = tier.priceList, let l = catalog.priceLists[list] { lines.append("price list: \(l.description), \(l.date)") }
@@ -75,7 +76,7 @@ enum TiersCommand {
                                  m.accelerators.map { "\($0.count)× \($0.type)" }.joined(separator: ", "), m.pricePerHour.map { JSONValue.format($0) } ?? "–",
                                  m.mlUnitsPerHour.map { JSONValue.format($0) } ?? "–", (m.derived.map { "d:" + $0 } + m.unverified.map { "u:" + $0 }).joined(separator: " ")])
                 }
-                print(table(rows))
+                print(TextTable.render(rows))
             }
         default:
             throw UsageError("unknown tiers subcommand \"\(sub)\" (expected list, show or machine-types)")
@@ -112,12 +113,5 @@ enum TiersCommand {
         fields.append(("derived", JSONValue(t.derived)))
         fields.append(("file", .string(t.source)))
         return .object(fields)
-    }
-
-    static func table(_ rows: [[String]]) -> String {
-        let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max()! }
-        var lines = rows.map { row in row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
-        lines.insert(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "), at: 1)
-        return lines.map { $0.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) }.joined(separator: "\n")
     }
 }

@@ -130,14 +130,16 @@ public enum Files {
         return (full as NSString).standardizingPath
     }
 
-    /// The folder holding this process's executable (`/proc/self/exe`), where the role binaries live.
-    public static func executableDirectory() -> String {
+    /// This process's executable, absolute (`/proc/self/exe`; argv[0] when /proc is not there).
+    public static func executablePath() -> String {
         var buffer = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        if n > 0 {
-            let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            return (path as NSString).deletingLastPathComponent
-        }
-        return (CommandLine.arguments[0] as NSString).deletingLastPathComponent
+        if n > 0 { return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        return absolute(CommandLine.arguments[0])
+    }
+
+    /// The folder holding this process's executable, where the role binaries live.
+    public static func executableDirectory() -> String {
+        (executablePath() as NSString).deletingLastPathComponent
     }
 }

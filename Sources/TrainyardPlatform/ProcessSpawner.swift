@@ -154,6 +154,17 @@ public enum ProcessSpawner {
         return termination(status)
     }
 
+    /// Reaps `pid` if it has ended: how it ended and its peak resident set in bytes; nil while it
+    /// runs. Only that child is touched, so other children of this process are left to their owners.
+    public static func reap(_ pid: Int32) -> (termination: Termination, peakRSSBytes: Int)? {
+        var status: Int32 = 0
+        var usage = rusage()
+        var r: Int32
+        repeat { r = wait4(pid, &status, WNOHANG, &usage) } while r < 0 && errno == EINTR
+        guard r == pid else { return nil }
+        return (termination(status), Int(usage.ru_maxrss) * 1024)
+    }
+
     /// Reaps any ended child: its pid, how it ended and its peak resident set in bytes, or nil
     /// when none has ended.
     public static func reapAny() -> (Int32, Termination, Int)? {

@@ -2,22 +2,6 @@ import Foundation
 import TrainyardCore
 import TrainyardPlatform
 
-/// The environment variables the launcher sets for every task (Docs/architecture.md).
-public enum RoleEnvironment {
-    /// TensorFlow's cluster spec and this task's place in it.
-    public static let tfConfig = "TF_CONFIG"
-    /// The per-job secret every hello must carry.
-    public static let token = "TRAINYARD_JOB_TOKEN"
-    /// A listening socket the launcher already bound for this task (descriptor number).
-    public static let listenFD = "TRAINYARD_LISTEN_FD"
-    /// The launcher's pid: the task exits when its parent is no longer this process.
-    public static let parentPID = "TRAINYARD_PARENT_PID"
-    /// Bytes per second for this task's outgoing traffic (bandwidth emulation).
-    public static let bandwidth = "TRAINYARD_NET_BANDWIDTH"
-    /// A JSON file of network and compute faults the task polls (fault injection).
-    public static let faultFile = "TRAINYARD_FAULT_FILE"
-}
-
 /// Everything a role process knows at start: its TF_CONFIG, the job's token and settings, its
 /// listening socket, and where to write.
 public struct RoleContext: @unchecked Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 import TrainyardCore
 import TrainyardPlatform
-import TrainyardRoles
+
 
 /// Something that watches a job as it runs and may act on it (the scenario runner's fault injector).
 /// Called on the launcher's thread.
@@ -69,7 +69,6 @@ public final class Launcher {
     public let options: Options
     public let program: TaskProgram
     public let token: String
-    private let binDirectory: String
     private var listeners: [TaskID: Socket] = [:]
     public private(set) var cluster = ClusterSpec()
     private var pids: [TaskID: Int32] = [:]
@@ -98,7 +97,6 @@ public final class Launcher {
         self.bandwidths = bandwidths
         jobDirectory = Files.absolute(settings.jobDirectory ?? Launcher.newJobDirectoryName())
         token = Launcher.makeToken()
-        binDirectory = Posix.environment("TRAINYARD_BIN_DIR") ?? Files.executableDirectory()
         let topology = settings.topology
         machine = SupervisorMachine(tasks: topology.tasks, chief: topology.tasks.first { $0.type.isChief },
                                     policy: { settings.policy(for: $0) }, backoffLimit: settings.backoffLimit,
@@ -108,7 +106,7 @@ public final class Launcher {
 
     deinit { killEverything() }
 
-    static func newJobDirectoryName() -> String {
+    public static func newJobDirectoryName() -> String {
         let f = DateFormatter()
         f.dateFormat = "yyyyMMdd-HHmmss"
         f.locale = Locale(identifier: "en_US_POSIX")
@@ -119,16 +117,16 @@ public final class Launcher {
         bytesPerSecond >= 1e6 ? String(format: "%.1f MB/s", bytesPerSecond / 1e6) : String(format: "%.0f KB/s", bytesPerSecond / 1e3)
     }
 
-    static func makeToken() -> String {
+    public static func makeToken() -> String {
         (0..<4).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined()
     }
 
-    public func executable(for type: TaskType) -> String {
-        switch type {
-        case .chief, .master: return binDirectory + "/trainyard-chief"
-        case .worker: return binDirectory + "/trainyard-worker"
-        case .ps, .evaluator: return binDirectory + "/trainyard-ps"
+    /// The executable of `type`'s role; fails for a type Trainyard has no role for.
+    public func executable(for type: TaskType) throws -> String {
+        guard let path = Executables.role(type) else {
+            throw RuntimeFailure("Trainyard has no \(type) role: its trainer runs chief, worker and ps tasks", exitCode: .invalidInput)
         }
+        return path
     }
 
     /// Runs the job to its end and returns the summary (also written to `summary.json`).
@@ -152,8 +150,9 @@ public final class Launcher {
                 pendingCancel = nil
                 outcome = apply(machine.handle(.cancel(reason: reason)))
             }
-            while outcome == nil, let (pid, termination, maxRSS) = ProcessSpawner.reapAny() {
-                guard let task = pids.first(where: { $0.value == pid })?.key else { continue }
+            // Only this launcher's own children, by pid: the process may have others.
+            for (task, pid) in pids.sorted(by: { $0.key < $1.key }) where outcome == nil {
+                guard let (termination, maxRSS) = ProcessSpawner.reap(pid) else { continue }
                 pids[task] = nil
                 peakRSS[task] = max(peakRSS[task] ?? 0, maxRSS)
                 if termination.code != 0 || machine.state != .running {
@@ -227,7 +226,7 @@ public final class Launcher {
     private func prepare() throws {
         if case .builtIn = program {
             for type in Set(settings.topology.tasks.map(\.type)) {
-                let path = executable(for: type)
+                let path = try executable(for: type)
                 guard Files.exists(path) else {
                     throw RuntimeFailure("cannot find \(path): the role executables must sit next to trainyard (build them with `swift build`), or set TRAINYARD_BIN_DIR", exitCode: .systemError)
                 }
@@ -303,7 +302,7 @@ public final class Launcher {
             environment[RoleEnvironment.parentPID] = String(Posix.getpid())
             environment[RoleEnvironment.token] = nil
             let request = SpawnRequest(
-                executable: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0],
+                executable: Executables.current,
                 arguments: ["_shim", "--"] + p.argv + ["--job-dir", p.jobDir] + p.userArgs,
                 environment: environment, workingDirectory: p.workingDirectories[task],
                 outputPath: logDirectory + "/\(task).log")
@@ -322,7 +321,7 @@ public final class Launcher {
         environment[RoleEnvironment.faultFile] = faultFilePath(task)
         if let bandwidth = bandwidths[task] { environment[RoleEnvironment.bandwidth] = String(bandwidth) } else { environment[RoleEnvironment.bandwidth] = nil }
         let request = SpawnRequest(
-            executable: executable(for: task.type),
+            executable: try executable(for: task.type),
             arguments: ["--job-dir", jobDirectory] + settings.training.roleArguments,
             environment: environment,
             outputPath: logDirectory + "/\(task).log",

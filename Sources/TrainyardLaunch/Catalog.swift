@@ -3,10 +3,10 @@ import TrainyardCore
 import TrainyardPlatform
 
 /// Finds and loads the scale-tier catalog.
-enum Catalog {
+public enum Catalog {
     /// `--tiers-dir`, else `TRAINYARD_TIERS`, else the `ScaleTiers/` folder of the checkout the
     /// executable was built in, else `./ScaleTiers`. Files in `$TRAINYARD_HOME/tiers/` are added.
-    static func directory(_ explicit: String?) throws -> String {
+    public static func directory(_ explicit: String?) throws -> String {
         if let explicit { return explicit }
         if let env = Posix.environment("TRAINYARD_TIERS") { return env }
         var dir = Files.executableDirectory()
@@ -18,7 +18,7 @@ enum Catalog {
         throw RuntimeFailure("cannot find the scale-tier catalog (ScaleTiers/machine-types.json): give --tiers-dir DIR or set TRAINYARD_TIERS", exitCode: .invalidInput)
     }
 
-    static func load(_ explicit: String? = nil) throws -> TierCatalog {
+    public static func load(_ explicit: String? = nil) throws -> TierCatalog {
         let dir = try directory(explicit)
         var files: [(name: String, text: String)] = []
         var folders = [dir]
@@ -35,7 +35,7 @@ enum Catalog {
     }
 
     /// The cluster a launch asks for: its tier (or CUSTOM flags) resolved against the catalog.
-    static func plan(for settings: LaunchSettings, catalog: TierCatalog) throws -> ClusterPlan? {
+    public static func plan(for settings: LaunchSettings, catalog: TierCatalog) throws -> ClusterPlan? {
         guard let name = settings.scaleTier else { return nil }
         guard let tier = catalog.tier(named: name) else {
             throw UsageError("unknown scale tier \"\(name)\" (tiers: \(catalog.orderedTiers.map(\.name).joined(separator: ", ")))")
@@ -46,7 +46,7 @@ enum Catalog {
 
     /// The factor that maps cloud bandwidth to this machine's: local cores over the cluster's cloud
     /// vCPUs, so compute and network shrink together (Docs/cost-model.md).
-    static func defaultBandwidthScale(_ plan: ClusterPlan, localCores: Int = ProcessInfo.processInfo.activeProcessorCount) -> Double {
+    public static func defaultBandwidthScale(_ plan: ClusterPlan, localCores: Int = ProcessInfo.processInfo.activeProcessorCount) -> Double {
         Double(localCores) / Double(max(1, plan.totalVCPUs))
     }
 }

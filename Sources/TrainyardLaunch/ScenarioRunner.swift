@@ -5,17 +5,17 @@ import TrainyardPlatform
 /// Runs one failure scenario: the job through the `Launcher`, its faults on the timeline, the
 /// cluster's step watched by a `ClusterProbe`, and the expectations checked at the end. Keeps its
 /// evidence in the job folder: `scenario.json`, `timeline.jsonl`, `scenario-result.json`, logs.
-final class ScenarioRunner: LauncherObserver {
-    struct Result {
-        var scenario: Scenario
-        var file: String
-        var jobDirectory: String
-        var observations: ScenarioObservations
-        var reports: [FaultReport]
-        var expectations: [ExpectationResult]
-        var timeline: [(time: Double, kind: String, text: String)]
-        var wallSeconds: Double
-        var passed: Bool { expectations.allSatisfy(\.passed) }
+public final class ScenarioRunner: LauncherObserver {
+    public struct Result {
+        public var scenario: Scenario
+        public var file: String
+        public var jobDirectory: String
+        public var observations: ScenarioObservations
+        public var reports: [FaultReport]
+        public var expectations: [ExpectationResult]
+        public var timeline: [(time: Double, kind: String, text: String)]
+        public var wallSeconds: Double
+        public var passed: Bool { expectations.allSatisfy(\.passed) }
     }
 
     private let scenario: Scenario
@@ -31,7 +31,7 @@ final class ScenarioRunner: LauncherObserver {
     private var metricsOffset = 0
     private var partialLine = ""
 
-    init(scenario: Scenario, file: String, jobDirectory: String, showProgress: Bool) {
+    public init(scenario: Scenario, file: String, jobDirectory: String, showProgress: Bool) {
         self.scenario = scenario
         self.file = file
         self.jobDirectory = jobDirectory
@@ -39,7 +39,7 @@ final class ScenarioRunner: LauncherObserver {
         scheduler = FaultScheduler(scenario: scenario)
     }
 
-    func run() throws -> Result {
+    public func run() throws -> Result {
         var settings = LaunchSettings()
         settings.topology = scenario.topology
         settings.training = scenario.training
@@ -102,19 +102,19 @@ final class ScenarioRunner: LauncherObserver {
 
     // MARK: LauncherObserver
 
-    func taskStarted(_ launcher: Launcher, task: TaskID, restart: Bool, now: Double) {
+    public func taskStarted(_ launcher: Launcher, task: TaskID, restart: Bool, now: Double) {
         perform(scheduler.handle(.taskStarted(task)), launcher)
         guard restart else { return }
         observations.restarts.append((now - started, task))
         note("restart", "\(task) started again")
     }
 
-    func taskExited(_ launcher: Launcher, task: TaskID, termination: Termination, now: Double) {
+    public func taskExited(_ launcher: Launcher, task: TaskID, termination: Termination, now: Double) {
         note("exit", "\(task): \(termination)")
         perform(scheduler.handle(.taskExited(task)), launcher)
     }
 
-    func tick(_ launcher: Launcher, now: Double) {
+    public func tick(_ launcher: Launcher, now: Double) {
         if probe == nil {
             let p = ClusterProbe(start: started)
             p.run(cluster: launcher.cluster, token: launcher.token)
@@ -186,9 +186,24 @@ final class ScenarioRunner: LauncherObserver {
         }
     }
 
+    /// Reads and validates a scenario file.
+    public static func load(_ file: String) throws -> Scenario {
+        let text: String
+        do { text = try Files.readText(file) } catch { throw FieldError(source: file, path: "", "cannot read the scenario: \(error)") }
+        return try Scenario(parsing: text, source: file)
+    }
+
+    /// A new job folder for a run of `scenario` under `parent`.
+    public static func newJobDirectory(parent: String, _ s: Scenario) -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        f.locale = Locale(identifier: "en_US_POSIX")
+        return "\(parent)/scenario-\(s.name)-\(f.string(from: Date()))-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))"
+    }
+
     // MARK: Output
 
-    static func json(_ r: Result) -> JSONValue {
+    public static func json(_ r: Result) -> JSONValue {
         func num(_ d: Double?) -> JSONValue { d.map { JSONValue(($0 * 1000).rounded() / 1000) } ?? .null }
         return .object([
             ("scenario", .string(r.scenario.name)),
@@ -220,7 +235,7 @@ final class ScenarioRunner: LauncherObserver {
         ])
     }
 
-    static func text(_ r: Result) -> String {
+    public static func text(_ r: Result) -> String {
         var lines = ["scenario \(r.scenario.name) — \(r.scenario.description)", "timeline"]
         for e in r.timeline {
             lines.append(String(format: "  %7.2fs  ", e.time) + e.kind.padding(toLength: 9, withPad: " ", startingAt: 0) + " " + e.text)

@@ -7,8 +7,8 @@ import TrainyardRoles
 /// outlive the launcher. The program runs in the shim's process group (which the launcher leads,
 /// so its signals reach both); SIGTERM and SIGINT are passed on; if the launcher disappears the shim
 /// kills the whole group. Exits with the program's status (128 + signal when it was killed).
-enum Shim {
-    static func run(_ argv: [String]) throws -> ExitCode {
+public enum Shim {
+    public static func run(_ argv: [String]) throws -> ExitCode {
         var args = Arguments(argv)
         try args.finish()
         guard let program = args.passthrough.first else { throw UsageError("_shim needs -- PROGRAM [ARGS…]") }
@@ -36,7 +36,7 @@ enum Shim {
         }
     }
 
-    static func findInPath(_ name: String) -> String? {
+    public static func findInPath(_ name: String) -> String? {
         for dir in (Posix.environment("PATH") ?? "/usr/bin:/bin").split(separator: ":") {
             let candidate = "\(dir)/\(name)"
             if access(candidate, X_OK) == 0 && !Files.isDirectory(candidate) { return candidate }

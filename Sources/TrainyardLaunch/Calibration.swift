@@ -1,0 +1,178 @@
+import Foundation
+import TrainyardCore
+import TrainyardKernel
+import TrainyardPlatform
+
+/// Measures this machine for the cost model — training compute over several model sizes, request
+/// latency and CPU per request against a real ps process, bytes per second through a frame
+/// connection, and the ps update rate — and keeps the profile in `$TRAINYARD_HOME`.
+public enum Calibration {
+    #if DEBUG
+    public static let build = "debug"
+    #else
+    public static let build = "release"
+    #endif
+
+    public static func profilePath() -> String { Home.path + "/calibration-\(build).json" }
+
+    public static func save(_ p: CalibrationProfile) throws {
+        try Files.createDirectory(Home.path)
+        try Files.writeAtomically(p.json.prettySerialized() + "\n", to: profilePath())
+    }
+
+    /// The saved profile for this build, measuring one first when there is none.
+    public static func loadOrMeasure(note: (String) -> Void = { _ in }) throws -> CalibrationProfile {
+        let path = profilePath()
+        if let text = try? Files.readText(path) {
+            let p = try CalibrationProfile(parsing: text, source: path)
+            if p.kernel == KernelBackendName.current { return p }
+        }
+        note("no calibration for this machine and build yet: measuring it (trainyard calibrate)…\n")
+        let p = try measure(quick: false, note: note)
+        try save(p)
+        return p
+    }
+
+    public static func cpuSeconds() -> Double {
+        var u = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+        return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) * 1e-6 + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) * 1e-6
+    }
+
+    /// Runs `body` repeatedly for about `seconds`; returns wall seconds per call (best of three rounds).
+    public static func time(_ seconds: Double, _ body: () -> Void) -> Double {
+        body()
+        var best = Double.infinity
+        for _ in 0..<3 {
+            var n = 0
+            let start = MonotonicClock.now()
+            while MonotonicClock.now() - start < seconds / 3 { body(); n += 1 }
+            best = min(best, (MonotonicClock.now() - start) / Double(n))
+        }
+        return best
+    }
+
+    /// Measures the profile; `note` hears a line as each part starts.
+    public static func measure(quick: Bool, note: (String) -> Void = { _ in }) throws -> CalibrationProfile {
+        let scale = quick ? 0.3 : 1.0
+
+        // 1. Training compute over model sizes: fit seconds = fixed + flops / rate.
+        note("measuring training compute…\n")
+        let shapes: [(Int, [Int], Int, Int)] = [(8, [16], 4, 32), (32, [64, 32], 10, 64), (64, [128], 10, 64), (128, [256, 128], 10, 64),
+                                                (256, [256, 256], 10, 64), (784, [256, 128], 10, 128)]
+        var points: [(Double, Double)] = []
+        for (inputs, hidden, classes, batch) in shapes {
+            let arch = MLPArchitecture(inputs: inputs, hidden: hidden, classes: classes)
+            let trainer = MLPTrainer(architecture: arch, maxBatch: batch)
+            var params = arch.initialParameters(seed: 1)
+            var grads = [Float](repeating: 0, count: params.count)
+            var x = [Float](repeating: 0, count: batch * inputs)
+            var rng = SplitMix64(seed: 3)
+            for i in x.indices { x[i] = Float(rng.nextGaussian()) }
+            let y = (0..<batch).map { Int32($0 % classes) }
+            let t = time(0.25 * scale) {
+                _ = trainer.lossAndGradients(parameters: params, inputs: x, labels: y, rows: batch, gradients: &grads)
+                params.withUnsafeMutableBufferPointer { p in
+                    grads.withUnsafeBufferPointer { g in Updates.sgd(count: p.count, params: p.baseAddress!, gradients: g.baseAddress!, learningRate: 1e-6) }
+                }
+            }
+            points.append((CostModel.trainingFLOPs(arch, batch: batch), t))
+        }
+        // Least squares on relative error: minimize Σ ((a + F·r) / t − 1)², r = 1/rate.
+        var s11 = 0.0, s12 = 0.0, s22 = 0.0, b1 = 0.0, b2 = 0.0
+        for (f, t) in points {
+            let w = 1 / (t * t)
+            s11 += w; s12 += w * f; s22 += w * f * f; b1 += w * t; b2 += w * f * t
+        }
+        let det = s11 * s22 - s12 * s12
+        var fixed = (b1 * s22 - b2 * s12) / det
+        var inverseRate = (s11 * b2 - s12 * b1) / det
+        if fixed < 0 || inverseRate <= 0 {
+            fixed = max(0, fixed)
+            inverseRate = points.map { max(1e-15, ($0.1 - fixed) / $0.0) }.reduce(0, +) / Double(points.count)
+        }
+
+        // 2. Requests and bytes over loopback, to a real parameter-server process: the costs a
+        //    cluster pays (system calls, copies and context switches in both processes).
+        note("measuring requests and loopback…\n")
+        let token = Launcher.makeToken()
+        let listener = try Socket.listen(on: HostPort(host: "127.0.0.1", port: 0))
+        let address = HostPort(host: "localhost", port: listener.localAddress.port)
+        var cluster = ClusterSpec()
+        cluster.set(.ps, [address])
+        var environment = ProcessInfo.processInfo.environment
+        environment[RoleEnvironment.tfConfig] = TFConfig(cluster: cluster, task: .init(type: .ps, index: 0)).serialized()
+        environment[RoleEnvironment.token] = token
+        environment[RoleEnvironment.listenFD] = "3"
+        environment[RoleEnvironment.parentPID] = String(Posix.getpid())
+        let ps = try ProcessSpawner.spawn(SpawnRequest(executable: Executables.role(.ps)!,
+                                                       arguments: ["--optimizer", "momentum", "--learning-rate", "1e-9"],
+                                                       environment: environment, outputPath: "/dev/null", inherited: [listener.fd]))
+        listener.close()
+        defer {
+            ProcessSpawner.signalGroup(ps, Signals.kill)
+            _ = ProcessSpawner.wait(ps, timeout: 5)
+        }
+        let client = PeerClient(server: .ps(0), address: address, hello: Hello(token: token, task: .chief(0)))
+        try client.connect(until: .after(seconds: 10))
+        let n = 1 << 20
+        _ = try client.call(.initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: .max, values: [Float](repeating: 0, count: n))), timeout: 10)
+        client.incarnation = 1
+        func psCPU() -> Double {
+            guard let stat = try? Files.readText("/proc/\(ps)/stat"), let close = stat.lastIndex(of: ")") else { return 0 }
+            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+            guard fields.count > 13, let u = Double(fields[11]), let k = Double(fields[12]) else { return 0 }
+            return (u + k) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        }
+        for _ in 0..<200 { _ = try client.call(.status, timeout: 5) }
+        var rpcCount = 0
+        var cpu0 = cpuSeconds() + psCPU()
+        var wall0 = MonotonicClock.now()
+        while MonotonicClock.now() - wall0 < 1.0 * scale {
+            _ = try client.call(.status, timeout: 5)
+            rpcCount += 1
+        }
+        let rpcSeconds = (MonotonicClock.now() - wall0) / Double(rpcCount)
+        let rpcCPU = (cpuSeconds() + psCPU() - cpu0) / Double(rpcCount)
+
+        // 3. The ps update alone, per value.
+        var values = [Float](repeating: 0, count: n), velocity = values
+        let gradients = [Float](repeating: 1e-3, count: n)
+        let update = time(0.2 * scale) {
+            values.withUnsafeMutableBufferPointer { v in
+                velocity.withUnsafeMutableBufferPointer { m in
+                    gradients.withUnsafeBufferPointer { g in
+                        Updates.momentum(count: n, params: v.baseAddress!, velocity: m.baseAddress!, gradients: g.baseAddress!, learningRate: 1e-9, momentum: 0.9, nesterov: false)
+                    }
+                }
+            }
+        } / Double(n)
+
+        // 4. Big pushes and pulls: CPU per byte in both processes, beyond the update and the requests.
+        var moved = 0.0
+        var updates = 0.0
+        var calls = 0.0
+        cpu0 = cpuSeconds() + psCPU()
+        wall0 = MonotonicClock.now()
+        while MonotonicClock.now() - wall0 < 1.2 * scale {
+            _ = try client.call(.push(Push(baseStep: 0, gradients: gradients)), timeout: 10)
+            _ = try client.call(.pull(Pull()), timeout: 10)
+            moved += Double(2 * n * 4)
+            updates += Double(n)
+            calls += 2
+        }
+        let byteSeconds = max(1e-12, (cpuSeconds() + psCPU() - cpu0 - updates * update - calls * rpcCPU) / moved)
+        _ = try? client.call(.shutdown(reason: "calibrated"), timeout: 2)
+        client.disconnect()
+
+        let f = ISO8601DateFormatter()
+        var cpuName = "unknown CPU"
+        if let info = try? Files.readText("/proc/cpuinfo"), let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) {
+            cpuName = line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? cpuName
+        }
+        return CalibrationProfile(cores: ProcessInfo.processInfo.activeProcessorCount, stepFixedSeconds: fixed, flopsPerSecond: 1 / inverseRate,
+                                  rpcSeconds: rpcSeconds, rpcCPUSeconds: rpcCPU, byteSeconds: byteSeconds, updateSecondsPerValue: update,
+                                  kernel: KernelBackendName.current, build: build, measuredAt: f.string(from: Date()),
+                                  host: "\(Posix.hostname()) (\(cpuName))")
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import TrainyardCore
+import TrainyardPlatform
+
+/// Jobs as a cloud service runs them, on this machine: submit (validate, stage the package, record
+/// the job QUEUED and start its detached supervisor), follow its logs, cancel it, and templates.
+/// Each function is what one `trainyard jobs …` command does, without the printing.
+public enum JobService {
+    /// `over` wins where it says something.
+    public static func merge(_ base: JobSpec, _ over: JobSpec) -> JobSpec {
+        var s = base
+        if over.scaleTier != nil { s.scaleTier = over.scaleTier }
+        if !over.custom.isEmpty { s.custom = over.custom }
+        if over.jobDir != nil { s.jobDir = over.jobDir }
+        if over.moduleName != nil { s.moduleName = over.moduleName; s.command = nil }
+        if !over.userArgs.isEmpty { s.userArgs = over.userArgs }
+        if over.region != nil { s.region = over.region }
+        if !over.useChiefInTFConfig { s.useChiefInTFConfig = false }
+        return s
+    }
+
+    /// Validates, stages the package, writes the record (QUEUED) and starts the supervisor.
+    public static func submit(name: String, spec: JobSpec, template: String?) throws -> JobRecord {
+        try JobStore.validate(name: name)
+        try spec.validate()
+        guard !JobStore.exists(name) else { throw UsageError("a job named \(name) already exists") }
+        let catalog = try Catalog.load()
+        let plan = try clusterPlan(spec, catalog: catalog)
+        let jobDirectory = try Home.localPath(spec.jobDir!)
+        try Files.createDirectory(jobDirectory)
+        let cluster = plan.map { "\($0.tierName): \($0)" } ?? "\(topology(spec, plan: nil))"
+        var record = JobRecord(name: name, spec: spec, createdAt: MonotonicClock.wallNow(), jobDirectory: jobDirectory,
+                               cluster: cluster, mlUnitsPerHour: plan?.mlUnitsPerHour,
+                               dollarsPerUnit: plan?.master.priceList.flatMap { catalog.priceLists[$0]?.dollarsPerUnit } ?? 0.49, template: template)
+        if let path = spec.packagePath { record.package = try stage(path, name: name, spec: spec) }
+        try JobStore.create(record)
+        let executable = Executables.current
+        var environment = ProcessInfo.processInfo.environment
+        environment["TRAINYARD_HOME"] = Home.path
+        let pid = try ProcessSpawner.spawn(SpawnRequest(executable: executable, arguments: ["_supervise", name], environment: environment,
+                                                        outputPath: JobStore.folder(name) + "/supervisor.log", grouping: .newSession))
+        return try JobStore.update(name) { $0.supervisorPID = pid }
+    }
+
+    /// The cluster's tier plan; nil for a job given by plain counts (`--workers`, `--ps`).
+    public static func clusterPlan(_ spec: JobSpec, catalog: TierCatalog) throws -> ClusterPlan? {
+        if spec.scaleTier == nil && (spec.workers != nil || spec.parameterServers != nil) { return nil }
+        var launch = LaunchSettings()
+        launch.scaleTier = spec.scaleTier ?? "BASIC"
+        launch.custom = spec.custom
+        let plan = try Catalog.plan(for: launch, catalog: catalog)!
+        if spec.builtIn && plan.processWorkers > 0 && plan.parameterServerCount == 0 {
+            throw UsageError("Trainyard's trainer needs parameter servers when there are workers: add --parameter-server-count and --parameter-server-machine-type")
+        }
+        return plan
+    }
+
+    /// Packages `path` and uploads it unless the same content is already staged.
+    public static func stage(_ path: String, name: String, spec: JobSpec) throws -> JobRecord.PackageInfo {
+        let package = try Packager.scan(path)
+        let file = package.name + ".tar.gz"
+        let target: String = spec.stagingBucket.map { "\($0.hasSuffix("/") ? String($0.dropLast()) : $0)/\(name)/\(package.hash)/\(file)" }
+            ?? "\(spec.jobDir!.hasSuffix("/") ? String(spec.jobDir!.dropLast()) : spec.jobDir!)/packages/\(package.hash)/\(file)"
+        // The cache: where each content hash was staged before.
+        let cachePath = Home.path + "/package-cache.json"
+        var cache: [(String, JSONValue)] = (try? JSONParser.parse(Files.readText(cachePath)))?.objectValue ?? []
+        if let known = cache.first(where: { $0.0 == package.hash })?.1.stringValue, let local = try? Home.localPath(known), Files.exists(local) {
+            return JobRecord.PackageInfo(uri: known, hash: package.hash, cacheHit: true, bytes: Files.size(local) ?? 0)
+        }
+        let local = try Home.localPath(target)
+        try Packager.archive(package, from: path, to: local)
+        cache.removeAll { $0.0 == package.hash }
+        cache.append((package.hash, .string(target)))
+        try Files.createDirectory(Home.path)
+        try Files.writeAtomically(JSONValue.object(cache).prettySerialized() + "\n", to: cachePath)
+        return JobRecord.PackageInfo(uri: target, hash: package.hash, cacheHit: false, bytes: Files.size(local) ?? 0)
+    }
+
+    /// The processes a job runs: the tier's, or the plain counts.
+    public static func topology(_ spec: JobSpec, plan: ClusterPlan?) -> Topology {
+        var t = plan?.topology ?? Topology(workers: spec.workers ?? 0, parameterServers: spec.parameterServers ?? (spec.workers ?? 0 > 0 ? 1 : 0))
+        t.useMasterName = !spec.useChiefInTFConfig
+        return t
+    }
+
+    /// Hands `emit` each new log line (prefixed with its task) until the job has ended and its
+    /// logs are read; returns the final record. A supervisor that died without finishing the
+    /// record fails the job rather than leaving the caller waiting forever.
+    public static func follow(_ name: String, task: String?, interval: Double, emit: (String) -> Void) throws -> JobRecord {
+        var offsets: [String: Int] = [:]
+        var partial: [String: String] = [:]
+        while true {
+            let record = try JobStore.load(name)
+            let folder = JobStore.logFolder(name)
+            for file in Files.list(folder) where file.hasSuffix(".log") {
+                let t = String(file.dropLast(4))
+                if let task, t != task { continue }
+                let (bytes, next) = Files.readFrom(folder + "/" + file, offset: offsets[t] ?? 0)
+                offsets[t] = next
+                guard !bytes.isEmpty else { continue }
+                var lines = ((partial[t] ?? "") + String(decoding: bytes, as: UTF8.self)).split(separator: "\n", omittingEmptySubsequences: false)
+                partial[t] = String(lines.removeLast())
+                for line in lines { emit("\(t): \(line)") }
+            }
+            if record.state.isTerminal {
+                for (t, rest) in partial where !rest.isEmpty { emit("\(t): \(rest)") }
+                return record
+            }
+            if let pid = record.supervisorPID, !Posix.processExists(pid) {
+                // The supervisor died without finishing the record: say so rather than wait forever.
+                _ = try? JobStore.update(name) { r in
+                    if !r.state.isTerminal { try r.transition(to: r.state == .cancelling ? .cancelled : .failed, at: MonotonicClock.wallNow(), error: "the job's supervisor (pid \(pid)) died") }
+                }
+                continue
+            }
+            MonotonicClock.sleep(seconds: interval)
+        }
+    }
+
+    /// Stops a job: asks its supervisor to cancel, waits up to 20 s, then kills whatever of the
+    /// job still runs. Returns the final record (unchanged when the job had already ended).
+    public static func cancel(_ name: String) throws -> JobRecord {
+        var record = try JobStore.load(name)
+        if record.state.isTerminal { return record }
+        record = try JobStore.update(name) { r in if r.state != .cancelling { try r.transition(to: .cancelling, at: MonotonicClock.wallNow()) } }
+        if let pid = record.supervisorPID, Posix.processExists(pid) {
+            Posix.kill(pid, Signals.terminate)
+            let deadline = Deadline.after(seconds: 20)
+            while !deadline.hasPassed, (try? JobStore.load(name))?.state.isTerminal != true { MonotonicClock.sleep(seconds: 0.1) }
+            if (try? JobStore.load(name))?.state.isTerminal != true { Posix.kill(pid, Signals.kill) }
+        }
+        // Whatever happened to the supervisor, nothing of the job may keep running.
+        for marker in [record.jobDirectory, JobStore.folder(name)] {
+            for pid in ProcessTable.processes(mentioning: marker) { Posix.kill(pid, Signals.kill) }
+        }
+        return try JobStore.update(name) { r in if !r.state.isTerminal { try r.transition(to: .cancelled, at: MonotonicClock.wallNow()) } }
+    }
+
+    // MARK: templates
+
+    public static var templateFolder: String { Home.path + "/templates" }
+
+
+    /// Saves a job definition under `name` after checking it as a submit would.
+    public static func saveTemplate(_ name: String, spec: JobSpec) throws {
+        try JobStore.validate(name: name)
+        try spec.validate()
+        _ = try clusterPlan(spec, catalog: try Catalog.load())
+        try Files.createDirectory(templateFolder)
+        try Files.writeAtomically(spec.json.prettySerialized() + "\n", to: templateFolder + "/\(name).json")
+    }
+
+    /// The names of the saved templates.
+    public static func templateNames() -> [String] {
+        Files.list(templateFolder).filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }
+    }
+
+    public static func loadTemplate(_ name: String) throws -> JobSpec {
+        let path = templateFolder + "/\(name).json"
+        guard let text = try? Files.readText(path) else { throw UsageError("no template named \(name) (`trainyard jobs templates` lists them)") }
+        return try JobSpec(json: try JSONField.parse(text, source: path))
+    }
+
+}
+
+/// Times as the cloud services print them (ISO 8601, UTC).
+public enum ISOTime {
+    public static func format(_ t: Double?) -> String {
+        guard let t else { return "–" }
+        let f = ISO8601DateFormatter()
+        return f.string(from: Date(timeIntervalSince1970: t))
+    }
+
+}

@@ -1,0 +1,111 @@
+import Foundation
+import TrainyardCore
+import TrainyardPlatform
+
+/// `trainyard _supervise JOB`: the detached process that runs one submitted job and keeps its
+/// record's state true.
+public enum JobSupervisor {
+    final class RunningMarker: LauncherObserver {
+        let name: String
+        var started = Set<TaskID>()
+        let expected: Int
+        init(name: String, expected: Int) {
+            self.name = name
+            self.expected = expected
+        }
+        func tick(_ launcher: Launcher, now: Double) {}
+        func taskExited(_ launcher: Launcher, task: TaskID, termination: Termination, now: Double) {}
+        func taskStarted(_ launcher: Launcher, task: TaskID, restart: Bool, now: Double) {
+            started.insert(task)
+            if started.count == expected {
+                _ = try? JobStore.update(name) { r in if r.state == .preparing { try r.transition(to: .running, at: MonotonicClock.wallNow()) } }
+            }
+        }
+    }
+
+    public static func run(_ argv: [String]) throws -> ExitCode {
+        guard let name = argv.first else { throw UsageError("_supervise needs a job name") }
+        let log = { (s: String) in Posix.write("[\(ISOTime.format(MonotonicClock.wallNow()))] \(s)\n", to: 1) }
+        var record = try JobStore.update(name) { r in
+            r.supervisorPID = Posix.getpid()
+            if r.state == .queued { try r.transition(to: .preparing, at: MonotonicClock.wallNow()) }
+        }
+        guard record.state == .preparing else {
+            log("the job is \(record.state.rawValue): nothing to run")
+            return .success
+        }
+        do {
+            let spec = record.spec
+            let catalog = try Catalog.load()
+            let plan = try JobService.clusterPlan(spec, catalog: catalog)
+            var settings = LaunchSettings()
+            settings.topology = JobService.topology(spec, plan: plan)
+            settings.jobDirectory = record.jobDirectory
+            settings.restartPolicy = spec.restartPolicy
+            settings.backoffLimit = spec.backoffLimit
+            var options = Launcher.Options()
+            options.showProgress = false
+            options.logDirectory = JobStore.logFolder(name)
+            var program = TaskProgram.builtIn
+            options.controlDirectory = JobStore.folder(name)
+            options.trial = spec.trial
+            if spec.builtIn {
+                var a = Arguments(spec.userArgs)
+                settings.training = try TrainSettings.parse(&a)
+                try a.finish()
+                try settings.training.validate()
+            } else {
+                options.drainSeconds = 2
+                var folders: [TaskID: String] = [:]
+                for task in settings.topology.tasks {
+                    let folder = JobStore.folder(name) + "/tasks/\(task)"
+                    Files.remove(folder)
+                    try Files.createDirectory(folder)
+                    if let p = record.package {
+                        // Each task downloads and unpacks the package, as the cloud does.
+                        let local = try Home.localPath(p.uri)
+                        let copy = folder + "/" + (local as NSString).lastPathComponent
+                        try Files.writeAtomically(try Files.read(local), to: copy, durable: false)
+                        try Packager.extract(copy, into: folder)
+                        Files.remove(copy)
+                    }
+                    folders[task] = folder
+                }
+                let argv = spec.moduleName.map { ["python3", "-m", $0] } ?? ["/bin/sh", "-c", spec.command! + " \"$@\"", "sh"]
+                var environment = spec.environment
+                // A trainer reports metrics by appending JSON lines here (or printing `trainyard-metric` lines).
+                environment["TRAINYARD_METRICS_FILE"] = JobStore.folder(name) + "/reported-metrics.jsonl"
+                program = .external(ExternalProgram(argv: argv, jobDir: record.jobDirectory, userArgs: spec.userArgs, workingDirectories: folders,
+                                                    environment: environment, job: spec.trainingInput(jobDirectory: record.jobDirectory)))
+            }
+            if spec.builtIn && settings.topology.workers > 0 && settings.topology.parameterServers == 0 {
+                throw UsageError("Trainyard's trainer needs parameter servers when there are workers (--ps N)")
+            }
+            log("running \(record.cluster) as \(settings.topology)")
+            let launcher = try Launcher(settings: settings, plan: plan, program: program, options: options)
+            let marker = RunningMarker(name: name, expected: settings.topology.taskCount)
+            launcher.observer = marker
+            let summary = try launcher.run()
+            log("job ended: \(summary.outcome.status.rawValue): \(summary.outcome.reason)")
+            record = try JobStore.update(name) { r in
+                guard !r.state.isTerminal else { return }
+                let now = MonotonicClock.wallNow()
+                if r.state == .cancelling || summary.outcome.status == .cancelled {
+                    if r.state != .cancelling { try r.transition(to: .cancelling, at: now) }
+                    try r.transition(to: .cancelled, at: now)
+                } else {
+                    if r.state == .preparing { try r.transition(to: .running, at: now) }
+                    if summary.outcome.status == .succeeded { try r.transition(to: .succeeded, at: now) } else { try r.transition(to: .failed, at: now, error: summary.outcome.reason) }
+                }
+            }
+        } catch {
+            log("error: \(error)")
+            record = try JobStore.update(name) { r in
+                guard !r.state.isTerminal else { return }
+                let now = MonotonicClock.wallNow()
+                if r.state == .cancelling { try r.transition(to: .cancelled, at: now) } else { try r.transition(to: .failed, at: now, error: "\(error)") }
+            }
+        }
+        return record.state == .succeeded ? .success : .failure
+    }
+}
