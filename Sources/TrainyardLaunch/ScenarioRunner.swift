@@ -5,7 +5,11 @@ import TrainyardPlatform
 /// Runs one failure scenario: the job through the `Launcher`, its faults on the timeline, the
 /// cluster's step watched by a `ClusterProbe`, and the expectations checked at the end. Keeps its
 /// evidence in the job folder: `scenario.json`, `timeline.jsonl`, `scenario-result.json`, logs.
-public final class ScenarioRunner: LauncherObserver {
+///
+/// A thin shell over `FaultScheduler`: as the launcher's `LaunchMonitor` it feeds the scheduler the
+/// time, the global step and the tasks' starts and exits, and turns its directives into launcher
+/// actions (signals, fault files, a cancel), damaged checkpoints and timeline lines.
+public final class ScenarioRunner: LaunchMonitor {
     public struct Result {
         public var scenario: Scenario
         public var file: String
@@ -50,7 +54,7 @@ public final class ScenarioRunner: LauncherObserver {
         var options = Launcher.Options()
         options.showProgress = showProgress
         let launcher = try Launcher(settings: settings, options: options)
-        launcher.observer = self
+        launcher.monitor = self
         started = launcher.started
         wallStart = MonotonicClock.wallNow() - (MonotonicClock.now() - started)
         try Files.createDirectory(jobDirectory)
@@ -100,54 +104,59 @@ public final class ScenarioRunner: LauncherObserver {
         timeline.append((time ?? (MonotonicClock.now() - started), kind, text))
     }
 
-    // MARK: LauncherObserver
+    // MARK: LaunchMonitor
 
-    public func taskStarted(_ launcher: Launcher, task: TaskID, restart: Bool, now: Double) {
-        perform(scheduler.handle(.taskStarted(task)), launcher)
-        guard restart else { return }
-        observations.restarts.append((now - started, task))
-        note("restart", "\(task) started again")
-    }
-
-    public func taskExited(_ launcher: Launcher, task: TaskID, termination: Termination, now: Double) {
-        note("exit", "\(task): \(termination)")
-        perform(scheduler.handle(.taskExited(task)), launcher)
-    }
-
-    public func tick(_ launcher: Launcher, now: Double) {
-        if probe == nil {
-            let p = ClusterProbe(start: started)
-            p.run(cluster: launcher.cluster, token: launcher.token)
-            probe = p
+    public func handle(_ event: LaunchEvent, _ view: LaunchView) -> [LaunchAction] {
+        switch event {
+        case .taskStarted(let task, let restart, let now):
+            let actions = perform(scheduler.handle(.taskStarted(task)), view)
+            if restart {
+                observations.restarts.append((now - started, task))
+                note("restart", "\(task) started again")
+            }
+            return actions
+        case .taskExited(let task, let termination, _):
+            note("exit", "\(task): \(termination)")
+            return perform(scheduler.handle(.taskExited(task)), view)
+        case .tick(let now):
+            if probe == nil {
+                let p = ClusterProbe(start: started)
+                p.run(cluster: view.cluster, token: view.token)
+                probe = p
+            }
+            let actions = perform(scheduler.handle(.tick(elapsed: now - started, step: probe?.latestStep ?? 0)), view)
+            readRestores()
+            return actions
         }
-        perform(scheduler.handle(.tick(elapsed: now - started, step: probe?.latestStep ?? 0)), launcher)
-        readRestores()
     }
 
     // MARK: Faults
 
-    /// Carries out the fault scheduler's directives.
-    private func perform(_ directives: [FaultScheduler.Directive], _ launcher: Launcher) {
+    /// Carries out the fault scheduler's directives that are the runner's own (timeline lines,
+    /// damaged checkpoints) and returns the ones for the launcher.
+    private func perform(_ directives: [FaultScheduler.Directive], _ view: LaunchView) -> [LaunchAction] {
+        var actions: [LaunchAction] = []
         for directive in directives {
             switch directive {
             case .signal(let task, let signal):
                 switch signal {
-                case .kill: launcher.signal(task, Signals.kill)
-                case .terminate: launcher.signal(task, Signals.terminate)
-                case .stop: launcher.signal(task, Signals.stop)
-                case .resume: launcher.signal(task, Signals.resume)
+                case .kill: actions.append(.signal(task, Signals.kill))
+                case .terminate: actions.append(.signal(task, Signals.terminate))
+                case .stop: actions.append(.signal(task, Signals.stop))
+                case .resume: actions.append(.signal(task, Signals.resume))
                 }
             case .setFaults(let task, let faults):
-                try? launcher.setFaults(faults, on: task)
+                actions.append(.setFaults(task, faults))
             case .damageLatestCheckpoint(let fault, let mode, let unless):
-                let name = damageLatest(CheckpointStore(jobDirectory: launcher.jobDirectory), mode: mode, unless: unless)
-                perform(scheduler.handle(.checkpointDamaged(fault: fault, name: name)), launcher)
+                let name = damageLatest(CheckpointStore(jobDirectory: view.jobDirectory), mode: mode, unless: unless)
+                actions += perform(scheduler.handle(.checkpointDamaged(fault: fault, name: name)), view)
             case .cancel(let reason):
-                launcher.cancel(reason: reason)
+                actions.append(.cancel(reason: reason))
             case .note(let kind, let text):
                 note(kind, text)
             }
         }
+        return actions
     }
 
     /// Damages the checkpoint `latest` names (in place, as a disk would) unless it is `unless`.
@@ -162,7 +171,7 @@ public final class ScenarioRunner: LauncherObserver {
             let mid = bytes.count / 2
             for i in mid..<min(bytes.count, mid + 64) { damaged[i] ^= 0xFF }
         }
-        FileManager.default.createFile(atPath: store.directory + "/" + name, contents: Data(damaged))
+        _ = FileManager.default.createFile(atPath: store.directory + "/" + name, contents: Data(damaged))
         note("fault", "damaged \(name) (\(mode == .truncate ? "truncated to \(damaged.count) bytes" : "64 bytes flipped"))")
         return name
     }
