@@ -5,7 +5,8 @@ import TrainyardPlatform
 /// `trainyard _supervise JOB`: the detached process that runs one submitted job and keeps its
 /// record's state true.
 public enum JobSupervisor {
-    final class RunningMarker: LauncherObserver {
+    /// Marks the job's record RUNNING once every task has started.
+    final class RunningMarker: LaunchMonitor {
         let name: String
         var started = Set<TaskID>()
         let expected: Int
@@ -13,13 +14,13 @@ public enum JobSupervisor {
             self.name = name
             self.expected = expected
         }
-        func tick(_ launcher: Launcher, now: Double) {}
-        func taskExited(_ launcher: Launcher, task: TaskID, termination: Termination, now: Double) {}
-        func taskStarted(_ launcher: Launcher, task: TaskID, restart: Bool, now: Double) {
+        func handle(_ event: LaunchEvent, _ view: LaunchView) -> [LaunchAction] {
+            guard case .taskStarted(let task, _, _) = event else { return [] }
             started.insert(task)
             if started.count == expected {
                 _ = try? JobStore.update(name) { r in if r.state == .preparing { try r.transition(to: .running, at: MonotonicClock.wallNow()) } }
             }
+            return []
         }
     }
 
@@ -82,7 +83,7 @@ public enum JobSupervisor {
             log("running \(record.cluster) as \(settings.topology)")
             let launcher = try Launcher(settings: settings, plan: plan, program: program, options: options)
             let marker = RunningMarker(name: name, expected: settings.topology.taskCount)
-            launcher.observer = marker
+            launcher.monitor = marker
             let summary = try launcher.run()
             log("job ended: \(summary.outcome.status.rawValue): \(summary.outcome.reason)")
             record = try JobStore.update(name) { r in

@@ -3,15 +3,6 @@ import TrainyardCore
 import TrainyardPlatform
 
 
-/// Something that watches a job as it runs and may act on it (the scenario runner's fault injector).
-/// Called on the launcher's thread.
-public protocol LauncherObserver: AnyObject {
-    /// Every pass of the launcher's loop (about every 50 ms).
-    func tick(_ launcher: Launcher, now: Double)
-    func taskStarted(_ launcher: Launcher, task: TaskID, restart: Bool, now: Double)
-    func taskExited(_ launcher: Launcher, task: TaskID, termination: Termination, now: Double)
-}
-
 /// What each task runs.
 public enum TaskProgram: Sendable {
     /// Trainyard's own roles (`trainyard-chief`, `trainyard-worker`, `trainyard-ps`).
@@ -77,7 +68,8 @@ public final class Launcher {
     private var stopping: (since: Double, grace: Double, termSent: Bool)?
     private let progress: ProgressDisplay
     public let started = MonotonicClock.now()
-    public weak var observer: LauncherObserver?
+    /// Watches the job and asks for signals, fault files or a cancel (`LaunchMonitor`).
+    public var monitor: (any LaunchMonitor)?
     private var pendingCancel: String?
     /// The largest resident set each task's processes reached, in bytes (from wait4's rusage).
     public private(set) var peakRSS: [TaskID: Int] = [:]
@@ -158,7 +150,7 @@ public final class Launcher {
                 if termination.code != 0 || machine.state != .running {
                     progress.note("\(task) ended: \(termination)")
                 }
-                observer?.taskExited(self, task: task, termination: termination, now: MonotonicClock.now())
+                tell(.taskExited(task, termination, now: MonotonicClock.now()))
                 outcome = apply(machine.handle(.exited(task, code: termination.code, description: termination.description)))
             }
             if outcome != nil { break }
@@ -172,7 +164,7 @@ public final class Launcher {
                 }
             }
             enforceStop(now: now)
-            if machine.state == .running { observer?.tick(self, now: now) }
+            if machine.state == .running { tell(.tick(now: now)) }
             progress.update()
             MonotonicClock.sleep(seconds: 0.05)
         }
@@ -269,23 +261,22 @@ public final class Launcher {
 
     private var controlDirectory: String { options.controlDirectory ?? jobDirectory }
 
-    /// Sets the faults in force on `task` (network rules, slowdown, connection resets).
-    public func setFaults(_ faults: TaskFaults, on task: TaskID) throws {
-        try Files.writeAtomically(faults.json.serialized() + "\n", to: faultFilePath(task), durable: false)
+    /// Tells the monitor about `event` and carries out the actions it returns.
+    private func tell(_ event: LaunchEvent) {
+        guard let monitor else { return }
+        let view = LaunchView(jobDirectory: jobDirectory, cluster: cluster, token: token, started: started, running: Set(pids.keys))
+        for action in monitor.handle(event, view) {
+            switch action {
+            case .signal(let task, let signal):
+                if let pid = pids[task] { ProcessSpawner.signalGroup(pid, signal) }
+            case .setFaults(let task, let faults):
+                // A task keeps following the faults it last read if the file cannot be written.
+                try? Files.writeAtomically(faults.json.serialized() + "\n", to: faultFilePath(task), durable: false)
+            case .cancel(let reason):
+                pendingCancel = reason
+            }
+        }
     }
-
-    /// Sends `signal` to the task's process group; false when it is not running.
-    @discardableResult
-    public func signal(_ task: TaskID, _ signal: Int32) -> Bool {
-        guard let pid = pids[task] else { return false }
-        ProcessSpawner.signalGroup(pid, signal)
-        return true
-    }
-
-    public func pid(of task: TaskID) -> Int32? { pids[task] }
-
-    /// Ends the job as CANCELLED (at the next pass of the loop).
-    public func cancel(reason: String) { pendingCancel = reason }
 
     /// How many times each task was restarted so far.
     public var restartCounts: [TaskID: Int] { machine.tasks.mapValues(\.restarts) }
@@ -309,7 +300,7 @@ public final class Launcher {
             let pid = try ProcessSpawner.spawn(request)
             pids[task] = pid
             _ = machine.handle(.started(task))
-            observer?.taskStarted(self, task: task, restart: restart, now: MonotonicClock.now())
+            tell(.taskStarted(task, restart: restart, now: MonotonicClock.now()))
             return
         }
         guard let listener = listeners[task] else { throw RuntimeFailure("no socket for \(task)", exitCode: .systemError) }
@@ -329,7 +320,7 @@ public final class Launcher {
         let pid = try ProcessSpawner.spawn(request)
         pids[task] = pid
         _ = machine.handle(.started(task))
-        observer?.taskStarted(self, task: task, restart: restart, now: MonotonicClock.now())
+        tell(.taskStarted(task, restart: restart, now: MonotonicClock.now()))
     }
 
     /// SIGKILLs and reaps every child still running (the last line of defence).

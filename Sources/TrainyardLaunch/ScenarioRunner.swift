@@ -5,7 +5,11 @@ import TrainyardPlatform
 /// Runs one failure scenario: the job through the `Launcher`, its faults on the timeline, the
 /// cluster's step watched by a `ClusterProbe`, and the expectations checked at the end. Keeps its
 /// evidence in the job folder: `scenario.json`, `timeline.jsonl`, `scenario-result.json`, logs.
-public final class ScenarioRunner: LauncherObserver {
+///
+/// A thin shell over `FaultScheduler`: as the launcher's `LaunchMonitor` it feeds the scheduler the
+/// time, the global step and the tasks' starts and exits, and turns its directives into launcher
+/// actions (signals, fault files, a cancel), damaged checkpoints and timeline lines.
+public final class ScenarioRunner: LaunchMonitor {
     public struct Result {
         public var scenario: Scenario
         public var file: String
@@ -18,11 +22,6 @@ public final class ScenarioRunner: LauncherObserver {
         public var passed: Bool { expectations.allSatisfy(\.passed) }
     }
 
-    private struct Pending {
-        var at: Double
-        var action: () -> Void
-    }
-
     private let scenario: Scenario
     private let file: String
     private let jobDirectory: String
@@ -30,12 +29,7 @@ public final class ScenarioRunner: LauncherObserver {
     private var probe: ClusterProbe?
     private var observations = ScenarioObservations()
     private var timeline: [(time: Double, kind: String, text: String)] = []
-    private var fired = Set<Int>()
-    private var pending: [Pending] = []
-    private var rng: SplitMix64
-    private var faultState: [TaskID: TaskFaults] = [:]
-    /// Duration faults in force that shape tasks: fault index → (fault, resolved targets).
-    private var shaping: [Int: (Scenario.Fault, [TaskID])] = [:]
+    private var scheduler: FaultScheduler
     private var started = 0.0
     private var wallStart = 0.0
     private var metricsOffset = 0
@@ -46,7 +40,7 @@ public final class ScenarioRunner: LauncherObserver {
         self.file = file
         self.jobDirectory = jobDirectory
         self.showProgress = showProgress
-        rng = SplitMix64(seed: scenario.seed, stream: 0xFA17)
+        scheduler = FaultScheduler(scenario: scenario)
     }
 
     public func run() throws -> Result {
@@ -60,7 +54,7 @@ public final class ScenarioRunner: LauncherObserver {
         var options = Launcher.Options()
         options.showProgress = showProgress
         let launcher = try Launcher(settings: settings, options: options)
-        launcher.observer = self
+        launcher.monitor = self
         started = launcher.started
         wallStart = MonotonicClock.wallNow() - (MonotonicClock.now() - started)
         try Files.createDirectory(jobDirectory)
@@ -71,6 +65,7 @@ public final class ScenarioRunner: LauncherObserver {
         let summary = try launcher.run()
         probe?.stop()
         readRestores()
+        observations.faults = scheduler.fired
         observations.samples = probe?.all ?? []
         observations.outcome = summary.outcome
         observations.summary = summary
@@ -109,171 +104,76 @@ public final class ScenarioRunner: LauncherObserver {
         timeline.append((time ?? (MonotonicClock.now() - started), kind, text))
     }
 
-    // MARK: LauncherObserver
+    // MARK: LaunchMonitor
 
-    public func taskStarted(_ launcher: Launcher, task: TaskID, restart: Bool, now: Double) {
-        guard restart else { return }
-        observations.restarts.append((now - started, task))
-        note("restart", "\(task) started again")
-    }
-
-    public func taskExited(_ launcher: Launcher, task: TaskID, termination: Termination, now: Double) {
-        note("exit", "\(task): \(termination)")
-    }
-
-    public func tick(_ launcher: Launcher, now: Double) {
-        let elapsed = now - started
-        if probe == nil {
-            let p = ClusterProbe(start: started)
-            p.run(cluster: launcher.cluster, token: launcher.token)
-            probe = p
-        }
-        if elapsed > scenario.timeout {
-            note("timeout", "the scenario ran past its \(JSONValue.format(scenario.timeout)) s limit")
-            launcher.cancel(reason: "scenario timeout after \(JSONValue.format(scenario.timeout)) s")
-            scenarioTimedOut = true
-        }
-        let step = probe?.latestStep ?? 0
-        for (i, fault) in scenario.faults.enumerated() where !fired.contains(i) {
-            let due: Bool
-            switch fault.trigger {
-            case .step(let s): due = step >= Int64(s)
-            case .seconds(let t): due = elapsed >= t
+    public func handle(_ event: LaunchEvent, _ view: LaunchView) -> [LaunchAction] {
+        switch event {
+        case .taskStarted(let task, let restart, let now):
+            let actions = perform(scheduler.handle(.taskStarted(task)), view)
+            if restart {
+                observations.restarts.append((now - started, task))
+                note("restart", "\(task) started again")
             }
-            if due {
-                fired.insert(i)
-                fire(i, fault, launcher: launcher, elapsed: elapsed, step: step)
+            return actions
+        case .taskExited(let task, let termination, _):
+            note("exit", "\(task): \(termination)")
+            return perform(scheduler.handle(.taskExited(task)), view)
+        case .tick(let now):
+            if probe == nil {
+                let p = ClusterProbe(start: started)
+                p.run(cluster: view.cluster, token: view.token)
+                probe = p
             }
+            let actions = perform(scheduler.handle(.tick(elapsed: now - started, step: probe?.latestStep ?? 0)), view)
+            readRestores()
+            return actions
         }
-        let ready = pending.filter { $0.at <= elapsed }
-        pending.removeAll { $0.at <= elapsed }
-        for p in ready { p.action() }
-        readRestores()
     }
-
-    private var scenarioTimedOut = false
 
     // MARK: Faults
 
-    private func resolve(_ target: Scenario.Target?) -> TaskID? {
-        switch target {
-        case .task(let t)?: return t
-        case .random(let type)?:
-            let candidates = scenario.topology.tasks.filter { type == nil || $0.type == type }
-            return candidates.isEmpty ? nil : candidates[Int(rng.next() % UInt64(candidates.count))]
-        case nil: return nil
-        }
-    }
-
-    private func fire(_ index: Int, _ fault: Scenario.Fault, launcher: Launcher, elapsed: Double, step: Int64) {
-        let target = resolve(fault.target)
-        var targets = target.map { [$0] } ?? []
-        if let between = fault.between { targets = between.0 + between.1 }
-        var summary = fault.summary
-        if case .random = fault.target, let target { summary += " → \(target)" }
-        note("fault", "\(summary) (global step \(step))")
-        var fired = ScenarioObservations.FiredFault(index: index, summary: summary, targets: targets, firedAt: elapsed, firedAtStep: step)
-        if let d = fault.duration, [.pause, .slow, .delay, .bandwidth, .partition].contains(fault.action) { fired.endedAt = elapsed + d }
-        observations.faults.append(fired)
-        let slot = observations.faults.count - 1
-
-        switch fault.action {
-        case .kill:
-            if let target, !launcher.signal(target, Signals.kill) { note("fault", "\(target) was not running") }
-        case .preempt:
-            guard let target, let pid = launcher.pid(of: target) else { note("fault", "the target was not running"); break }
-            launcher.signal(target, Signals.terminate)
-            pending.append(Pending(at: elapsed + fault.grace) { [weak self] in
-                if launcher.pid(of: target) == pid {
-                    launcher.signal(target, Signals.kill)
-                    self?.note("fault", "\(target) outlived its \(JSONValue.format(fault.grace)) s grace period: SIGKILL")
+    /// Carries out the fault scheduler's directives that are the runner's own (timeline lines,
+    /// damaged checkpoints) and returns the ones for the launcher.
+    private func perform(_ directives: [FaultScheduler.Directive], _ view: LaunchView) -> [LaunchAction] {
+        var actions: [LaunchAction] = []
+        for directive in directives {
+            switch directive {
+            case .signal(let task, let signal):
+                switch signal {
+                case .kill: actions.append(.signal(task, Signals.kill))
+                case .terminate: actions.append(.signal(task, Signals.terminate))
+                case .stop: actions.append(.signal(task, Signals.stop))
+                case .resume: actions.append(.signal(task, Signals.resume))
                 }
-            })
-        case .pause:
-            guard let target else { break }
-            launcher.signal(target, Signals.stop)
-            pending.append(Pending(at: elapsed + (fault.duration ?? 0)) { [weak self] in
-                launcher.signal(target, Signals.resume)
-                self?.note("fault_end", "\(target) resumed (SIGCONT)")
-            })
-        case .slow, .delay, .bandwidth, .partition:
-            shaping[index] = (fault, targets)
-            applyShaping(launcher)
-            if let d = fault.duration {
-                pending.append(Pending(at: elapsed + d) { [weak self] in
-                    guard let self else { return }
-                    shaping[index] = nil
-                    applyShaping(launcher)
-                    note("fault_end", "lifted: \(summary)")
-                    observations.faults[slot].endedAt = MonotonicClock.now() - started
-                })
-            }
-        case .reset:
-            guard let target else { break }
-            var f = faultState[target] ?? TaskFaults()
-            f.resetGeneration += 1
-            faultState[target] = f
-            try? launcher.setFaults(f, on: target)
-        case .corruptCheckpoint:
-            let store = CheckpointStore(jobDirectory: launcher.jobDirectory)
-            guard let name = damageLatest(store, truncate: fault.truncate, already: nil) else {
-                note("fault", "no checkpoint to corrupt yet")
-                break
-            }
-            // A checkpoint being written as the fault fires may still land after it: damage that
-            // one too (the chief cannot start another while a ps is down).
-            for delay in [0.03, 0.06, 0.09] {
-                pending.append(Pending(at: elapsed + delay) { [weak self] in _ = self?.damageLatest(store, truncate: fault.truncate, already: name) })
+            case .setFaults(let task, let faults):
+                actions.append(.setFaults(task, faults))
+            case .damageLatestCheckpoint(let fault, let mode, let unless):
+                let name = damageLatest(CheckpointStore(jobDirectory: view.jobDirectory), mode: mode, unless: unless)
+                actions += perform(scheduler.handle(.checkpointDamaged(fault: fault, name: name)), view)
+            case .cancel(let reason):
+                actions.append(.cancel(reason: reason))
+            case .note(let kind, let text):
+                note(kind, text)
             }
         }
+        return actions
     }
 
-    /// Damages the checkpoint `latest` names (in place, as a disk would) unless it is `already`.
+    /// Damages the checkpoint `latest` names (in place, as a disk would) unless it is `unless`.
     /// Returns its name.
-    private func damageLatest(_ store: CheckpointStore, truncate: Bool, already: String?) -> String? {
-        guard let name = store.pointedName(), name != already, let bytes = try? Files.read(store.directory + "/" + name) else { return nil }
+    private func damageLatest(_ store: CheckpointStore, mode: Scenario.CorruptionMode, unless: String?) -> String? {
+        guard let name = store.pointedName(), name != unless, let bytes = try? Files.read(store.directory + "/" + name) else { return nil }
         var damaged = bytes
-        if truncate {
+        switch mode {
+        case .truncate:
             damaged = Array(bytes.prefix(bytes.count / 2))
-        } else {
+        case .flip:
             let mid = bytes.count / 2
             for i in mid..<min(bytes.count, mid + 64) { damaged[i] ^= 0xFF }
         }
-        FileManager.default.createFile(atPath: store.directory + "/" + name, contents: Data(damaged))
-        note("fault", "damaged \(name) (\(truncate ? "truncated to \(damaged.count) bytes" : "64 bytes flipped"))")
+        _ = FileManager.default.createFile(atPath: store.directory + "/" + name, contents: Data(damaged))
+        note("fault", "damaged \(name) (\(mode == .truncate ? "truncated to \(damaged.count) bytes" : "64 bytes flipped"))")
         return name
-    }
-
-    /// Recomputes every task's fault file from the shaping faults in force.
-    private func applyShaping(_ launcher: Launcher) {
-        var next: [TaskID: TaskFaults] = [:]
-        for task in scenario.topology.tasks {
-            var f = TaskFaults(resetGeneration: faultState[task]?.resetGeneration ?? 0)
-            for (fault, targets) in shaping.values {
-                switch fault.action {
-                case .slow where targets.contains(task):
-                    f.slowFactor = max(f.slowFactor, fault.factor)
-                case .delay, .bandwidth:
-                    let bw = fault.action == .bandwidth ? fault.bandwidth : nil
-                    if targets.contains(task) {
-                        f.links.append(.init(peers: nil, delay: fault.delay, bandwidth: bw))
-                    } else {
-                        f.links.append(.init(peers: targets, delay: fault.delay, bandwidth: bw))
-                    }
-                case .partition:
-                    if let (a, b) = fault.between {
-                        if a.contains(task) { f.links.append(.init(peers: b, partitioned: true)) }
-                        if b.contains(task) { f.links.append(.init(peers: a, partitioned: true)) }
-                    }
-                default: break
-                }
-            }
-            next[task] = f
-        }
-        for (task, f) in next where f != (faultState[task] ?? TaskFaults()) {
-            faultState[task] = f
-            try? launcher.setFaults(f, on: task)
-        }
     }
 
     /// The chief's restores after the first initialization, from metrics.jsonl.

@@ -34,13 +34,22 @@ final class ScenarioTests: XCTestCase {
         XCTAssertEqual(s.policy(for: .ps(1)), .exitCode)
         XCTAssertEqual(s.policy(for: .chief(0)), .never)
         XCTAssertEqual(s.faults.count, 9)
+        XCTAssertEqual(s.faults[0].action, .kill(.task(.worker(1))))
         XCTAssertEqual(s.faults[1].trigger, .seconds(1.5))
-        XCTAssertEqual(s.faults[1].grace, 2)
-        XCTAssertEqual(s.faults[2].target, .random(.ps))
-        XCTAssertEqual(s.faults[3].target, .random(nil))
-        XCTAssertEqual(s.faults[4].delay, 0.03, accuracy: 1e-12)
-        XCTAssertEqual(s.faults[6].between?.0, [.worker(0), .worker(1)])
-        XCTAssertFalse(s.faults[8].truncate)
+        XCTAssertEqual(s.faults[1].action, .preempt(.task(.chief(0)), grace: 2))
+        XCTAssertEqual(s.faults[2].action, .pause(.random(.ps), duration: 1))
+        XCTAssertEqual(s.faults[3].action, .slow(.random(nil), factor: 4, duration: nil))
+        guard case .delay(.task(.ps(0)), let delay, duration: 2) = s.faults[4].action else { return XCTFail("\(s.faults[4].action)") }
+        XCTAssertEqual(delay, 0.03, accuracy: 1e-12)
+        XCTAssertEqual(s.faults[5].action, .bandwidth(.task(.ps(1)), bytesPerSecond: 1e6, duration: nil))
+        XCTAssertEqual(s.faults[6].action, .partition(Scenario.Partition([.worker(0), .worker(1)], [.ps(0)]), duration: 1))
+        XCTAssertEqual(s.faults[7].action, .reset(.task(.ps(1))))
+        XCTAssertEqual(s.faults[8].action, .corruptCheckpoint(.flip))
+        XCTAssertEqual(s.faults.map(\.summary), [
+            "kill worker-1 at step 100", "preempt chief-0 at 1.5 s", "pause random ps for 1 s at step 200", "slow random task ×4 at step 200",
+            "delay ps-0 +30 ms for 2 s at step 250", "bandwidth ps-1 1000000 B/s at step 250",
+            "partition worker-0,worker-1 | ps-0 for 1 s at step 300", "reset ps-1 at step 350", "corrupt_checkpoint (flip bytes) at step 400",
+        ])
         XCTAssertEqual(s.expect.state, .failed)
         XCTAssertEqual(s.expect.restarts[.ps(0)], Scenario.RestartCount(atLeast: 1, atMost: 1000))
         XCTAssertEqual(s.expect.restarts[.worker(1)], Scenario.RestartCount(atLeast: 1, atMost: 1))
@@ -81,14 +90,14 @@ final class ScenarioTests: XCTestCase {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Scenarios").path
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".json") }
         XCTAssertGreaterThanOrEqual(files.count, 10)
-        var actions = Set<Scenario.Action>()
+        var actions = Set<Scenario.Action.Kind>()
         var sync = false
         for f in files {
             let s = try Scenario(parsing: String(contentsOfFile: dir + "/" + f, encoding: .utf8), source: f)
-            actions.formUnion(s.faults.map(\.action))
-            sync = sync || (s.training.sync && s.faults.contains { $0.action == .slow })
+            actions.formUnion(s.faults.map(\.action.kind))
+            sync = sync || (s.training.sync && s.faults.contains { $0.action.kind == .slow })
         }
-        XCTAssertEqual(actions, Set(Scenario.Action.allCases), "the shipped scenarios cover every fault")
+        XCTAssertEqual(actions, Set(Scenario.Action.Kind.allCases), "the shipped scenarios cover every fault")
         XCTAssertTrue(sync, "a synchronous straggler scenario ships")
     }
 
