@@ -21,6 +21,7 @@ public struct RoleContext: @unchecked Sendable {
         let jobDir = try args.value("--job-dir")
         let settings = try TrainSettings.parse(&args)
         try args.finish()
+        try settings.validate()
 
         guard let configText = inlineConfig ?? environment[RoleEnvironment.tfConfig] else {
             throw UsageError("TF_CONFIG is not set: give the cluster spec in the TF_CONFIG environment variable or with --tf-config JSON")
@@ -74,6 +75,11 @@ public struct RoleLog: Sendable {
 }
 
 /// Runs a role's main: sets up signals, loads the context, runs, and exits with the right code.
+///
+/// A failure ends the log with one line, `error: <reason>` (`TaskLog.errorLine`). Invalid data,
+/// settings or TF_CONFIG exit with `ExitCode.invalidInput` (3), which the launcher never retries;
+/// a command-line mistake counts as invalid input too, since the launcher wrote the command line
+/// and a restart would pass the same one.
 public enum RoleMain {
     public static func run(accepting: Set<TaskType>, _ body: (RoleContext) throws -> ExitCode) -> Never {
         Signals.install()
@@ -82,10 +88,10 @@ public enum RoleMain {
             let context = try RoleContext.load(arguments: Array(CommandLine.arguments.dropFirst()), accepting: accepting)
             code = try body(context)
         } catch let e as TrainyardError {
-            Posix.write("error: \(e)\n", to: 2)
-            code = e.exitCode
+            Posix.write(TaskLog.errorLine(e.description), to: 2)
+            code = e.exitCode == .usage ? .invalidInput : e.exitCode
         } catch {
-            Posix.write("error: \(error)\n", to: 2)
+            Posix.write(TaskLog.errorLine("\(error)"), to: 2)
             code = .failure
         }
         exit(code.rawValue)

@@ -42,7 +42,16 @@ final class CommandLineTests: XCTestCase {
             "TF_CONFIG": #"{"cluster": {"ps": ["localhost:1"]}, "task": {"type": "ps", "index": 0}}"#,
             "TRAINYARD_JOB_TOKEN": "",
         ])
-        XCTAssertEqual(noToken.status, 2)
+        // The launcher writes a role's environment: a mistake in it is invalid input (3), never retried.
+        XCTAssertEqual(noToken.status, 3)
         XCTAssertTrue(noToken.stderr.contains("TRAINYARD_JOB_TOKEN"), noToken.stderr)
+        let badFlag = try Harness.run(["--max-steps", "0"], product: "trainyard-worker", environment: [
+            "TF_CONFIG": #"{"cluster": {"worker": ["localhost:1"]}, "task": {"type": "worker", "index": 0}}"#,
+            "TRAINYARD_JOB_TOKEN": "x",
+        ])
+        XCTAssertEqual(badFlag.status, 3)
+        // One line, `error: <reason>`, is the role's last word.
+        XCTAssertTrue(badFlag.stderr.hasPrefix("error: --max-steps"), badFlag.stderr)
+        XCTAssertEqual(badFlag.stderr.filter { $0 == "\n" }.count, 1, badFlag.stderr)
     }
 }

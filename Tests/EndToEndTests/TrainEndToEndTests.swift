@@ -86,13 +86,16 @@ final class TrainEndToEndTests: XCTestCase {
         let summary = try Harness.json(jobDir + "/summary.json")
         XCTAssertGreaterThan(summary["eval_accuracy"]?.doubleValue ?? 0, 0.9)
 
-        // A malformed file fails the job, and the task's log names the file and line.
+        // A malformed file fails the job at once with exit code 3 (invalid input, never retried),
+        // and the task's log ends with one line naming the file and line.
         try (rows.joined(separator: "\n") + "\n1.0,oops,left\n").write(toFile: path, atomically: true, encoding: .utf8)
         let bad = try Harness.run(["train", "--workers", "0", "--ps", "1", "--dataset", "csv:" + path, "--label-column", "kind", "--job-dir", jobDir + "-bad"])
         defer { try? FileManager.default.removeItem(atPath: jobDir + "-bad") }
-        XCTAssertEqual(bad.status, 1)
+        XCTAssertEqual(bad.status, 3, bad.stderr + bad.stdout)
         let log = try String(contentsOfFile: jobDir + "-bad/logs/chief-0.log", encoding: .utf8)
-        XCTAssertTrue(log.contains("\(path):602: column 1 (\"y\"): \"oops\" is not a number"), log)
+        XCTAssertEqual(TaskLog.errorReason(inLog: log), "\(path):602: column 1 (\"y\"): \"oops\" is not a number", log)
+        let badSummary = try Harness.json(jobDir + "-bad/summary.json")
+        XCTAssertEqual(badSummary["tasks"]?["chief-0"]?["restarts"]?.intValue, 0)
     }
 
     func testKillingTheLauncherTakesEveryRoleDown() throws {

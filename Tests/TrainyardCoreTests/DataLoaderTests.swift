@@ -43,11 +43,59 @@ final class DataLoaderTests: XCTestCase {
             do { _ = try CSVDataset.load(text: text, file: "bad.csv", options: opts, evalFraction: 0.1, shard: 0, of: 1); return "" } catch { return error.description }
         }
         XCTAssertEqual(message("a,b,label\n1,2,0\n3,x,1\n"), "bad.csv:3: column 1 (\"b\"): \"x\" is not a number")
-        XCTAssertEqual(message("a,b,label\n1,2,0\n3,1\n"), "bad.csv:3: expected 3 fields, found 2")
+        XCTAssertEqual(message("a,b,label\n1,2,0\n3,1\n"), "bad.csv:3: expected 3 fields, found 2: column 2 (\"label\") is missing")
         XCTAssertEqual(message(""), "bad.csv: the file has no rows")
         XCTAssertEqual(message("a,b,label\n1,2,0\n", .init(label: .name("class"))), "bad.csv: no column named \"class\" (columns: a, b, label)")
         XCTAssertEqual(message("1,2,0\n3,4,1\n", .init(label: .index(5))), "bad.csv: label column 5 does not exist: rows have 3 columns (0...2)")
         XCTAssertEqual(message("a,label\n1,0\n2,0\n"), "bad.csv: the label column \"label\" has a single value: nothing to classify")
+    }
+
+    func testCSVWithByteOrderMarkAndLabelFirstTrainsOnTheLabel() throws {
+        let text = "\u{FEFF}label,x,y\n0,1,10\n1,2,20\n0,3,30\n1,4,40\n"
+        let s = try CSVDataset.load(text: text, file: "bom.csv", options: .init(standardize: false), evalFraction: 0, shard: 0, of: 1)
+        XCTAssertEqual(s.train.inputs, 2)
+        XCTAssertEqual(s.train.labels, [0, 1, 0, 1])
+        XCTAssertEqual(s.train.features, [1, 10, 2, 20, 3, 30, 4, 40])
+        // By name, in the middle, also with a BOM; and the header is still detected.
+        let middle = "\u{FEFF}x,Label,y\n1,a,10\n2,b,20\n"
+        let m = try CSVDataset.load(text: middle, file: "m.csv", options: .init(label: .name("label"), standardize: false), evalFraction: 0, shard: 0, of: 1)
+        XCTAssertEqual(m.train.features, [1, 10, 2, 20])
+        XCTAssertEqual(m.train.labels, [0, 1])
+        let auto = try CSVDataset.load(text: middle, file: "m.csv", options: .init(standardize: false), evalFraction: 0, shard: 0, of: 1)
+        XCTAssertEqual(auto.train.features, [1, 10, 2, 20], "the column named label is found in the middle")
+    }
+
+    func testCRLFAndLFReadAlike() throws {
+        let lf = "label,x,y\n0,1,10\n1,2,20\n0,3,30\n"
+        let crlf = lf.replacingOccurrences(of: "\n", with: "\r\n")
+        XCTAssertNotEqual(lf, crlf)
+        let a = try CSVDataset.load(text: lf, file: "lf.csv", options: .init(), evalFraction: 0.34, shard: 0, of: 1)
+        let b = try CSVDataset.load(text: crlf, file: "crlf.csv", options: .init(), evalFraction: 0.34, shard: 0, of: 1)
+        let c = try CSVDataset.load(text: "\u{FEFF}" + crlf, file: "bom.csv", options: .init(), evalFraction: 0.34, shard: 0, of: 1)
+        XCTAssertEqual(a.train, b.train)
+        XCTAssertEqual(a.eval, b.eval)
+        XCTAssertEqual(a.train, c.train)
+        XCTAssertEqual(a.train.count, 2)
+        // Line numbers count CRLF lines too.
+        XCTAssertThrowsError(try CSVDataset.load(text: "a,label\r\n1,0\r\nx,1\r\n", file: "e.csv", options: .init(), evalFraction: 0, shard: 0, of: 1)) {
+            XCTAssertEqual("\($0)", "e.csv:3: column 0 (\"a\"): \"x\" is not a number")
+        }
+    }
+
+    func testCSVInvalidValuesNameTheLineAndColumn() {
+        func message(_ text: String) -> String {
+            do { _ = try CSVDataset.load(text: text, file: "bad.csv", options: .init(), evalFraction: 0, shard: 0, of: 1); return "" } catch { return error.description }
+        }
+        XCTAssertEqual(message("a,b,label\n1,2,0\n3,NaN,1\n"), "bad.csv:3: column 1 (\"b\"): \"NaN\" is not a finite number in Float's range")
+        XCTAssertEqual(message("a,b,label\n1,inf,0\n3,4,1\n"), "bad.csv:2: column 1 (\"b\"): \"inf\" is not a finite number in Float's range")
+        XCTAssertEqual(message("a,b,label\n1,1e300,0\n3,4,1\n"), "bad.csv:2: column 1 (\"b\"): \"1e300\" is not a finite number in Float's range")
+        // Ragged rows, short and long.
+        XCTAssertEqual(message("a,b,label\n1,2,0\n3\n"), "bad.csv:3: expected 3 fields, found 1: column 1 (\"b\") and after are missing")
+        XCTAssertEqual(message("a,b,label\n1,2,0,9\n3,4,1\n"), "bad.csv:2: expected 3 fields, found 4: column 3 and after have no header")
+        // A missing label, empty or NaN.
+        XCTAssertEqual(message("a,b,label\n1,2,0\n3,4,\n"), "bad.csv:3: column 2 (\"label\"): the label is missing")
+        XCTAssertEqual(message("label,a\n0,1\nnan,2\n"), "bad.csv:3: column 0 (\"label\"): the label \"nan\" is not a finite number (a missing value?)")
+        XCTAssertEqual(message("\u{FEFF}"), "bad.csv: the file has no rows")
     }
 
     func testCSVQuotedFields() throws {
@@ -86,6 +134,55 @@ final class DataLoaderTests: XCTestCase {
         }
         XCTAssertThrowsError(try IDXDataset.load(images: [1, 2, 3, 4, 5], imagesFile: "imgs", labels: labels, labelsFile: "l", evalFraction: 0, shard: 0, of: 1)) {
             XCTAssertTrue("\($0)".contains("not an IDX file"))
+        }
+    }
+
+    func testIDXSizesAreCheckedNotTrapped() {
+        let labels = Self.idx(type: 0x08, dims: [4], body: [0, 1, 2, 1])
+        func message(_ images: [UInt8], _ labelBytes: [UInt8]? = nil) -> String {
+            do {
+                _ = try IDXDataset.load(images: images, imagesFile: "imgs", labels: labelBytes ?? labels, labelsFile: "lbls", evalFraction: 0, shard: 0, of: 1)
+                return ""
+            } catch { return error.description }
+        }
+        XCTAssertEqual(message(Self.idx(type: 0x08, dims: [4, 0], body: [])), "imgs: header.dims[1]: is 0: every dimension must be at least 1")
+        XCTAssertEqual(message(Self.idx(type: 0x08, dims: [4, 1], body: [1, 2, 3, 4]), Self.idx(type: 0x08, dims: [0], body: [])),
+                       "lbls: header.dims[0]: is 0: every dimension must be at least 1")
+        XCTAssertEqual(message([0, 0, 8, 0]), "imgs: header.dimensions: is 0: an IDX file needs at least 1 dimension")
+        let huge = 0xFFFF_FFFF
+        XCTAssertEqual(message(Self.idx(type: 0x0E, dims: [huge, huge, huge], body: [])),
+                       "imgs: header.dims: 4294967295 × 4294967295 × 4294967295 elements overflow a 64-bit size: not a valid IDX file")
+        XCTAssertEqual(message(Self.idx(type: 0x08, dims: [4, huge], body: [1, 2, 3])),
+                       "imgs: truncated: the header promises 4 records but the file ends in record 0")
+        XCTAssertEqual(message(Self.idx(type: 0x08, dims: [4, 1], body: [1, 2, 3, 4]), Self.idx(type: 0x08, dims: [huge], body: [0, 1, 2, 1])),
+                       "lbls: truncated: the header promises 4294967295 records but the file ends in record 4")
+        XCTAssertEqual(message(Self.idx(type: 0x08, dims: [4, 1], body: [1, 2, 3, 4, 5, 6])),
+                       "imgs: the header promises 4 × 1 elements (16 bytes with the header) but the file has 18 bytes: 2 too many")
+        XCTAssertEqual(message(Self.idx(type: 0x08, dims: [4, 2, 2], body: [UInt8](repeating: 1, count: 15))),
+                       "imgs: truncated: the header promises 4 records but the file ends in record 3")
+        XCTAssertEqual(message(Self.idx(type: 0x08, dims: [4, 1, 1], body: [1]).prefix(10).map { $0 }), "imgs: truncated IDX header (3 dimensions need 16 bytes, the file has 10)")
+        // A f64 pixel beyond Float's range is refused, not turned into infinity.
+        let big = Self.idx(type: 0x0E, dims: [4, 1], body: [0x7F, 0xEF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF] + [UInt8](repeating: 0, count: 24))
+        XCTAssertEqual(message(big), "imgs: record 0: element 0 is not a finite number in Float's range")
+    }
+
+    /// Random headers and mutated files: every outcome is a data set or an error, never a trap.
+    func testNoIDXOrCSVInputTraps() {
+        var rng = SplitMix64(seed: 7, stream: 1)
+        let images = Self.idx(type: 0x08, dims: [4, 2, 2], body: (0..<16).map { UInt8($0) })
+        let labels = Self.idx(type: 0x08, dims: [4], body: [0, 1, 2, 1])
+        for _ in 0..<2000 {
+            var i = images
+            var l = labels
+            for _ in 0..<Int(rng.next() % 4) { i[Int(rng.next() % UInt64(i.count))] = UInt8(truncatingIfNeeded: rng.next()) }
+            for _ in 0..<Int(rng.next() % 2) { l[Int(rng.next() % UInt64(l.count))] = UInt8(truncatingIfNeeded: rng.next()) }
+            if rng.next() % 4 == 0 { i = Array(i.prefix(Int(rng.next() % UInt64(i.count)))) }
+            _ = try? IDXDataset.load(images: i, imagesFile: "i", labels: l, labelsFile: "l", evalFraction: 0.25, shard: Int(rng.next() % 2), of: 2)
+        }
+        let alphabet = Array("0123456789.,-e\"\r\n\u{FEFF} labxnNaIf")
+        for _ in 0..<2000 {
+            let text = String((0..<Int(rng.next() % 40)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] })
+            _ = try? CSVDataset.load(text: text, file: "f.csv", options: .init(), evalFraction: 0.2, shard: Int(rng.next() % 3), of: 3)
         }
     }
 }

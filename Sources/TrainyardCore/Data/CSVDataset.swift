@@ -3,6 +3,10 @@
 /// - The label column is chosen by name (needs a header) or by zero-based index; by default the
 ///   column named `label`, else the last one.
 /// - A header is detected when the first row has a field that is not a number (or forced).
+/// - Line ends may be LF or CRLF, and a leading UTF-8 byte-order mark is ignored, so files
+///   written by spreadsheets read like any other.
+/// - Every value is checked: a feature that is not a finite number (NaN, inf, text), a row with
+///   too few or too many fields and a missing label are errors naming `file:line` and the column.
 /// - Labels may be integers or any strings; the distinct labels, sorted (numerically when they are
 ///   all numbers), become classes 0, 1, ….
 /// - The last `evalFraction` of the rows is held out. The training rows are dealt round-robin to
@@ -43,7 +47,11 @@ public struct CSVDataset {
     public static func load(text: String, file: String, options: Options, evalFraction: Double, shard: Int, of shardCount: Int) throws(FieldError) -> DataSplit {
         var rows: [(line: Int, fields: [Substring])] = []
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // A byte-order mark is not part of the first column's name.
+        var body = Substring(text)
+        if body.unicodeScalars.first == "\u{FEFF}" { body = Substring(body.unicodeScalars.dropFirst()) }
+        // "\r\n" is one Character in Swift, so splitting on "\n" alone would leave a CRLF file in one line.
+        for rawLine in body.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
             var line = rawLine
             if line.last == "\r" { line = line.dropLast() }
@@ -70,7 +78,7 @@ public struct CSVDataset {
             labelIndex = i
         case .name(let n):
             guard hasHeader else { throw FieldError(source: file, path: "", "label column \"\(n)\" named, but the file has no header row (give the column's index instead)") }
-            guard let i = names.firstIndex(of: n) else {
+            guard let i = names.firstIndex(of: n) ?? names.firstIndex(where: { $0.lowercased() == n.lowercased() }) else {
                 throw FieldError(source: file, path: "", "no column named \"\(n)\" (columns: \(names.joined(separator: ", ")))")
             }
             labelIndex = i
@@ -84,10 +92,18 @@ public struct CSVDataset {
         labelTexts.reserveCapacity(rows.count)
         for row in rows {
             guard row.fields.count == width else {
-                throw error(file, line: row.line, "expected \(width) fields, found \(row.fields.count)")
+                let found = row.fields.count
+                let which = found < width
+                    ? "column \(found) (\"\(names[found])\")\(found + 1 < width ? " and after are" : " is") missing"
+                    : "column \(width) and after have no \(hasHeader ? "header" : "place in the first row")"
+                throw error(file, line: row.line, "expected \(width) fields, found \(found): \(which)")
             }
             let t = String(trim(row.fields[labelIndex]))
-            guard !t.isEmpty else { throw error(file, line: row.line, "the label (column \(labelIndex), \"\(names[labelIndex])\") is empty") }
+            let column = "column \(labelIndex) (\"\(names[labelIndex])\")"
+            guard !t.isEmpty else { throw error(file, line: row.line, "\(column): the label is missing") }
+            if let v = Double(t), !v.isFinite {
+                throw error(file, line: row.line, "\(column): the label \"\(t)\" is not a finite number (a missing value?)")
+            }
             labelTexts.append(t)
         }
         let distinct = Array(Set(labelTexts))
@@ -113,8 +129,12 @@ public struct CSVDataset {
             // Training rows of other shards are parsed for the statistics only.
             var c = 0
             for (k, field) in row.fields.enumerated() where k != labelIndex {
-                guard let v = Double(trim(field)), v.isFinite else {
+                guard let v = Double(trim(field)) else {
                     throw error(file, line: row.line, "column \(k) (\"\(names[k])\"): \"\(trim(field))\" is not a number")
+                }
+                // Beyond Float's range a value would become infinite in training.
+                guard v.isFinite, abs(v) <= Double(Float.greatestFiniteMagnitude) else {
+                    throw error(file, line: row.line, "column \(k) (\"\(names[k])\"): \"\(trim(field))\" is not a finite number in Float's range")
                 }
                 values[c] = v
                 c += 1

@@ -4,6 +4,9 @@
 /// 0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64), the number of dimensions, then each dimension as u32.
 /// Images are N × d1 × d2 × …, flattened to d1·d2·… features; unsigned-byte pixels are scaled to
 /// [0, 1]. Labels are N values, the classes 0…max.
+/// Sizes are computed with overflow checks: a dimension of 0, a product of dimensions that does
+/// not fit in 64 bits, or a file whose length is not exactly header + data is an error naming the
+/// file and the field, never a trap.
 /// The last `evalFraction` of the records is held out; the rest is dealt round-robin to shards and
 /// only shard `shard`'s records are converted.
 public enum IDXDataset {
@@ -11,8 +14,11 @@ public enum IDXDataset {
         var type: UInt8
         var dims: [Int]
         var dataOffset: Int
-        var recordSize: Int { dims.dropFirst().reduce(1, *) }
-        var elementSize: Int {
+        /// Elements per record (the product of every dimension but the first); checked by `header`.
+        var recordSize: Int
+        var elementSize: Int { Self.elementSize(type) }
+
+        static func elementSize(_ type: UInt8) -> Int {
             switch type {
             case 0x08, 0x09: return 1
             case 0x0B: return 2
@@ -27,20 +33,44 @@ public enum IDXDataset {
         guard bytes[0] == 0, bytes[1] == 0 else { throw FieldError(source: file, path: "", "not an IDX file (the magic number must start with two zero bytes)") }
         let type = bytes[2]
         guard [0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E].contains(type) else {
-            throw FieldError(source: file, path: "", "unknown IDX element type 0x\(String(type, radix: 16))")
+            throw FieldError(source: file, path: "header.type", "unknown IDX element type 0x\(String(type, radix: 16))")
         }
         let n = Int(bytes[3])
-        guard n >= 1, bytes.count >= 4 + 4 * n else { throw FieldError(source: file, path: "", "truncated IDX header (\(n) dimensions)") }
+        guard n >= 1 else { throw FieldError(source: file, path: "header.dimensions", "is 0: an IDX file needs at least 1 dimension") }
+        guard bytes.count >= 4 + 4 * n else { throw FieldError(source: file, path: "", "truncated IDX header (\(n) dimensions need \(4 + 4 * n) bytes, the file has \(bytes.count))") }
         var dims: [Int] = []
         for d in 0..<n {
             let at = 4 + 4 * d
-            dims.append(Int(bytes[at]) << 24 | Int(bytes[at + 1]) << 16 | Int(bytes[at + 2]) << 8 | Int(bytes[at + 3]))
+            let size = Int(bytes[at]) << 24 | Int(bytes[at + 1]) << 16 | Int(bytes[at + 2]) << 8 | Int(bytes[at + 3])
+            guard size > 0 else { throw FieldError(source: file, path: "header.dims[\(d)]", "is 0: every dimension must be at least 1") }
+            dims.append(size)
         }
-        let a = Array_(type: type, dims: dims, dataOffset: 4 + 4 * n)
-        let needed = a.dataOffset + dims.reduce(1, *) * a.elementSize
+        let dataOffset = 4 + 4 * n
+        // Every size is checked: dimensions up to 2³²−1 multiply past Int.max quickly.
+        func product(_ factors: some Sequence<Int>) throws(FieldError) -> Int {
+            var result = 1
+            for f in factors {
+                let (p, overflow) = result.multipliedReportingOverflow(by: f)
+                guard !overflow else {
+                    throw FieldError(source: file, path: "header.dims", "\(dims.map(String.init).joined(separator: " × ")) elements overflow a 64-bit size: not a valid IDX file")
+                }
+                result = p
+            }
+            return result
+        }
+        let recordSize = try product(dims.dropFirst())
+        let dataBytes = try product(dims + [Array_.elementSize(type)])
+        let (needed, overflow) = dataOffset.addingReportingOverflow(dataBytes)
+        guard !overflow else {
+            throw FieldError(source: file, path: "header.dims", "\(dims.map(String.init).joined(separator: " × ")) elements overflow a 64-bit size: not a valid IDX file")
+        }
+        let a = Array_(type: type, dims: dims, dataOffset: dataOffset, recordSize: recordSize)
         guard bytes.count >= needed else {
-            let complete = (bytes.count - a.dataOffset) / max(1, a.recordSize * a.elementSize)
+            let complete = (bytes.count - dataOffset) / (recordSize * a.elementSize)
             throw FieldError(source: file, path: "", "truncated: the header promises \(dims[0]) records but the file ends in record \(complete)")
+        }
+        guard bytes.count == needed else {
+            throw FieldError(source: file, path: "", "the header promises \(dims.map(String.init).joined(separator: " × ")) elements (\(needed) bytes with the header) but the file has \(bytes.count) bytes: \(bytes.count - needed) too many")
         }
         return a
     }
@@ -92,9 +122,9 @@ public enum IDXDataset {
             var f = [Float](repeating: 0, count: indices.count * inputs)
             for (r, i) in indices.enumerated() {
                 for k in 0..<inputs {
-                    let v = value(images, ih, i * inputs + k) * scale
-                    guard v.isFinite else { throw FieldError(source: imagesFile, path: "", "record \(i): element \(k) is not a finite number") }
-                    f[r * inputs + k] = Float(v)
+                    let v = Float(value(images, ih, i * inputs + k) * scale)
+                    guard v.isFinite else { throw FieldError(source: imagesFile, path: "", "record \(i): element \(k) is not a finite number in Float's range") }
+                    f[r * inputs + k] = v
                 }
             }
             return Dataset(inputs: inputs, classes: classes, features: f, labels: indices.map { labelValues[$0] })

@@ -44,8 +44,8 @@ public struct LaunchSettings: Sendable, Equatable {
     public static func parse(_ argv: [String]) throws(UsageError) -> LaunchSettings {
         var args = Arguments(argv)
         var s = LaunchSettings()
-        let workers = try args.int("--workers", in: 0...1000)
-        let ps = try args.int("--ps", in: 1...1000)
+        let workers = try args.int("--workers", in: 0...ResourceCheck.maxWorkers)
+        let ps = try args.int("--ps", in: 1...ResourceCheck.maxParameterServers)
         if let w = workers { s.topology.workers = w }
         if let p = ps { s.topology.parameterServers = p }
         s.scaleTier = try args.value("--scale-tier")

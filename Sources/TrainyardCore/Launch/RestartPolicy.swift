@@ -19,9 +19,19 @@ public enum RestartPolicy: String, Sendable, CaseIterable, CustomStringConvertib
         self = p
     }
 
+    /// Whether exit `code` is permanent under every policy: `ExitCode.invalidInput` (3) says the
+    /// task's data, settings or TF_CONFIG are invalid, and a restart would read the same input.
+    public static func isPermanent(_ code: Int32) -> Bool {
+        code == ExitCode.invalidInput.rawValue
+    }
+
     /// What to do about a task that ended with shell-style status `code` (128 + signal when killed),
-    /// having been restarted `counted` times against `backoffLimit`.
+    /// having been restarted `counted` times against `backoffLimit`. Exit code 3 (invalid input)
+    /// fails the job under every policy, Always included.
     public func decide(code: Int32, counted: Int, backoffLimit: Int) -> RestartDecision {
+        if Self.isPermanent(code) {
+            return .fail("exit code 3 means invalid input, which no restart can fix (restart policy \(rawValue) does not apply)")
+        }
         switch self {
         case .never:
             return code == 0 ? .completed : .fail("restart policy Never")

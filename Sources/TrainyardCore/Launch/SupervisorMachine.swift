@@ -19,7 +19,9 @@ public struct JobOutcome: Sendable, Equatable {
 /// The launcher's decisions about its children, without processes: which task to restart, when
 /// to stop everyone, and how the job ended. The job's outcome follows the chief, as in TFJob and
 /// `gcloud ai-platform local train`: when the chief exits 0 the job succeeded and the tasks still
-/// running are given `drainSeconds` to exit on their own, then stopped.
+/// running are given `drainSeconds` to exit on their own, then stopped. A task exiting with
+/// `ExitCode.invalidInput` (3) fails the job at once under any restart policy, and the job's
+/// outcome carries exit code 3.
 public struct SupervisorMachine: Sendable {
     public struct TaskState: Sendable, Equatable {
         public var task: TaskID
@@ -115,7 +117,9 @@ public struct SupervisorMachine: Sendable {
                 let delay = min(5.0, 0.1 * Double(1 << min(t.restarts, 6)))
                 return [.restart(task, delay: delay)]
             case .fail(let why):
-                return stop(JobOutcome(.failed, "\(task) failed (\(description)); \(why)"), grace: 0)
+                // A task that found its input invalid makes the job's outcome invalid input too.
+                let exitCode: ExitCode = RestartPolicy.isPermanent(code) ? .invalidInput : .failure
+                return stop(JobOutcome(.failed, "\(task) failed (\(description)); \(why)", exitCode: exitCode), grace: 0)
             }
 
         case .interrupted(let signal):
