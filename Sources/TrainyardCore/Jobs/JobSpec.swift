@@ -48,12 +48,7 @@ public struct JobSpec: Sendable, Equatable {
     public static func parse(_ args: inout Arguments, over base: JobSpec = JobSpec()) throws(UsageError) -> JobSpec {
         var s = base
         if let v = try args.value("--scale-tier") { s.scaleTier = v }
-        let custom = try CustomClusterFlags.parse(&args)
-        if let v = custom.masterMachineType { s.custom.masterMachineType = v }
-        if let v = custom.workerCount { s.custom.workerCount = v }
-        if let v = custom.workerMachineType { s.custom.workerMachineType = v }
-        if let v = custom.parameterServerCount { s.custom.parameterServerCount = v }
-        if let v = custom.parameterServerMachineType { s.custom.parameterServerMachineType = v }
+        try CustomClusterFlags.options.parse(&args, into: &s.custom)
         if let v = try args.value("--job-dir") { s.jobDir = v }
         if let v = try args.value("--staging-bucket") { s.stagingBucket = v }
         if let v = try args.value("--package-path") { s.packagePath = v }
