@@ -133,8 +133,8 @@ final class OptionTableTests: XCTestCase {
         XCTAssertEqual(message([("optimizer", "rmsprop")]), "f.json: training.optimizer: must be sgd, momentum or adam, got \"rmsprop\"")
         XCTAssertEqual(message([("sync", 1)]), "f.json: training.sync: expected true or false, got a number")
         XCTAssertEqual(message([("hidden", [16, 8])]), "f.json: training.hidden: expected a number or a string, got an array")
-        XCTAssertEqual(message([("replicas_to_aggregate", 2)]), "f.json: training: replicas_to_aggregate needs sync")
-        XCTAssertEqual(message([("replicas_to_aggregate", 2), ("sync", false)]), "f.json: training: replicas_to_aggregate needs sync")
+        XCTAssertEqual(message([("replicas_to_aggregate", 2)]), "f.json: training.replicas_to_aggregate: needs sync")
+        XCTAssertEqual(message([("replicas_to_aggregate", 2), ("sync", false)]), "f.json: training.replicas_to_aggregate: needs sync")
         XCTAssertEqual(message([("replicas_to_aggregate", 2), ("sync", true), ("label_column", .null)]), "ok")
     }
 

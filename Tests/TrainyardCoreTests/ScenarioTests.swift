@@ -70,7 +70,7 @@ final class ScenarioTests: XCTestCase {
         XCTAssertEqual(error { $0 = $0.replacingOccurrences(of: #""cluster""#, with: #""training": {"batch_size": "big"}, "cluster""#) },
                        "x.json: training.batch_size: takes a whole number, got \"big\"")
         XCTAssertEqual(error { $0 = $0.replacingOccurrences(of: #""cluster""#, with: #""training": {"replicas_to_aggregate": 2}, "cluster""#) },
-                       "x.json: training: replicas_to_aggregate needs sync")
+                       "x.json: training.replicas_to_aggregate: needs sync")
         XCTAssertEqual(error { $0 = $0.replacingOccurrences(of: #""expect""#, with: #""expekt""#) }.prefix(40), "x.json: expekt: is not a known field (ex")
         XCTAssertEqual(error { $0 = $0.replacingOccurrences(of: #"{"state": "SUCCEEDED"}"#, with: #"{"restarts": {"ps-0": "many"}}"#) },
                        "x.json: expect.restarts.ps-0: expected an object, got a string")

@@ -149,6 +149,8 @@ final class SweepSpecTests: XCTestCase {
         XCTAssertEqual(msg(#""goal": "maximize""#, #""goal": "biggest""#), "s.json: objective.goal: must be maximize or minimize")
         XCTAssertEqual(msg(#""slack_factor": 0.1, "#, ""), "s.json: early_termination: a bandit policy needs slack_factor or slack_amount (one of them)")
         XCTAssertEqual(msg(#""max_steps": 300"#, #""max_stepz": 300"#), "s.json: trial.max_stepz: is not a known option (did you mean max_steps?)")
+        XCTAssertEqual(msg(#""max_steps": 300"#, #""max_steps": 0"#), "s.json: trial.max_steps: must be in 1..., got 0")
+        XCTAssertEqual(msg(#""max_steps": 300"#, #""sync": "yes""#), "s.json: trial.sync: expected true or false, got a string")
         XCTAssertEqual(msg(#""max_total_trials": 20"#, #""max_total_trials": 0"#), "s.json: limits.max_total_trials: 0 is out of range 1...1000")
         XCTAssertEqual(msg(#""type": "bandit""#, #""type": "hyperband""#), "s.json: early_termination.type: must be bandit, median_stopping or truncation_selection")
         XCTAssertEqual(msg(#""sampling_algorithm": "random""#, #""sampling_algorithm": "bayesian""#), "s.json: sampling_algorithm: bayesian sampling is not implemented here: use random or grid")

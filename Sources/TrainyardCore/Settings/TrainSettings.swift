@@ -120,12 +120,14 @@ public struct TrainSettings: Sendable, Equatable {
     }
 
     /// Reads a file's training object (`{"max_steps": 300, "sync": true}`: the options' snake_case
-    /// names) over the defaults and validates it; errors name the key as the file spells it. Keys
-    /// in `skipping` are left for the caller.
+    /// names) over the defaults and validates it; errors name the key as the file spells it
+    /// (`training.replicas_to_aggregate: needs sync`). Keys in `skipping` are left for the caller.
     public init(decoding object: JSONField, skipping: Set<String> = []) throws(FieldError) {
         self.init()
         try TrainSettings.options.decode(object, into: &self, skipping: skipping)
-        do { try validate(spelling: .key) } catch { throw object.fail(error.message) }
+        if let (option, reason) = conflict(spelling: .key) {
+            throw FieldError(source: object.source, path: object.childPath(OptionSpelling.key(option)), reason)
+        }
     }
 
     /// Checks that the options make sense together (each was checked alone by `parse`).
@@ -133,7 +135,13 @@ public struct TrainSettings: Sendable, Equatable {
 
     /// `validate()`, naming options as flags (`--sync`) or as file keys (`sync`).
     public func validate(spelling name: OptionSpelling) throws(UsageError) {
-        if replicasToAggregate != nil && !sync { throw UsageError("\(name("replicas-to-aggregate")) needs \(name("sync"))") }
+        if let (option, reason) = conflict(spelling: name) { throw UsageError("\(name(option)) \(reason)") }
+    }
+
+    /// The first option (dashed name) that does not fit with the others, and why.
+    func conflict(spelling name: OptionSpelling) -> (option: String, reason: String)? {
+        if replicasToAggregate != nil && !sync { return ("replicas-to-aggregate", "needs \(name("sync"))") }
+        return nil
     }
 
     static func parseHidden(_ text: String) throws(UsageError) -> [Int] {
