@@ -122,6 +122,35 @@ final class OptionTableTests: XCTestCase {
         }
     }
 
+    func testAllowedRangesAreTheParsersRanges() throws {
+        XCTAssertEqual(TrainSettings.options["max-steps"]?.allowed, "1...")
+        XCTAssertEqual(TrainSettings.options["batch-size"]?.allowed, "1...65536")
+        XCTAssertEqual(TrainSettings.options["rpc-timeout"]?.allowed, "0.05 to 3600")
+        XCTAssertEqual(TrainSettings.options["optimizer"]?.allowed, "sgd, momentum or adam")
+        func accepts(_ o: OptionSpec<TrainSettings>, _ text: String) -> Bool {
+            var s = TrainSettings()
+            return (try? o.set(&s, text)) != nil
+        }
+        var checked = 0
+        for o in TrainSettings.options.options {
+            guard let allowed = o.allowed else { continue }
+            if let r = allowed.range(of: "..."), let low = Int(allowed[..<r.lowerBound]) {
+                XCTAssertTrue(accepts(o, String(low)), o.flag)
+                XCTAssertFalse(accepts(o, String(low - 1)), o.flag)
+                if let high = Int(allowed[r.upperBound...]) {
+                    XCTAssertTrue(accepts(o, String(high)), o.flag)
+                    XCTAssertFalse(accepts(o, String(high + 1)), o.flag)
+                }
+                checked += 1
+            } else if let r = allowed.range(of: " to "), let low = Double(allowed[..<r.lowerBound]), let high = Double(allowed[r.upperBound...]) {
+                XCTAssertTrue(accepts(o, JSONValue.format(low)) && accepts(o, JSONValue.format(high)), o.flag)
+                XCTAssertFalse(accepts(o, JSONValue.format(low - 0.01)) || accepts(o, JSONValue.format(high + 0.01)), o.flag)
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThanOrEqual(checked, 15)
+    }
+
     func testFileErrorsNameTheKey() {
         func message(_ fields: [(String, JSONValue)]) -> String {
             do { _ = try TrainSettings(decoding: JSONField(.object(fields), path: "training", source: "f.json")); return "ok" } catch { return error.description }

@@ -35,6 +35,7 @@ public struct LaunchSettings: Sendable, Equatable {
                 default: "a new folder under ./trainyard-jobs/"),
         .int("start-port", \.startPort, in: 1...65535, placeholder: "P", help: "use ports P, P+1, …", default: "free ports picked by the system"),
         OptionSpec("restart-policy", \.restartPolicy, placeholder: "POLICY", help: "Never, OnFailure, Always or ExitCode, as Kubeflow TFJob",
+                   allowed: "Never, OnFailure, Always or ExitCode (any case)",
                    parse: { (t: String) throws(UsageError) in
                        guard let p = try? RestartPolicy(parsing: t) else { throw UsageError("must be Never, OnFailure, Always or ExitCode, got \"\(t)\"") }
                        return p

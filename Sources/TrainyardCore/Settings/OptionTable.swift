@@ -13,6 +13,8 @@ public struct OptionSpec<Root>: Sendable {
     public let help: String
     /// The default as help shows it; nil = taken from the table's default value, "" = none shown.
     public let defaultDescription: String?
+    /// The values allowed, as text (`1...65536`, `sgd, momentum or adam`); nil = any the parser takes.
+    public let allowed: String?
     /// Sets the field from the option's text.
     let set: @Sendable (inout Root, String) throws(UsageError) -> Void
     /// The field as the option's text; nil = the option is left out of role arguments.
@@ -28,23 +30,25 @@ public struct OptionSpec<Root>: Sendable {
     /// An option of any type: `parse` reads its text (throwing only the reason), `format` writes it
     /// back so that `parse(format(v)) == v`.
     public init<Value>(_ name: String, _ field: WritableKeyPath<Root, Value> & Sendable, placeholder: String, help: String,
-                       default defaultDescription: String? = nil,
+                       default defaultDescription: String? = nil, allowed: String? = nil,
                        parse: @escaping @Sendable (String) throws(UsageError) -> Value,
                        format: @escaping @Sendable (Value) -> String?) {
         self.name = name
         self.placeholder = placeholder
         self.help = help
         self.defaultDescription = defaultDescription
+        self.allowed = allowed
         set = { (root: inout Root, text: String) throws(UsageError) in root[keyPath: field] = try parse(text) }
         get = { format($0[keyPath: field]) }
     }
 
-    private init(name: String, placeholder: String?, help: String, defaultDescription: String?,
+    private init(name: String, placeholder: String?, help: String, defaultDescription: String?, allowed: String?,
                  set: @escaping @Sendable (inout Root, String) throws(UsageError) -> Void, get: @escaping @Sendable (Root) -> String?) {
         self.name = name
         self.placeholder = placeholder
         self.help = help
         self.defaultDescription = defaultDescription
+        self.allowed = allowed
         self.set = set
         self.get = get
     }
@@ -53,7 +57,7 @@ public struct OptionSpec<Root>: Sendable {
     public func scoped<Outer>(_ path: WritableKeyPath<Outer, Root> & Sendable) -> OptionSpec<Outer> {
         let set = self.set, get = self.get
         return OptionSpec<Outer>(name: name, placeholder: placeholder, help: help, defaultDescription: defaultDescription,
-                                 set: { (outer: inout Outer, text: String) throws(UsageError) in try set(&outer[keyPath: path], text) },
+                                 allowed: allowed, set: { (outer: inout Outer, text: String) throws(UsageError) in try set(&outer[keyPath: path], text) },
                                  get: { get($0[keyPath: path]) })
     }
 
@@ -62,7 +66,7 @@ public struct OptionSpec<Root>: Sendable {
     /// A bare flag that sets `field` to `!inverted` when given (`--sync`; `--no-bandwidth-emulation`
     /// with `inverted: true`). `--flag=true` and `--flag=false` work too.
     public static func flag(_ name: String, _ field: WritableKeyPath<Root, Bool> & Sendable, inverted: Bool = false, help: String) -> OptionSpec {
-        OptionSpec(name: name, placeholder: nil, help: help, defaultDescription: "",
+        OptionSpec(name: name, placeholder: nil, help: help, defaultDescription: "", allowed: "true or false",
                    set: { (root: inout Root, text: String) throws(UsageError) in
                        let on = try OptionParse.bool(text)
                        if on { root[keyPath: field] = !inverted }
@@ -72,25 +76,25 @@ public struct OptionSpec<Root>: Sendable {
 
     public static func int(_ name: String, _ field: WritableKeyPath<Root, Int> & Sendable, in range: ClosedRange<Int>, placeholder: String = "N",
                            help: String, default d: String? = nil) -> OptionSpec {
-        OptionSpec(name, field, placeholder: placeholder, help: help, default: d,
+        OptionSpec(name, field, placeholder: placeholder, help: help, default: d, allowed: OptionParse.describe(range),
                    parse: { (t: String) throws(UsageError) in try OptionParse.int(t, in: range) }, format: { String($0) })
     }
 
     public static func int(_ name: String, _ field: WritableKeyPath<Root, Int?> & Sendable, in range: ClosedRange<Int>? = nil, placeholder: String = "N",
                            help: String, default d: String? = nil) -> OptionSpec {
-        OptionSpec(name, field, placeholder: placeholder, help: help, default: d,
+        OptionSpec(name, field, placeholder: placeholder, help: help, default: d, allowed: OptionParse.describe(range),
                    parse: { (t: String) throws(UsageError) in try OptionParse.int(t, in: range) }, format: { $0.map { String($0) } })
     }
 
     public static func double(_ name: String, _ field: WritableKeyPath<Root, Double> & Sendable, in range: ClosedRange<Double>, placeholder: String = "X",
                               help: String, default d: String? = nil) -> OptionSpec {
-        OptionSpec(name, field, placeholder: placeholder, help: help, default: d,
+        OptionSpec(name, field, placeholder: placeholder, help: help, default: d, allowed: OptionParse.describe(range),
                    parse: { (t: String) throws(UsageError) in try OptionParse.double(t, in: range) }, format: { JSONValue.format($0) })
     }
 
     public static func double(_ name: String, _ field: WritableKeyPath<Root, Double?> & Sendable, in range: ClosedRange<Double>? = nil,
                               placeholder: String = "X", help: String, default d: String? = nil) -> OptionSpec {
-        OptionSpec(name, field, placeholder: placeholder, help: help, default: d,
+        OptionSpec(name, field, placeholder: placeholder, help: help, default: d, allowed: OptionParse.describe(range),
                    parse: { (t: String) throws(UsageError) in try OptionParse.double(t, in: range) }, format: { $0.map { JSONValue.format($0) } })
     }
 
@@ -108,7 +112,7 @@ public struct OptionSpec<Root>: Sendable {
     public static func choice<E: RawRepresentable & CaseIterable & Sendable>(_ name: String, _ field: WritableKeyPath<Root, E> & Sendable,
                                                                            placeholder: String, help: String, default d: String? = nil) -> OptionSpec
     where E.RawValue == String {
-        OptionSpec(name, field, placeholder: placeholder, help: help, default: d,
+        OptionSpec(name, field, placeholder: placeholder, help: help, default: d, allowed: OptionParse.orList(E.allCases.map(\.rawValue)),
                    parse: { (t: String) throws(UsageError) in
                        guard let v = E(rawValue: t) else {
                            throw UsageError("must be \(OptionParse.orList(E.allCases.map(\.rawValue))), got \"\(t)\"")
@@ -240,10 +244,18 @@ public enum OptionSpelling: Sendable {
 public enum OptionParse {
     public static func int(_ text: String, in range: ClosedRange<Int>?) throws(UsageError) -> Int {
         guard let v = Int(text) else { throw UsageError("takes a whole number, got \"\(text)\"") }
-        if let range, !range.contains(v) {
-            throw UsageError("must be in \(range.lowerBound)...\(range.upperBound == Int.max ? "" : String(range.upperBound)), got \(v)")
-        }
+        if let range, !range.contains(v) { throw UsageError("must be in \(describe(range)!), got \(v)") }
         return v
+    }
+
+    /// `1...65536`, `1...` (no upper bound).
+    static func describe(_ range: ClosedRange<Int>?) -> String? {
+        range.map { "\($0.lowerBound)...\($0.upperBound == Int.max ? "" : String($0.upperBound))" }
+    }
+
+    /// `0.05 to 3600`.
+    static func describe(_ range: ClosedRange<Double>?) -> String? {
+        range.map { "\(JSONValue.format($0.lowerBound)) to \(JSONValue.format($0.upperBound))" }
     }
 
     public static func double(_ text: String, in range: ClosedRange<Double>?) throws(UsageError) -> Double {

@@ -82,9 +82,11 @@ public struct TrainSettings: Sendable, Equatable {
         .choice("optimizer", \.optimizer, placeholder: "NAME", help: "sgd, momentum or adam, applied by the ps"),
         .double("momentum", \.momentum, in: 0...0.9999, placeholder: "M", help: "momentum coefficient"),
         OptionSpec("hidden", \.hidden, placeholder: "A,B,…", help: "hidden layer widths (none for no hidden layer)",
+                   allowed: "widths in 1...65536, comma-separated, or none",
                    parse: { (t: String) throws(UsageError) in try TrainSettings.parseHidden(t) },
                    format: { $0.isEmpty ? "none" : $0.map(String.init).joined(separator: ",") }),
         OptionSpec("dataset", \.dataset, placeholder: "SOURCE", help: "synthetic, csv:PATH or idx:IMAGES,LABELS",
+                   allowed: "synthetic, csv:PATH or idx:IMAGES,LABELS",
                    parse: { (t: String) throws(UsageError) in try DatasetSource(parsing: t) }, format: { $0.description }),
         .int("features", \.features, in: 1...1_000_000, placeholder: "D", help: "synthetic data: input width"),
         .int("classes", \.classes, in: 2...100_000, placeholder: "C", help: "synthetic data: classes"),
@@ -93,7 +95,7 @@ public struct TrainSettings: Sendable, Equatable {
         .string("label-column", \.labelColumn, placeholder: "NAME|INDEX", help: "CSV: the label column",
                 default: "the one named label, else the last", nonEmpty: true),
         .choice("csv-header", \.csvHeader, placeholder: "auto|true|false", help: "CSV: whether the first row is a header"),
-        OptionSpec("seed", \.seed, placeholder: "X", help: "seed for data, initial weights and shuffles",
+        OptionSpec("seed", \.seed, placeholder: "X", help: "seed for data, initial weights and shuffles", allowed: "0...",
                    parse: { (t: String) throws(UsageError) in
                        guard let v = UInt64(t) else { throw UsageError("takes a whole number ≥ 0, got \"\(t)\"") }
                        return v
