@@ -39,9 +39,9 @@ final class OptionTableTests: XCTestCase {
     func testHelpShowsDefaultsFromTheDefaultValue() {
         let help = Dictionary(uniqueKeysWithValues: TrainSettings.help)
         XCTAssertEqual(help["--max-steps S"], "stop when the global step reaches S (default 2000)")
-        XCTAssertEqual(help["--hidden A,B,…"], "hidden layer widths (none for no hidden layer) (default 256,128)")
+        XCTAssertEqual(help["--hidden A,B,…"], "hidden layer widths, or none (default 256,128)")
         XCTAssertEqual(help["--sync"], "synchronous training: each step averages gradients from several tasks (SyncReplicasOptimizer)")
-        XCTAssertEqual(help["--replicas-to-aggregate K"]?.hasSuffix("(default every training task)"), true)
+        XCTAssertEqual(help["--replicas-to-aggregate K"]?.hasSuffix("(default: every training task)"), true)
         let launch = Dictionary(uniqueKeysWithValues: LaunchSettings.help)
         XCTAssertEqual(launch["--workers N"], "worker tasks besides the chief (default 2)")
         XCTAssertEqual(launch["--restart-policy POLICY"], "Never, OnFailure, Always or ExitCode, as Kubeflow TFJob (default OnFailure)")
@@ -204,7 +204,7 @@ final class OptionTableTests: XCTestCase {
             .string("task", \.task, placeholder: "TASK", help: "one task's log", default: "all tasks"),
         ], defaults: Follow())
         XCTAssertEqual(table.helpLines.map(\.0), ["--interval S", "--json", "--task TASK"])
-        XCTAssertEqual(table.helpLines.map(\.1), ["seconds between polls (default 2)", "print JSON lines", "one task's log (default all tasks)"])
+        XCTAssertEqual(table.helpLines.map(\.1), ["seconds between polls (default 2)", "print JSON lines", "one task's log (default: all tasks)"])
         var args = Arguments(["job-1", "--json", "--interval=0.5"])
         var f = Follow()
         XCTAssertEqual(try table.parse(&args, into: &f), ["json", "interval"])

@@ -11,7 +11,8 @@ public struct OptionSpec<Root>: Sendable {
     /// What the value looks like in help (`S`, `NAME`); nil for a flag that takes no value.
     public let placeholder: String?
     public let help: String
-    /// The default as help shows it; nil = taken from the table's default value, "" = none shown.
+    /// The default in words, shown as `(default: …)`; nil = the table's default value shown as
+    /// text (`(default 2000)`), "" = none shown.
     public let defaultDescription: String?
     /// The values allowed, as text (`1...65536`, `sgd, momentum or adam`); nil = any the parser takes.
     public let allowed: String?
@@ -126,8 +127,10 @@ public struct OptionSpec<Root>: Sendable {
     /// The left and right column of this option's help line, given the table's default value.
     func helpLine(defaults: Root?) -> (String, String) {
         let left = flag + (placeholder.map { " " + $0 } ?? "")
-        let shown = defaultDescription ?? defaults.flatMap(get)
-        guard let shown, !shown.isEmpty else { return (left, help) }
+        if let described = defaultDescription {
+            return (left, described.isEmpty ? help : help + " (default: \(described))")
+        }
+        guard let shown = defaults.flatMap(get) else { return (left, help) }
         return (left, help + " (default \(shown))")
     }
 }

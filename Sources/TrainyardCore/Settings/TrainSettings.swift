@@ -81,7 +81,7 @@ public struct TrainSettings: Sendable, Equatable {
         .double("learning-rate", \.learningRate, in: 0...10, placeholder: "L", help: "optimizer learning rate"),
         .choice("optimizer", \.optimizer, placeholder: "NAME", help: "sgd, momentum or adam, applied by the ps"),
         .double("momentum", \.momentum, in: 0...0.9999, placeholder: "M", help: "momentum coefficient"),
-        OptionSpec("hidden", \.hidden, placeholder: "A,B,…", help: "hidden layer widths (none for no hidden layer)",
+        OptionSpec("hidden", \.hidden, placeholder: "A,B,…", help: "hidden layer widths, or none",
                    allowed: "widths in 1...65536, comma-separated, or none",
                    parse: { (t: String) throws(UsageError) in try TrainSettings.parseHidden(t) },
                    format: { $0.isEmpty ? "none" : $0.map(String.init).joined(separator: ",") }),
