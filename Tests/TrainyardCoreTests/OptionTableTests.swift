@@ -25,15 +25,41 @@ final class OptionTableTests: XCTestCase {
         func check<R>(_ table: OptionTable<R>, _ help: [(String, String)], file: StaticString = #filePath, line: UInt = #line) {
             for o in table.options {
                 let lines = help.filter { $0.0 == o.flag || $0.0.hasPrefix(o.flag + " ") }
-                XCTAssertEqual(lines.count, 1, "\(o.flag) in help", file: file, line: line)
-                XCTAssertEqual(lines.first?.0, o.flag + (o.placeholder.map { " " + $0 } ?? ""), file: file, line: line)
+                XCTAssertEqual(lines.count, o.isHidden ? 0 : 1, "\(o.flag) in help", file: file, line: line)
+                if !o.isHidden { XCTAssertEqual(lines.first?.0, o.flag + (o.placeholder.map { " " + $0 } ?? ""), file: file, line: line) }
             }
-            XCTAssertEqual(help.count, table.options.count, file: file, line: line)
+            XCTAssertEqual(help.count, table.options.filter { !$0.isHidden }.count, file: file, line: line)
         }
         check(TrainSettings.options, TrainSettings.help)
         check(LaunchSettings.options, LaunchSettings.help)
         check(CustomClusterFlags.options, Array(CustomClusterFlags.help.dropFirst()))
         XCTAssertEqual(CustomClusterFlags.help.first?.0, "--scale-tier TIER")
+        check(JobSpec.options, Array(JobSpec.help.dropLast(3)))
+        XCTAssertEqual(JobSpec.help.suffix(3).map(\.0), ["--config FILE", "--env K=V", "-- USER_ARGS"])
+        XCTAssertEqual(JobSpec.options.options.filter(\.isHidden).map(\.name), ["region", "workers", "ps"])
+    }
+
+    func testJobFlagsWinOverTheBase() throws {
+        var base = JobSpec()
+        base.command = "python3 t.py"; base.jobDir = "/base"; base.custom.workerCount = 4; base.backoffLimit = 9
+        var args = Arguments(["--module-name", "trainer.task", "--worker-count=2", "--use-chief-in-tf-config=false", "--env", "A=1",
+                              "--restart-policy", "never", "--", "--epochs", "2"])
+        let s = try JobSpec.parse(&args, over: base)
+        XCTAssertNoThrow(try args.finish())
+        XCTAssertEqual(s.moduleName, "trainer.task")
+        XCTAssertNil(s.command)
+        XCTAssertEqual(s.jobDir, "/base")
+        XCTAssertEqual(s.custom.workerCount, 2)
+        XCTAssertEqual(s.scaleTier, "CUSTOM")
+        XCTAssertFalse(s.useChiefInTFConfig)
+        XCTAssertEqual(s.restartPolicy, .never)
+        XCTAssertEqual(s.backoffLimit, 9)
+        XCTAssertEqual(s.environment, ["A": "1"])
+        XCTAssertEqual(s.userArgs, ["--epochs", "2"])
+        var bad = Arguments(["--use-chief-in-tf-config", "maybe"])
+        XCTAssertThrowsError(try JobSpec.parse(&bad)) {
+            XCTAssertEqual(($0 as? UsageError)?.message, "--use-chief-in-tf-config takes true or false, got \"maybe\"")
+        }
     }
 
     func testHelpShowsDefaultsFromTheDefaultValue() {

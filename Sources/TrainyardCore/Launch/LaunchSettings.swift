@@ -34,13 +34,8 @@ public struct LaunchSettings: Sendable, Equatable {
         .string("job-dir", \.jobDirectory, placeholder: "DIR", help: "where logs, metrics, checkpoints and the model go",
                 default: "a new folder under ./trainyard-jobs/"),
         .int("start-port", \.startPort, in: 1...65535, placeholder: "P", help: "use ports P, P+1, …", default: "free ports picked by the system"),
-        OptionSpec("restart-policy", \.restartPolicy, placeholder: "POLICY", help: "Never, OnFailure, Always or ExitCode, as Kubeflow TFJob",
-                   allowed: "Never, OnFailure, Always or ExitCode (any case)",
-                   parse: { (t: String) throws(UsageError) in
-                       guard let p = try? RestartPolicy(parsing: t) else { throw UsageError("must be Never, OnFailure, Always or ExitCode, got \"\(t)\"") }
-                       return p
-                   }, format: { $0.rawValue }),
-        .int("backoff-limit", \.backoffLimit, in: 0...1000, placeholder: "N", help: "restarts allowed per task before the job fails"),
+        RestartPolicy.option(\.restartPolicy, help: "Never, OnFailure, Always or ExitCode, as Kubeflow TFJob"),
+        RestartPolicy.backoffLimitOption(\.backoffLimit),
         CustomClusterFlags.scaleTierOption(\.scaleTier),
     ] + CustomClusterFlags.options.options.map { $0.scoped(\.custom) } + [
         .double("bandwidth-scale", \.bandwidthScale, in: 1e-9...1000, placeholder: "F",

@@ -16,6 +16,8 @@ public struct OptionSpec<Root>: Sendable {
     public let defaultDescription: String?
     /// The values allowed, as text (`1...65536`, `sgd, momentum or adam`); nil = any the parser takes.
     public let allowed: String?
+    /// Left out of help (an option for scripts and Trainyard's own use); parsed like any other.
+    public private(set) var isHidden = false
     /// Sets the field from the option's text.
     let set: @Sendable (inout Root, String) throws(UsageError) -> Void
     /// The field as the option's text; nil = the option is left out of role arguments.
@@ -54,12 +56,21 @@ public struct OptionSpec<Root>: Sendable {
         self.get = get
     }
 
+    /// The same option, left out of help.
+    public func hidden() -> OptionSpec {
+        var o = self
+        o.isHidden = true
+        return o
+    }
+
     /// The same option on a struct that holds `Root` at `path` (a table nested in a bigger one).
     public func scoped<Outer>(_ path: WritableKeyPath<Outer, Root> & Sendable) -> OptionSpec<Outer> {
         let set = self.set, get = self.get
-        return OptionSpec<Outer>(name: name, placeholder: placeholder, help: help, defaultDescription: defaultDescription,
+        var outer = OptionSpec<Outer>(name: name, placeholder: placeholder, help: help, defaultDescription: defaultDescription,
                                  allowed: allowed, set: { (outer: inout Outer, text: String) throws(UsageError) in try set(&outer[keyPath: path], text) },
                                  get: { get($0[keyPath: path]) })
+        outer.isHidden = isHidden
+        return outer
     }
 
     // MARK: Kinds of options
@@ -186,9 +197,9 @@ public struct OptionTable<Root> {
         return a
     }
 
-    /// The lines of a help text: `("--max-steps S", "stop when … (default 2000)")`.
+    /// The lines of a help text, hidden options left out: `("--max-steps S", "stop when … (default 2000)")`.
     public var helpLines: [(String, String)] {
-        options.map { $0.helpLine(defaults: defaults) }
+        options.filter { !$0.isHidden }.map { $0.helpLine(defaults: defaults) }
     }
 
     // MARK: Files
