@@ -14,7 +14,7 @@
 ///   feed the standardization statistics (mean and standard deviation per column, from the training
 ///   split), so all shards are standardized alike. Held-out rows use the same statistics.
 public struct CSVDataset {
-    public enum Header: String, Sendable {
+    public enum Header: String, Sendable, CaseIterable {
         case auto, yes = "true", no = "false"
     }
 

@@ -26,7 +26,6 @@ public struct Scenario: Sendable, Equatable {
     public var description: String
     public var topology: Topology
     /// `trainyard train` options for the job (from the `training` object).
-    public var trainingArguments: [String]
     public var training: TrainSettings
     public var restartPolicy: [TaskType: RestartPolicy]
     public var defaultPolicy: RestartPolicy
@@ -54,33 +53,7 @@ public struct Scenario: Sendable, Equatable {
                             parameterServers: try cluster.optional("ps")?.int(in: 1...32) ?? 2)
 
         // Training settings: snake_case names of `trainyard train`'s options.
-        var argv: [String] = []
-        if let t = try root.optional("training") {
-            for (key, field) in try t.entries() {
-                let flag = "--" + key.replacingUnderscores()
-                switch field.value {
-                case .bool(let b): if b { argv.append(flag) }
-                case .number(let d): argv += [flag, JSONValue.format(d)]
-                case .string(let s): argv += [flag, s]
-                default: throw field.fail("expected a number, a string or a boolean")
-                }
-                var probe = Arguments([flag] + (field.value.boolValue == nil ? [argv.last!] : []))
-                do {
-                    _ = try TrainSettings.parse(&probe)
-                    try probe.finish()
-                } catch {
-                    throw field.fail(error.message.flagsAsKeys())
-                }
-            }
-        }
-        trainingArguments = argv
-        var args = Arguments(argv)
-        do {
-            training = try TrainSettings.parse(&args)
-            try training.validate()
-        } catch {
-            throw FieldError(source: source, path: "training", error.message.flagsAsKeys())
-        }
+        training = try root.optional("training").map { (t) throws(FieldError) in try TrainSettings(decoding: t) } ?? TrainSettings()
 
         defaultPolicy = .onFailure
         restartPolicy = [:]
@@ -158,27 +131,6 @@ public struct Scenario: Sendable, Equatable {
 }
 
 extension String {
-    func replacingUnderscores() -> String { String(map { $0 == "_" ? "-" : $0 }) }
-    /// `--replicas-to-aggregate needs --sync` → `replicas_to_aggregate needs sync`: option names as
-    /// a scenario file spells them.
-    func flagsAsKeys() -> String {
-        var out = ""
-        var chars = Array(self)[...]
-        while let c = chars.first {
-            if c == "-", chars.dropFirst().first == "-", let next = chars.dropFirst(2).first, next.isLetter {
-                chars = chars.dropFirst(2)
-                while let d = chars.first, d.isLetter || d.isNumber || d == "-" {
-                    out.append(d == "-" ? "_" : d)
-                    chars = chars.dropFirst()
-                }
-            } else {
-                out.append(c)
-                chars = chars.dropFirst()
-            }
-        }
-        return out
-    }
-
     func replacingOccurrences(of target: String, with replacement: String) -> String {
         guard !target.isEmpty else { return self }
         var result = ""

@@ -31,43 +31,50 @@ public struct JobSpec: Sendable, Equatable {
     /// Whether the job runs Trainyard's own roles (no module, no command).
     public var builtIn: Bool { moduleName == nil && command == nil }
 
-    public static let help: [(String, String)] = CustomClusterFlags.help + [
-        ("--job-dir gs://…|DIR", "where outputs go; passed to the program as --job-dir (required)"),
-        ("--staging-bucket gs://…", "where the package is uploaded (default: JOB_DIR/packages)"),
-        ("--package-path DIR", "a folder to package (tar.gz, honouring .gcloudignore, else .gitignore) and unpack in each task"),
-        ("--module-name M", "run `python3 -m M` in each task"),
-        ("--command 'CMD'", "run this shell command in each task"),
-        ("--config FILE", "a JSON job resource shaped like AI Platform's TrainingInput; flags win over it"),
-        ("--use-chief-in-tf-config=false", "call the chief `master` in TF_CONFIG (AI Platform's TF 1 naming)"),
-        ("--restart-policy P --backoff-limit N", "as for train (default OnFailure, 3)"),
-        ("--env K=V", "an environment variable for every task (repeatable)"),
-        ("-- USER_ARGS", "arguments for the program (for Trainyard's trainer: its train options)"),
-    ]
+    /// The job flags, declared once (`--config` and `--env` are read apart: the file by the command,
+    /// `--env` because it repeats).
+    public static let options = OptionTable<JobSpec>([
+        CustomClusterFlags.scaleTierOption(\.scaleTier),
+    ] + CustomClusterFlags.options.options.map { $0.scoped(\.custom) } + [
+        .string("job-dir", \.jobDir, placeholder: "gs://…|DIR", help: "where outputs go; passed to the program as --job-dir (required)"),
+        .string("staging-bucket", \.stagingBucket, placeholder: "gs://…", help: "where the package is uploaded", default: "JOB_DIR/packages"),
+        .string("package-path", \.packagePath, placeholder: "DIR",
+                help: "a folder to package (tar.gz, honouring .gcloudignore, else .gitignore) and unpack in each task"),
+        .string("module-name", \.moduleNameReplacingCommand, placeholder: "M", help: "run `python3 -m M` in each task"),
+        .string("command", \.commandReplacingModule, placeholder: "'CMD'", help: "run this shell command in each task"),
+        .string("region", \.region, placeholder: "REGION", help: "the region TF_CONFIG's job names").hidden(),
+        .int("workers", \.workers, in: 0...1000, help: "Trainyard's cluster without a tier: workers besides the chief").hidden(),
+        .int("ps", \.parameterServers, in: 1...1000, help: "Trainyard's cluster without a tier: parameter servers").hidden(),
+        OptionSpec("use-chief-in-tf-config", \.useChiefInTFConfig, placeholder: "true|false",
+                   help: "false: call the chief `master` in TF_CONFIG (AI Platform's TF 1 naming)", allowed: "true or false",
+                   parse: { (t: String) throws(UsageError) in try OptionParse.bool(t) }, format: { String($0) }),
+        RestartPolicy.option(\.restartPolicy, help: "as for train"),
+        RestartPolicy.backoffLimitOption(\.backoffLimit),
+    ], defaults: JobSpec())
+
+    public static var help: [(String, String)] {
+        options.helpLines + [
+            ("--config FILE", "a JSON job resource shaped like AI Platform's TrainingInput; flags win over it"),
+            ("--env K=V", "an environment variable for every task (repeatable)"),
+            ("-- USER_ARGS", "arguments for the program (for Trainyard's trainer: its train options)"),
+        ]
+    }
+
+    /// `--module-name` replaces a command (from a config file or template), and the other way round.
+    private var moduleNameReplacingCommand: String? {
+        get { moduleName }
+        set { moduleName = newValue; if newValue != nil { command = nil } }
+    }
+
+    private var commandReplacingModule: String? {
+        get { command }
+        set { command = newValue; if newValue != nil { moduleName = nil } }
+    }
 
     /// Reads the job flags from `args` over `base` (a config file or a template): flags win.
     public static func parse(_ args: inout Arguments, over base: JobSpec = JobSpec()) throws(UsageError) -> JobSpec {
         var s = base
-        if let v = try args.value("--scale-tier") { s.scaleTier = v }
-        let custom = try CustomClusterFlags.parse(&args)
-        if let v = custom.masterMachineType { s.custom.masterMachineType = v }
-        if let v = custom.workerCount { s.custom.workerCount = v }
-        if let v = custom.workerMachineType { s.custom.workerMachineType = v }
-        if let v = custom.parameterServerCount { s.custom.parameterServerCount = v }
-        if let v = custom.parameterServerMachineType { s.custom.parameterServerMachineType = v }
-        if let v = try args.value("--job-dir") { s.jobDir = v }
-        if let v = try args.value("--staging-bucket") { s.stagingBucket = v }
-        if let v = try args.value("--package-path") { s.packagePath = v }
-        if let v = try args.value("--module-name") { s.moduleName = v; s.command = nil }
-        if let v = try args.value("--command") { s.command = v; s.moduleName = nil }
-        if let v = try args.value("--region") { s.region = v }
-        if let v = try args.int("--workers", in: 0...1000) { s.workers = v }
-        if let v = try args.int("--ps", in: 1...1000) { s.parameterServers = v }
-        if let v = try args.value("--use-chief-in-tf-config") {
-            guard v == "true" || v == "false" else { throw UsageError("--use-chief-in-tf-config takes true or false, got \"\(v)\"") }
-            s.useChiefInTFConfig = v == "true"
-        }
-        if let v = try args.value("--restart-policy") { s.restartPolicy = try RestartPolicy(parsing: v) }
-        if let v = try args.int("--backoff-limit", in: 0...1000) { s.backoffLimit = v }
+        try options.parse(&args, into: &s)
         for pair in try args.values("--env") {
             guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else { throw UsageError("--env takes KEY=VALUE, got \"\(pair)\"") }
             s.environment[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])

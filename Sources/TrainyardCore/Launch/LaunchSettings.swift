@@ -27,46 +27,41 @@ public struct LaunchSettings: Sendable, Equatable {
 
     public init() {}
 
-    public static let help: [(String, String)] = [
-        ("--workers N", "worker tasks besides the chief (default 2)"),
-        ("--ps M", "parameter servers (default 2)"),
-        ("--job-dir DIR", "where logs, metrics, checkpoints and the model go (default: a new folder under ./trainyard-jobs/)"),
-        ("--start-port P", "use ports P, P+1, … (default: free ports picked by the system)"),
-        ("--restart-policy POLICY", "Never, OnFailure, Always or ExitCode, as Kubeflow TFJob (default OnFailure)"),
-        ("--backoff-limit N", "restarts allowed per task before the job fails (default 3)"),
-    ] + CustomClusterFlags.help + [
-        ("--bandwidth-scale F", "with a tier: each task's links get its machine type's bandwidth × F (default: local cores ÷ the cluster's vCPUs)"),
-        ("--no-bandwidth-emulation", "with a tier: do not limit the tasks' bandwidth"),
-        ("--tiers-dir DIR", "the scale-tier catalog (default: ScaleTiers/ of this checkout)"),
-    ]
+    /// `trainyard train`'s own options, declared once (the training options are `TrainSettings.options`).
+    public static let options = OptionTable<LaunchSettings>([
+        .int("workers", \.topology.workers, in: 0...ResourceCheck.maxWorkers, placeholder: "N", help: "worker tasks besides the chief"),
+        .int("ps", \.topology.parameterServers, in: 1...ResourceCheck.maxParameterServers, placeholder: "M", help: "parameter servers"),
+        .string("job-dir", \.jobDirectory, placeholder: "DIR", help: "where logs, metrics, checkpoints and the model go",
+                default: "a new folder under ./trainyard-jobs/"),
+        .int("start-port", \.startPort, in: 1...65535, placeholder: "P", help: "use ports P, P+1, …", default: "free ports picked by the system"),
+        RestartPolicy.option(\.restartPolicy, help: "Never, OnFailure, Always or ExitCode, as Kubeflow TFJob"),
+        RestartPolicy.backoffLimitOption(\.backoffLimit),
+        CustomClusterFlags.scaleTierOption(\.scaleTier),
+    ] + CustomClusterFlags.options.options.map { $0.scoped(\.custom) } + [
+        .double("bandwidth-scale", \.bandwidthScale, in: 1e-9...1000, placeholder: "F",
+                help: "with a tier: each task's links get its machine type's bandwidth × F", default: "local cores ÷ the cluster's vCPUs"),
+        .flag("no-bandwidth-emulation", \.emulateBandwidth, inverted: true, help: "with a tier: do not limit the tasks' bandwidth"),
+        .string("tiers-dir", \.tiersDirectory, placeholder: "DIR", help: "the scale-tier catalog", default: "ScaleTiers/ of this checkout"),
+    ], defaults: LaunchSettings())
+
+    /// `trainyard train`'s own options for help texts (the training options are `TrainSettings.help`).
+    public static var help: [(String, String)] { options.helpLines }
 
     /// Parses `trainyard train`'s options. Pure: no files, no processes.
     public static func parse(_ argv: [String]) throws(UsageError) -> LaunchSettings {
         var args = Arguments(argv)
         var s = LaunchSettings()
-        let workers = try args.int("--workers", in: 0...ResourceCheck.maxWorkers)
-        let ps = try args.int("--ps", in: 1...ResourceCheck.maxParameterServers)
-        if let w = workers { s.topology.workers = w }
-        if let p = ps { s.topology.parameterServers = p }
-        s.scaleTier = try args.value("--scale-tier")
-        s.custom = try CustomClusterFlags.parse(&args)
-        s.bandwidthScale = try args.double("--bandwidth-scale", in: 1e-9...1000)
-        s.emulateBandwidth = !(try args.flag("--no-bandwidth-emulation"))
-        s.tiersDirectory = try args.value("--tiers-dir")
+        let given = try options.parse(&args, into: &s)
         if !s.custom.isEmpty {
             if s.scaleTier == nil { s.scaleTier = "CUSTOM" }
             guard s.scaleTier?.uppercased() == "CUSTOM" else {
                 throw UsageError("--master-machine-type, --worker-count and the other CUSTOM flags need --scale-tier CUSTOM, not \(s.scaleTier!)")
             }
         }
-        if s.scaleTier != nil && (workers != nil || ps != nil) {
+        if s.scaleTier != nil && (given.contains("workers") || given.contains("ps")) {
             throw UsageError("--workers and --ps cannot be combined with --scale-tier: the tier gives the cluster (use --scale-tier CUSTOM with --worker-count and --parameter-server-count)")
         }
-        s.jobDirectory = try args.value("--job-dir")
-        s.startPort = try args.int("--start-port", in: 1...65535)
-        if let p = try args.value("--restart-policy") { s.restartPolicy = try RestartPolicy(parsing: p) }
-        if let b = try args.int("--backoff-limit", in: 0...1000) { s.backoffLimit = b }
-        s.training = try TrainSettings.parse(&args)
+        try TrainSettings.options.parse(&args, into: &s.training)
         try args.finish()
         try s.training.validate()
         if let start = s.startPort, start + s.topology.taskCount - 1 > 65535 {

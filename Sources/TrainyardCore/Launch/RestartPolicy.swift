@@ -12,6 +12,20 @@ public enum RestartPolicy: String, Sendable, CaseIterable, CustomStringConvertib
 
     public var description: String { rawValue }
 
+    /// `--restart-policy POLICY`, for settings that hold a policy at `field`.
+    public static func option<Root>(_ field: WritableKeyPath<Root, RestartPolicy> & Sendable, help: String) -> OptionSpec<Root> {
+        OptionSpec("restart-policy", field, placeholder: "POLICY", help: help, allowed: "Never, OnFailure, Always or ExitCode (any case)",
+                   parse: { (t: String) throws(UsageError) in
+                       guard let p = try? RestartPolicy(parsing: t) else { throw UsageError("must be Never, OnFailure, Always or ExitCode, got \"\(t)\"") }
+                       return p
+                   }, format: { $0.rawValue })
+    }
+
+    /// `--backoff-limit N`: restarts allowed per task.
+    public static func backoffLimitOption<Root>(_ field: WritableKeyPath<Root, Int> & Sendable) -> OptionSpec<Root> {
+        .int("backoff-limit", field, in: 0...1000, placeholder: "N", help: "restarts allowed per task before the job fails")
+    }
+
     public init(parsing text: String) throws(UsageError) {
         guard let p = RestartPolicy.allCases.first(where: { $0.rawValue.lowercased() == text.lowercased() }) else {
             throw UsageError("restart policy must be Never, OnFailure, Always or ExitCode, got \"\(text)\"")

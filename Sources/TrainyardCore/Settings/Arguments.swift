@@ -2,7 +2,8 @@
 /// whatever is left, naming it (with a suggestion when it looks like a typo).
 ///
 /// Accepts `--name value` and `--name=value`; everything after a bare `--` is kept for the user
-/// program (`passthrough`).
+/// program (`passthrough`). A short flag (`-r`: a dash and a letter) is an option, never a
+/// positional; a bare `-` (standard input) and a negative number are positionals.
 public struct Arguments: Sendable {
     public private(set) var items: [String]
     public let passthrough: [String]
@@ -102,17 +103,24 @@ public struct Arguments: Sendable {
 
     /// Removes and returns the first argument that is not an option.
     public mutating func positional() -> String? {
-        guard let i = items.firstIndex(where: { !$0.hasPrefix("--") || $0 == "-" }) else { return nil }
+        guard let i = items.firstIndex(where: { !Arguments.isOption($0) }) else { return nil }
         return items.remove(at: i)
+    }
+
+    /// Whether `item` is an option: `--name…`, or a short flag `-x…` (a dash then a letter).
+    public static func isOption(_ item: String) -> Bool {
+        if item.hasPrefix("--") { return true }
+        let chars = Array(item.prefix(2))
+        return chars.count == 2 && chars[0] == "-" && chars[1].isLetter
     }
 
     /// Fails on anything not taken: an unknown option (with the nearest known one) or a stray word.
     public func finish() throws(UsageError) {
         guard let first = items.first else { return }
-        if first.hasPrefix("--") {
+        if Arguments.isOption(first) {
             let name = String(first.split(separator: "=", maxSplits: 1)[0])
             let suggestion = known.min { editDistance($0, name) < editDistance($1, name) }
-            if let suggestion, editDistance(suggestion, name) <= 3 {
+            if name.hasPrefix("--"), let suggestion, editDistance(suggestion, name) <= 3 {
                 throw UsageError("unknown option \(name) (did you mean \(suggestion)?)")
             }
             throw UsageError("unknown option \(name)")

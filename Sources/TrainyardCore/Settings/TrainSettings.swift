@@ -21,7 +21,7 @@ public enum DatasetSource: Sendable, Equatable, CustomStringConvertible {
                 return
             }
         }
-        throw UsageError("--dataset must be synthetic, csv:PATH or idx:IMAGES,LABELS, got \"\(text)\"")
+        throw UsageError("must be synthetic, csv:PATH or idx:IMAGES,LABELS, got \"\(text)\"")
     }
 
     public var description: String {
@@ -73,73 +73,77 @@ public struct TrainSettings: Sendable, Equatable {
 
     public init() {}
 
+    /// Every training option, declared once: help, argv parsing, role arguments and the keys of
+    /// scenario and sweep files all come from this table.
+    public static let options = OptionTable<TrainSettings>([
+        .int("max-steps", \.maxSteps, in: 1...Int.max, placeholder: "S", help: "stop when the global step reaches S"),
+        .int("batch-size", \.batchSize, in: 1...65_536, placeholder: "B", help: "examples per step per training task"),
+        .double("learning-rate", \.learningRate, in: 0...10, placeholder: "L", help: "optimizer learning rate"),
+        .choice("optimizer", \.optimizer, placeholder: "NAME", help: "sgd, momentum or adam, applied by the ps"),
+        .double("momentum", \.momentum, in: 0...0.9999, placeholder: "M", help: "momentum coefficient"),
+        OptionSpec("hidden", \.hidden, placeholder: "A,B,…", help: "hidden layer widths, or none",
+                   allowed: "widths in 1...65536, comma-separated, or none",
+                   parse: { (t: String) throws(UsageError) in try TrainSettings.parseHidden(t) },
+                   format: { $0.isEmpty ? "none" : $0.map(String.init).joined(separator: ",") }),
+        OptionSpec("dataset", \.dataset, placeholder: "SOURCE", help: "synthetic, csv:PATH or idx:IMAGES,LABELS",
+                   allowed: "synthetic, csv:PATH or idx:IMAGES,LABELS",
+                   parse: { (t: String) throws(UsageError) in try DatasetSource(parsing: t) }, format: { $0.description }),
+        .int("features", \.features, in: 1...1_000_000, placeholder: "D", help: "synthetic data: input width"),
+        .int("classes", \.classes, in: 2...100_000, placeholder: "C", help: "synthetic data: classes"),
+        .int("examples", \.examples, in: 2...100_000_000, placeholder: "N", help: "synthetic data: examples"),
+        .double("eval-fraction", \.evalFraction, in: 0...0.9, placeholder: "F", help: "share of the data held out for evaluation"),
+        .string("label-column", \.labelColumn, placeholder: "NAME|INDEX", help: "CSV: the label column",
+                default: "the one named label, else the last", nonEmpty: true),
+        .choice("csv-header", \.csvHeader, placeholder: "auto|true|false", help: "CSV: whether the first row is a header"),
+        OptionSpec("seed", \.seed, placeholder: "X", help: "seed for data, initial weights and shuffles", allowed: "0...",
+                   parse: { (t: String) throws(UsageError) in
+                       guard let v = UInt64(t) else { throw UsageError("takes a whole number ≥ 0, got \"\(t)\"") }
+                       return v
+                   }, format: { String($0) }),
+        .int("checkpoint-every", \.checkpointEvery, in: 1...Int.max, placeholder: "K", help: "checkpoint every K global steps"),
+        .int("keep-checkpoints", \.keepCheckpoints, in: 1...1000, placeholder: "N", help: "keep the newest N checkpoints"),
+        .int("eval-every", \.evalEvery, in: 1...Int.max, placeholder: "E", help: "evaluate every E global steps"),
+        .int("log-every", \.logEvery, in: 1...Int.max, placeholder: "N", help: "metrics record every N local steps per task"),
+        .flag("sync", \.sync, help: "synchronous training: each step averages gradients from several tasks (SyncReplicasOptimizer)"),
+        .int("replicas-to-aggregate", \.replicasToAggregate, in: 1...100_000, placeholder: "K",
+             help: "with --sync: gradients per step; fewer than the training tasks = backup workers", default: "every training task"),
+        .double("rpc-timeout", \.rpcTimeout, in: 0.05...3600, placeholder: "S", help: "seconds an RPC may take before it is retried"),
+        .double("startup-timeout", \.startupTimeout, in: 0.1...86_400, placeholder: "S", help: "seconds a task waits for its peers"),
+    ], defaults: TrainSettings())
+
     /// The options `parse` understands, with their meaning, for help texts.
-    public static let help: [(String, String)] = [
-        ("--max-steps S", "stop when the global step reaches S (default 2000)"),
-        ("--batch-size B", "examples per step per training task (default 64)"),
-        ("--learning-rate L", "optimizer learning rate (default 0.02)"),
-        ("--optimizer NAME", "sgd, momentum or adam, applied by the ps (default momentum)"),
-        ("--momentum M", "momentum coefficient (default 0.9)"),
-        ("--hidden A,B,…", "hidden layer widths (default 256,128)"),
-        ("--dataset SOURCE", "synthetic, csv:PATH or idx:IMAGES,LABELS (default synthetic)"),
-        ("--features D --classes C --examples N", "synthetic data shape (defaults 32, 10, 20000)"),
-        ("--eval-fraction F", "share of the data held out for evaluation (default 0.1)"),
-        ("--label-column NAME|INDEX", "CSV: the label column (default: the one named label, else the last)"),
-        ("--csv-header auto|true|false", "CSV: whether the first row is a header (default auto)"),
-        ("--seed X", "seed for data, initial weights and shuffles (default 1)"),
-        ("--checkpoint-every K", "checkpoint every K global steps (default 500)"),
-        ("--keep-checkpoints N", "keep the newest N checkpoints (default 5)"),
-        ("--eval-every E", "evaluate every E global steps (default 500)"),
-        ("--log-every N", "metrics record every N local steps per task (default 20)"),
-        ("--sync", "synchronous training: each step averages gradients from several tasks (SyncReplicasOptimizer)"),
-        ("--replicas-to-aggregate K", "with --sync: gradients per step (default: every training task); fewer = backup workers"),
-        ("--rpc-timeout S", "seconds an RPC may take before it is retried (default 10)"),
-        ("--startup-timeout S", "seconds a task waits for its peers (default 60)"),
-    ]
+    public static var help: [(String, String)] { options.helpLines }
 
     /// Takes the training options out of `args`, leaving the rest for the caller.
     public static func parse(_ args: inout Arguments) throws(UsageError) -> TrainSettings {
         var s = TrainSettings()
-        if let v = try args.int("--max-steps", in: 1...Int.max) { s.maxSteps = v }
-        if let v = try args.int("--batch-size", in: 1...65_536) { s.batchSize = v }
-        if let v = try args.double("--learning-rate", in: 0...10) { s.learningRate = v }
-        if let v = try args.double("--momentum", in: 0...0.9999) { s.momentum = v }
-        if let v = try args.value("--optimizer") {
-            guard let kind = OptimizerKind(rawValue: v) else { throw UsageError("--optimizer must be sgd, momentum or adam, got \"\(v)\"") }
-            s.optimizer = kind
-        }
-        if let v = try args.value("--hidden") { s.hidden = try parseHidden(v) }
-        if let v = try args.value("--seed") {
-            guard let seed = UInt64(v) else { throw UsageError("--seed takes a whole number ≥ 0, got \"\(v)\"") }
-            s.seed = seed
-        }
-        if let v = try args.value("--dataset") { s.dataset = try DatasetSource(parsing: v) }
-        if let v = try args.int("--features", in: 1...1_000_000) { s.features = v }
-        if let v = try args.int("--classes", in: 2...100_000) { s.classes = v }
-        if let v = try args.int("--examples", in: 2...100_000_000) { s.examples = v }
-        if let v = try args.double("--eval-fraction", in: 0...0.9) { s.evalFraction = v }
-        if let v = try args.value("--label-column") {
-            guard !v.isEmpty else { throw UsageError("--label-column needs a column name or index") }
-            s.labelColumn = v
-        }
-        if let v = try args.value("--csv-header") {
-            guard let h = CSVDataset.Header(rawValue: v) else { throw UsageError("--csv-header must be auto, true or false, got \"\(v)\"") }
-            s.csvHeader = h
-        }
-        if let v = try args.int("--checkpoint-every", in: 1...Int.max) { s.checkpointEvery = v }
-        if let v = try args.int("--keep-checkpoints", in: 1...1000) { s.keepCheckpoints = v }
-        if let v = try args.int("--eval-every", in: 1...Int.max) { s.evalEvery = v }
-        if let v = try args.int("--log-every", in: 1...Int.max) { s.logEvery = v }
-        if try args.flag("--sync") { s.sync = true }
-        if let v = try args.int("--replicas-to-aggregate", in: 1...100_000) { s.replicasToAggregate = v }
-        if let v = try args.double("--rpc-timeout", in: 0.05...3600) { s.rpcTimeout = v }
-        if let v = try args.double("--startup-timeout", in: 0.1...86_400) { s.startupTimeout = v }
+        try options.parse(&args, into: &s)
         return s
     }
 
+    /// Reads a file's training object (`{"max_steps": 300, "sync": true}`: the options' snake_case
+    /// names) over the defaults and validates it; errors name the key as the file spells it
+    /// (`training.replicas_to_aggregate: needs sync`). Keys in `skipping` are left for the caller.
+    public init(decoding object: JSONField, skipping: Set<String> = []) throws(FieldError) {
+        self.init()
+        try TrainSettings.options.decode(object, into: &self, skipping: skipping)
+        if let (option, reason) = conflict(spelling: .key) {
+            throw FieldError(source: object.source, path: object.childPath(OptionSpelling.key(option)), reason)
+        }
+    }
+
     /// Checks that the options make sense together (each was checked alone by `parse`).
-    public func validate() throws(UsageError) {
-        if replicasToAggregate != nil && !sync { throw UsageError("--replicas-to-aggregate needs --sync") }
+    public func validate() throws(UsageError) { try validate(spelling: .flag) }
+
+    /// `validate()`, naming options as flags (`--sync`) or as file keys (`sync`).
+    public func validate(spelling name: OptionSpelling) throws(UsageError) {
+        if let (option, reason) = conflict(spelling: name) { throw UsageError("\(name(option)) \(reason)") }
+    }
+
+    /// The first option (dashed name) that does not fit with the others, and why.
+    func conflict(spelling name: OptionSpelling) -> (option: String, reason: String)? {
+        if replicasToAggregate != nil && !sync { return ("replicas-to-aggregate", "needs \(name("sync"))") }
+        return nil
     }
 
     static func parseHidden(_ text: String) throws(UsageError) -> [Int] {
@@ -147,30 +151,16 @@ public struct TrainSettings: Sendable, Equatable {
         var widths: [Int] = []
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
             guard let w = Int(part.trimmingCharacters(in: " ")), (1...65_536).contains(w) else {
-                throw UsageError("--hidden takes comma-separated layer widths like 256,128, got \"\(text)\"")
+                throw UsageError("takes comma-separated layer widths like 256,128, got \"\(text)\"")
             }
             widths.append(w)
         }
         return widths
     }
 
-    /// The same settings as command-line options, for passing to role processes.
-    public var roleArguments: [String] {
-        var a: [String] = []
-        a += ["--max-steps", String(maxSteps), "--batch-size", String(batchSize)]
-        a += ["--learning-rate", JSONValue.format(learningRate), "--momentum", JSONValue.format(momentum)]
-        a += ["--optimizer", optimizer.rawValue, "--hidden", hidden.isEmpty ? "none" : hidden.map(String.init).joined(separator: ",")]
-        a += ["--seed", String(seed), "--dataset", dataset.description]
-        a += ["--features", String(features), "--classes", String(classes), "--examples", String(examples)]
-        a += ["--eval-fraction", JSONValue.format(evalFraction), "--csv-header", csvHeader.rawValue]
-        if let labelColumn { a += ["--label-column", labelColumn] }
-        a += ["--checkpoint-every", String(checkpointEvery), "--keep-checkpoints", String(keepCheckpoints)]
-        a += ["--eval-every", String(evalEvery), "--log-every", String(logEvery)]
-        a += ["--rpc-timeout", JSONValue.format(rpcTimeout), "--startup-timeout", JSONValue.format(startupTimeout)]
-        if sync { a.append("--sync") }
-        if let k = replicasToAggregate { a += ["--replicas-to-aggregate", String(k)] }
-        return a
-    }
+    /// The same settings as command-line options, for passing to role processes:
+    /// `parse(roleArguments) == self`.
+    public var roleArguments: [String] { TrainSettings.options.arguments(for: self) }
 
     /// Optimizer parameters in the form the parameter server applies them.
     public var optimizerConfig: OptimizerConfig {

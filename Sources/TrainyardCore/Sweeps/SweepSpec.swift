@@ -2,8 +2,9 @@
 /// (Docs/sweeps.md). Parsed and validated on load; errors name the field.
 public struct SweepSpec: Sendable {
     public enum Trial: Sendable {
-        /// Trainyard's trainer: `trainyard train` options (snake_case), as `--flag value` arguments,
-        /// and the cluster's worker and ps counts.
+        /// Trainyard's trainer: the `trainyard train` options the trial object sets (snake_case keys,
+        /// decoded and checked through `TrainSettings.options`) as `--flag value` arguments, and the
+        /// cluster's worker and ps counts.
         case builtIn(arguments: [String], workers: Int, ps: Int)
         /// A job definition with `command` or `module_name`, a tier, a package.
         case job(JobSpec)
@@ -61,29 +62,13 @@ public struct SweepSpec: Sendable {
             spec.useChiefInTFConfig = try t.optional("use_chief_in_tf_config")?.bool() ?? true
             trial = .job(spec)
         } else {
-            var workers = 1, ps = 1
-            var argv: [String] = []
-            for (key, field) in try t.entries() {
-                switch key {
-                case "workers": workers = try field.int(in: 0...64)
-                case "ps": ps = try field.int(in: 1...32)
-                default:
-                    let flag = "--" + String(key.map { $0 == "_" ? "-" : $0 })
-                    switch field.value {
-                    case .bool(let b): if b { argv.append(flag) }
-                    case .number(let d): argv += [flag, JSONValue.format(d)]
-                    case .string(let s): argv += [flag, s]
-                    default: throw field.fail("expected a number, a string or a boolean")
-                    }
-                }
-            }
-            var probe = Arguments(argv)
-            do {
-                _ = try TrainSettings.parse(&probe)
-                try probe.finish()
-            } catch {
-                throw FieldError(source: source, path: "trial", error.message.flagsAsKeys())
-            }
+            // Trainyard's trainer: its options' snake_case names, read through its option table
+            // (not validated together: the search space may still add, say, `sync`).
+            let workers = try t.optional("workers")?.int(in: 0...64) ?? 1
+            let ps = try t.optional("ps")?.int(in: 1...32) ?? 1
+            var settings = TrainSettings()
+            let given = try TrainSettings.options.decode(t, into: &settings, skipping: ["workers", "ps"])
+            let argv = TrainSettings.options.arguments(for: settings, only: given)
             trial = .builtIn(arguments: argv, workers: workers, ps: ps)
         }
 

@@ -14,20 +14,32 @@ public struct CustomClusterFlags: Sendable, Equatable {
 
     public var isEmpty: Bool { self == CustomClusterFlags() }
 
-    public static let help: [(String, String)] = [
-        ("--scale-tier TIER", "BASIC, STANDARD_1, PREMIUM_1, BASIC_GPU, BASIC_TPU or CUSTOM (any tier in ScaleTiers/)"),
-        ("--master-machine-type TYPE", "CUSTOM: the master's machine type (required)"),
-        ("--worker-count N --worker-machine-type TYPE", "CUSTOM: workers (both or neither, N ≥ 1)"),
-        ("--parameter-server-count N --parameter-server-machine-type TYPE", "CUSTOM: parameter servers (both or neither, N ≥ 1)"),
-    ]
+    /// gcloud's CUSTOM flags, declared once.
+    public static let options = OptionTable<CustomClusterFlags>([
+        .string("master-machine-type", \.masterMachineType, placeholder: "TYPE", help: "CUSTOM: the master's machine type (required)"),
+        .int("worker-count", \.workerCount, placeholder: "N", help: "CUSTOM: workers (with --worker-machine-type, N ≥ 1)"),
+        .string("worker-machine-type", \.workerMachineType, placeholder: "TYPE", help: "CUSTOM: the workers' machine type (with --worker-count)"),
+        .int("parameter-server-count", \.parameterServerCount, placeholder: "N",
+             help: "CUSTOM: parameter servers (with --parameter-server-machine-type, N ≥ 1)"),
+        .string("parameter-server-machine-type", \.parameterServerMachineType, placeholder: "TYPE",
+                help: "CUSTOM: the parameter servers' machine type (with --parameter-server-count)"),
+    ], defaults: CustomClusterFlags())
+
+    /// `--scale-tier`, for the settings that hold the tier's name beside these flags.
+    public static func scaleTierOption<Root>(_ field: WritableKeyPath<Root, String?> & Sendable) -> OptionSpec<Root> {
+        .string("scale-tier", field, placeholder: "TIER", help: "BASIC, STANDARD_1, PREMIUM_1, BASIC_GPU, BASIC_TPU or CUSTOM (any tier in ScaleTiers/)")
+    }
+
+    private struct Tier { var name: String? }
+
+    /// `--scale-tier` and the CUSTOM flags, for help texts.
+    public static var help: [(String, String)] {
+        OptionTable<Tier>([scaleTierOption(\.name)], defaults: nil).helpLines + options.helpLines
+    }
 
     public static func parse(_ args: inout Arguments) throws(UsageError) -> CustomClusterFlags {
         var f = CustomClusterFlags()
-        f.masterMachineType = try args.value("--master-machine-type")
-        f.workerCount = try args.int("--worker-count")
-        f.workerMachineType = try args.value("--worker-machine-type")
-        f.parameterServerCount = try args.int("--parameter-server-count")
-        f.parameterServerMachineType = try args.value("--parameter-server-machine-type")
+        try options.parse(&args, into: &f)
         return f
     }
 
