@@ -74,7 +74,12 @@ public final class Launcher {
     /// The largest resident set each task's processes reached, in bytes (from wait4's rusage).
     public private(set) var peakRSS: [TaskID: Int] = [:]
 
-    public init(settings: LaunchSettings, plan: ClusterPlan? = nil, program: TaskProgram = .builtIn, options: Options = Options()) throws {
+    /// Starts, reaps and signals the tasks' processes.
+    private let processes: any ProcessControl
+
+    public init(settings: LaunchSettings, plan: ClusterPlan? = nil, program: TaskProgram = .builtIn, options: Options = Options(),
+                processes: any ProcessControl = SystemProcesses()) throws {
+        self.processes = processes
         self.settings = settings
         self.plan = plan
         self.program = program
@@ -144,14 +149,16 @@ public final class Launcher {
             }
             // Only this launcher's own children, by pid: the process may have others.
             for (task, pid) in pids.sorted(by: { $0.key < $1.key }) where outcome == nil {
-                guard let (termination, maxRSS) = ProcessSpawner.reap(pid) else { continue }
+                guard let (termination, maxRSS) = processes.reap(pid) else { continue }
                 pids[task] = nil
                 peakRSS[task] = max(peakRSS[task] ?? 0, maxRSS)
                 if termination.code != 0 || machine.state != .running {
                     progress.note("\(task) ended: \(termination)")
                 }
                 tell(.taskExited(task, termination, now: MonotonicClock.now()))
-                outcome = apply(machine.handle(.exited(task, code: termination.code, description: termination.description)))
+                var description = termination.description
+                if let reason = reportedError(of: task) { description += ": " + reason }
+                outcome = apply(machine.handle(.exited(task, code: termination.code, description: description)))
             }
             if outcome != nil { break }
             let now = MonotonicClock.now()
@@ -204,12 +211,12 @@ public final class Launcher {
     private func enforceStop(now: Double) {
         guard var s = stopping else { return }
         if !s.termSent && now - s.since >= s.grace {
-            for pid in pids.values { ProcessSpawner.signalGroup(pid, Signals.terminate) }
+            for pid in pids.values { processes.signalGroup(pid, Signals.terminate) }
             s.termSent = true
             s.since = now
             stopping = s
         } else if s.termSent && now - s.since >= options.killGrace {
-            for pid in pids.values { ProcessSpawner.signalGroup(pid, Signals.kill) }
+            for pid in pids.values { processes.signalGroup(pid, Signals.kill) }
         }
     }
 
@@ -219,7 +226,7 @@ public final class Launcher {
         if case .builtIn = program {
             for type in Set(settings.topology.tasks.map(\.type)) {
                 let path = try executable(for: type)
-                guard Files.exists(path) else {
+                guard processes.executableExists(path) else {
                     throw RuntimeFailure("cannot find \(path): the role executables must sit next to trainyard (build them with `swift build`), or set TRAINYARD_BIN_DIR", exitCode: .systemError)
                 }
             }
@@ -268,7 +275,7 @@ public final class Launcher {
         for action in monitor.handle(event, view) {
             switch action {
             case .signal(let task, let signal):
-                if let pid = pids[task] { ProcessSpawner.signalGroup(pid, signal) }
+                if let pid = pids[task] { processes.signalGroup(pid, signal) }
             case .setFaults(let task, let faults):
                 // A task keeps following the faults it last read if the file cannot be written.
                 try? Files.writeAtomically(faults.json.serialized() + "\n", to: faultFilePath(task), durable: false)
@@ -297,7 +304,7 @@ public final class Launcher {
                 arguments: ["_shim", "--"] + p.argv + ["--job-dir", p.jobDir] + p.userArgs,
                 environment: environment, workingDirectory: p.workingDirectories[task],
                 outputPath: logDirectory + "/\(task).log")
-            let pid = try ProcessSpawner.spawn(request)
+            let pid = try processes.spawn(request)
             pids[task] = pid
             _ = machine.handle(.started(task))
             tell(.taskStarted(task, restart: restart, now: MonotonicClock.now()))
@@ -317,7 +324,7 @@ public final class Launcher {
             environment: environment,
             outputPath: logDirectory + "/\(task).log",
             inherited: [listener.fd])
-        let pid = try ProcessSpawner.spawn(request)
+        let pid = try processes.spawn(request)
         pids[task] = pid
         _ = machine.handle(.started(task))
         tell(.taskStarted(task, restart: restart, now: MonotonicClock.now()))
@@ -325,8 +332,21 @@ public final class Launcher {
 
     /// SIGKILLs and reaps every child still running (the last line of defence).
     private func killEverything() {
-        for pid in pids.values { ProcessSpawner.signalGroup(pid, Signals.kill) }
-        for pid in pids.values { _ = ProcessSpawner.wait(pid, timeout: 5) }
+        for pid in pids.values { processes.signalGroup(pid, Signals.kill) }
+        let deadline = Deadline.after(seconds: 5)
+        while !pids.isEmpty && !deadline.hasPassed {
+            for (task, pid) in pids where processes.reap(pid) != nil { pids[task] = nil }
+            if !pids.isEmpty { MonotonicClock.sleep(seconds: 0.01) }
+        }
         pids = [:]
+    }
+
+    /// The one-line reason a task gave as its last log line (`error: …`), if it did.
+    private func reportedError(of task: TaskID) -> String? {
+        let (bytes, _) = Files.readFrom(logDirectory + "/\(task).log", offset: 0)
+        guard !bytes.isEmpty else { return nil }
+        // The end of the log is enough: the reason is its last line.
+        let tail = bytes.suffix(4096)
+        return TaskLog.errorReason(inLog: String(decoding: tail, as: UTF8.self))
     }
 }
