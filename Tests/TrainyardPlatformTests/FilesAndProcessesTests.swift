@@ -57,6 +57,45 @@ final class FilesAndProcessesTests: XCTestCase {
         XCTAssertEqual(t?.code, 137)
     }
 
+    func testPollReapsOnlyThePidItIsGivenAndReportsItsPeakMemory() throws {
+        // A child that has ended, and one that is still running.
+        let quick = try ProcessSpawner.spawn(SpawnRequest(executable: "/bin/sh", arguments: ["-c", "exit 4"]))
+        let sleeper = try ProcessSpawner.spawn(SpawnRequest(executable: "/bin/sleep", arguments: ["30"]))
+        var killed: (termination: Termination, maxRSSBytes: Int)?
+        defer { if killed == nil { ProcessSpawner.signalGroup(sleeper, Signals.kill); _ = ProcessSpawner.wait(sleeper, timeout: 10) } }
+        let ended = Deadline.after(seconds: 10)
+        while Posix.processExists(quick) && !Self.isZombie(quick) && !ended.hasPassed { MonotonicClock.sleep(seconds: 0.01) }
+        XCTAssertTrue(Self.isZombie(quick), "the quick child should have ended by now")
+
+        // Polling the sleeper neither reports it nor reaps the child that has ended.
+        let running: (termination: Termination, maxRSSBytes: Int)? = ProcessSpawner.poll(sleeper)
+        XCTAssertNil(running)
+        XCTAssertTrue(Self.isZombie(quick), "poll(sleeper) reaped another child")
+
+        let reaped: (termination: Termination, maxRSSBytes: Int)? = ProcessSpawner.poll(quick)
+        let result = try XCTUnwrap(reaped)
+        XCTAssertEqual(result.termination, .exited(4))
+        XCTAssertGreaterThan(result.maxRSSBytes, 0)
+        // Reaped once: asking again finds no such child.
+        let again: (termination: Termination, maxRSSBytes: Int)? = ProcessSpawner.poll(quick)
+        XCTAssertNil(again)
+
+        ProcessSpawner.signalGroup(sleeper, Signals.kill)
+        let deadline = Deadline.after(seconds: 10)
+        while killed == nil && !deadline.hasPassed {
+            if let (termination, maxRSS) = ProcessSpawner.poll(sleeper) { killed = (termination, maxRSS) }
+            MonotonicClock.sleep(seconds: 0.01)
+        }
+        XCTAssertEqual(killed?.termination, .signaled(9))
+    }
+
+    /// Whether `pid` has ended and waits to be reaped (state Z in /proc).
+    static func isZombie(_ pid: Int32) -> Bool {
+        guard let stat = try? Files.readText("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")"),
+              stat.index(close, offsetBy: 2) < stat.endIndex else { return false }
+        return stat[stat.index(close, offsetBy: 2)] == "Z"
+    }
+
     func testSpawnPassesDescriptors() throws {
         let listener = try Socket.listen(on: HostPort(host: "127.0.0.1", port: 0))
         let out = dir + "/fd.log"
