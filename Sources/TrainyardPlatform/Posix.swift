@@ -51,6 +51,9 @@ public enum Posix {
     public static func getpid() -> Int32 { Glibc.getpid() }
     public static func getppid() -> Int32 { Glibc.getppid() }
 
+    /// Ends the process with `code` after atexit handlers and a flush of stdio buffers.
+    public static func exit(_ code: Int32) -> Never { Glibc.exit(code) }
+
     /// Immediate exit without running atexit handlers or flushing stdio buffers.
     public static func exitImmediately(_ code: Int32) -> Never { _exit(code) }
 
@@ -314,6 +317,22 @@ extension Posix {
 
     /// Whether `path` exists (access F_OK).
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    /// The size of the file at `path` in bytes (stat); nil when it cannot be read.
+    public static func fileSize(_ path: String) -> Int? {
+        var st = stat()
+        while stat(path, &st) != 0 {
+            if errno != EINTR { return nil }
+        }
+        return Int(st.st_size)
+    }
+
+    /// Where the symbolic link at `path` points; nil when it is not one or cannot be read.
+    public static func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard let n = try? call("readlink", path, { readlink(path, &buffer, buffer.count - 1) }), n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 
     /// flock(2), waiting for the lock; EINTR retried.
     public static func lockExclusively(_ fd: Int32, _ detail: String = "") throws(SystemError) {

@@ -108,6 +108,6 @@ public enum RoleMain {
             Posix.write("error: \(error)\n", to: 2)
             code = .failure
         }
-        exit(code.rawValue)
+        Posix.exit(code.rawValue)
     }
 }
