@@ -113,7 +113,7 @@ public final class TrainerRole {
 
         feed(.started(now: MonotonicClock.now()))
         while machine.hasPendingDirectives {
-            if let signal = Signals.take() {
+            if !machine.isFinishingTheJob, let signal = Signals.take() {
                 if signal == Signals.terminate {
                     log("SIGTERM: preemption notice")
                     feed(.preempted)
@@ -178,6 +178,7 @@ public final class TrainerRole {
     }
 
     private func sleepInterruptibly(_ seconds: Double) {
+        if machine.isFinishingTheJob { return MonotonicClock.sleep(seconds: seconds) }  // holds signals
         let end = MonotonicClock.now() + seconds
         while MonotonicClock.now() < end {
             if Signals.pending != nil || shared.shutdownReason.withLock({ $0 != nil }) { return }

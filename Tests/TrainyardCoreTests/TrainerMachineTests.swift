@@ -263,6 +263,21 @@ final class TrainerMachineTests: XCTestCase {
         XCTAssertEqual(m.finalPull?.failures, 0)
     }
 
+    func testFinishingTheJobIsOneStretchUntilTheJobEndsOrTheFinalPullGivesUp() {
+        var m = finishingChief(at: 0)
+        XCTAssertTrue(m.isFinishingTheJob)
+        XCTAssertEqual(m.handle(.finalStatePulled(globalStep: 100, allDone: true, now: 0.1)), [.finishJob(globalStep: 100)])
+        XCTAssertTrue(m.isFinishingTheJob, "the final checkpoint and export still belong to the stretch")
+        _ = m.handle(.jobFinished)
+        XCTAssertFalse(m.isFinishingTheJob)
+
+        var n = finishingChief(at: 0)
+        _ = n.handle(.rpcFailed(nil, reason: "reset", now: 9.99))
+        XCTAssertFalse(n.isFinishingTheJob, "after giving up on the final pull, the chief polls like any task")
+        XCTAssertEqual(n.phase, .finishing)
+        XCTAssertFalse(TrainerMachine(config(chief: false)).isFinishingTheJob)
+    }
+
     func testAFinishingChiefIgnoresTheShutdownItOrdered() {
         var m = finishingChief()
         XCTAssertEqual(m.nextDirective(), .pullFinalState)

@@ -132,6 +132,10 @@ public struct TrainerMachine: Sendable {
     public private(set) var restores = 0
     /// Chief, at the end: when the final pull began and how many attempts failed; nil otherwise.
     public private(set) var finalPull: (since: Double, failures: Int)?
+    /// The chief is reading the final state and finishing the job (from the first final pull to
+    /// `jobFinished`, unless the final pull gives up). The shell performs this stretch as one step:
+    /// it holds signals until it ends, and its pauses are not cut short.
+    public private(set) var isFinishingTheJob = false
     /// The directives planned and not yet taken, in order.
     public private(set) var pending: [Directive] = []
 
@@ -261,6 +265,7 @@ public struct TrainerMachine: Sendable {
             return stop(TrainerMachine.preemptedExitCode, "preempted (SIGTERM)")
 
         case .jobFinished:
+            isFinishingTheJob = false
             return stop(.success, "finished at global step \(globalStep)")
         }
     }
@@ -299,6 +304,7 @@ public struct TrainerMachine: Sendable {
         if configuration.isChief {
             phase = .finishing
             finalPull = (since: now, failures: 0)
+            isFinishingTheJob = true
             return [.pullFinalState]
         }
         return stop(.success, "the job reached its last step (\(globalStep))")
@@ -310,6 +316,7 @@ public struct TrainerMachine: Sendable {
         guard let final = finalPull else { return [] }
         if now + delay - final.since >= configuration.finalPullWindow {
             finalPull = nil
+            isFinishingTheJob = false
             return [.wait(seconds: delay)] + retry(reason: "could not read the final variables from the parameter servers", now: now + delay)
         }
         return [.wait(seconds: delay), .pullFinalState]
