@@ -25,7 +25,7 @@ public enum Shim {
             return ExitCode(127)
         }
         while true {
-            if let t = ProcessSpawner.poll(child) { return ExitCode(t.code) }
+            if let t = ProcessSpawner.reap(child) { return ExitCode(t.termination.code) }
             if let s = Signals.take() { Posix.kill(child, s) }
             if let parent, Posix.getppid() != parent {
                 Posix.write("trainyard: the launcher is gone: stopping the task\n", to: 2)

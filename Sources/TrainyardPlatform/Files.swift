@@ -14,32 +14,31 @@ public enum Files {
     public static func writeAtomically(_ bytes: [UInt8], to path: String, durable: Bool = true) throws {
         let dir = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
-        let temp = (dir.isEmpty ? "." : dir) + "/.\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = try Posix.call("open", temp) { open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
+        let temp = (dir.isEmpty ? "." : dir) + "/.\(name).tmp-\(Posix.getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = try Posix.open(temp, O_WRONLY | O_CREAT | O_EXCL, mode: 0o644)
         var ok = false
         defer {
-            if !ok { unlink(temp) }
+            if !ok { try? Posix.unlink(temp) }
         }
         do {
             var offset = 0
             while offset < bytes.count {
                 let n = try bytes.withUnsafeBytes { raw in
-                    try Posix.call("write", temp) { Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
+                    try Posix.write(fd, raw.baseAddress! + offset, count: raw.count - offset, temp)
                 }
                 offset += n
             }
-            if durable { try Posix.call("fsync", temp) { fsync(fd) } }
+            if durable { try Posix.fsync(fd, temp) }
         } catch {
             Posix.close(fd)
             throw error
         }
         Posix.close(fd)
-        try Posix.call("rename", "\(temp) → \(path)") { rename(temp, path) }
+        try Posix.rename(temp, to: path)
         ok = true
         guard durable else { return }
-        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 {
-            fsync(dfd)
+        if let dfd = try? Posix.open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY) {
+            try? Posix.fsync(dfd)
             Posix.close(dfd)
         }
     }
@@ -51,22 +50,22 @@ public enum Files {
     /// Appends one line with a single write(2) on an O_APPEND descriptor, so lines from several
     /// processes appending to the same file never interleave.
     public static func appendLine(_ line: String, to path: String) throws {
-        let fd = try Posix.call("open", path) { open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644) }
+        let fd = try Posix.open(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o644)
         defer { Posix.close(fd) }
         let bytes = Array((line + "\n").utf8)
         _ = try bytes.withUnsafeBytes { raw in
-            try Posix.call("write", path) { Glibc.write(fd, raw.baseAddress!, raw.count) }
+            try Posix.write(fd, raw.baseAddress!, count: raw.count, path)
         }
     }
 
     public static func read(_ path: String) throws -> [UInt8] {
-        let fd = try Posix.call("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
+        let fd = try Posix.open(path, O_RDONLY)
         defer { Posix.close(fd) }
         var result: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = try buffer.withUnsafeMutableBytes { raw in
-                try Posix.call("read", path) { Glibc.read(fd, raw.baseAddress!, raw.count) }
+                try Posix.read(fd, raw.baseAddress!, count: raw.count, path)
             }
             if n == 0 { break }
             result.append(contentsOf: buffer[0..<n])
@@ -80,21 +79,20 @@ public enum Files {
 
     /// Reads from byte `offset` to the end (for following a growing log); returns the new offset.
     public static func readFrom(_ path: String, offset: Int) -> (bytes: [UInt8], offset: Int) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return ([], offset) }
+        guard let fd = try? Posix.open(path, O_RDONLY) else { return ([], offset) }
         defer { Posix.close(fd) }
-        guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else { return ([], offset) }
+        guard (try? Posix.lseek(fd, to: offset, path)) != nil else { return ([], offset) }
         var result: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            let n = buffer.withUnsafeMutableBytes { (try? Posix.read(fd, $0.baseAddress!, count: $0.count, path)) ?? -1 }
             if n <= 0 { break }
             result.append(contentsOf: buffer[0..<n])
         }
         return (result, offset + result.count)
     }
 
-    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+    public static func exists(_ path: String) -> Bool { Posix.exists(path) }
 
     public static func isDirectory(_ path: String) -> Bool {
         var isDir: ObjCBool = false
@@ -119,9 +117,7 @@ public enum Files {
     }
 
     public static func size(_ path: String) -> Int? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        return Int(st.st_size)
+        Posix.fileSize(path)
     }
 
     /// An absolute, normalized path for `path` relative to the current folder.
@@ -132,10 +128,7 @@ public enum Files {
 
     /// This process's executable, absolute (`/proc/self/exe`; argv[0] when /proc is not there).
     public static func executablePath() -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        if n > 0 { return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
-        return absolute(CommandLine.arguments[0])
+        Posix.readLink("/proc/self/exe") ?? absolute(CommandLine.arguments[0])
     }
 
     /// The folder holding this process's executable, where the role binaries live.

@@ -11,8 +11,12 @@ public final class FrameServer: Sendable {
     private let open = Mutex<[ObjectIdentifier: Socket]>([:])
     private let stopped = Atomic<Bool>(false)
 
-    public init(listener: Socket, handler: @escaping @Sendable (FrameConnection) -> Void) {
+    /// The emulated network every accepted connection's traffic passes through; nil = unshaped.
+    public let shaper: NetworkShaper?
+
+    public init(listener: Socket, shaper: NetworkShaper? = nil, handler: @escaping @Sendable (FrameConnection) -> Void) {
         self.listener = listener
+        self.shaper = shaper
         self.handler = handler
     }
 
@@ -36,7 +40,7 @@ public final class FrameServer: Sendable {
             let key = ObjectIdentifier(socket)
             open.withLock { $0[key] = socket }
             startThread(name: "\(name)-conn") { [self] in
-                handler(FrameConnection(socket: socket))
+                handler(FrameConnection(socket: socket, shaper: shaper))
                 socket.close()
                 open.withLock { _ = $0.removeValue(forKey: key) }
             }

@@ -7,8 +7,13 @@ import TrainyardCore
 /// process, as a NIC is) and per-link faults: added delay, a cap of its own, a partition (sends
 /// and receives fail), each possibly limited to some peers. The launcher sets the process-wide
 /// cap through `TRAINYARD_NET_BANDWIDTH`; faults arrive through a control file the task polls.
+///
+/// Not a global: a role process makes one (`RoleContext.shaper`) and hands it to every connection,
+/// client and server it opens; a connection given none is not shaped. Tests make their own.
 public final class NetworkShaper: Sendable {
-    public static let shared = NetworkShaper()
+    public init(_ conditions: Conditions = Conditions()) {
+        state = Mutex(State(conditions: conditions))
+    }
 
     /// The conditions in force; replaced as a whole.
     public struct Conditions: Sendable, Equatable {
@@ -50,7 +55,7 @@ public final class NetworkShaper: Sendable {
         var nextFree: Double = 0
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     public var conditions: Conditions { state.withLock { $0.conditions } }
 

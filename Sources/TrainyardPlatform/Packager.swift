@@ -90,13 +90,10 @@ public enum Packager {
 /// by the supervisor and by `jobs cancel` never interleave.
 public enum FileLock {
     public static func withLock<T>(_ path: String, _ body: () throws -> T) throws -> T {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SystemError("open", errno: errno, detail: path) }
+        let fd = try Posix.open(path, O_RDWR | O_CREAT, mode: 0o644)
         defer { Posix.close(fd) }
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw SystemError("flock", errno: errno, detail: path) }
-        }
-        defer { flock(fd, LOCK_UN) }
+        try Posix.lockExclusively(fd, path)
+        defer { Posix.unlock(fd) }
         return try body()
     }
 }

@@ -35,10 +35,14 @@ public final class PeerClient: @unchecked Sendable {
     /// The server's status from the last hello on this connection.
     public private(set) var lastStatus: Status?
 
+    /// The emulated network this client's connections pass through; nil = unshaped.
+    public let shaper: NetworkShaper?
+
     private var connection: FrameConnection?
     private var nextRequestID: UInt32 = 1
 
-    public init(server: TaskID, address: HostPort, hello: Hello) {
+    public init(server: TaskID, address: HostPort, hello: Hello, shaper: NetworkShaper? = nil) {
+        self.shaper = shaper
         self.server = server
         self.address = address
         self.hello = hello
@@ -66,7 +70,7 @@ public final class PeerClient: @unchecked Sendable {
         if let connection, let lastStatus { _ = connection; return lastStatus }
         do {
             let socket = try Socket.connect(to: address, deadline: deadline)
-            let conn = FrameConnection(socket: socket, peer: server)
+            let conn = FrameConnection(socket: socket, peer: server, shaper: shaper)
             connection = conn
         } catch {
             throw .transport("cannot connect to \(server) at \(address): \(error)")

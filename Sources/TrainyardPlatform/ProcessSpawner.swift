@@ -136,50 +136,29 @@ public enum ProcessSpawner {
 
         let argv = [request.executable] + request.arguments
         let env = request.environment.map { "\($0.key)=\($0.value)" }.sorted()
-        var pid: pid_t = 0
-        let rc = withCStrings(argv) { cArgv in
+        let result: Result<Int32, SystemError> = withCStrings(argv) { cArgv in
             withCStrings(env) { cEnv in
-                posix_spawn(&pid, request.executable, &actions, &attributes, cArgv, cEnv)
+                Result { () throws(SystemError) -> Int32 in
+                    try Posix.spawn(request.executable, actions: &actions, attributes: &attributes, argv: cArgv, environment: cEnv)
+                }
             }
         }
-        guard rc == 0 else { throw SystemError("posix_spawn", errno: rc, detail: request.executable) }
-        return pid
-    }
-
-    /// Reaps `pid` if it has ended; nil while it runs.
-    public static func poll(_ pid: Int32) -> Termination? {
-        var status: Int32 = 0
-        let r = waitpid(pid, &status, WNOHANG)
-        guard r == pid else { return nil }
-        return termination(status)
+        return try result.get()
     }
 
     /// Reaps `pid` if it has ended: how it ended and its peak resident set in bytes; nil while it
-    /// runs. Only that child is touched, so other children of this process are left to their owners.
+    /// runs. Only that child is touched (`wait4` on that pid, WNOHANG), so other children of this
+    /// process are left to their owners.
     public static func reap(_ pid: Int32) -> (termination: Termination, peakRSSBytes: Int)? {
-        var status: Int32 = 0
-        var usage = rusage()
-        var r: Int32
-        repeat { r = wait4(pid, &status, WNOHANG, &usage) } while r < 0 && errno == EINTR
-        guard r == pid else { return nil }
-        return (termination(status), Int(usage.ru_maxrss) * 1024)
-    }
-
-    /// Reaps any ended child: its pid, how it ended and its peak resident set in bytes, or nil
-    /// when none has ended.
-    public static func reapAny() -> (Int32, Termination, Int)? {
-        var status: Int32 = 0
-        var usage = rusage()
-        let r = wait4(-1, &status, WNOHANG, &usage)
-        guard r > 0 else { return nil }
-        return (r, termination(status), Int(usage.ru_maxrss) * 1024)
+        guard pid > 0, let reaped = try? Posix.reap(pid), reaped.pid == pid else { return nil }
+        return (termination(reaped.status), reaped.maxRSSBytes)
     }
 
     /// Waits for `pid` to end, up to `timeout` seconds; nil if it is still running.
     public static func wait(_ pid: Int32, timeout: Double) -> Termination? {
         let deadline = Deadline.after(seconds: timeout)
         while true {
-            if let t = poll(pid) { return t }
+            if let (t, _) = reap(pid) { return t }
             if deadline.hasPassed { return nil }
             MonotonicClock.sleep(seconds: 0.01)
         }
@@ -194,7 +173,7 @@ public enum ProcessSpawner {
     /// Sends `signal` to the child's whole process group (falls back to the child alone); `0`
     /// means this process's own group.
     public static func signalGroup(_ pid: Int32, _ signal: Int32) {
-        if Glibc.kill(-pid, signal) != 0 && pid != 0 { _ = Glibc.kill(pid, signal) }
+        if !Posix.kill(-pid, signal) && pid != 0 { Posix.kill(pid, signal) }
     }
 }
 

@@ -13,14 +13,10 @@ public enum Signals {
     public static func install() {
         // Precise sleeps: bandwidth emulation and backoff sleep often for a fraction of a
         // millisecond, and the default 50 µs of timer slack would distort them. Inherited by children.
-        _ = ty_set_timer_slack(1_000)
-        signal(SIGPIPE, SIG_IGN)
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = { s in pendingSignal.store(s, ordering: .relaxed) }
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = 0
-        sigaction(SIGINT, &action, nil)
-        sigaction(SIGTERM, &action, nil)
+        Posix.setTimerSlack(nanoseconds: 1_000)
+        Posix.ignoreSignal(SIGPIPE)
+        try? Posix.handleSignal(SIGINT) { s in pendingSignal.store(s, ordering: .relaxed) }
+        try? Posix.handleSignal(SIGTERM) { s in pendingSignal.store(s, ordering: .relaxed) }
     }
 
     /// The signal received since the last call, if any (and forgets it).
@@ -50,7 +46,7 @@ public enum ParentWatchdog {
     public static func start(expectedParent: Int32, exitCode: Int32 = 1, interval: Double = 0.2) {
         startThread(name: "parent-watchdog") {
             while true {
-                if getppid() != expectedParent {
+                if Posix.getppid() != expectedParent {
                     Posix.write("parent process \(expectedParent) is gone: exiting\n", to: 2)
                     Posix.exitImmediately(exitCode)
                 }

@@ -34,7 +34,8 @@ public enum SocketError: TrainyardError, Equatable {
 /// TCP_NODELAY on every connection, writes that send everything and reads that read exactly.
 ///
 /// Not for concurrent use from several threads, except `shutdown()`, which may be called from any
-/// thread to wake a blocked reader.
+/// thread to wake a blocked reader. Every system call goes through `Posix` (EINTR retried there);
+/// this type decides what each errno means for a connection.
 public final class Socket: @unchecked Sendable {
     public private(set) var fd: Int32
     private var closed = false
@@ -47,126 +48,82 @@ public final class Socket: @unchecked Sendable {
     public static func adopt(fd: Int32) throws(SocketError) -> Socket {
         let s = Socket(fd: fd)
         try s.setNonBlocking()
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        try? Posix.setCloseOnExec(fd)
         return s
     }
 
     // MARK: Addresses
 
     static func resolve(_ address: HostPort) throws(SocketError) -> (sockaddr_storage, socklen_t) {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_NUMERICSERV
-        var result: UnsafeMutablePointer<addrinfo>?
-        let host = address.host == "localhost" ? "127.0.0.1" : address.host
-        let rc = getaddrinfo(host, String(address.port), &hints, &result)
-        guard rc == 0, let first = result else { throw .resolve("\(address): \(String(cString: gai_strerror(rc)))") }
-        defer { freeaddrinfo(result) }
         // Prefer IPv4 (loopback is 127.0.0.1 in every cluster spec Trainyard writes).
-        var chosen = first
-        var p: UnsafeMutablePointer<addrinfo>? = first
-        while let cur = p {
-            if cur.pointee.ai_family == AF_INET { chosen = cur; break }
-            p = cur.pointee.ai_next
+        let host = address.host == "localhost" ? "127.0.0.1" : address.host
+        switch Posix.resolveStream(host: host, port: address.port) {
+        case .success(let resolved): return resolved
+        case .failure(let error): throw .resolve("\(address): \(error)")
         }
-        var storage = sockaddr_storage()
-        let length = chosen.pointee.ai_addrlen
-        withUnsafeMutableBytes(of: &storage) { dst in
-            dst.copyMemory(from: UnsafeRawBufferPointer(start: chosen.pointee.ai_addr, count: Int(length)))
-        }
-        return (storage, length)
     }
 
     /// The address this socket is bound to.
     public var localAddress: HostPort {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
+        guard let storage = try? Posix.localAddress(fd) else { return Socket.hostPort(sockaddr_storage()) }
         return Socket.hostPort(storage)
     }
 
     static func hostPort(_ storage: sockaddr_storage) -> HostPort {
-        var storage = storage
-        if storage.ss_family == sa_family_t(AF_INET6) {
-            return withUnsafePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
-                    var addr = sin6.pointee.sin6_addr
-                    var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-                    inet_ntop(AF_INET6, &addr, &buffer, socklen_t(buffer.count))
-                    return HostPort(host: String(cString: buffer), port: Int(UInt16(bigEndian: sin6.pointee.sin6_port)))
-                }
-            }
-        }
-        return withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
-                var addr = sin.pointee.sin_addr
-                var buffer = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
-                inet_ntop(AF_INET, &addr, &buffer, socklen_t(buffer.count))
-                return HostPort(host: String(cString: buffer), port: Int(UInt16(bigEndian: sin.pointee.sin_port)))
-            }
-        }
+        let (host, port) = Posix.numericHostPort(storage)
+        return HostPort(host: host, port: port)
     }
 
     // MARK: Creating
 
     private static func make(family: Int32) throws(SocketError) -> Socket {
-        do {
-            let fd = try Posix.call("socket") { socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
-            let s = Socket(fd: fd)
-            try s.setNonBlocking()
-            return s
-        } catch let e as SystemError {
-            throw .system(e)
+        let s: Socket
+        do throws(SystemError) {
+            s = Socket(fd: try Posix.socket(family: family, type: Int32(SOCK_STREAM.rawValue)))
         } catch {
-            throw .closed("\(error)")
+            throw .system(error)
         }
+        try s.setNonBlocking()
+        return s
     }
 
     private func setNonBlocking() throws(SocketError) {
-        let flags = fcntl(fd, F_GETFL)
-        guard flags >= 0, fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 else {
-            throw .system(SystemError("fcntl", errno: errno, detail: "O_NONBLOCK"))
-        }
+        do throws(SystemError) { try Posix.setNonBlocking(fd) } catch { throw .system(error) }
     }
 
+    /// Sets an integer option, best effort (as before: a failure only costs latency).
     private func setOption(_ level: Int32, _ name: Int32, _ value: Int32) {
-        var v = value
-        _ = setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size))
+        try? Posix.setSocketOption(fd, level: level, name: name, value: value)
     }
 
     /// A listening socket bound to `address` (port 0: the system picks a free port).
     public static func listen(on address: HostPort, backlog: Int32 = 128) throws(SocketError) -> Socket {
-        var (storage, length) = try resolve(address)
+        let (storage, length) = try resolve(address)
         let s = try make(family: Int32(storage.ss_family))
         s.setOption(SOL_SOCKET, SO_REUSEADDR, 1)
-        let rc = withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s.fd, $0, length) }
+        do throws(SystemError) {
+            try Posix.bind(s.fd, to: storage, length: length, address.description)
+            try Posix.listen(s.fd, backlog: backlog, address.description)
+        } catch {
+            throw .system(error)
         }
-        guard rc == 0 else { throw .system(SystemError("bind", errno: errno, detail: address.description)) }
-        guard Glibc.listen(s.fd, backlog) == 0 else { throw .system(SystemError("listen", errno: errno, detail: address.description)) }
         return s
     }
 
     /// Connects to `address`, failing at `deadline`.
     public static func connect(to address: HostPort, deadline: Deadline) throws(SocketError) -> Socket {
-        var (storage, length) = try resolve(address)
+        let (storage, length) = try resolve(address)
         let s = try make(family: Int32(storage.ss_family))
-        let rc = withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s.fd, $0, length) }
+        let connected: Bool
+        do throws(SystemError) {
+            connected = try Posix.connect(s.fd, to: storage, length: length, address.description)
+        } catch {
+            if error.errno == ECONNREFUSED { throw .closed("\(address) refused the connection") }
+            throw .system(error)
         }
-        if rc != 0 {
-            let e = errno
-            guard e == EINPROGRESS || e == EINTR else {
-                if e == ECONNREFUSED { throw .closed("\(address) refused the connection") }
-                throw .system(SystemError("connect", errno: e, detail: address.description))
-            }
+        if !connected {
             guard try s.wait(for: Int16(POLLOUT), until: deadline) else { throw .timedOut("connecting to \(address)") }
-            var err: Int32 = 0
-            var len = socklen_t(MemoryLayout<Int32>.size)
-            getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len)
+            let err = (try? Posix.pendingSocketError(s.fd)) ?? 0
             if err == ECONNREFUSED { throw .closed("\(address) refused the connection") }
             if err != 0 { throw .system(SystemError("connect", errno: err, detail: address.description)) }
         }
@@ -177,20 +134,22 @@ public final class Socket: @unchecked Sendable {
     /// Waits for a connection until `deadline`; nil when none came.
     public func accept(until deadline: Deadline) throws(SocketError) -> Socket? {
         while true {
-            let fd = ty_accept_cloexec_nonblock(self.fd)
-            if fd >= 0 {
-                let s = Socket(fd: fd)
-                s.setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1)
-                return s
+            let fd: Int32
+            do throws(SystemError) {
+                fd = try Posix.accept(self.fd)
+            } catch {
+                switch error.errno {
+                case ECONNABORTED, EPROTO: continue
+                case EAGAIN, EWOULDBLOCK:
+                    guard try wait(for: Int16(POLLIN), until: deadline) else { return nil }
+                    continue
+                case EBADF, EINVAL: throw .closed("listening socket closed")
+                default: throw .system(error)
+                }
             }
-            let e = errno
-            switch e {
-            case EINTR, ECONNABORTED, EPROTO: continue
-            case EAGAIN, EWOULDBLOCK:
-                guard try wait(for: Int16(POLLIN), until: deadline) else { return nil }
-            case EBADF, EINVAL: throw .closed("listening socket closed")
-            default: throw .system(SystemError("accept", errno: e))
-            }
+            let s = Socket(fd: fd)
+            s.setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+            return s
         }
     }
 
@@ -198,12 +157,13 @@ public final class Socket: @unchecked Sendable {
     func wait(for events: Int16, until deadline: Deadline) throws(SocketError) -> Bool {
         while true {
             if closed { throw .closed("socket closed locally") }
-            var pfd = pollfd(fd: fd, events: events, revents: 0)
             // Wake at least every 250 ms so that a local shutdown() is noticed.
             let timeout = deadline.pollTimeout < 0 ? 250 : min(deadline.pollTimeout, 250)
-            let rc = poll(&pfd, 1, timeout)
-            if rc > 0 { return true }
-            if rc < 0 && errno != EINTR { throw .system(SystemError("poll", errno: errno)) }
+            do throws(SystemError) {
+                if try Posix.poll(fd, events: events, timeoutMillis: timeout) { return true }
+            } catch {
+                throw .system(error)
+            }
             if deadline.hasPassed { return false }
         }
     }
@@ -214,15 +174,16 @@ public final class Socket: @unchecked Sendable {
     public func write(_ bytes: UnsafeRawBufferPointer, until deadline: Deadline) throws(SocketError) {
         var offset = 0
         while offset < bytes.count {
-            let n = send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
-            if n > 0 { offset += n; continue }
-            let e = errno
-            switch e {
-            case EINTR: continue
-            case EAGAIN, EWOULDBLOCK:
-                guard try wait(for: Int16(POLLOUT), until: deadline) else { throw .timedOut("sending \(bytes.count) bytes") }
-            case EPIPE, ECONNRESET, ENOTCONN: throw .closed("peer went away while sending")
-            default: throw .system(SystemError("send", errno: e))
+            do throws(SystemError) {
+                let n = try Posix.send(fd, bytes.baseAddress! + offset, count: bytes.count - offset)
+                if n > 0 { offset += n; continue }
+            } catch {
+                switch error.errno {
+                case EAGAIN, EWOULDBLOCK:
+                    guard try wait(for: Int16(POLLOUT), until: deadline) else { throw .timedOut("sending \(bytes.count) bytes") }
+                case EPIPE, ECONNRESET, ENOTCONN: throw .closed("peer went away while sending")
+                default: throw .system(error)
+                }
             }
         }
     }
@@ -239,23 +200,26 @@ public final class Socket: @unchecked Sendable {
     public func read(into buffer: UnsafeMutableRawBufferPointer, until deadline: Deadline) throws(SocketError) {
         var offset = 0
         while offset < buffer.count {
-            let n = recv(fd, buffer.baseAddress! + offset, buffer.count - offset, 0)
-            if n > 0 { offset += n; continue }
-            if n == 0 { throw .closed(offset == 0 ? "peer closed the connection" : "peer closed the connection mid-message (\(offset) of \(buffer.count) bytes)") }
-            let e = errno
-            switch e {
-            case EINTR: continue
-            case EAGAIN, EWOULDBLOCK:
-                guard try wait(for: Int16(POLLIN), until: deadline) else { throw .timedOut("waiting for \(buffer.count - offset) bytes") }
-            case ECONNRESET, ENOTCONN: throw .closed("connection reset by peer")
-            default: throw .system(SystemError("recv", errno: e))
+            let n: Int
+            do throws(SystemError) {
+                n = try Posix.recv(fd, buffer.baseAddress! + offset, count: buffer.count - offset)
+            } catch {
+                switch error.errno {
+                case EAGAIN, EWOULDBLOCK:
+                    guard try wait(for: Int16(POLLIN), until: deadline) else { throw .timedOut("waiting for \(buffer.count - offset) bytes") }
+                    continue
+                case ECONNRESET, ENOTCONN: throw .closed("connection reset by peer")
+                default: throw .system(error)
+                }
             }
+            if n > 0 { offset += n; continue }
+            throw .closed(offset == 0 ? "peer closed the connection" : "peer closed the connection mid-message (\(offset) of \(buffer.count) bytes)")
         }
     }
 
     /// Stops further reads and writes on the connection; wakes blocked readers. Safe from any thread.
     public func shutdown() {
-        _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+        Posix.shutdown(fd)
     }
 
     /// Closes the descriptor (idempotent).
@@ -267,8 +231,7 @@ public final class Socket: @unchecked Sendable {
 
     /// Sends a TCP reset instead of a clean close (SO_LINGER 0): used to inject connection resets.
     public func reset() {
-        var l = linger(l_onoff: 1, l_linger: 0)
-        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
+        try? Posix.setLinger(fd, seconds: 0)
         close()
     }
 }

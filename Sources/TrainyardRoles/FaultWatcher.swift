@@ -3,7 +3,7 @@ import TrainyardCore
 import TrainyardPlatform
 
 /// Follows this task's fault file (`TRAINYARD_FAULT_FILE`) and applies what it says: network
-/// rules to the `NetworkShaper`, the compute slowdown, and connection resets.
+/// rules to the process's `NetworkShaper` (the one it is given), the compute slowdown, and connection resets.
 public final class FaultWatcher: Sendable {
     private struct State {
         var faults = TaskFaults()
@@ -12,20 +12,23 @@ public final class FaultWatcher: Sendable {
 
     private let path: String?
     private let baseBandwidth: Double?
+    /// The process's emulated network, which the link rules are applied to.
+    private let shaper: NetworkShaper
     private let state = Mutex(State())
     private let onReset: @Sendable () -> Void
 
     /// Starts following `path` (nil: no faults ever). `onReset` runs on the watcher's thread
     /// whenever a connection reset is ordered.
-    public init(path: String?, baseBandwidth: Double?, onReset: @escaping @Sendable () -> Void = {}) {
+    public init(path: String?, baseBandwidth: Double?, shaper: NetworkShaper, onReset: @escaping @Sendable () -> Void = {}) {
+        self.shaper = shaper
         self.path = path
         self.baseBandwidth = baseBandwidth
         self.onReset = onReset
     }
 
-    public static func fromEnvironment(onReset: @escaping @Sendable () -> Void = {}) -> FaultWatcher {
+    public static func fromEnvironment(shaper: NetworkShaper, onReset: @escaping @Sendable () -> Void = {}) -> FaultWatcher {
         let bandwidth = Posix.environment(RoleEnvironment.bandwidth).flatMap(Double.init)
-        return FaultWatcher(path: Posix.environment(RoleEnvironment.faultFile), baseBandwidth: bandwidth, onReset: onReset)
+        return FaultWatcher(path: Posix.environment(RoleEnvironment.faultFile), baseBandwidth: bandwidth, shaper: shaper, onReset: onReset)
     }
 
     public func start(log: RoleLog) {
@@ -65,7 +68,7 @@ public final class FaultWatcher: Sendable {
         let rules = faults.links.map { l in
             NetworkShaper.LinkRule(peers: l.peers.map(Set.init), delay: l.delay, bandwidth: l.bandwidth, partitioned: l.partitioned)
         }
-        NetworkShaper.shared.update(NetworkShaper.Conditions(bandwidth: baseBandwidth, rules: rules))
+        shaper.update(NetworkShaper.Conditions(bandwidth: baseBandwidth, rules: rules))
         if faults != previous {
             log("faults now: slowdown ×\(JSONValue.format(faults.slowFactor)), \(faults.links.count) link rule\(faults.links.count == 1 ? "" : "s")"
                 + (faults.resetGeneration != previous.resetGeneration ? ", connections reset" : ""))

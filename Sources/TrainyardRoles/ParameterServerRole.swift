@@ -17,7 +17,7 @@ public enum ParameterServerRole {
         // Synchronous pushes wait here for their step to be applied.
         let stepAdvanced = NSCondition()
 
-        let server = FrameServer(listener: context.listener) { connection in
+        let server = FrameServer(listener: context.listener, shaper: context.shaper) { connection in
             var peer = ParameterServer.Peer()
             while true {
                 let frame: Frame
@@ -60,7 +60,7 @@ public enum ParameterServerRole {
             }
         }
         server.start(name: context.task.description)
-        FaultWatcher.fromEnvironment(onReset: { server.resetConnections() }).start(log: log)
+        FaultWatcher.fromEnvironment(shaper: context.shaper, onReset: { server.resetConnections() }).start(log: log)
         log("serving on \(context.listener.localAddress) (optimizer \(settings.optimizer.rawValue), learning rate \(settings.learningRate)"
             + (aggregate.map { ", synchronous: \($0) gradients per step" } ?? ", asynchronous") + ")")
 

@@ -11,6 +11,9 @@ public struct RoleContext: @unchecked Sendable {
     public var jobDirectory: String
     public var listener: Socket
     public var log: RoleLog
+    /// This process's emulated network: every connection the role opens or accepts passes through
+    /// it (the launcher's bandwidth cap, and the link faults the `FaultWatcher` applies).
+    public var shaper: NetworkShaper
 
     public var task: TaskID { config.task.id }
 
@@ -51,13 +54,14 @@ public struct RoleContext: @unchecked Sendable {
         if let parentText = environment[RoleEnvironment.parentPID], let parent = Int32(parentText) {
             ParentWatchdog.start(expectedParent: parent)
         }
+        let shaper = NetworkShaper()
         if let bandwidthText = environment[RoleEnvironment.bandwidth], let bandwidth = Double(bandwidthText), bandwidth > 0 {
-            NetworkShaper.shared.update(NetworkShaper.Conditions(bandwidth: bandwidth))
+            shaper.update(NetworkShaper.Conditions(bandwidth: bandwidth))
         }
 
         let jobDirectory = Files.absolute(jobDir ?? FileManager.default.currentDirectoryPath)
         return RoleContext(config: config, token: token, settings: settings, jobDirectory: jobDirectory,
-                           listener: listener, log: RoleLog(task: config.task.id))
+                           listener: listener, log: RoleLog(task: config.task.id), shaper: shaper)
     }
 }
 
@@ -94,6 +98,6 @@ public enum RoleMain {
             Posix.write(TaskLog.errorLine("\(error)"), to: 2)
             code = .failure
         }
-        exit(code.rawValue)
+        Posix.exit(code.rawValue)
     }
 }

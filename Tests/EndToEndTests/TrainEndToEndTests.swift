@@ -134,7 +134,12 @@ final class TrainEndToEndTests: XCTestCase {
             ((try? String(contentsOfFile: "/proc/\($0)/cmdline", encoding: .utf8)) ?? "").contains("trainyard-ps")
         }
         XCTAssertEqual(ps.count, 2)
-        kill(ps[0], SIGKILL)
+        guard let victim = ps.first else {
+            launcher.terminate()
+            launcher.waitUntilExit()
+            return XCTFail("no trainyard-ps process of the job was found")
+        }
+        kill(victim, SIGKILL)
         launcher.waitUntilExit()
         XCTAssertEqual(launcher.terminationStatus, 1)
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

@@ -33,7 +33,8 @@ final class ScenarioTests: XCTestCase {
         XCTAssertEqual(s.policy(for: .worker(0)), .onFailure)
         XCTAssertEqual(s.policy(for: .ps(1)), .exitCode)
         XCTAssertEqual(s.policy(for: .chief(0)), .never)
-        XCTAssertEqual(s.faults.count, 9)
+        // Indexed below: a short list fails here instead of trapping.
+        guard s.faults.count == 9 else { return XCTFail("expected 9 faults, parsed \(s.faults.count)") }
         XCTAssertEqual(s.faults[0].action, .kill(.task(.worker(1))))
         XCTAssertEqual(s.faults[1].trigger, .seconds(1.5))
         XCTAssertEqual(s.faults[1].action, .preempt(.task(.chief(0)), grace: 2))

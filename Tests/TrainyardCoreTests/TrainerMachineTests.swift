@@ -16,7 +16,7 @@ final class TrainerMachineTests: XCTestCase {
         XCTAssertEqual(m.handle(.clusterPolled([status(0, initialized: false, incarnation: 0), status(1, initialized: false, incarnation: 0)], now: 0)),
                        [.initializeCluster(incarnation: 1)])
         XCTAssertEqual(m.handle(.clusterInitialized(incarnation: 1, globalStep: 0)), [.pull(incarnation: 1)])
-        XCTAssertEqual(m.handle(.pulled(globalStep: 0, done: false)), [.computeStep])
+        XCTAssertEqual(m.handle(.pulled(globalStep: 0, done: false, now: 0)), [.computeStep])
         XCTAssertEqual(m.handle(.stepComputed), [.push])
         XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 1, applied: true, done: false), now: 1)), [.pull(incarnation: 1)])
     }
@@ -29,7 +29,8 @@ final class TrainerMachineTests: XCTestCase {
         XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 12, applied: true, done: false), now: 1)), [.writeCheckpoint, .pull(incarnation: 1)])
         _ = m.handle(.checkpointWritten(step: 12))
         XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 21, applied: true, done: false), now: 2)), [.evaluate, .pull(incarnation: 1)])
-        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 100, applied: true, done: true), now: 3)), [.finishJob])
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 100, applied: true, done: true), now: 3)), [.pullFinalState])
+        XCTAssertEqual(m.handle(.finalStatePulled(globalStep: 100, allDone: true, now: 3.1)), [.finishJob(globalStep: 100)])
         XCTAssertEqual(m.handle(.jobFinished), [.exit(.success, reason: "finished at global step 100")])
     }
 
@@ -108,7 +109,7 @@ final class TrainerMachineTests: XCTestCase {
         _ = m.handle(.clusterPolled([status(0, initialized: true)], now: 0))
         _ = m.handle(.rpcFailed(nil, reason: "reset", now: 10))
         _ = m.handle(.clusterPolled([status(0, initialized: true)], now: 11))
-        _ = m.handle(.pulled(globalStep: 3, done: false))
+        _ = m.handle(.pulled(globalStep: 3, done: false, now: 0))
         XCTAssertEqual(m.handle(.rpcFailed(nil, reason: "reset", now: 20)), [.wait(seconds: 0.1), .pollCluster])
     }
 
@@ -116,7 +117,7 @@ final class TrainerMachineTests: XCTestCase {
         var m = TrainerMachine(config(chief: false))
         _ = m.handle(.started(now: 0))
         XCTAssertEqual(m.handle(.rpcFailed(.badToken, reason: "bad token", now: 0)), [.exit(.clusterError, reason: "bad token")])
-        XCTAssertEqual(m.handle(.pulled(globalStep: 0, done: false)), [])  // exited: nothing more
+        XCTAssertEqual(m.handle(.pulled(globalStep: 0, done: false, now: 0)), [])  // exited: nothing more
     }
 
     func testShutdownAndDoneEndWorkersCleanly() {
@@ -143,5 +144,176 @@ final class TrainerMachineTests: XCTestCase {
         XCTAssertEqual(d.first, .writeCheckpoint)
         guard case .exit(let code, _)? = d.last else { return XCTFail() }
         XCTAssertEqual(code, TrainerMachine.preemptedExitCode)
+    }
+
+    // MARK: The plan (queue policy)
+
+    func trainingChief() -> TrainerMachine {
+        var m = TrainerMachine(config(chief: true))
+        m.handle(.started(now: 0))
+        m.handle(.clusterPolled([status(0, initialized: true)], now: 0))
+        return m
+    }
+
+    func drain(_ m: inout TrainerMachine) -> [TrainerMachine.Directive] {
+        var taken: [TrainerMachine.Directive] = []
+        while let d = m.nextDirective() { taken.append(d) }
+        return taken
+    }
+
+    func testNewDirectivesRunBeforeWhatWasAlreadyPlanned() {
+        var m = trainingChief()
+        XCTAssertEqual(m.nextDirective(), .pull(incarnation: 1))
+        m.handle(.pulled(globalStep: 0, done: false, now: 0))
+        XCTAssertEqual(m.nextDirective(), .computeStep)
+        m.handle(.stepComputed)
+        XCTAssertEqual(m.nextDirective(), .push)
+        m.handle(.pushed(PushReply(globalStep: 25, applied: true, done: false), now: 1))
+        XCTAssertEqual(m.pending, [.writeCheckpoint, .evaluate, .pull(incarnation: 1)])
+        XCTAssertEqual(m.nextDirective(), .writeCheckpoint)
+        // An event that plans nothing leaves the rest of the plan in place, in order.
+        m.handle(.checkpointWritten(step: 25))
+        XCTAssertEqual(m.pending, [.evaluate, .pull(incarnation: 1)])
+        XCTAssertTrue(m.hasPendingDirectives)
+    }
+
+    func testAFailureReplacesThePlan() {
+        var m = trainingChief()
+        _ = drain(&m)
+        m.handle(.pushed(PushReply(globalStep: 25, applied: true, done: false), now: 1))
+        XCTAssertEqual(m.nextDirective(), .writeCheckpoint)
+        m.handle(.rpcFailed(nil, reason: "reset", now: 2))
+        // The evaluation and the pull planned before the failure are gone.
+        XCTAssertEqual(drain(&m), [.wait(seconds: 0.1), .pollCluster])
+        XCTAssertFalse(m.hasPendingDirectives)
+        XCTAssertNil(m.nextDirective())
+    }
+
+    func testPreemptionAndShutdownReplaceThePlan() {
+        var m = trainingChief()
+        m.handle(.pushed(PushReply(globalStep: 25, applied: true, done: false), now: 1))
+        m.handle(.preempted)
+        guard case .exit(let code, _)? = m.pending.last, m.pending.count == 2, m.pending.first == .writeCheckpoint else {
+            return XCTFail("\(m.pending)")
+        }
+        XCTAssertEqual(code, TrainerMachine.preemptedExitCode)
+
+        var w = TrainerMachine(config(chief: false))
+        w.handle(.started(now: 0))
+        w.handle(.clusterPolled([status(0, initialized: true)], now: 0))
+        w.handle(.shutdownRequested(reason: "bye"))
+        XCTAssertEqual(drain(&w), [.exit(.success, reason: "bye")])
+    }
+
+    func testAPushThatCarriedEveryShardsValuesSkipsThePull() {
+        var m = trainingChief()
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 2, applied: true, done: false), now: 1, carriedValues: true)), [.computeStep])
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 3, applied: true, done: false), now: 1, carriedValues: false)), [.pull(incarnation: 1)])
+        // Scheduled chief duties still come first.
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 12, applied: true, done: false), now: 2, carriedValues: true)), [.writeCheckpoint, .computeStep])
+        // The last step ends the job whether or not the values came back.
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 100, applied: true, done: true), now: 3, carriedValues: true)), [.pullFinalState])
+    }
+
+    // MARK: The final pull
+
+    func finishingChief(at now: Double = 10) -> TrainerMachine {
+        var m = trainingChief()
+        XCTAssertEqual(m.nextDirective(), .pull(incarnation: 1))
+        XCTAssertEqual(m.handle(.pulled(globalStep: 100, done: true, now: now)), [.pullFinalState])
+        XCTAssertEqual(m.phase, .finishing)
+        return m
+    }
+
+    func testFinalPullWaitsForEveryShardToReachTheEndThenSettles() {
+        var m = finishingChief(at: 10)
+        // A last push is still arriving at a shard: pull again shortly.
+        XCTAssertEqual(m.handle(.finalStatePulled(globalStep: 99, allDone: false, now: 10.5)), [.wait(seconds: 0.005), .pullFinalState])
+        XCTAssertEqual(m.handle(.finalStatePulled(globalStep: 99, allDone: false, now: 11.9)), [.wait(seconds: 0.005), .pullFinalState])
+        // After the settle time the state is taken as it is.
+        XCTAssertEqual(m.handle(.finalStatePulled(globalStep: 99, allDone: false, now: 12.1)), [.finishJob(globalStep: 99)])
+        XCTAssertNil(m.finalPull)
+
+        var n = finishingChief(at: 10)
+        XCTAssertEqual(n.handle(.finalStatePulled(globalStep: 100, allDone: true, now: 10.1)), [.finishJob(globalStep: 100)])
+        XCTAssertEqual(n.handle(.jobFinished), [.exit(.success, reason: "finished at global step 100")])
+    }
+
+    func testFailedFinalPullsRetryWithBackoffThenFallBackToPolling() {
+        var c = config(chief: true)
+        c.finalPullWindow = 10
+        c.finalPullBackoff = Backoff(initial: 1, maximum: 4)
+        var m = TrainerMachine(c)
+        m.handle(.started(now: 0))
+        m.handle(.clusterPolled([status(0, initialized: true)], now: 0))
+        XCTAssertEqual(m.handle(.pulled(globalStep: 100, done: true, now: 100)), [.pullFinalState])
+        // Every failure, even one that would be fatal while training, is retried within the window.
+        XCTAssertEqual(m.handle(.rpcFailed(nil, reason: "reset", now: 100.5)),
+                       [.note("final pull failed (reset); retrying"), .wait(seconds: 1), .pullFinalState])
+        XCTAssertEqual(m.handle(.rpcFailed(.shuttingDown, reason: "over", now: 102)),
+                       [.note("final pull failed (over); retrying"), .wait(seconds: 2), .pullFinalState])
+        XCTAssertEqual(m.phase, .finishing)
+        // The next pause would end past the window: give up on the final pull, back off, poll the cluster.
+        XCTAssertEqual(m.handle(.rpcFailed(nil, reason: "reset", now: 107)),
+                       [.note("final pull failed (reset); retrying"), .wait(seconds: 4), .wait(seconds: 0.1), .pollCluster])
+        XCTAssertNil(m.finalPull)
+        // A poll that finds the job done starts the final pull afresh.
+        XCTAssertEqual(m.handle(.clusterPolled([status(0, initialized: true, step: 100, done: true)], now: 112)), [.pullFinalState])
+        XCTAssertEqual(m.finalPull?.since, 112)
+        XCTAssertEqual(m.finalPull?.failures, 0)
+    }
+
+    func testFinishingTheJobIsOneStretchUntilTheJobEndsOrTheFinalPullGivesUp() {
+        var m = finishingChief(at: 0)
+        XCTAssertTrue(m.isFinishingTheJob)
+        XCTAssertEqual(m.handle(.finalStatePulled(globalStep: 100, allDone: true, now: 0.1)), [.finishJob(globalStep: 100)])
+        XCTAssertTrue(m.isFinishingTheJob, "the final checkpoint and export still belong to the stretch")
+        _ = m.handle(.jobFinished)
+        XCTAssertFalse(m.isFinishingTheJob)
+
+        var n = finishingChief(at: 0)
+        _ = n.handle(.rpcFailed(nil, reason: "reset", now: 9.99))
+        XCTAssertFalse(n.isFinishingTheJob, "after giving up on the final pull, the chief polls like any task")
+        XCTAssertEqual(n.phase, .finishing)
+        XCTAssertFalse(TrainerMachine(config(chief: false)).isFinishingTheJob)
+    }
+
+    func testAFinishingChiefIgnoresTheShutdownItOrdered() {
+        var m = finishingChief()
+        XCTAssertEqual(m.nextDirective(), .pullFinalState)
+        m.handle(.finalStatePulled(globalStep: 100, allDone: true, now: 10.1))
+        XCTAssertEqual(m.handle(.shutdownRequested(reason: "the job finished")), [])
+        XCTAssertEqual(m.pending, [.finishJob(globalStep: 100)])
+        XCTAssertEqual(m.phase, .finishing)
+    }
+
+    // MARK: Merging shard replies
+
+    func testMergedPullTakesTheSlowestShardsStep() {
+        let merged = MergedPull(merging: [
+            Parameters(globalStep: 7, done: false, values: []),
+            Parameters(globalStep: 5, done: true, values: []),
+            Parameters(globalStep: 9, done: false, values: []),
+        ])
+        XCTAssertEqual(merged, MergedPull(globalStep: 5, done: true, allDone: false))
+        XCTAssertEqual(MergedPull(merging: [Parameters(globalStep: 3, done: true, values: []), Parameters(globalStep: 4, done: true, values: [])]),
+                       MergedPull(globalStep: 3, done: true, allDone: true))
+        XCTAssertEqual(MergedPull(merging: [Parameters]()), MergedPull(globalStep: 0, done: false, allDone: true))
+    }
+
+    func testMergedPushTakesTheFurthestStepAndNeedsEveryShardsValues() {
+        let replies = [
+            PushReply(globalStep: 4, applied: true, done: false, values: [1, 2]),
+            PushReply(globalStep: 6, applied: false, done: true, values: [3]),
+        ]
+        let merged = MergedPush(merging: replies, shardElements: [2, 1])
+        XCTAssertEqual(merged.reply, PushReply(globalStep: 6, applied: false, done: true))
+        XCTAssertTrue(merged.carriedValues)
+        // A shard that sent no values (or the wrong number) means the next step must pull.
+        XCTAssertFalse(MergedPush(merging: replies, shardElements: [2, 2]).carriedValues)
+        XCTAssertFalse(MergedPush(merging: [replies[0], PushReply(globalStep: 6, applied: true, done: false)], shardElements: [2, 1]).carriedValues)
+        // An empty shard has nothing to send back.
+        XCTAssertTrue(MergedPush(merging: [replies[0], PushReply(globalStep: 6, applied: true, done: false)], shardElements: [2, 0]).carriedValues)
+        XCTAssertEqual(MergedPush(merging: [PushReply(globalStep: 9, applied: true, done: false)], shardElements: [0]).reply.globalStep, 9)
     }
 }

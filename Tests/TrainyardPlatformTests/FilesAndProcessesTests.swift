@@ -50,11 +50,50 @@ final class FilesAndProcessesTests: XCTestCase {
         XCTAssertEqual(try Files.readText(out), "hello there\n")
 
         let sleeper = try ProcessSpawner.spawn(SpawnRequest(executable: "/bin/sleep", arguments: ["30"]))
-        XCTAssertNil(ProcessSpawner.poll(sleeper))
+        XCTAssertNil(ProcessSpawner.reap(sleeper))
         ProcessSpawner.signalGroup(sleeper, Signals.kill)
         let t = ProcessSpawner.wait(sleeper, timeout: 10)
         XCTAssertEqual(t, .signaled(9))
         XCTAssertEqual(t?.code, 137)
+    }
+
+    func testPollReapsOnlyThePidItIsGivenAndReportsItsPeakMemory() throws {
+        // A child that has ended, and one that is still running.
+        let quick = try ProcessSpawner.spawn(SpawnRequest(executable: "/bin/sh", arguments: ["-c", "exit 4"]))
+        let sleeper = try ProcessSpawner.spawn(SpawnRequest(executable: "/bin/sleep", arguments: ["30"]))
+        var killed: (termination: Termination, peakRSSBytes: Int)?
+        defer { if killed == nil { ProcessSpawner.signalGroup(sleeper, Signals.kill); _ = ProcessSpawner.wait(sleeper, timeout: 10) } }
+        let ended = Deadline.after(seconds: 10)
+        while Posix.processExists(quick) && !Self.isZombie(quick) && !ended.hasPassed { MonotonicClock.sleep(seconds: 0.01) }
+        XCTAssertTrue(Self.isZombie(quick), "the quick child should have ended by now")
+
+        // Polling the sleeper neither reports it nor reaps the child that has ended.
+        let running = ProcessSpawner.reap(sleeper)
+        XCTAssertNil(running)
+        XCTAssertTrue(Self.isZombie(quick), "poll(sleeper) reaped another child")
+
+        let reaped = ProcessSpawner.reap(quick)
+        let result = try XCTUnwrap(reaped)
+        XCTAssertEqual(result.termination, .exited(4))
+        XCTAssertGreaterThan(result.peakRSSBytes, 0)
+        // Reaped once: asking again finds no such child.
+        let again = ProcessSpawner.reap(quick)
+        XCTAssertNil(again)
+
+        ProcessSpawner.signalGroup(sleeper, Signals.kill)
+        let deadline = Deadline.after(seconds: 10)
+        while killed == nil && !deadline.hasPassed {
+            if let (termination, maxRSS) = ProcessSpawner.reap(sleeper) { killed = (termination, maxRSS) }
+            MonotonicClock.sleep(seconds: 0.01)
+        }
+        XCTAssertEqual(killed?.termination, .signaled(9))
+    }
+
+    /// Whether `pid` has ended and waits to be reaped (state Z in /proc).
+    static func isZombie(_ pid: Int32) -> Bool {
+        guard let stat = try? Files.readText("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")"),
+              stat.index(close, offsetBy: 2) < stat.endIndex else { return false }
+        return stat[stat.index(close, offsetBy: 2)] == "Z"
     }
 
     func testSpawnPassesDescriptors() throws {

@@ -115,15 +115,22 @@ final class LoopbackTests: XCTestCase {
 
     func testBandwidthShapingSlowsSends() throws {
         let (server, address, _) = try startServer()
-        defer { server.stop(); NetworkShaper.shared.update(.init()) }
-        let client = PeerClient(server: .ps(0), address: address, hello: Hello(token: "tok", task: .chief(0)))
+        defer { server.stop() }
+        let shaper = NetworkShaper()  // this client's own network: no other connection is shaped
+        let client = PeerClient(server: .ps(0), address: address, hello: Hello(token: "tok", task: .chief(0)), shaper: shaper)
         try client.connect(until: .after(seconds: 2))
-        NetworkShaper.shared.update(.init(bandwidth: 1_000_000))  // 1 MB/s
+        shaper.update(.init(bandwidth: 1_000_000))  // 1 MB/s
         let start = MonotonicClock.now()
         _ = try? client.call(.initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 1, values: [Float](repeating: 0, count: 100_000))), timeout: 5)
         let elapsed = MonotonicClock.now() - start
         XCTAssertGreaterThan(elapsed, 0.35, "400 KB at 1 MB/s takes about 0.4 s")
-        NetworkShaper.shared.update(.init(rules: [.init(peers: [.ps(0)], partitioned: true)]))
+        // An unshaped client to the same server is not slowed by another client's shaper.
+        let other = PeerClient(server: .ps(0), address: address, hello: Hello(token: "tok", task: .worker(0)))
+        let otherStart = MonotonicClock.now()
+        _ = try other.call(.status, timeout: 2)
+        XCTAssertLessThan(MonotonicClock.now() - otherStart, 0.3)
+        shaper.update(.init(rules: [.init(peers: [.ps(0)], partitioned: true)]))
         XCTAssertThrowsError(try client.call(.status, timeout: 1))
+        XCTAssertNoThrow(try other.call(.status, timeout: 2))
     }
 }

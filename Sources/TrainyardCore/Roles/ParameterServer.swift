@@ -46,15 +46,13 @@ public enum ParameterServerDirective: Sendable, Equatable {
 ///
 /// The shell owns one of these behind a lock, and one `Peer` per connection.
 public struct ParameterServer: Sendable {
-    /// What the server knows about one connection.
-    public struct Peer: Sendable, Equatable {
-        /// Set once the connection's hello carried the right token.
-        public var task: TaskID?
-        public init() {}
-    }
+    /// What the server knows about one connection (whether it said hello, and as whom).
+    public typealias Peer = HelloGate.Peer
 
     public let task: TaskID
-    public let token: String
+    /// Checks every connection's hello and the job's token.
+    public let gate: HelloGate
+    public var token: String { gate.token }
     public let optimizer: OptimizerConfig
     /// How many values the shard holds: set by the chief's `initialize` (0 before).
     public private(set) var shardElements = 0
@@ -80,7 +78,7 @@ public struct ParameterServer: Sendable {
 
     public init(task: TaskID, token: String, optimizer: OptimizerConfig, replicasToAggregate: Int? = nil) {
         self.task = task
-        self.token = token
+        self.gate = HelloGate(token: token)
         self.optimizer = optimizer
         self.replicasToAggregate = replicasToAggregate
     }
@@ -108,15 +106,10 @@ public struct ParameterServer: Sendable {
         }
         func fail(_ code: WireError.Code, _ text: String) -> ParameterServerDirective { reply(.error(WireError(code, text))) }
 
-        if case .hello(let hello) = frame.message {
-            guard hello.token == token else {
-                return [fail(.badToken, "the hello's job token is not this job's"), .close]
-            }
-            peer.task = hello.task
-            return [reply(.helloReply(status))]
-        }
-        guard peer.task != nil else {
-            return [fail(.helloRequired, "the first message on a connection must be a hello"), .close]
+        switch gate.admit(frame.message, from: &peer) {
+        case .welcomed: return [reply(.helloReply(status))]
+        case .refused(let error): return [reply(.error(error)), .close]
+        case .admitted: break
         }
         if shuttingDown, frame.message != .status {
             return [fail(.shuttingDown, "the job is over")]

@@ -8,6 +8,10 @@
 /// incarnation means the chief restored the cluster, so re-learn it and pull again; an empty
 /// (restarted) ps makes the chief restore every shard from the latest checkpoint under a new
 /// incarnation, while workers wait for that.
+///
+/// The machine also keeps the plan: `handle(_:)` returns the directives it just decided and merges
+/// them into `pending` (a failure replaces the plan, anything else runs before what was already
+/// planned); the shell takes them one at a time with `nextDirective()`.
 public struct TrainerMachine: Sendable {
     public struct Configuration: Sendable, Equatable {
         public var isChief: Bool
@@ -17,15 +21,30 @@ public struct TrainerMachine: Sendable {
         public var backoff: Backoff
         /// Seconds of continuous failure to reach the cluster before giving up.
         public var peerTimeout: Double
+        /// Chief, at the end: seconds to keep trying to read the final variables before falling
+        /// back to polling the cluster.
+        public var finalPullWindow: Double
+        /// Chief, at the end: seconds after which a final pull is accepted even though some shard
+        /// has not reached the last step yet (a push that will never arrive).
+        public var finalPullSettle: Double
+        /// Chief, at the end: the pause between failed final pulls.
+        public var finalPullBackoff: Backoff
+        /// Chief, at the end: the pause before pulling again while a last push is still arriving.
+        public var finalPullPoll: Double
 
         public init(isChief: Bool, maxSteps: Int64, checkpointEvery: Int64, evalEvery: Int64,
-                    backoff: Backoff = Backoff(), peerTimeout: Double = 60) {
+                    backoff: Backoff = Backoff(), peerTimeout: Double = 60, finalPullWindow: Double = 10,
+                    finalPullSettle: Double = 2, finalPullBackoff: Backoff = Backoff(), finalPullPoll: Double = 0.005) {
             self.isChief = isChief
             self.maxSteps = maxSteps
             self.checkpointEvery = checkpointEvery
             self.evalEvery = evalEvery
             self.backoff = backoff
             self.peerTimeout = peerTimeout
+            self.finalPullWindow = finalPullWindow
+            self.finalPullSettle = finalPullSettle
+            self.finalPullBackoff = finalPullBackoff
+            self.finalPullPoll = finalPullPoll
         }
     }
 
@@ -48,9 +67,14 @@ public struct TrainerMachine: Sendable {
         case clusterUnreachable(reason: String, now: Double)
         /// The chief finished initializing every ps under `incarnation`, at `globalStep`.
         case clusterInitialized(incarnation: UInt32, globalStep: Int64)
-        case pulled(globalStep: Int64, done: Bool)
+        /// Every shard answered the pull: `globalStep` is the lowest shard's, `done` whether any is done.
+        case pulled(globalStep: Int64, done: Bool, now: Double)
         case stepComputed
-        case pushed(PushReply, now: Double)
+        /// Every shard answered the push (merged: see `MergedPush`). `carriedValues`: the replies
+        /// held every shard's values after the update, so there is nothing to pull before the next step.
+        case pushed(PushReply, now: Double, carriedValues: Bool = false)
+        /// Chief, at the end: every shard answered the final pull (values and optimizer slots).
+        case finalStatePulled(globalStep: Int64, allDone: Bool, now: Double)
         /// An RPC failed: with a server's error code, or none for a transport failure or timeout.
         case rpcFailed(WireError.Code?, reason: String, now: Double)
         case checkpointWritten(step: Int64)
@@ -79,8 +103,14 @@ public struct TrainerMachine: Sendable {
         case writeCheckpoint
         /// Chief: evaluate on the held-out data; report `evaluated`.
         case evaluate
-        /// Chief: final checkpoint, evaluation, model export, shutdown of every task; report `jobFinished`.
-        case finishJob
+        /// Chief, at the end: pull every shard with its optimizer slots; report `finalStatePulled`
+        /// (or `rpcFailed`).
+        case pullFinalState
+        /// Chief: with the state the final pull read (at `globalStep`), write the final checkpoint,
+        /// evaluate, export the model and shut every task down; report `jobFinished`.
+        case finishJob(globalStep: Int64)
+        /// Write a line to the task's log.
+        case note(String)
         /// Sleep, then carry on with the next directive.
         case wait(seconds: Double)
         case exit(ExitCode, reason: String)
@@ -100,10 +130,42 @@ public struct TrainerMachine: Sendable {
     public private(set) var attempts = 0
     /// How many times this task saw the cluster restored under a new incarnation.
     public private(set) var restores = 0
+    /// Chief, at the end: when the final pull began and how many attempts failed; nil otherwise.
+    public private(set) var finalPull: (since: Double, failures: Int)?
+    /// The chief is reading the final state and finishing the job (from the first final pull to
+    /// `jobFinished`, unless the final pull gives up). The shell performs this stretch as one step:
+    /// it holds signals until it ends, and its pauses are not cut short.
+    public private(set) var isFinishingTheJob = false
+    /// The directives planned and not yet taken, in order.
+    public private(set) var pending: [Directive] = []
 
     public init(_ configuration: Configuration) { self.configuration = configuration }
 
+    /// Whether a directive is waiting for the shell.
+    public var hasPendingDirectives: Bool { !pending.isEmpty }
+
+    /// The next directive to perform, removed from the plan; nil when nothing is planned.
+    public mutating func nextDirective() -> Directive? {
+        pending.isEmpty ? nil : pending.removeFirst()
+    }
+
+    /// Takes an event: returns the directives it calls for and merges them into `pending`. After a
+    /// failure, a restore, a preemption or a shutdown request they replace the plan (it was made for
+    /// a world that no longer holds); otherwise they run before what was already planned.
+    @discardableResult
     public mutating func handle(_ event: Event) -> [Directive] {
+        if case .shutdownRequested = event, phase == .finishing {
+            return []  // the chief finishing the job is the one that asked everyone to stop
+        }
+        let next = decide(event)
+        switch event {
+        case .rpcFailed, .clusterUnreachable, .clusterPolled, .preempted, .shutdownRequested: pending = next
+        default: pending = next + pending
+        }
+        return next
+    }
+
+    private mutating func decide(_ event: Event) -> [Directive] {
         guard phase != .exited else { return [] }
         switch event {
         case .started(let now):
@@ -126,25 +188,41 @@ public struct TrainerMachine: Sendable {
             phase = .training
             return [.pull(incarnation: incarnation)]
 
-        case .pulled(let step, let done):
+        case .pulled(let step, let done, let now):
             recovered()
             globalStep = max(globalStep, step)
-            if done { return reachedEnd() }
+            if done { return reachedEnd(now: now) }
             return [.computeStep]
 
         case .stepComputed:
             return [.push]
 
-        case .pushed(let reply, _):
+        case .pushed(let reply, let now, let carriedValues):
             recovered()
             globalStep = max(globalStep, reply.globalStep)
-            if reply.done || globalStep >= configuration.maxSteps { return reachedEnd() }
+            if reply.done || globalStep >= configuration.maxSteps { return reachedEnd(now: now) }
             var next: [Directive] = []
             if configuration.isChief {
                 if globalStep - lastCheckpointStep >= configuration.checkpointEvery { next.append(.writeCheckpoint) }
                 if globalStep - lastEvalStep >= configuration.evalEvery { next.append(.evaluate) }
             }
-            return next + [.pull(incarnation: incarnation)]
+            // The push brought every shard's values back: train on them without asking again.
+            return next + [carriedValues ? .computeStep : .pull(incarnation: incarnation)]
+
+        case .finalStatePulled(let step, let allDone, let now):
+            guard let final = finalPull else { return [] }
+            if allDone || now - final.since > configuration.finalPullSettle {
+                finalPull = nil
+                return [.finishJob(globalStep: step)]
+            }
+            // A last push is still arriving at some shard.
+            return finalPullAgain(after: configuration.finalPullPoll, now: now)
+
+        case .rpcFailed(_, let reason, let now) where finalPull != nil:
+            let failures = finalPull?.failures ?? 0
+            finalPull?.failures = failures + 1
+            return [.note("final pull failed (\(reason)); retrying")]
+                + finalPullAgain(after: configuration.finalPullBackoff.delay(attempt: failures), now: now)
 
         case .rpcFailed(let code, let reason, let now):
             switch code {
@@ -187,6 +265,7 @@ public struct TrainerMachine: Sendable {
             return stop(TrainerMachine.preemptedExitCode, "preempted (SIGTERM)")
 
         case .jobFinished:
+            isFinishingTheJob = false
             return stop(.success, "finished at global step \(globalStep)")
         }
     }
@@ -203,7 +282,7 @@ public struct TrainerMachine: Sendable {
                 lastEvalStep = globalStep
             }
             recovered()
-            if statuses.contains(where: \.done) { return reachedEnd() }
+            if statuses.contains(where: \.done) { return reachedEnd(now: now) }
             phase = .training
             return [.pull(incarnation: incarnation)]
         }
@@ -221,12 +300,26 @@ public struct TrainerMachine: Sendable {
         return retry(reason: reason, now: now)
     }
 
-    private mutating func reachedEnd() -> [Directive] {
+    private mutating func reachedEnd(now: Double) -> [Directive] {
         if configuration.isChief {
             phase = .finishing
-            return [.finishJob]
+            finalPull = (since: now, failures: 0)
+            isFinishingTheJob = true
+            return [.pullFinalState]
         }
         return stop(.success, "the job reached its last step (\(globalStep))")
+    }
+
+    /// Pauses, then pulls the final state again, unless that would pass the final-pull window:
+    /// then the pause, and the ordinary retry (polling the cluster, which leads back here).
+    private mutating func finalPullAgain(after delay: Double, now: Double) -> [Directive] {
+        guard let final = finalPull else { return [] }
+        if now + delay - final.since >= configuration.finalPullWindow {
+            finalPull = nil
+            isFinishingTheJob = false
+            return [.wait(seconds: delay)] + retry(reason: "could not read the final variables from the parameter servers", now: now + delay)
+        }
+        return [.wait(seconds: delay), .pullFinalState]
     }
 
     private mutating func retry(reason: String, now: Double) -> [Directive] {

@@ -1,0 +1,69 @@
+import XCTest
+import TrainyardCore
+import TrainyardPlatform
+import TrainyardRoles
+
+/// `ShardSet` over two in-process shards (`LocalShard`): the partition, the scatter and gather of
+/// values and gradients, and the merged answers, without sockets.
+final class ShardSetTests: XCTestCase {
+    // a→shard 0, b→1, c→1, d→0 (see PartitionTests): 28 values, 14 per shard.
+    let partition = Partition(variables: [VariableSpec(name: "a", rows: 10, cols: 1), VariableSpec(name: "b", rows: 8, cols: 1),
+                                          VariableSpec(name: "c", rows: 6, cols: 1), VariableSpec(name: "d", rows: 4, cols: 1)],
+                              shardCount: 2, minimumPiece: 100)
+
+    func makeShards() -> ShardSet {
+        let sgd = OptimizerConfig(kind: .sgd, learningRate: 0.5)
+        return ShardSet(clients: [LocalShard(owner: .chief(0), token: "t", optimizer: sgd), LocalShard(owner: .chief(0), token: "t", optimizer: sgd)],
+                        partition: partition)
+    }
+
+    func testPullScattersEveryShardAndMergesTheirSteps() throws {
+        let shards = makeShards()
+        let values = (0..<28).map(Float.init)
+        try shards.initialize(incarnation: 1, globalStep: 0, maxSteps: 3, values: values, slots: [], until: .after(seconds: 1))
+        XCTAssertEqual(shards.incarnation, 1)
+        guard case .answered(let statuses) = shards.poll(timeout: 1, model: "test") else { return XCTFail("the shards did not answer") }
+        XCTAssertEqual(statuses.map(\.shardElements), [14, 14])
+
+        var parameters = [Float](repeating: -1, count: 28)
+        let first = try shards.pull(includeSlots: false, into: &parameters, until: .after(seconds: 1))
+        XCTAssertEqual(parameters, values)
+        XCTAssertEqual(first.merged, MergedPull(globalStep: 0, done: false, allDone: false))
+        XCTAssertEqual(first.slots, [])
+
+        // The gradients reach each shard as its own piece; the values come back updated.
+        let pushed = try shards.push(gradients: [Float](repeating: 1, count: 28), baseStep: 0, updating: &parameters, until: .after(seconds: 1))
+        XCTAssertEqual(pushed.reply, PushReply(globalStep: 1, applied: true, done: false))
+        XCTAssertTrue(pushed.carriedValues)
+        XCTAssertEqual(parameters, values.map { $0 - 0.5 })
+
+        // Shard 1 runs ahead by a step: a pull reports the slowest shard's step, a push the furthest.
+        let id = try shards.clients[1].send(.push(Push(baseStep: 1, gradients: [Float](repeating: 0, count: 14))), until: .after(seconds: 1))
+        _ = try shards.clients[1].receive(id, until: .after(seconds: 1))
+        XCTAssertEqual(try shards.pull(includeSlots: false, into: &parameters, until: .after(seconds: 1)).merged.globalStep, 1)
+        let last = try shards.push(gradients: [Float](repeating: 0, count: 28), baseStep: 2, updating: &parameters, until: .after(seconds: 1))
+        XCTAssertEqual(last.reply, PushReply(globalStep: 3, applied: true, done: true))
+        // Shard 1 reached the last step; shard 0 has not: done, but not all done.
+        XCTAssertEqual(try shards.pull(includeSlots: false, into: &parameters, until: .after(seconds: 1)).merged,
+                       MergedPull(globalStep: 2, done: true, allDone: false))
+    }
+
+    func testPullWithSlotsReturnsWholeModelArrays() throws {
+        let momentum = OptimizerConfig(kind: .momentum, learningRate: 1, momentum: 0.5)
+        let shards = ShardSet(clients: [LocalShard(owner: .chief(0), token: "t", optimizer: momentum), LocalShard(owner: .chief(0), token: "t", optimizer: momentum)],
+                              partition: partition)
+        let velocity = (0..<28).map { Float($0) / 10 }
+        try shards.initialize(incarnation: 1, globalStep: 0, maxSteps: 10, values: [Float](repeating: 0, count: 28), slots: [velocity], until: .after(seconds: 1))
+        var parameters = [Float](repeating: 0, count: 28)
+        let pulled = try shards.pull(includeSlots: true, into: &parameters, until: .after(seconds: 1))
+        XCTAssertEqual(pulled.slots, [velocity])
+    }
+
+    func testAShardThatIsNotInitializedFailsThePull() {
+        let shards = makeShards()
+        var parameters = [Float](repeating: 0, count: 28)
+        XCTAssertThrowsError(try shards.pull(includeSlots: false, into: &parameters, until: .after(seconds: 1))) { error in
+            XCTAssertEqual((error as? RPCError)?.code, .notInitialized)
+        }
+    }
+}
