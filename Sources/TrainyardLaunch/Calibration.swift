@@ -33,11 +33,7 @@ public enum Calibration {
         return p
     }
 
-    public static func cpuSeconds() -> Double {
-        var u = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
-        return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) * 1e-6 + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) * 1e-6
-    }
+    public static func cpuSeconds() -> Double { Posix.processCPUSeconds() }
 
     /// Runs `body` repeatedly for about `seconds`; returns wall seconds per call (best of three rounds).
     public static func time(_ seconds: Double, _ body: () -> Void) -> Double {
@@ -122,7 +118,7 @@ public enum Calibration {
             guard let stat = try? Files.readText("/proc/\(ps)/stat"), let close = stat.lastIndex(of: ")") else { return 0 }
             let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
             guard fields.count > 13, let u = Double(fields[11]), let k = Double(fields[12]) else { return 0 }
-            return (u + k) / Double(sysconf(Int32(_SC_CLK_TCK)))
+            return (u + k) / Posix.clockTicksPerSecond
         }
         for _ in 0..<200 { _ = try client.call(.status, timeout: 5) }
         var rpcCount = 0

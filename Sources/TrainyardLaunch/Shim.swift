@@ -39,7 +39,7 @@ public enum Shim {
     public static func findInPath(_ name: String) -> String? {
         for dir in (Posix.environment("PATH") ?? "/usr/bin:/bin").split(separator: ":") {
             let candidate = "\(dir)/\(name)"
-            if access(candidate, X_OK) == 0 && !Files.isDirectory(candidate) { return candidate }
+            if Posix.isExecutable(candidate) && !Files.isDirectory(candidate) { return candidate }
         }
         return nil
     }

@@ -318,6 +318,19 @@ extension Posix {
     /// Whether `path` exists (access F_OK).
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+    /// Whether `path` is a file this process may execute.
+    public static func isExecutable(_ path: String) -> Bool { access(path, X_OK) == 0 }
+
+    /// CPU seconds this process has used (user + system).
+    public static func processCPUSeconds() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF, &u)
+        return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) * 1e-6 + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) * 1e-6
+    }
+
+    /// Clock ticks per second, the unit of /proc/PID/stat's CPU times.
+    public static var clockTicksPerSecond: Double { Double(sysconf(Int32(_SC_CLK_TCK))) }
+
     /// The size of the file at `path` in bytes (stat); nil when it cannot be read.
     public static func fileSize(_ path: String) -> Int? {
         var st = stat()

@@ -7,21 +7,44 @@ final class ScenarioEndToEndTests: XCTestCase {
     static let scenarios = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Scenarios").path
 
-    func testEveryShippedScenarioPasses() throws {
-        let jobs = Harness.temporaryDirectory("scenarios")
+    /// One test per shipped scenario, so one that fails does not hide the others.
+    static let shipped = ["01-worker-killed.json", "02-ps-killed.json", "03-chief-killed.json", "04-chief-preempted.json", "05-worker-paused.json", "06-ps-paused.json", "07-straggler-async.json", "08-sync-backup-workers.json", "09-sync-no-backup.json", "10-network-delay.json", "11-bandwidth-cap.json", "12-partition.json", "13-connection-reset.json", "14-corrupt-checkpoint.json", "15-restart-policy-gives-up.json", "16-random-worker-killed.json"]
+
+    func testEveryScenarioFileHasItsOwnTest() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.scenarios).filter { $0.hasSuffix(".json") }.sorted()
+        XCTAssertEqual(files, Self.shipped, "add a test case below for each scenario file")
+    }
+
+    func testWorkerKilled() throws { try run("01-worker-killed.json") }
+    func testPsKilled() throws { try run("02-ps-killed.json") }
+    func testChiefKilled() throws { try run("03-chief-killed.json") }
+    func testChiefPreempted() throws { try run("04-chief-preempted.json") }
+    func testWorkerPaused() throws { try run("05-worker-paused.json") }
+    func testPsPaused() throws { try run("06-ps-paused.json") }
+    func testStragglerAsync() throws { try run("07-straggler-async.json") }
+    func testSyncBackupWorkers() throws { try run("08-sync-backup-workers.json") }
+    func testSyncNoBackup() throws { try run("09-sync-no-backup.json") }
+    func testNetworkDelay() throws { try run("10-network-delay.json") }
+    func testBandwidthCap() throws { try run("11-bandwidth-cap.json") }
+    func testPartition() throws { try run("12-partition.json") }
+    func testConnectionReset() throws { try run("13-connection-reset.json") }
+    func testCorruptCheckpoint() throws { try run("14-corrupt-checkpoint.json") }
+    func testRestartPolicyGivesUp() throws { try run("15-restart-policy-gives-up.json") }
+    func testRandomWorkerKilled() throws { try run("16-random-worker-killed.json") }
+
+    /// Runs one scenario file as a user would and reports every failed expectation.
+    func run(_ file: String) throws {
+        let jobs = Harness.temporaryDirectory("scenario")
         defer { try? FileManager.default.removeItem(atPath: jobs) }
-        let r = try Harness.run(["scenario", "run-all", Self.scenarios, "--jobs-dir", jobs, "--json"], timeout: 900)
-        let result = try JSONParser.parse(r.stdout)
-        var failures: [String] = []
-        for s in result["scenarios"]?.arrayValue ?? [] where s["passed"] != true {
-            let failed = (s["expectations"]?.arrayValue ?? []).filter { $0["passed"] != true }
-                .map { "\($0["name"]?.stringValue ?? "?"): expected \($0["expected"]?.stringValue ?? "?"), got \($0["actual"]?.stringValue ?? "?")" }
-            failures.append("\(s["scenario"]?.stringValue ?? "?") (\(s["job_dir"]?.stringValue ?? "")): \(failed.joined(separator: "; "))")
-        }
-        XCTAssertEqual(failures, [], r.stderr)
-        XCTAssertEqual(r.status, 0)
-        XCTAssertGreaterThanOrEqual(result["scenarios"]?.arrayValue?.count ?? 0, 10)
-        XCTAssertEqual(Harness.processes(mentioning: jobs), [])
+        let r = try Harness.run(["scenario", "run", Self.scenarios + "/" + file, "--job-dir", jobs + "/run", "--json"], timeout: 300)
+        let result: JSONValue
+        do { result = try JSONParser.parse(r.stdout) } catch { return XCTFail("\(file): no JSON result (exit \(r.status)): \(r.stderr)") }
+        let failed = (result["expectations"]?.arrayValue ?? []).filter { $0["passed"] != true }
+            .map { "\($0["name"]?.stringValue ?? "?"): expected \($0["expected"]?.stringValue ?? "?"), got \($0["actual"]?.stringValue ?? "?")" }
+        XCTAssertEqual(failed, [], "\(file) — evidence was in \(jobs)/run")
+        XCTAssertEqual(result["passed"], .bool(true))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(Harness.processes(mentioning: jobs), [], "\(file) left processes behind")
     }
 
     func testAFailingExpectationFailsTheRunAndKeepsEvidence() throws {

@@ -6,7 +6,7 @@
 /// `UsageError` naming the flag to change, so `trainyard train` exits 2 before starting anything
 /// instead of aborting in an allocation, being OOM-killed or running out of descriptors.
 ///
-/// The estimates are lower bounds of what the roles allocate (Docs/architecture.md):
+/// The estimates are lower bounds of what the roles allocate (Docs/README.md):
 /// - model: each training task (chief and workers) holds the parameters and their gradients
 ///   (2 copies of `parameterCount` 32-bit floats) and a batch of activations and their gradients;
 ///   the parameter servers together hold 1 copy plus the optimizer's slots (sgd 0, momentum 1,
