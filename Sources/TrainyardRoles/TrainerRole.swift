@@ -328,6 +328,9 @@ public final class TrainerRole {
 
     /// The final state: every shard, with optimizer slots (the machine decides whether to accept it).
     private func pullFinalState() -> TrainerMachine.Event {
+        // A chief restarted after the cluster finished has pulled nothing yet: ask under the
+        // incarnation it adopted from the cluster, not the one it started with.
+        shards.incarnation = machine.incarnation
         do throws(RPCError) {
             let result = try shards.pull(includeSlots: true, into: &parameters, until: rpcDeadline)
             finalSlots = result.slots

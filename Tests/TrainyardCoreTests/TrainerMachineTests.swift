@@ -10,6 +10,14 @@ final class TrainerMachineTests: XCTestCase {
         Status(task: .ps(i), initialized: initialized, incarnation: incarnation, globalStep: step, done: done, shardElements: 4)
     }
 
+    func testARestartedChiefThatFindsTheJobDoneAdoptsTheClustersIncarnationForTheFinalPull() {
+        var m = TrainerMachine(config(chief: true))
+        XCTAssertEqual(m.handle(.started(now: 0)), [.pollCluster])
+        XCTAssertEqual(m.handle(.clusterPolled([status(0, initialized: true, incarnation: 3, step: 100, done: true),
+                                                status(1, initialized: true, incarnation: 3, step: 100, done: true)], now: 1)), [.pullFinalState])
+        XCTAssertEqual(m.incarnation, 3, "the final pull must be asked under the cluster's incarnation")
+    }
+
     func testChiefInitializesAFreshClusterThenTrains() {
         var m = TrainerMachine(config(chief: true))
         XCTAssertEqual(m.handle(.started(now: 0)), [.pollCluster])
