@@ -153,6 +153,30 @@ final class ScenarioAnalysisTests: XCTestCase {
         XCTAssertEqual(results.first { $0.name == "no process left" }?.passed, true)
     }
 
+    func testRateRatiosAreAgainstTheRunsOwnRateOutsideFaultWindows() {
+        // 1000 steps/s for 2 s, a slowdown to 100 steps/s from 2 s to 3 s, then the machine gets
+        // busy and the run goes on at 500 steps/s: the ratio compares the slowdown with the run's
+        // own rate outside the window (1000 and 500 alike), not with one moment before it.
+        var o = ScenarioObservations()
+        var step: Int64 = 0
+        for i in 0..<60 {
+            let t = Double(i) * 0.1
+            o.samples.append((t, step))
+            step += t < 2 ? 100 : (t < 3 ? 10 : 50)
+        }
+        o.faults = [.init(index: 0, summary: "slow worker-0 ×10 for 1 s", targets: [.worker(0)], firedAt: 2.0, firedAtStep: 2000, endedAt: 3.0)]
+        o.endedAt = 6
+        let r = ScenarioAnalysis.faultReports(o)[0]
+        XCTAssertEqual(r.rateDuring!, 100, accuracy: 1)
+        let baseline = try! XCTUnwrap(r.rateBaseline)
+        XCTAssertGreaterThan(baseline, 500)
+        XCTAssertLessThan(baseline, 1000)
+        XCTAssertEqual(r.rateRatio!, 100 / baseline, accuracy: 1e-9)
+        // A sample interval inside the window never counts toward the baseline.
+        let onlyWindow = ScenarioAnalysis.baselineRate(o, windows: [(0, 6)])
+        XCTAssertNil(onlyWindow)
+    }
+
     func testARestoreIsChargedToTheLastFaultBeforeIt() {
         var o = observations()
         o.faults.insert(.init(index: 1, summary: "corrupt", targets: [], firedAt: 2.0, firedAtStep: 200), at: 0)

@@ -59,13 +59,18 @@ public struct FaultReport: Sendable, Equatable {
     public var rateBefore: Double?
     public var rateDuring: Double?
     public var rateAfter: Double?
+    /// The run's own step rate while no fault held: every interval between samples outside all
+    /// fault windows, from the first step on. The yardstick for rate ratios, so that a machine
+    /// whose load changes during the run moves the numerator and the denominator alike.
+    public var rateBaseline: Double?
     public var stepsLost: Int64
 
-    /// The rate while the fault held (a duration fault) or after recovery, over the rate before.
+    /// The rate while the fault held (a duration fault) or after recovery, over the run's own rate
+    /// outside every fault window (`rateBaseline`; the rate just before the fault when there is none).
     public var rateRatio: Double? {
-        guard let before = rateBefore, before > 0 else { return nil }
+        guard let base = rateBaseline ?? rateBefore, base > 0 else { return nil }
         guard let other = rateDuring ?? rateAfter else { return nil }
-        return other / before
+        return other / base
     }
 }
 
@@ -79,7 +84,33 @@ public struct ExpectationResult: Sendable, Equatable {
 public enum ScenarioAnalysis {
     public static let rateWindow = 2.0
 
+    /// The run's step rate outside every fault window (fired → lifted, or fired → recovered), from
+    /// the first sample past step 0.
+    public static func baselineRate(_ o: ScenarioObservations, windows: [(Double, Double)]) -> Double? {
+        let samples = o.samples.drop { $0.step == 0 }
+        var steps = 0.0, seconds = 0.0
+        for (a, b) in zip(samples, samples.dropFirst()) {
+            let clear = windows.allSatisfy { w in b.time <= w.0 || a.time >= w.1 }
+            guard clear, b.step >= a.step else { continue }
+            steps += Double(b.step - a.step)
+            seconds += b.time - a.time
+        }
+        return seconds > 0.2 ? steps / seconds : nil
+    }
+
     public static func faultReports(_ o: ScenarioObservations) -> [FaultReport] {
+        let reports = rawFaultReports(o)
+        // Fault windows: from firing to the later of being lifted and recovering (+0.2 s settling).
+        let windows = reports.map { r in (r.firedAt, max(r.endedAt ?? r.firedAt, r.recoveredAt ?? o.endedAt) + 0.2) }
+        let baseline = baselineRate(o, windows: windows)
+        return reports.map { r in
+            var r = r
+            r.rateBaseline = baseline
+            return r
+        }
+    }
+
+    static func rawFaultReports(_ o: ScenarioObservations) -> [FaultReport] {
         o.faults.map { f in
             // The cluster is whole again once the fault is lifted, every hit task is running again,
             // and any restore the fault caused is done.
@@ -105,7 +136,7 @@ public enum ScenarioAnalysis {
             let after = recovered.flatMap { o.rate(from: $0.time, to: min(o.endedAt, $0.time + rateWindow)) }
             return FaultReport(index: f.index, summary: f.summary, firedAt: f.firedAt, firedAtStep: f.firedAtStep, endedAt: f.endedAt,
                                recoveredAt: recovered?.time, recoverySeconds: recovered.map { $0.time - (f.endedAt ?? f.firedAt) },
-                               rateBefore: before, rateDuring: during, rateAfter: after, stepsLost: lost)
+                               rateBefore: before, rateDuring: during, rateAfter: after, rateBaseline: nil, stepsLost: lost)
         }
     }
 
