@@ -150,7 +150,8 @@ public enum JobService {
         var record = try JobStore.load(name)
         if record.state.isTerminal { return record }
         record = try JobStore.update(name) { r in if r.state != .cancelling { try r.transition(to: .cancelling, at: MonotonicClock.wallNow()) } }
-        if let pid = record.supervisorPID, Posix.processExists(pid) {
+        // Only the recorded process: a pid reused by another process since is left alone.
+        if let pid = record.supervisorPID, !record.supervisorIsGone(JobStore.observe(record)) {
             Posix.kill(pid, Signals.terminate)
             let deadline = Deadline.after(seconds: 20)
             while !deadline.hasPassed, (try? JobStore.load(name))?.state.isTerminal != true { MonotonicClock.sleep(seconds: 0.1) }
