@@ -169,11 +169,12 @@ public enum JobService {
     public static var templateFolder: String { Home.path + "/templates" }
 
 
-    /// Saves a job definition under `name` after checking it as a submit would.
+    /// Saves a job definition under `name` after checking it as a submit would (`preflight`).
     public static func saveTemplate(_ name: String, spec: JobSpec) throws {
         try JobStore.validate(name: name)
         try spec.validate()
-        _ = try clusterPlan(spec, catalog: try Catalog.load())
+        let plan = try clusterPlan(spec, catalog: try Catalog.load())
+        _ = try preflight(spec, plan: plan, availableMemoryBytes: MachineLimits.availableMemoryBytes(), descriptorLimit: try MachineLimits.descriptorLimit())
         try Files.createDirectory(templateFolder)
         try Files.writeAtomically(spec.json.prettySerialized() + "\n", to: templateFolder + "/\(name).json")
     }
