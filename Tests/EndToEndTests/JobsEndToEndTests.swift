@@ -89,7 +89,7 @@ final class JobsEndToEndTests: XCTestCase {
         XCTAssertEqual(history.compactMap { $0["state"]?.stringValue }, ["QUEUED", "PREPARING", "RUNNING", "FAILED"])
         let ended = try XCTUnwrap(history.last?["time"]?.doubleValue)
         XCTAssertLessThanOrEqual(ended, killedAt + 0.1)
-        XCTAssertGreaterThan(ended, killedAt - 2.5, "the last heartbeat came shortly before the kill")
+        XCTAssertGreaterThan(ended, killedAt - 5, "the last heartbeat came shortly before the kill (one a second; loose for a busy machine)")
         // The cost stopped at the end: a later look bills the same.
         let units = try XCTUnwrap(described["consumed_ml_units"]?.doubleValue)
         sleep(1)
