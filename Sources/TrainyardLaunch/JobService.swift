@@ -19,13 +19,15 @@ public enum JobService {
         return s
     }
 
-    /// Validates, stages the package, writes the record (QUEUED) and starts the supervisor.
+    /// Validates (`preflight`), stages the package, writes the record (QUEUED) and starts the
+    /// supervisor. Nothing is written — no record, job folder or package — when the job is refused.
     public static func submit(name: String, spec: JobSpec, template: String?) throws -> JobRecord {
         try JobStore.validate(name: name)
         try spec.validate()
         guard !JobStore.exists(name) else { throw UsageError("a job named \(name) already exists") }
         let catalog = try Catalog.load()
         let plan = try clusterPlan(spec, catalog: catalog)
+        _ = try preflight(spec, plan: plan, availableMemoryBytes: MachineLimits.availableMemoryBytes(), descriptorLimit: try MachineLimits.descriptorLimit())
         let jobDirectory = try Home.localPath(spec.jobDir!)
         try Files.createDirectory(jobDirectory)
         let cluster = plan.map { "\($0.tierName): \($0)" } ?? "\(topology(spec, plan: nil))"
@@ -39,7 +41,41 @@ public enum JobService {
         environment["TRAINYARD_HOME"] = Home.path
         let pid = try ProcessSpawner.spawn(SpawnRequest(executable: executable, arguments: ["_supervise", name], environment: environment,
                                                         outputPath: JobStore.folder(name) + "/supervisor.log", grouping: .newSession))
-        return try JobStore.update(name) { $0.supervisorPID = pid }
+        // Our child until we exit, so its /proc entry (a zombie at worst) is still there to read.
+        let ticks = ProcessTable.startTicks(of: pid)
+        return try JobStore.update(name) { r in
+            r.supervisorPID = pid
+            if let ticks { r.supervisorStartTicks = ticks }
+        }
+    }
+
+    /// Everything a job must pass before it is queued, and again before its supervisor launches
+    /// it: the spec's own checks; for Trainyard's trainer, the arguments after `--` parsed and
+    /// validated as `train` options; and `ResourceCheck` against this machine's memory and
+    /// descriptor limit. Returns the launch settings the job runs with.
+    ///
+    /// - Throws: `UsageError` naming the flag or argument to change.
+    public static func preflight(_ spec: JobSpec, plan: ClusterPlan?, availableMemoryBytes: Int, descriptorLimit: Int) throws(UsageError) -> LaunchSettings {
+        try spec.validate()
+        var settings = LaunchSettings()
+        settings.topology = topology(spec, plan: plan)
+        settings.scaleTier = plan == nil ? nil : (spec.scaleTier ?? "BASIC")
+        settings.custom = spec.custom
+        settings.restartPolicy = spec.restartPolicy
+        settings.backoffLimit = spec.backoffLimit
+        if spec.builtIn {
+            do {
+                var a = Arguments(spec.userArgs)
+                settings.training = try TrainSettings.parse(&a)
+                try a.finish()
+                try settings.training.validate()
+            } catch {
+                throw UsageError("the trainer's arguments after --: \(error.message) (`trainyard train --help` lists them)")
+            }
+            try settings.topology.checkTrainable()
+        }
+        try ResourceCheck.check(settings, topology: settings.topology, availableMemoryBytes: availableMemoryBytes, descriptorLimit: descriptorLimit)
+        return settings
     }
 
     /// The cluster's tier plan; nil for a job given by plain counts (`--workers`, `--ps`).
@@ -83,7 +119,7 @@ public enum JobService {
 
     /// Hands `emit` each new log line (prefixed with its task) until the job has ended and its
     /// logs are read; returns the final record. A supervisor that died without finishing the
-    /// record fails the job rather than leaving the caller waiting forever.
+    /// record fails the job (`JobStore.load`) rather than leaving the caller waiting forever.
     public static func follow(_ name: String, task: String?, interval: Double, emit: (String) -> Void) throws -> JobRecord {
         var offsets: [String: Int] = [:]
         var partial: [String: String] = [:]
@@ -104,13 +140,6 @@ public enum JobService {
                 for (t, rest) in partial where !rest.isEmpty { emit("\(t): \(rest)") }
                 return record
             }
-            if let pid = record.supervisorPID, !Posix.processExists(pid) {
-                // The supervisor died without finishing the record: say so rather than wait forever.
-                _ = try? JobStore.update(name) { r in
-                    if !r.state.isTerminal { try r.transition(to: r.state == .cancelling ? .cancelled : .failed, at: MonotonicClock.wallNow(), error: "the job's supervisor (pid \(pid)) died") }
-                }
-                continue
-            }
             MonotonicClock.sleep(seconds: interval)
         }
     }
@@ -121,7 +150,8 @@ public enum JobService {
         var record = try JobStore.load(name)
         if record.state.isTerminal { return record }
         record = try JobStore.update(name) { r in if r.state != .cancelling { try r.transition(to: .cancelling, at: MonotonicClock.wallNow()) } }
-        if let pid = record.supervisorPID, Posix.processExists(pid) {
+        // Only the recorded process: a pid reused by another process since is left alone.
+        if let pid = record.supervisorPID, !record.supervisorIsGone(JobStore.observe(record)) {
             Posix.kill(pid, Signals.terminate)
             let deadline = Deadline.after(seconds: 20)
             while !deadline.hasPassed, (try? JobStore.load(name))?.state.isTerminal != true { MonotonicClock.sleep(seconds: 0.1) }
@@ -139,11 +169,12 @@ public enum JobService {
     public static var templateFolder: String { Home.path + "/templates" }
 
 
-    /// Saves a job definition under `name` after checking it as a submit would.
+    /// Saves a job definition under `name` after checking it as a submit would (`preflight`).
     public static func saveTemplate(_ name: String, spec: JobSpec) throws {
         try JobStore.validate(name: name)
         try spec.validate()
-        _ = try clusterPlan(spec, catalog: try Catalog.load())
+        let plan = try clusterPlan(spec, catalog: try Catalog.load())
+        _ = try preflight(spec, plan: plan, availableMemoryBytes: MachineLimits.availableMemoryBytes(), descriptorLimit: try MachineLimits.descriptorLimit())
         try Files.createDirectory(templateFolder)
         try Files.writeAtomically(spec.json.prettySerialized() + "\n", to: templateFolder + "/\(name).json")
     }

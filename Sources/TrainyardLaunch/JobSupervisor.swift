@@ -27,35 +27,35 @@ public enum JobSupervisor {
     public static func run(_ argv: [String]) throws -> ExitCode {
         guard let name = argv.first else { throw UsageError("_supervise needs a job name") }
         let log = { (s: String) in Posix.write("[\(ISOTime.format(MonotonicClock.wallNow()))] \(s)\n", to: 1) }
+        let pid = Posix.getpid()
+        let ticks = ProcessTable.startTicks(of: pid)
         var record = try JobStore.update(name) { r in
-            r.supervisorPID = Posix.getpid()
+            r.supervisorPID = pid
+            r.supervisorStartTicks = ticks
             if r.state == .queued { try r.transition(to: .preparing, at: MonotonicClock.wallNow()) }
         }
         guard record.state == .preparing else {
             log("the job is \(record.state.rawValue): nothing to run")
             return .success
         }
+        // From here on the record names this process: readers judge it alive by its heartbeat's
+        // process and, once it is gone, end the job at its last beat (JobStore.load).
+        JobStore.startHeartbeat(name)
         do {
             let spec = record.spec
             let catalog = try Catalog.load()
             let plan = try JobService.clusterPlan(spec, catalog: catalog)
-            var settings = LaunchSettings()
-            settings.topology = JobService.topology(spec, plan: plan)
+            // The checks `jobs submit` made, again: the catalog or the machine may have changed since.
+            var settings = try JobService.preflight(spec, plan: plan, availableMemoryBytes: MachineLimits.availableMemoryBytes(),
+                                                    descriptorLimit: try MachineLimits.descriptorLimit())
             settings.jobDirectory = record.jobDirectory
-            settings.restartPolicy = spec.restartPolicy
-            settings.backoffLimit = spec.backoffLimit
             var options = Launcher.Options()
             options.showProgress = false
             options.logDirectory = JobStore.logFolder(name)
             var program = TaskProgram.builtIn
             options.controlDirectory = JobStore.folder(name)
             options.trial = spec.trial
-            if spec.builtIn {
-                var a = Arguments(spec.userArgs)
-                settings.training = try TrainSettings.parse(&a)
-                try a.finish()
-                try settings.training.validate()
-            } else {
+            if !spec.builtIn {
                 options.drainSeconds = 2
                 var folders: [TaskID: String] = [:]
                 for task in settings.topology.tasks {
@@ -79,7 +79,6 @@ public enum JobSupervisor {
                 program = .external(ExternalProgram(argv: argv, jobDir: record.jobDirectory, userArgs: spec.userArgs, workingDirectories: folders,
                                                     environment: environment, job: spec.trainingInput(jobDirectory: record.jobDirectory)))
             }
-            if spec.builtIn { try settings.topology.checkTrainable() }
             log("running \(record.cluster) as \(settings.topology)")
             let launcher = try Launcher(settings: settings, plan: plan, program: program, options: options)
             let marker = RunningMarker(name: name, expected: settings.topology.taskCount)

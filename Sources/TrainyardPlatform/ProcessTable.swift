@@ -19,6 +19,18 @@ public enum ProcessTable {
         }
     }
 
+    /// When the live process `pid` started, in clock ticks after boot (`/proc/PID/stat` field 22);
+    /// nil when no process holds `pid` or it is a zombie (dead, waiting to be reaped). A pid and
+    /// this time together name one process: a pid reused later comes with a later start time.
+    public static func startTicks(of pid: Int32) -> Int? {
+        guard let stat = try? Files.readText("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")"),
+              stat.index(close, offsetBy: 2, limitedBy: stat.endIndex) != nil else { return nil }
+        // Fields after the command's closing parenthesis, from field 3 (the state).
+        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+        guard fields.count > 19, fields[0] != "Z", fields[0] != "X" else { return nil }
+        return Int(fields[19])
+    }
+
     static func parentPID(of pid: Int32) -> Int32? {
         guard let stat = try? Files.readText("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
         let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")

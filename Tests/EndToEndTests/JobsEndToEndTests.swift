@@ -56,6 +56,89 @@ final class JobsEndToEndTests: XCTestCase {
         XCTAssertEqual(describe["history"]?.arrayValue?.compactMap { $0["state"]?.stringValue }.suffix(2), ["CANCELLING", "CANCELLED"])
     }
 
+    func describe(_ name: String) throws -> JSONValue {
+        try JSONParser.parse(try trainyard(["jobs", "describe", name, "--json"]).stdout)
+    }
+
+    func testAKilledSupervisorEndsTheJobFailedAtItsLastHeartbeatAndTakesItsTasks() throws {
+        let submit = try trainyard(["jobs", "submit", "training", "killed_1", "--scale-tier", "CUSTOM", "--master-machine-type", "n1-standard-4",
+                                    "--worker-count", "1", "--worker-machine-type", "n1-standard-4", "--parameter-server-count", "1",
+                                    "--parameter-server-machine-type", "n1-standard-4", "--job-dir", "gs://e2e-bucket/out/k1",
+                                    "--", "--max-steps", "100000000"] + Harness.smallJob)
+        XCTAssertEqual(submit.status, 0, submit.stderr)
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, (try? describe("killed_1"))?["state"] != "RUNNING" { usleep(100_000) }
+        XCTAssertEqual(try describe("killed_1")["state"], "RUNNING")
+        let tasks = Harness.processes(mentioning: home + "/buckets/e2e-bucket/out/k1")
+        XCTAssertEqual(tasks.count, 3, "chief, worker and ps running")
+        let record = try Harness.json(home + "/jobs/killed_1/job.json")
+        let pid = try XCTUnwrap(record["supervisor_pid"]?.intValue)
+        XCTAssertNotNil(record["supervisor_start_ticks"]?.intValue)
+        // Let it beat a few times, then kill it without warning.
+        sleep(2)
+        XCTAssertEqual(kill(pid_t(pid), SIGKILL), 0)
+        let killedAt = Date().timeIntervalSince1970
+        // Its tasks watch their parent and follow it.
+        XCTAssertEqual(Harness.waitForNoProcesses(mentioning: home, timeout: 5), [])
+        sleep(2)
+        // Nobody streamed the logs: describe alone finds out, and dates the end by the last heartbeat.
+        let described = try describe("killed_1")
+        XCTAssertEqual(described["state"], "FAILED")
+        XCTAssertEqual(described["error_message"]?.stringValue, "the job's supervisor (pid \(pid)) died")
+        let history = try XCTUnwrap(described["history"]?.arrayValue)
+        XCTAssertEqual(history.compactMap { $0["state"]?.stringValue }, ["QUEUED", "PREPARING", "RUNNING", "FAILED"])
+        let ended = try XCTUnwrap(history.last?["time"]?.doubleValue)
+        XCTAssertLessThanOrEqual(ended, killedAt + 0.1)
+        XCTAssertGreaterThan(ended, killedAt - 5, "the last heartbeat came shortly before the kill (one a second; loose for a busy machine)")
+        // The cost stopped at the end: a later look bills the same.
+        let units = try XCTUnwrap(described["consumed_ml_units"]?.doubleValue)
+        sleep(1)
+        XCTAssertEqual(try describe("killed_1")["consumed_ml_units"]?.doubleValue, units)
+        let list = try JSONParser.parse(try trainyard(["jobs", "list", "--json"]).stdout)
+        XCTAssertEqual(list.arrayValue?.first?["state"], "FAILED")
+    }
+
+    func testSubmitRefusesBadTrainerArgumentsAndJobsThatDoNotFitBeforeWritingAnything() throws {
+        let bad = try trainyard(["jobs", "submit", "training", "bad_args", "--scale-tier", "BASIC", "--job-dir", "gs://e2e-bucket/out/ba",
+                                 "--", "--workers", "1"])
+        XCTAssertEqual(bad.status, 2, bad.stdout + bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("unknown option --workers"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/jobs/bad_args"), "no record, no job folder")
+
+        let pkg = home + "/src/trainer"
+        try FileManager.default.createDirectory(atPath: pkg, withIntermediateDirectories: true)
+        try "print('hi')\n".write(toFile: pkg + "/task.py", atomically: true, encoding: .utf8)
+        let started = Date()
+        let huge = try trainyard(["jobs", "submit", "training", "huge_1", "--scale-tier", "CUSTOM", "--master-machine-type", "n1-standard-4",
+                                  "--worker-count", "100000", "--worker-machine-type", "n1-standard-4", "--parameter-server-count", "1",
+                                  "--parameter-server-machine-type", "n1-standard-4", "--job-dir", "gs://e2e-bucket/out/h1",
+                                  "--package-path", pkg, "--command", "true"], timeout: 30)
+        XCTAssertEqual(huge.status, 2, huge.stdout + huge.stderr)
+        XCTAssertTrue(huge.stderr.contains("--worker-count 100000"), huge.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/jobs/huge_1"), "no record, no job folder")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/buckets/e2e-bucket/out/h1"), "no staged package, no job dir")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/package-cache.json"))
+        XCTAssertEqual(try JSONParser.parse(try trainyard(["jobs", "list", "--json"]).stdout), .array([]))
+    }
+
+    func testASupervisorThatCannotLaunchEndsTheJobFailedWithTheReason() throws {
+        // A job queued for a tier the catalog no longer has (as if its file were removed after submit).
+        var spec = JobSpec()
+        spec.scaleTier = "NO_SUCH_TIER"
+        spec.jobDir = home + "/out/nt"
+        let record = JobRecord(name: "no_tier", spec: spec, createdAt: Date().timeIntervalSince1970, jobDirectory: home + "/out/nt",
+                               cluster: "NO_SUCH_TIER", mlUnitsPerHour: 1)
+        try FileManager.default.createDirectory(atPath: home + "/jobs/no_tier", withIntermediateDirectories: true)
+        try (record.json.prettySerialized() + "\n").write(toFile: home + "/jobs/no_tier/job.json", atomically: true, encoding: .utf8)
+        let supervise = try trainyard(["_supervise", "no_tier"], timeout: 60)
+        XCTAssertEqual(supervise.status, 1, supervise.stdout + supervise.stderr)
+        let described = try describe("no_tier")
+        XCTAssertEqual(described["state"], "FAILED")
+        XCTAssertTrue(described["error_message"]?.stringValue?.contains("unknown scale tier \"NO_SUCH_TIER\"") == true, "\(described)")
+        XCTAssertEqual(described["history"]?.arrayValue?.compactMap { $0["state"]?.stringValue }, ["QUEUED", "PREPARING", "FAILED"])
+    }
+
     func testAPythonTrainerThroughCommandReadsTFConfigAndWritesItsJobDir() throws {
         let pkg = home + "/src/trainer"
         try FileManager.default.createDirectory(atPath: pkg, withIntermediateDirectories: true)

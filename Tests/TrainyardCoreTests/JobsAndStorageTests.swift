@@ -108,6 +108,71 @@ final class JobLifecycleTests: XCTestCase {
         XCTAssertNil(again.startTime)
     }
 
+    /// A running job whose supervisor is pid 4242, started at tick 777.
+    func running() throws -> JobRecord {
+        var r = record()
+        try r.transition(to: .preparing, at: 101)
+        try r.transition(to: .running, at: 102)
+        r.supervisorPID = 4242
+        r.supervisorStartTicks = 777
+        return r
+    }
+
+    func testADeadSupervisorEndsTheJobAtItsLastHeartbeat() throws {
+        let r = try running()
+        let ended = r.reconciled(with: SupervisorObservation(startTicksOfPID: nil, lastHeartbeat: 130))
+        XCTAssertEqual(ended.state, .failed)
+        XCTAssertEqual(ended.errorMessage, "the job's supervisor (pid 4242) died")
+        XCTAssertEqual(ended.endTime, 130, "when it last beat, not when someone looked")
+        XCTAssertEqual(ended.consumedMLUnits(now: 10_000)!, 3.6 * 28 / 3600, accuracy: 1e-12, "cost stops at the end time")
+        // Reconciling again changes nothing.
+        XCTAssertEqual(ended.reconciled(with: SupervisorObservation(startTicksOfPID: nil, lastHeartbeat: 130)), ended)
+    }
+
+    func testAReusedPidIsNotTheSupervisor() throws {
+        let r = try running()
+        XCTAssertEqual(r.reconciled(with: SupervisorObservation(startTicksOfPID: 777, lastHeartbeat: 130)), r, "the same process: alive")
+        let reused = r.reconciled(with: SupervisorObservation(startTicksOfPID: 9_000, lastHeartbeat: 130))
+        XCTAssertEqual(reused.state, .failed, "another process holds the pid now")
+        XCTAssertEqual(reused.endTime, 130)
+    }
+
+    func testTheEndIsNeverBeforeTheLastChangeAndCancellingEndsCancelled() throws {
+        var r = record()
+        try r.transition(to: .preparing, at: 101)
+        r.supervisorPID = 4242
+        // Died before its first heartbeat: it ended no earlier than the record's last change.
+        let early = r.reconciled(with: SupervisorObservation(startTicksOfPID: nil, lastHeartbeat: nil))
+        XCTAssertEqual(early.state, .failed)
+        XCTAssertEqual(early.endTime, 101)
+        XCTAssertNil(early.startTime, "never ran: nothing billed")
+        XCTAssertEqual(r.reconciled(with: SupervisorObservation(startTicksOfPID: nil, lastHeartbeat: 90)).endTime, 101)
+
+        var c = try running()
+        try c.transition(to: .cancelling, at: 120)
+        let cancelled = c.reconciled(with: SupervisorObservation(startTicksOfPID: nil, lastHeartbeat: 125))
+        XCTAssertEqual(cancelled.state, .cancelled)
+        XCTAssertEqual(cancelled.endTime, 125)
+    }
+
+    func testWhatIsNotJudgedDead() throws {
+        // No supervisor recorded yet (the submit has not spawned it): nothing to judge.
+        let queued = record()
+        XCTAssertEqual(queued.reconciled(with: SupervisorObservation(startTicksOfPID: nil, lastHeartbeat: nil)), queued)
+        // A finished job stays as it ended.
+        var done = try running()
+        try done.transition(to: .succeeded, at: 150)
+        XCTAssertEqual(done.reconciled(with: SupervisorObservation(startTicksOfPID: nil, lastHeartbeat: 149)), done)
+        // A record without a start time trusts the pid alone.
+        var old = try running()
+        old.supervisorStartTicks = nil
+        XCTAssertEqual(old.reconciled(with: SupervisorObservation(startTicksOfPID: 5, lastHeartbeat: 130)), old)
+        XCTAssertEqual(old.reconciled(with: SupervisorObservation(startTicksOfPID: nil, lastHeartbeat: 130)).state, .failed)
+        // The start time survives the record's round trip.
+        let again = try JobRecord(parsing: try running().json.prettySerialized(), source: "job.json")
+        XCTAssertEqual(again.supervisorStartTicks, 777)
+    }
+
     func testSpecFromFlagsConfigAndValidation() throws {
         var a = Arguments(["--job-dir", "gs://bkt/out", "--module-name", "trainer.task", "--worker-count", "2", "--worker-machine-type", "standard",
                            "--master-machine-type", "standard", "--env", "A=1", "--use-chief-in-tf-config=false", "--", "--epochs", "3"])

@@ -96,6 +96,23 @@ final class FilesAndProcessesTests: XCTestCase {
         return stat[stat.index(close, offsetBy: 2)] == "Z"
     }
 
+    func testMachineLimitsAndProcessStartTimes() throws {
+        XCTAssertEqual(MachineLimits.availableMemoryBytes(meminfo: "MemTotal:       16314516 kB\nMemFree:  1 kB\nMemAvailable:    8056932 kB\n"), 8_056_932 * 1024)
+        XCTAssertNil(MachineLimits.availableMemoryBytes(meminfo: "MemTotal: 1 kB\n"))
+        XCTAssertGreaterThan(MachineLimits.availableMemoryBytes(), 0)
+        XCTAssertGreaterThan(try MachineLimits.descriptorLimit(), 3)
+
+        let mine = try XCTUnwrap(ProcessTable.startTicks(of: Posix.getpid()))
+        XCTAssertEqual(ProcessTable.startTicks(of: Posix.getpid()), mine, "stable for one process")
+        // A child that exited and was reaped holds no pid; an unreaped one (a zombie) is not alive.
+        let pid = try ProcessSpawner.spawn(SpawnRequest(executable: "/bin/sh", arguments: ["-c", "exit 0"]))
+        let deadline = Deadline.after(seconds: 10)
+        while !deadline.hasPassed, ProcessTable.startTicks(of: pid) != nil { MonotonicClock.sleep(seconds: 0.01) }
+        XCTAssertNil(ProcessTable.startTicks(of: pid), "a zombie is dead")
+        _ = ProcessSpawner.wait(pid, timeout: 5)
+        XCTAssertNil(ProcessTable.startTicks(of: pid))
+    }
+
     func testSpawnPassesDescriptors() throws {
         let listener = try Socket.listen(on: HostPort(host: "127.0.0.1", port: 0))
         let out = dir + "/fd.log"

@@ -41,6 +41,9 @@ public struct JobRecord: Sendable, Equatable {
     public var errorMessage: String?
     /// The supervisor process running the job, while it runs.
     public var supervisorPID: Int32?
+    /// When that process started, in clock ticks after boot (Linux `/proc/PID/stat` field 22), so
+    /// that another process given the same pid later is not mistaken for the supervisor.
+    public var supervisorStartTicks: Int?
     /// The job folder on this machine (a gs:// job dir mapped to its bucket's folder).
     public var jobDirectory: String
     public var cluster: String
@@ -108,6 +111,7 @@ public struct JobRecord: Sendable, Equatable {
             ("history", .array(history.map { .object([("state", .string($0.state.rawValue)), ("time", JSONValue($0.time))]) })),
             ("error_message", errorMessage.map { JSONValue($0) } ?? .null),
             ("supervisor_pid", supervisorPID.map { JSONValue(Int($0)) } ?? .null),
+            ("supervisor_start_ticks", supervisorStartTicks.map { JSONValue($0) } ?? .null),
             ("job_directory", .string(jobDirectory)), ("cluster", .string(cluster)),
             ("ml_units_per_hour", mlUnitsPerHour.map { JSONValue($0) } ?? .null), ("dollars_per_ml_unit", JSONValue(dollarsPerUnit)),
             ("template", template.map { JSONValue($0) } ?? .null),
@@ -134,6 +138,7 @@ public struct JobRecord: Sendable, Equatable {
         self.history = history
         errorMessage = try r.optional("error_message")?.string()
         supervisorPID = (try r.optional("supervisor_pid")?.int()).map { Int32($0) }
+        supervisorStartTicks = try r.optional("supervisor_start_ticks")?.int()
         jobDirectory = try r.required("job_directory").string()
         cluster = try r.optional("cluster")?.string() ?? ""
         mlUnitsPerHour = try r.optional("ml_units_per_hour")?.double()
