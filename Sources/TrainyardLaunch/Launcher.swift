@@ -129,6 +129,12 @@ public final class Launcher {
     /// Runs the job to its end and returns the summary (also written to `summary.json`).
     public func run() throws -> JobSummary {
         defer { killEverything() }
+        if case .builtIn = program {
+            // What can be known before any process starts: the model and data against this
+            // machine's memory, the topology against the descriptor limit, every count's bound.
+            try ResourceCheck.check(settings, availableMemoryBytes: MachineLimits.availableMemoryBytes(),
+                                    descriptorLimit: (try? MachineLimits.descriptorLimit()) ?? Int.max)
+        }
         try prepare()
         for task in settings.topology.tasks { try spawn(task) }
         var what = "\(settings.topology)"

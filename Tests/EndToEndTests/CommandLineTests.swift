@@ -25,6 +25,23 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(try Harness.run(["trian"]).status, 2)
     }
 
+    func testModelsDataAndClustersTooBigForTheMachineAreRefusedBeforeAnyProcessStarts() throws {
+        let dir = Harness.temporaryDirectory("too-big")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cases: [([String], String)] = [
+            (["--hidden", "65536,65536"], "--hidden 65536,65536"),
+            (["--features", "1000000", "--examples", "100000000"], "--features 1000000 --examples 100000000"),
+            (["--scale-tier", "CUSTOM", "--master-machine-type", "standard", "--worker-count", "100000", "--worker-machine-type", "standard",
+              "--parameter-server-count", "1", "--parameter-server-machine-type", "standard"], "--worker-count 100000"),
+        ]
+        for (flags, named) in cases {
+            let r = try Harness.run(["train", "--job-dir", dir + "/job"] + flags, timeout: 60)
+            XCTAssertEqual(r.status, 2, "\(flags): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(named), "\(flags): the error must name the flags: \(r.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/job"), "\(flags): nothing may be written")
+        }
+    }
+
     func testRoleRejectsBadTFConfigNamingTheField() throws {
         let r = try Harness.run([], product: "trainyard-worker", environment: [
             "TF_CONFIG": #"{"cluster": {"worker": ["localhost:1"]}, "task": {"type": "worker", "index": 4}}"#,
