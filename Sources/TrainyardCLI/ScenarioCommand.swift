@@ -14,14 +14,14 @@ enum ScenarioCommand {
                   summary: "Runs one scenario: its timeline and pass/fail per expectation.",
                   options: [("--job-dir DIR", "where the job's evidence goes (default: a new folder under ./trainyard-jobs/)")]),
             .init(words: ["run-all"], usage: "trainyard scenario run-all DIR [--jobs-dir DIR] [--json] [--progress]",
-                  summary: "Runs every *.json scenario in DIR and prints a summary table.",
+                  summary: "Runs every scenario (*.json, *.yaml, *.yml) in DIR and prints a summary table.",
                   options: [("--jobs-dir DIR", "the folder for every scenario's job folder (default ./trainyard-jobs)")]),
             .init(words: ["validate"], usage: "trainyard scenario validate FILE…", summary: "Checks scenario files without running them."),
         ])
 
     static let options: [(String, String)] = [
         ("run FILE", "run one scenario: its timeline and pass/fail per expectation"),
-        ("run-all DIR", "run every *.json scenario in DIR and print a summary table"),
+        ("run-all DIR", "run every scenario in DIR and print a summary table"),
         ("validate FILE…", "check scenario files without running them"),
         ("--json", "print the result as JSON"),
         ("--job-dir DIR", "run: where the job's evidence goes (default: a new folder under ./trainyard-jobs/)"),
@@ -47,8 +47,8 @@ enum ScenarioCommand {
             let parent = try args.value("--jobs-dir") ?? "trainyard-jobs"
             guard let dir = args.positional() else { throw UsageError("scenario run-all needs a folder of scenario files") }
             try args.finish()
-            let files = Files.list(dir).filter { $0.hasSuffix(".json") }.map { dir + "/" + $0 }
-            guard !files.isEmpty else { throw UsageError("\(dir) holds no *.json scenario files") }
+            let files = Files.list(dir).filter(SpecFile.isSpec).sorted().map { dir + "/" + $0 }
+            guard !files.isEmpty else { throw UsageError("\(dir) holds no scenario files (*.json, *.yaml, *.yml)") }
             let scenarios = try files.map { ($0, try ScenarioRunner.load($0)) }  // validate them all before running any
             var results: [ScenarioRunner.Result] = []
             for (file, scenario) in scenarios {

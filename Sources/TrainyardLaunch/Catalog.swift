@@ -25,7 +25,7 @@ public enum Catalog {
         let home = Posix.environment("TRAINYARD_HOME") ?? ((Posix.environment("HOME") ?? ".") + "/.trainyard")
         if Files.isDirectory(home + "/tiers") { folders.append(home + "/tiers") }
         for folder in folders {
-            for name in Files.list(folder) where name.hasSuffix(".json") {
+            for name in Files.list(folder).sorted() where SpecFile.isSpec(name) {
                 let path = folder + "/" + name
                 files.append((path, try Files.readText(path)))
             }

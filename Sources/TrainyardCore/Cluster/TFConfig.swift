@@ -83,7 +83,7 @@ public struct TFConfig: Sendable, Equatable {
 
     /// Parses and validates TF_CONFIG text. Errors name the field: `task.index`, `cluster.worker[1]`.
     public init(parsing text: String, source: String = "TF_CONFIG") throws(FieldError) {
-        let root = try JSONField.parse(text, source: source)
+        let root = try JSONField.parseJSON(text, source: source)
         guard case .object = root.value else { throw root.fail("expected a JSON object, got \(root.value.kindName)") }
 
         // cluster

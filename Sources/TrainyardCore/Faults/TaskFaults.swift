@@ -52,7 +52,7 @@ public struct TaskFaults: Sendable, Equatable {
     }
 
     public init(parsing text: String, source: String) throws(FieldError) {
-        let root = try JSONField.parse(text, source: source)
+        let root = try JSONField.parseJSON(text, source: source)
         slowFactor = try root.optional("slow_factor")?.double() ?? 1
         resetGeneration = try root.optional("reset_generation")?.int() ?? 0
         var links: [LinkFault] = []

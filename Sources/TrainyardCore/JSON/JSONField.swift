@@ -11,8 +11,25 @@ public struct JSONField: Sendable {
         self.source = source
     }
 
-    /// Parses `text` as the root of a document named `source` (a file name, `TF_CONFIG`).
+    /// Parses `text` as the root of a document named `source` (a file name, `TF_CONFIG`): JSON
+    /// when it opens with `{` or `[`, else YAML (`YAMLParser`), so every spec file may be either.
     public static func parse(_ text: String, source: String) throws(FieldError) -> JSONField {
+        if YAMLParser.looksLikeJSON(text) {
+            do {
+                return JSONField(try JSONParser.parse(text), source: source)
+            } catch {
+                throw FieldError(source: source, path: "", error.description)
+            }
+        }
+        do {
+            return JSONField(try YAMLParser.parse(text), source: source)
+        } catch {
+            throw FieldError(source: source, path: "", error.description)
+        }
+    }
+
+    /// Parses `text` as JSON only (TF_CONFIG, wire payloads: formats that are JSON by definition).
+    public static func parseJSON(_ text: String, source: String) throws(FieldError) -> JSONField {
         do {
             return JSONField(try JSONParser.parse(text), source: source)
         } catch {
