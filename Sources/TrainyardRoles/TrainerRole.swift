@@ -161,6 +161,7 @@ public final class TrainerRole {
                 feed(writeCheckpoint(), into: &queue)
             case .evaluate:
                 evaluate(step: machine.globalStep)
+                TrialVerdictGate.hold(afterEvaluationAt: machine.globalStep, jobDirectory: context.jobDirectory, log: log)
                 feed(.evaluated(step: machine.globalStep), into: &queue)
             case .finishJob:
                 feed(finishJob(), into: &queue)
