@@ -254,7 +254,7 @@ public final class SweepRunner {
     /// The trial the sweep calls best: the best final value of the primary metric among the trials
     /// that ran to the end (only they leave a model, and the model records that same value).
     var bestTrial: Trial? {
-        trials.filter { $0.state == "COMPLETED" && $0.metric != nil }.max { a, b in spec.goal.better(b.metric!, than: a.metric!) }
+        TrialRanking.best(trials.map { TrialRanking.Entry(metric: $0.metric, completed: $0.state == "COMPLETED") }, goal: spec.goal).map { trials[$0] }
     }
 
     /// Global steps the early-terminated built-in trials did not run (max_steps minus where they stopped).
@@ -306,14 +306,8 @@ public final class SweepRunner {
     public static func ranked(_ r: JSONValue) -> [JSONValue] {
         let goal = Goal(rawValue: r["objective"]?["goal"]?.stringValue ?? "maximize") ?? .maximize
         let trials = r["trials"]?.arrayValue ?? []
-        return trials.enumerated().sorted { a, b in
-            switch (a.element["metric"]?.doubleValue, b.element["metric"]?.doubleValue) {
-            case let (x?, y?): return goal.better(x, than: y) || (x == y && a.offset < b.offset)
-            case (_?, nil): return true
-            case (nil, _?): return false
-            default: return a.offset < b.offset
-            }
-        }.map(\.element)
+        let entries = trials.map { TrialRanking.Entry(metric: $0["metric"]?.doubleValue, completed: $0["state"] == "COMPLETED") }
+        return TrialRanking.order(entries, goal: goal).map { trials[$0] }
     }
 
     public static func describe(_ r: JSONValue) -> String {
@@ -356,7 +350,7 @@ enum SweepChart {
         let maxInterval = max(2, trials.map(\.history.count).max() ?? 2)
         func x(_ i: Int) -> Double { left + Double(i - 1) / Double(maxInterval - 1) * (width - left - right) }
         func y(_ v: Double) -> Double { height - bottom - (v - lo) / span * (height - top - bottom) }
-        let best = trials.filter { $0.state == "COMPLETED" && $0.metric != nil }.max { spec.goal.better($1.metric!, than: $0.metric!) }
+        let best = TrialRanking.best(trials.map { TrialRanking.Entry(metric: $0.metric, completed: $0.state == "COMPLETED") }, goal: spec.goal).map { trials[$0] }
         var s = SVGPlot.begin(frame, title: title, xLabel: "interval (report)", yLabel: spec.primaryMetric)
         for i in 1...maxInterval { s += "<text x=\"\(x(i))\" y=\"\(height - bottom + 16)\" text-anchor=\"middle\">\(i)</text>\n" }
         for k in 0...4 {
