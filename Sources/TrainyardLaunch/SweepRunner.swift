@@ -236,6 +236,9 @@ public final class SweepRunner {
             t.state = record.state == .succeeded ? "COMPLETED" : (record.state == .cancelled ? "CANCELLED" : "FAILED")
             t.terminatedBy = record.errorMessage ?? (t.state == "COMPLETED" ? nil : "job \(t.job) ended \(record.state.rawValue) (`trainyard jobs describe \(t.job)`)")
             t.ended = record.endTime
+            if t.state == "FAILED", let line = lastLogLine(of: t, record: record), !(t.terminatedBy ?? "").contains(line) {
+                t.terminatedBy = (t.terminatedBy ?? "failed") + " (its log ends: \"\(line)\")"
+            }
             if t.state == "COMPLETED" && t.history.isEmpty {
                 t.state = "FAILED"
                 t.terminatedBy = "the trial reported no \(spec.primaryMetric)"
@@ -243,6 +246,15 @@ public final class SweepRunner {
             note("trial \(t.index) \(t.state.lowercased())" + (t.metric.map { String(format: ": final %@ %.4f", spec.primaryMetric, $0) } ?? "")
                  + (t.state == "COMPLETED" ? "" : ": " + (t.terminatedBy ?? "no reason recorded")))
         }
+    }
+
+    /// The last non-empty line of a trial's chief (or master) log, for a failed trial's reason.
+    func lastLogLine(of t: Trial, record: JobRecord) -> String? {
+        let role = record.spec.builtIn || record.spec.useChiefInTFConfig ? "chief" : "master"
+        let path = JobStore.logFolder(t.job) + "/\(role)-0.log"
+        guard let text = try? Files.readText(path) else { return nil }
+        let line = text.split(whereSeparator: \.isNewline).last { !$0.allSatisfy(\.isWhitespace) }
+        return line.map { String($0.prefix(300)) }
     }
 
     /// Stops a trial's job without waiting: its supervisor stops every task.
