@@ -150,6 +150,7 @@ public final class TrainerRole {
                 for c in clients { c.incarnation = incarnation }
                 feed(pull(), into: &queue)
             case .computeStep:
+                if !isChief { TrialVerdictGate.holdWhileChiefWaits(jobDirectory: context.jobDirectory) }
                 let started = MonotonicClock.now()
                 computeStep()
                 let factor = faults.slowFactor

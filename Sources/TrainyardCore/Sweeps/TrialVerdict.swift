@@ -27,10 +27,10 @@ public enum TrialVerdict: Sendable, Equatable {
 
     /// A verdict file's text; nil when it is neither (not yet, or damaged).
     public init?(parsing text: String) {
-        let lines = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         switch lines.first {
         case "continue": self = .proceed
-        case "stop": self = .stop(reason: lines.count > 1 ? String(lines[1]).trimmedSpaces : "")
+        case "stop": self = .stop(reason: lines.count > 1 ? String(lines[1].trimmedSpaces) : "")
         default: return nil
         }
     }
