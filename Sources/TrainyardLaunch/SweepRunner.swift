@@ -202,13 +202,9 @@ public final class SweepRunner {
             if let s = r.step { t.steps = max(t.steps, s) } else if case .job = spec.trial { t.steps = t.reports.count }
             guard let v = r.values[spec.primaryMetric] else { continue }
             t.history.append(v)
-            // The built-in chief's last evaluation (at max_steps) ends the trial anyway: nothing to save.
-            let last = maxSteps.map { (r.step ?? 0) >= $0 } ?? false
-            var verdict = TrialVerdict.proceed
-            if let policy = spec.earlyTermination, !record.state.isTerminal, !last {
-                let peers = trials.filter { $0 !== t }.map { EarlyTerminationPolicy.Peer(history: $0.history, finished: $0.state == "COMPLETED") }
-                if let why = policy.decide(history: t.history, peers: peers, goal: spec.goal) { verdict = .stop(reason: why) }
-            }
+            let peers = trials.filter { $0 !== t }.map { EarlyTerminationPolicy.Peer(history: $0.history, finished: $0.state == "COMPLETED") }
+            let verdict = record.state.isTerminal ? .proceed
+                : TrialVerdict.decide(spec.earlyTermination, history: t.history, peers: peers, goal: spec.goal, step: r.step, maxSteps: maxSteps)
             if let step = r.step, maxSteps != nil {
                 // The built-in chief is waiting for this before it trains on (TrialVerdictGate).
                 try? Files.writeAtomically(verdict.encoded, to: TrialVerdict.folder(jobDirectory: record.jobDirectory) + "/" + TrialVerdict.fileName(step: step),

@@ -110,6 +110,19 @@ final class TrialRankingTests: XCTestCase {
         XCTAssertNil(TrialRanking.best([TrialRanking.Entry(metric: 0.5, completed: false)], goal: .maximize))
     }
 
+    func testTheVerdictStopsAtTheEvaluationButNeverAtTheLast() {
+        let policy = EarlyTerminationPolicy.bandit(slackFactor: nil, slackAmount: 0.1, evaluationInterval: 1, delayEvaluation: 2)
+        let leader = [EarlyTerminationPolicy.Peer(history: [0.8, 0.9, 0.92], finished: true)]
+        XCTAssertEqual(TrialVerdict.decide(policy, history: [0.3], peers: leader, goal: .maximize, step: 30, maxSteps: 300), .proceed, "before delay_evaluation")
+        guard case .stop(let why) = TrialVerdict.decide(policy, history: [0.3, 0.3], peers: leader, goal: .maximize, step: 60, maxSteps: 300) else {
+            return XCTFail("a trial outside the slack at its 2nd evaluation is stopped there")
+        }
+        XCTAssertTrue(why.hasPrefix("bandit (slack_amount 0.1): 0.3 is below 0.8"), why)
+        XCTAssertEqual(TrialVerdict.decide(policy, history: [0.3, 0.3], peers: leader, goal: .maximize, step: 300, maxSteps: 300), .proceed,
+                       "the final evaluation saves nothing")
+        XCTAssertEqual(TrialVerdict.decide(nil, history: [0.3, 0.3], peers: leader, goal: .maximize, step: 60, maxSteps: 300), .proceed)
+    }
+
     func testVerdictFilesRoundTrip() {
         XCTAssertEqual(TrialVerdict(parsing: TrialVerdict.proceed.encoded), .proceed)
         XCTAssertEqual(TrialVerdict(parsing: TrialVerdict.stop(reason: "bandit: 0.1 is below 0.5").encoded), .stop(reason: "bandit: 0.1 is below 0.5"))

@@ -17,6 +17,16 @@ public enum TrialVerdict: Sendable, Equatable {
     /// Seconds a chief waits for a verdict before it trains on without one (the runner is gone).
     public static let waitLimit = 60.0
 
+    /// The verdict on a trial's latest report (`history` ends with it, at global step `step`):
+    /// `stop` when the policy says so, except at the final evaluation (`step` ≥ `maxSteps`), which
+    /// ends the trial anyway and so saves nothing.
+    public static func decide(_ policy: EarlyTerminationPolicy?, history: [Double], peers: [EarlyTerminationPolicy.Peer], goal: Goal,
+                              step: Int?, maxSteps: Int?) -> TrialVerdict {
+        if let maxSteps, let step, step >= maxSteps { return .proceed }
+        guard let policy, let why = policy.decide(history: history, peers: peers, goal: goal) else { return .proceed }
+        return .stop(reason: why)
+    }
+
     /// The file's text.
     public var encoded: String {
         switch self {
