@@ -40,7 +40,7 @@ enum SweepCommand {
                 let best = s["best_trial"]
                 rows.append([s["id"]?.stringValue ?? "?", s["state"]?.stringValue ?? "?", String(s["trials"]?.arrayValue?.count ?? 0),
                              best?["job"]?.stringValue ?? "–",
-                             "\(s["objective"]?["primary_metric"]?.stringValue ?? "?") = " + (best?["best_metric"]?.doubleValue.map { String(format: "%.4f", $0) } ?? "–")])
+                             "\(s["objective"]?["primary_metric"]?.stringValue ?? "?") = " + (best?["metric"]?.doubleValue.map { String(format: "%.4f", $0) } ?? "–")])
             }
             print(TextTable.render(rows))
             return .success

@@ -23,8 +23,9 @@ public enum ModelRegistry {
             }
             jobName = j
             source = [("sweep", .string(sweep)), ("trial", best["trial"] ?? .null), ("parameters", best["parameters"] ?? .null)]
+            // The values the sweep ranked the trial by: its last report, which for Trainyard's
+            // trainer is the final evaluation of the very model registered here.
             metrics = best["last_metrics"]?.objectValue ?? []
-            if let m = record["objective"]?["primary_metric"]?.stringValue, let b = best["best_metric"] { metrics.append(("best_" + m, b)) }
         } else {
             jobName = job!
         }

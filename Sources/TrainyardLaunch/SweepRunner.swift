@@ -28,6 +28,8 @@ public final class SweepRunner {
         var reports: [TrialMetrics.Report] = []
         var history: [Double] = []
         var steps = 0
+        /// The global step of the evaluation that early termination stopped the trial at.
+        var stoppedAt: Int?
         var started: Double?
         var ended: Double?
         var logOffset = 0
@@ -38,9 +40,14 @@ public final class SweepRunner {
             self.job = job
         }
         var finished: Bool { ["COMPLETED", "FAILED", "CANCELLED", "EARLY_TERMINATED"].contains(state) }
+        /// The value the sweep ranks the trial by: its last report of the primary metric (for
+        /// Trainyard's trainer, the final evaluation, the one its exported model records).
+        var metric: Double? { history.last }
     }
 
     let spec: SweepSpec
+    /// A built-in trial's `max_steps` (the trainer's default when the spec does not set it).
+    let maxSteps: Int?
     let id: String
     let folder: String
     let progress: Bool
@@ -52,6 +59,12 @@ public final class SweepRunner {
     public init(spec: SweepSpec, specText: String, progress: Bool) throws {
         self.spec = spec
         self.progress = progress
+        if case .builtIn(let arguments, _, _) = spec.trial {
+            var probe = Arguments(arguments)
+            maxSteps = (try? TrainSettings.parse(&probe))?.maxSteps ?? TrainSettings().maxSteps
+        } else {
+            maxSteps = nil
+        }
         var n = 1
         while Files.exists(SweepStore.root + "/\(spec.name)-\(n)") { n += 1 }
         id = "\(spec.name)-\(n)"
@@ -102,14 +115,19 @@ public final class SweepRunner {
                 let running = trials.filter { $0.state == "RUNNING" }.count
                 let done = trials.filter { $0.state == "COMPLETED" }.count
                 let stopped = trials.filter { $0.state == "EARLY_TERMINATED" }.count
-                let best = spec.goal.best(trials.compactMap { spec.goal.best($0.history) })
+                let best = spec.goal.best(trials.filter { $0.state == "COMPLETED" }.compactMap(\.metric))
                 Posix.write("\r\u{1B}[2K" + String(format: "%6.1fs · running %d · completed %d · early-terminated %d · failed %d · best %@ %@",
                                                    now - monotonicStart, running, done, stopped, trials.filter { $0.state == "FAILED" || $0.state == "CANCELLED" }.count,
                                                    spec.primaryMetric, best.map { String(format: "%.4f", $0) } ?? "–"), to: 2)
             }
-            MonotonicClock.sleep(seconds: 0.2)
+            // Short: a built-in chief waits for the verdict on each evaluation.
+            MonotonicClock.sleep(seconds: 0.05)
         }
-        if state == "RUNNING" { state = "COMPLETED" }
+        if state == "RUNNING" {
+            // A sweep succeeds when at least one trial ran to the end and left a model to rank.
+            state = trials.contains { $0.state == "COMPLETED" } ? "COMPLETED" : "FAILED"
+            if state == "FAILED" { note("sweep \(id) failed: no trial completed") }
+        }
         if progress && terminal { Posix.write("\r\u{1B}[2K", to: 2) }
         let record = try save()
         try Files.writeAtomically(SweepChart.svg(trials: trials, spec: spec, title: "\(id): \(spec.primaryMetric) by interval"), to: folder + "/metric.svg")
@@ -127,16 +145,16 @@ public final class SweepRunner {
             var args = arguments + t.params.map { spec.argument($0.0, $0.1) }
             if !args.contains(where: { $0.hasPrefix("--eval-every") }) {
                 // Several evaluations per trial: the intervals early termination looks at.
-                var probe = Arguments(arguments)
-                let maxSteps = (try? TrainSettings.parse(&probe))?.maxSteps ?? TrainSettings().maxSteps
-                args += ["--eval-every", String(max(1, maxSteps / 10))]
+                args += ["--eval-every", String(max(1, (maxSteps ?? 1) / 10))]
             }
-            if !args.contains(where: { $0.hasPrefix("--seed") }) { args += ["--seed", String(spec.seed &+ UInt64(t.index))] }
+            // Every trial trains on the same data (the trial's `seed`, else the trainer's default)
+            // unless the search space varies `seed`.
             job.userArgs = args
             job.jobDir = trialDir
+            // The chief waits here for a verdict on each evaluation (TrialVerdictGate).
+            try Files.createDirectory(TrialVerdict.folder(jobDirectory: trialDir))
         case .job(let base):
-            job = base
-            job.userArgs = base.userArgs + t.params.map { spec.argument($0.0, $0.1) }
+            job = spec.job(base, parameters: t.params)
             job.jobDir = (base.jobDir.map { ($0.hasSuffix("/") ? String($0.dropLast()) : $0) + "/" + t.job }) ?? trialDir
         }
         job.restartPolicy = .never
@@ -184,16 +202,22 @@ public final class SweepRunner {
             if let s = r.step { t.steps = max(t.steps, s) } else if case .job = spec.trial { t.steps = t.reports.count }
             guard let v = r.values[spec.primaryMetric] else { continue }
             t.history.append(v)
-            if let policy = spec.earlyTermination, !record.state.isTerminal {
-                let peers = trials.filter { $0 !== t }.map { EarlyTerminationPolicy.Peer(history: $0.history, finished: $0.state == "COMPLETED") }
-                if let why = policy.decide(history: t.history, peers: peers, goal: spec.goal) {
-                    cancel(t)
-                    t.state = "EARLY_TERMINATED"
-                    t.terminatedBy = why
-                    t.ended = MonotonicClock.wallNow()
-                    note("trial \(t.index) early-terminated: \(why)")
-                    return
-                }
+            let peers = trials.filter { $0 !== t }.map { EarlyTerminationPolicy.Peer(history: $0.history, finished: $0.state == "COMPLETED") }
+            let verdict = record.state.isTerminal ? .proceed
+                : TrialVerdict.decide(spec.earlyTermination, history: t.history, peers: peers, goal: spec.goal, step: r.step, maxSteps: maxSteps)
+            if let step = r.step, maxSteps != nil {
+                // The built-in chief is waiting for this before it trains on (TrialVerdictGate).
+                try? Files.writeAtomically(verdict.encoded, to: TrialVerdict.folder(jobDirectory: record.jobDirectory) + "/" + TrialVerdict.fileName(step: step),
+                                           durable: false)
+            }
+            if case .stop(let why) = verdict {
+                cancel(t)
+                t.state = "EARLY_TERMINATED"
+                t.terminatedBy = why
+                t.stoppedAt = r.step
+                t.ended = MonotonicClock.wallNow()
+                note("trial \(t.index) early-terminated" + (r.step.map { " at step \($0)" } ?? "") + ": \(why)")
+                return
             }
         }
         if let limit = spec.trialTimeout, let s = t.started, MonotonicClock.wallNow() - s > limit, !record.state.isTerminal {
@@ -206,14 +230,27 @@ public final class SweepRunner {
         }
         if record.state.isTerminal {
             t.state = record.state == .succeeded ? "COMPLETED" : (record.state == .cancelled ? "CANCELLED" : "FAILED")
-            t.terminatedBy = record.errorMessage
+            t.terminatedBy = record.errorMessage ?? (t.state == "COMPLETED" ? nil : "job \(t.job) ended \(record.state.rawValue) (`trainyard jobs describe \(t.job)`)")
             t.ended = record.endTime
+            if t.state == "FAILED", let line = lastLogLine(of: t, record: record), !(t.terminatedBy ?? "").contains(line) {
+                t.terminatedBy = (t.terminatedBy ?? "failed") + " (its log ends: \"\(line)\")"
+            }
             if t.state == "COMPLETED" && t.history.isEmpty {
                 t.state = "FAILED"
                 t.terminatedBy = "the trial reported no \(spec.primaryMetric)"
             }
-            note("trial \(t.index) \(t.state.lowercased())" + (spec.goal.best(t.history).map { String(format: ": best %@ %.4f", spec.primaryMetric, $0) } ?? ""))
+            note("trial \(t.index) \(t.state.lowercased())" + (t.metric.map { String(format: ": final %@ %.4f", spec.primaryMetric, $0) } ?? "")
+                 + (t.state == "COMPLETED" ? "" : ": " + (t.terminatedBy ?? "no reason recorded")))
         }
+    }
+
+    /// The last non-empty line of a trial's chief (or master) log, for a failed trial's reason.
+    func lastLogLine(of t: Trial, record: JobRecord) -> String? {
+        let role = record.spec.builtIn || record.spec.useChiefInTFConfig ? "chief" : "master"
+        let path = JobStore.logFolder(t.job) + "/\(role)-0.log"
+        guard let text = try? Files.readText(path) else { return nil }
+        let line = text.split(whereSeparator: \.isNewline).last { !$0.allSatisfy(\.isWhitespace) }
+        return line.map { String($0.prefix(300)) }
     }
 
     /// Stops a trial's job without waiting: its supervisor stops every task.
@@ -222,29 +259,48 @@ public final class SweepRunner {
         if let pid = (try? JobStore.load(t.job))?.supervisorPID { Posix.kill(pid, Signals.terminate) }
     }
 
+    /// The trial the sweep calls best: the best final value of the primary metric among the trials
+    /// that ran to the end (only they leave a model, and the model records that same value).
+    var bestTrial: Trial? {
+        TrialRanking.best(trials.map { TrialRanking.Entry(metric: $0.metric, completed: $0.state == "COMPLETED") }, goal: spec.goal).map { trials[$0] }
+    }
+
+    /// Global steps the early-terminated built-in trials did not run (max_steps minus where they stopped).
+    var stepsSaved: Int {
+        guard let maxSteps else { return 0 }
+        return trials.filter { $0.state == "EARLY_TERMINATED" }.map { max(0, maxSteps - ($0.stoppedAt ?? $0.steps)) }.reduce(0, +)
+    }
+
     @discardableResult
     func save() throws -> JSONValue {
-        let best = trials.filter { !$0.history.isEmpty && $0.state != "FAILED" }
-            .max { a, b in spec.goal.better(spec.goal.best(b.history)!, than: spec.goal.best(a.history)!) }
+        let best = bestTrial
+        func number(_ d: Double?) -> JSONValue { d.map { JSONValue($0) } ?? .null }
         func trialJSON(_ t: Trial) -> JSONValue {
-            .object([
+            let lastMetrics: [(String, JSONValue)] = (t.reports.last?.values ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, JSONValue($0.value)) }
+            let fields: [(String, JSONValue)] = [
                 ("trial", JSONValue(t.index)), ("job", .string(t.job)), ("state", .string(t.state)),
                 ("terminated_by", t.terminatedBy.map { JSONValue($0) } ?? .null),
                 ("parameters", .object(t.params)),
                 ("history", .array(t.history.map { JSONValue($0) })),
-                ("best_metric", spec.goal.best(t.history).map { JSONValue($0) } ?? .null),
-                ("last_metrics", .object((t.reports.last?.values ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, JSONValue($0.value)) })),
+                ("metric", number(t.metric)),
+                ("peak_metric", number(spec.goal.best(t.history))),
+                ("last_metrics", .object(lastMetrics)),
                 ("steps", JSONValue(t.steps)),
-                ("started", t.started.map { JSONValue($0) } ?? .null), ("ended", t.ended.map { JSONValue($0) } ?? .null),
-            ])
+                ("stopped_at_step", t.stoppedAt.map { JSONValue($0) } ?? .null),
+                ("started", number(t.started)), ("ended", number(t.ended)),
+            ]
+            return .object(fields)
         }
         let record = JSONValue.object([
             ("id", .string(id)), ("name", .string(spec.name)), ("state", .string(state)),
             ("created", JSONValue(startedAt)), ("folder", .string(folder)),
-            ("objective", .object([("primary_metric", .string(spec.primaryMetric)), ("goal", .string(spec.goal.rawValue))])),
+            ("objective", .object([("primary_metric", .string(spec.primaryMetric)), ("goal", .string(spec.goal.rawValue)),
+                                   ("ranked_by", "final")])),
             ("sampling", .string(spec.sampling.rawValue)), ("early_termination", .string(spec.earlyTermination?.name ?? "none")),
             ("limits", .object([("max_total_trials", JSONValue(spec.maxTotalTrials)), ("max_concurrent_trials", JSONValue(spec.maxConcurrentTrials))])),
+            ("max_steps", maxSteps.map { JSONValue($0) } ?? .null),
             ("trial_steps", JSONValue(trials.map(\.steps).reduce(0, +))),
+            ("steps_saved", JSONValue(stepsSaved)),
             ("trials", .array(trials.map(trialJSON))),
             ("best_trial", best.map(trialJSON) ?? .null),
             ("chart", .string(folder + "/metric.svg")),
@@ -253,32 +309,38 @@ public final class SweepRunner {
         return record
     }
 
+    /// The trials of a sweep record in rank order: by `metric` (the final value of the primary
+    /// metric), best first; trials without one last, in trial order.
+    public static func ranked(_ r: JSONValue) -> [JSONValue] {
+        let goal = Goal(rawValue: r["objective"]?["goal"]?.stringValue ?? "maximize") ?? .maximize
+        let trials = r["trials"]?.arrayValue ?? []
+        let entries = trials.map { TrialRanking.Entry(metric: $0["metric"]?.doubleValue, completed: $0["state"] == "COMPLETED") }
+        return TrialRanking.order(entries, goal: goal).map { trials[$0] }
+    }
+
     public static func describe(_ r: JSONValue) -> String {
         let metric = r["objective"]?["primary_metric"]?.stringValue ?? "metric"
-        let goal = Goal(rawValue: r["objective"]?["goal"]?.stringValue ?? "maximize") ?? .maximize
-        let trials = (r["trials"]?.arrayValue ?? []).sorted { a, b in
-            switch (a["best_metric"]?.doubleValue, b["best_metric"]?.doubleValue) {
-            case let (x?, y?): return goal.better(x, than: y)
-            case (_?, nil): return true
-            default: return false
-            }
-        }
-        var rows = [["trial", "state", metric, "steps", "parameters"]]
+        let trials = ranked(r)
+        var rows = [["trial", "state", "final " + metric, "steps", "parameters"]]
         for t in trials {
             let params = (t["parameters"]?.objectValue ?? []).map { k, v -> String in
                 if let d = v.doubleValue, d.rounded() != d { return "\(k)=\(String(format: "%.4g", d))" }
                 return "\(k)=\(v.stringValue ?? v.serialized())"
             }.joined(separator: " ")
             rows.append([t["trial"]?.intValue.map(String.init) ?? "?", t["state"]?.stringValue ?? "?",
-                         t["best_metric"]?.doubleValue.map { String(format: "%.4f", $0) } ?? "–", String(t["steps"]?.intValue ?? 0), params])
+                         t["metric"]?.doubleValue.map { String(format: "%.4f", $0) } ?? "–", String(t["steps"]?.intValue ?? 0), params])
         }
-        var lines = ["sweep \(r["id"]?.stringValue ?? "?"): \(r["state"]?.stringValue ?? "?"), early termination \(r["early_termination"]?.stringValue ?? "none"), \(r["trial_steps"]?.intValue ?? 0) trial-steps in all",
-                     TextTable.render(rows)]
-        for t in trials where t["state"] == "EARLY_TERMINATED" {
-            lines.append("  trial \(t["trial"]?.intValue ?? -1) stopped by \(t["terminated_by"]?.stringValue ?? "?")")
+        var head = "sweep \(r["id"]?.stringValue ?? "?"): \(r["state"]?.stringValue ?? "?"), early termination \(r["early_termination"]?.stringValue ?? "none"), \(r["trial_steps"]?.intValue ?? 0) trial-steps in all"
+        if let saved = r["steps_saved"]?.intValue, saved > 0 { head += ", \(saved) saved by early termination" }
+        var lines = [head, TextTable.render(rows)]
+        for t in trials where t["state"] != "COMPLETED" {
+            let verb = t["state"] == "EARLY_TERMINATED" ? "stopped" + (t["stopped_at_step"]?.intValue.map { " at step \($0)" } ?? "") + " by" : (t["state"]?.stringValue?.lowercased() ?? "ended") + ":"
+            lines.append("  trial \(t["trial"]?.intValue ?? -1) \(verb) \(t["terminated_by"]?.stringValue ?? "no reason recorded")")
         }
         if let best = r["best_trial"], best != .null {
-            lines.append("best trial: \(best["trial"]?.intValue ?? -1) (\(best["job"]?.stringValue ?? "?")) with \(metric) \(best["best_metric"]?.doubleValue.map { String(format: "%.4f", $0) } ?? "–")")
+            lines.append("best trial: \(best["trial"]?.intValue ?? -1) (\(best["job"]?.stringValue ?? "?")) with final \(metric) \(best["metric"]?.doubleValue.map { String(format: "%.4f", $0) } ?? "–")")
+        } else {
+            lines.append("best trial: none (no trial completed)")
         }
         lines.append("chart: \(r["chart"]?.stringValue ?? "–")")
         return lines.joined(separator: "\n")
@@ -296,7 +358,7 @@ enum SweepChart {
         let maxInterval = max(2, trials.map(\.history.count).max() ?? 2)
         func x(_ i: Int) -> Double { left + Double(i - 1) / Double(maxInterval - 1) * (width - left - right) }
         func y(_ v: Double) -> Double { height - bottom - (v - lo) / span * (height - top - bottom) }
-        let best = trials.filter { !$0.history.isEmpty }.max { spec.goal.better(spec.goal.best($1.history)!, than: spec.goal.best($0.history)!) }
+        let best = TrialRanking.best(trials.map { TrialRanking.Entry(metric: $0.metric, completed: $0.state == "COMPLETED") }, goal: spec.goal).map { trials[$0] }
         var s = SVGPlot.begin(frame, title: title, xLabel: "interval (report)", yLabel: spec.primaryMetric)
         for i in 1...maxInterval { s += "<text x=\"\(x(i))\" y=\"\(height - bottom + 16)\" text-anchor=\"middle\">\(i)</text>\n" }
         for k in 0...4 {

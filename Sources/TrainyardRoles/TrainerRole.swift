@@ -139,6 +139,7 @@ public final class TrainerRole {
                 shards.incarnation = incarnation
                 feed(pull())
             case .computeStep:
+                if !isChief { TrialVerdictGate.holdWhileChiefWaits(jobDirectory: context.jobDirectory) }
                 let started = MonotonicClock.now()
                 computeStep()
                 let factor = faults.slowFactor
@@ -150,6 +151,7 @@ public final class TrainerRole {
                 feed(writeCheckpoint())
             case .evaluate:
                 evaluate(step: machine.globalStep)
+                TrialVerdictGate.hold(afterEvaluationAt: machine.globalStep, jobDirectory: context.jobDirectory, log: log)
                 feed(.evaluated(step: machine.globalStep))
             case .pullFinalState:
                 feed(pullFinalState())

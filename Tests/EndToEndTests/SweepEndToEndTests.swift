@@ -43,8 +43,8 @@ final class SweepEndToEndTests: XCTestCase {
         for (s, _) in spans { XCTAssertLessThanOrEqual(spans.filter { $0.0 <= s && s < $0.1 }.count, 2) }
         // The best trial is the one with the highest accuracy, and it passed --name=value arguments on.
         let best = try XCTUnwrap(sweep["best_trial"])
-        let bestValue = try XCTUnwrap(best["best_metric"]?.doubleValue)
-        XCTAssertEqual(bestValue, trials.compactMap { $0["best_metric"]?.doubleValue }.max())
+        let bestValue = try XCTUnwrap(best["metric"]?.doubleValue)
+        XCTAssertEqual(bestValue, trials.filter { $0["state"] == "COMPLETED" }.compactMap { $0["metric"]?.doubleValue }.max())
         let job = try XCTUnwrap(best["job"]?.stringValue)
         let jobRecord = try Harness.json(home + "/jobs/\(job)/job.json")
         XCTAssertTrue((jobRecord["spec"]?["args"]?.arrayValue ?? []).contains { $0.stringValue?.hasPrefix("--learning-rate=") ?? false })
@@ -63,9 +63,104 @@ final class SweepEndToEndTests: XCTestCase {
         XCTAssertEqual(shown["source"]?["job"]?.stringValue, job)
         let v1 = try JSONParser.parse(try Harness.run(["models", "show", "mlp:1", "--json"], environment: env).stdout)
         XCTAssertEqual(v1["source"]?["sweep"], "e2e-sweep-1")
-        XCTAssertEqual(v1["metrics"]?["best_accuracy"]?.doubleValue, bestValue)
+        XCTAssertEqual(v1["metrics"]?["accuracy"]?.doubleValue, bestValue)
         XCTAssertTrue((v1["files"]?.arrayValue ?? []).contains("weights.tyckpt"))
         XCTAssertEqual(try Harness.run(["models", "show", "mlp:9"], environment: env).status, 2)
         XCTAssertEqual(Harness.processes(mentioning: home), [])
+    }
+
+    /// A trial the policy stops at its 2nd evaluation trains no step past it; the best-of-sweep
+    /// model is the one whose metric the ranking quoted.
+    func testATrialStoppedAtAnEvaluationTrainsNoFurtherAndTheRegisteredModelIsTheRankedOne() throws {
+        let spec = home + "/stop.json"
+        // One trial at a time, in grid order: trial 0 learns (lr 0.3), trial 1 cannot (lr 0) and is
+        // compared with trial 0's history at its 2nd evaluation (step 60 of 300).
+        try #"""
+        { "name": "stop-sweep",
+          "trial": { "max_steps": 300, "eval_every": 30, "workers": 0, "ps": 1, "hidden": "16", "features": 8, "classes": 3,
+                     "examples": 3000, "batch_size": 32, "optimizer": "sgd" },
+          "search_space": { "learning_rate": {"type": "choice", "values": [0.3, 0]} },
+          "sampling_algorithm": "grid",
+          "objective": { "primary_metric": "accuracy", "goal": "maximize" },
+          "limits": { "max_total_trials": 2, "max_concurrent_trials": 1, "timeout": 240 },
+          "early_termination": { "type": "bandit", "slack_amount": 0.1, "evaluation_interval": 1, "delay_evaluation": 2 } }
+        """#.write(toFile: spec, atomically: true, encoding: .utf8)
+        let env = ["TRAINYARD_HOME": home]
+        let r = try Harness.run(["sweep", "run", spec, "--json"], environment: env, timeout: 240)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let sweep = try JSONParser.parse(r.stdout)
+        XCTAssertEqual(sweep["state"], "COMPLETED")
+        let trials = try XCTUnwrap(sweep["trials"]?.arrayValue)
+        XCTAssertEqual(trials.map { $0["state"]?.stringValue ?? "?" }, ["COMPLETED", "EARLY_TERMINATED"], r.stdout)
+        let stopped = trials[1]
+        XCTAssertEqual(stopped["stopped_at_step"]?.intValue, 60, "\(stopped)")
+        XCTAssertEqual(stopped["history"]?.arrayValue?.count, 2)
+        XCTAssertEqual(stopped["steps"]?.intValue, 60)
+        XCTAssertEqual(sweep["steps_saved"]?.intValue, 240)
+        XCTAssertEqual(sweep["trial_steps"]?.intValue, 360)
+        // Its metrics stop at the evaluation that stopped it.
+        let job = try XCTUnwrap(stopped["job"]?.stringValue)
+        let record = try Harness.json(home + "/jobs/\(job)/job.json")
+        let jobDir = try XCTUnwrap(record["job_directory"]?.stringValue ?? record["spec"]?["job_dir"]?.stringValue)
+        let lines = try String(contentsOfFile: jobDir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        let records = try lines.map { try JSONParser.parse(String($0)) }
+        XCTAssertEqual(records.compactMap { $0["step"]?.intValue }.max(), 60, "metrics past the stopping evaluation")
+        XCTAssertEqual(records.filter { $0["kind"] == "eval" }.count, 2)
+
+        // The ranking quotes each trial's final value, and registration takes that trial's model.
+        let best = try XCTUnwrap(sweep["best_trial"])
+        XCTAssertEqual(best["trial"]?.intValue, 0)
+        let quoted = try XCTUnwrap(best["metric"]?.doubleValue)
+        XCTAssertEqual(quoted, best["history"]?.arrayValue?.last?.doubleValue)
+        XCTAssertEqual(try Harness.run(["models", "register", "mlp", "--best-of-sweep", "stop-sweep-1"], environment: env).status, 0)
+        let shown = try JSONParser.parse(try Harness.run(["models", "show", "mlp", "--json"], environment: env).stdout)
+        XCTAssertEqual(shown["metrics"]?["accuracy"]?.doubleValue, quoted)
+        let model = try Harness.json(home + "/models/mlp/1/files/model.json")
+        XCTAssertEqual(model["metrics"]?["eval_accuracy"]?.doubleValue, quoted, "the registered model's own evaluation is the quoted value")
+        XCTAssertEqual(Harness.processes(mentioning: home), [])
+    }
+
+    /// A sweep whose every trial fails ends FAILED (exit 1) with each trial's reason.
+    func testASweepWithNoSuccessfulTrialFailsWithEachReason() throws {
+        let spec = home + "/fail.json"
+        try #"""
+        { "name": "fail-sweep",
+          "trial": { "command": "echo \"no such dataset: ${{search_space.data}}\" >&2; exit 4" },
+          "search_space": { "data": {"type": "choice", "values": ["a", "b"]} },
+          "sampling_algorithm": "grid",
+          "objective": { "primary_metric": "accuracy", "goal": "maximize" },
+          "limits": { "max_total_trials": 2, "max_concurrent_trials": 2, "timeout": 120 } }
+        """#.write(toFile: spec, atomically: true, encoding: .utf8)
+        let env = ["TRAINYARD_HOME": home]
+        let r = try Harness.run(["sweep", "run", spec], environment: env, timeout: 120)
+        XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("sweep fail-sweep-1: FAILED"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("best trial: none (no trial completed)"), r.stdout)
+        let sweep = try Harness.json(home + "/sweeps/fail-sweep-1/sweep.json")
+        XCTAssertEqual(sweep["state"], "FAILED")
+        for t in sweep["trials"]?.arrayValue ?? [] {
+            XCTAssertEqual(t["state"], "FAILED")
+            let reason = try XCTUnwrap(t["terminated_by"]?.stringValue, "\(t)")
+            XCTAssertFalse(reason.isEmpty)
+            let index = t["trial"]?.intValue ?? -1
+            XCTAssertTrue(r.stdout.contains("trial \(index) failed: \(reason)"), r.stdout)
+            XCTAssertTrue(r.stderr.contains("trial \(index) failed: \(reason)"), r.stderr)
+        }
+        XCTAssertEqual(Harness.processes(mentioning: home), [])
+    }
+
+    /// Parameters the trial does not accept are invalid input: exit 3, the field named, nothing started.
+    func testInvalidParametersStartNothing() throws {
+        let spec = home + "/bad.json"
+        try #"""
+        { "name": "bad-sweep", "trial": { "max_steps": 50, "workers": 0, "ps": 1 },
+          "search_space": { "learning_rate": {"type": "choice", "values": ["fast", "slow"]} },
+          "objective": { "primary_metric": "accuracy", "goal": "maximize" } }
+        """#.write(toFile: spec, atomically: true, encoding: .utf8)
+        let r = try Harness.run(["sweep", "run", spec], environment: ["TRAINYARD_HOME": home], timeout: 60)
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertTrue(r.stderr.contains("search_space.learning_rate.values[0]: learning_rate takes a number, got a string \"fast\""), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/jobs"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/sweeps"))
     }
 }

@@ -16,6 +16,8 @@ public struct OptionSpec<Root>: Sendable {
     public let defaultDescription: String?
     /// The values allowed, as text (`1...65536`, `sgd, momentum or adam`); nil = any the parser takes.
     public let allowed: String?
+    /// The JSON type a file or a sweep's search space gives the value in.
+    public let kind: OptionValueKind
     /// Left out of help (an option for scripts and Trainyard's own use); parsed like any other.
     public private(set) var isHidden = false
     /// Sets the field from the option's text.
@@ -33,10 +35,11 @@ public struct OptionSpec<Root>: Sendable {
     /// An option of any type: `parse` reads its text (throwing only the reason), `format` writes it
     /// back so that `parse(format(v)) == v`.
     public init<Value>(_ name: String, _ field: WritableKeyPath<Root, Value> & Sendable, placeholder: String, help: String,
-                       default defaultDescription: String? = nil, allowed: String? = nil,
+                       default defaultDescription: String? = nil, allowed: String? = nil, kind: OptionValueKind = .text,
                        parse: @escaping @Sendable (String) throws(UsageError) -> Value,
                        format: @escaping @Sendable (Value) -> String?) {
         self.name = name
+        self.kind = kind
         self.placeholder = placeholder
         self.help = help
         self.defaultDescription = defaultDescription
@@ -45,15 +48,24 @@ public struct OptionSpec<Root>: Sendable {
         get = { format($0[keyPath: field]) }
     }
 
-    private init(name: String, placeholder: String?, help: String, defaultDescription: String?, allowed: String?,
+    private init(name: String, placeholder: String?, help: String, defaultDescription: String?, allowed: String?, kind: OptionValueKind,
                  set: @escaping @Sendable (inout Root, String) throws(UsageError) -> Void, get: @escaping @Sendable (Root) -> String?) {
         self.name = name
+        self.kind = kind
         self.placeholder = placeholder
         self.help = help
         self.defaultDescription = defaultDescription
         self.allowed = allowed
         self.set = set
         self.get = get
+    }
+
+    /// Why `text` is not a value of this option (the parser's reason), or nil when it is; `root`
+    /// is left as it was.
+    public func rejection(of text: String, on root: Root) -> String? {
+        var copy = root
+        do { try set(&copy, text) } catch { return error.message }
+        return nil
     }
 
     /// The same option, left out of help.
@@ -67,7 +79,7 @@ public struct OptionSpec<Root>: Sendable {
     public func scoped<Outer>(_ path: WritableKeyPath<Outer, Root> & Sendable) -> OptionSpec<Outer> {
         let set = self.set, get = self.get
         var outer = OptionSpec<Outer>(name: name, placeholder: placeholder, help: help, defaultDescription: defaultDescription,
-                                 allowed: allowed, set: { (outer: inout Outer, text: String) throws(UsageError) in try set(&outer[keyPath: path], text) },
+                                 allowed: allowed, kind: kind, set: { (outer: inout Outer, text: String) throws(UsageError) in try set(&outer[keyPath: path], text) },
                                  get: { get($0[keyPath: path]) })
         outer.isHidden = isHidden
         return outer
@@ -78,7 +90,7 @@ public struct OptionSpec<Root>: Sendable {
     /// A bare flag that sets `field` to `!inverted` when given (`--sync`; `--no-bandwidth-emulation`
     /// with `inverted: true`). `--flag=true` and `--flag=false` work too.
     public static func flag(_ name: String, _ field: WritableKeyPath<Root, Bool> & Sendable, inverted: Bool = false, help: String) -> OptionSpec {
-        OptionSpec(name: name, placeholder: nil, help: help, defaultDescription: "", allowed: "true or false",
+        OptionSpec(name: name, placeholder: nil, help: help, defaultDescription: "", allowed: "true or false", kind: .flag,
                    set: { (root: inout Root, text: String) throws(UsageError) in
                        let on = try OptionParse.bool(text)
                        if on { root[keyPath: field] = !inverted }
@@ -88,25 +100,25 @@ public struct OptionSpec<Root>: Sendable {
 
     public static func int(_ name: String, _ field: WritableKeyPath<Root, Int> & Sendable, in range: ClosedRange<Int>, placeholder: String = "N",
                            help: String, default d: String? = nil) -> OptionSpec {
-        OptionSpec(name, field, placeholder: placeholder, help: help, default: d, allowed: OptionParse.describe(range),
+        OptionSpec(name, field, placeholder: placeholder, help: help, default: d, allowed: OptionParse.describe(range), kind: .integer,
                    parse: { (t: String) throws(UsageError) in try OptionParse.int(t, in: range) }, format: { String($0) })
     }
 
     public static func int(_ name: String, _ field: WritableKeyPath<Root, Int?> & Sendable, in range: ClosedRange<Int>? = nil, placeholder: String = "N",
                            help: String, default d: String? = nil) -> OptionSpec {
-        OptionSpec(name, field, placeholder: placeholder, help: help, default: d, allowed: OptionParse.describe(range),
+        OptionSpec(name, field, placeholder: placeholder, help: help, default: d, allowed: OptionParse.describe(range), kind: .integer,
                    parse: { (t: String) throws(UsageError) in try OptionParse.int(t, in: range) }, format: { $0.map { String($0) } })
     }
 
     public static func double(_ name: String, _ field: WritableKeyPath<Root, Double> & Sendable, in range: ClosedRange<Double>, placeholder: String = "X",
                               help: String, default d: String? = nil) -> OptionSpec {
-        OptionSpec(name, field, placeholder: placeholder, help: help, default: d, allowed: OptionParse.describe(range),
+        OptionSpec(name, field, placeholder: placeholder, help: help, default: d, allowed: OptionParse.describe(range), kind: .number,
                    parse: { (t: String) throws(UsageError) in try OptionParse.double(t, in: range) }, format: { JSONValue.format($0) })
     }
 
     public static func double(_ name: String, _ field: WritableKeyPath<Root, Double?> & Sendable, in range: ClosedRange<Double>? = nil,
                               placeholder: String = "X", help: String, default d: String? = nil) -> OptionSpec {
-        OptionSpec(name, field, placeholder: placeholder, help: help, default: d, allowed: OptionParse.describe(range),
+        OptionSpec(name, field, placeholder: placeholder, help: help, default: d, allowed: OptionParse.describe(range), kind: .number,
                    parse: { (t: String) throws(UsageError) in try OptionParse.double(t, in: range) }, format: { $0.map { JSONValue.format($0) } })
     }
 
@@ -240,6 +252,25 @@ public struct OptionTable<Root> {
 }
 
 extension OptionTable: Sendable where Root: Sendable {}
+
+/// What kind of JSON value an option takes in a file: a whole number, any number, text, or
+/// true/false for a bare flag.
+public enum OptionValueKind: String, Sendable {
+    case integer
+    case number
+    case text
+    case flag
+
+    /// "a whole number", "a number", "text", "true or false".
+    public var described: String {
+        switch self {
+        case .integer: return "a whole number"
+        case .number: return "a number"
+        case .text: return "text"
+        case .flag: return "true or false"
+        }
+    }
+}
 
 /// How an option names another in a message: as a flag (`--sync`) or as a file key (`sync`).
 public enum OptionSpelling: Sendable {

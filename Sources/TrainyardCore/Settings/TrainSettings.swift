@@ -95,7 +95,7 @@ public struct TrainSettings: Sendable, Equatable {
         .string("label-column", \.labelColumn, placeholder: "NAME|INDEX", help: "CSV: the label column",
                 default: "the one named label, else the last", nonEmpty: true),
         .choice("csv-header", \.csvHeader, placeholder: "auto|true|false", help: "CSV: whether the first row is a header"),
-        OptionSpec("seed", \.seed, placeholder: "X", help: "seed for data, initial weights and shuffles", allowed: "0...",
+        OptionSpec("seed", \.seed, placeholder: "X", help: "seed for data, initial weights and shuffles", allowed: "0...", kind: .integer,
                    parse: { (t: String) throws(UsageError) in
                        guard let v = UInt64(t) else { throw UsageError("takes a whole number ≥ 0, got \"\(t)\"") }
                        return v

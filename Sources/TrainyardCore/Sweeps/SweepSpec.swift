@@ -26,6 +26,7 @@ public struct SweepSpec: Sendable {
 
     public init(parsing text: String, source: String) throws(FieldError) {
         let root = try JSONField.parse(text, source: source)
+        let baseArguments: [String]?
         try root.rejectUnknownKeys(["name", "description", "trial", "search_space", "sampling_algorithm", "seed", "objective", "limits", "early_termination", "type"])
         let nameField = try root.required("name")
         name = try nameField.string()
@@ -112,6 +113,20 @@ public struct SweepSpec: Sendable {
             do { maxTotalTrials = min(maxTotalTrials, try Sampler.grid(searchSpace).count) } catch { throw error.from(source) }
         }
 
+        // Every value the space can produce must be one the trial accepts, before any trial starts.
+        switch trial {
+        case .builtIn(let arguments, _, _):
+            guard ["accuracy", "loss"].contains(primaryMetric) else {
+                throw FieldError(source: source, path: "objective.primary_metric",
+                                 "Trainyard's trainer reports accuracy and loss, not \"\(primaryMetric)\"")
+            }
+            try TrialParameterCheck.builtIn(searchSpace, table: TrainSettings.options, source: source)
+            baseArguments = arguments
+        case .job(let job):
+            try TrialParameterCheck.job(job, space: searchSpace, source: source)
+            baseArguments = nil
+        }
+
         if let e = try root.optional("early_termination") {
             let typeField = try e.required("type")
             let interval = try e.optional("evaluation_interval")?.int(in: 0...1_000_000) ?? 1
@@ -137,6 +152,7 @@ public struct SweepSpec: Sendable {
                 throw typeField.fail("must be bandit, median_stopping or truncation_selection")
             }
         }
+        if let baseArguments { try TrialParameterCheck.trials(trials(), spec: self, base: baseArguments, source: source) }
     }
 
     /// Each trial's parameters, in order.
@@ -150,14 +166,34 @@ public struct SweepSpec: Sendable {
     /// A sampled value as a command-line argument: `--name=value` (names with `_` become `-` for
     /// Trainyard's own trainer, whose options are dashed).
     public func argument(_ name: String, _ value: JSONValue) -> String {
-        let text: String
-        switch value {
-        case .string(let s): text = s
-        case .number(let d): text = JSONValue.format(d)
-        case .bool(let b): text = b ? "true" : "false"
-        default: text = value.serialized()
-        }
+        let text = SweepSpec.argumentText(value)
         if case .builtIn = trial { return "--" + String(name.map { $0 == "_" ? "-" : $0 }) + "=" + text }
         return "--\(name)=\(text)"
+    }
+
+    /// A sampled value as the text of an argument: strings as they are, numbers in JSON's form.
+    public static func argumentText(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let s): return s
+        case .number(let d): return JSONValue.format(d)
+        case .bool(let b): return b ? "true" : "false"
+        default: return value.serialized()
+        }
+    }
+
+    /// A job trial's definition for one trial: each `${{search_space.NAME}}` in the command and
+    /// args replaced by the value; when there is no reference at all, the values follow the args
+    /// as `--name=value` (Docs/sweeps.md).
+    public func job(_ base: JobSpec, parameters params: [(String, JSONValue)]) -> JobSpec {
+        var job = base
+        let command = base.command.flatMap { TrialParameterCheck.substitute($0, params, quoted: true) }
+        let args = base.userArgs.map { TrialParameterCheck.substitute($0, params, quoted: false) }
+        if command == nil && args.allSatisfy({ $0 == nil }) {
+            job.userArgs = base.userArgs + params.map { argument($0.0, $0.1) }
+        } else {
+            job.command = command ?? base.command
+            job.userArgs = zip(base.userArgs, args).map { $1 ?? $0 }
+        }
+        return job
     }
 }
