@@ -53,7 +53,7 @@ final class ScenarioEndToEndTests: XCTestCase {
         let file = dir + "/s.json"
         try #"""
         {"name": "impossible", "cluster": {"workers": 1, "ps": 1},
-         "training": {"max_steps": 300, "hidden": "8", "features": 4, "classes": 2, "examples": 500, "log_every": 10},
+         "training": {"max_steps": 3000, "hidden": "8", "features": 4, "classes": 2, "examples": 500, "log_every": 10},
          "faults": [{"at_step": 50, "action": "kill", "target": "worker-0"}],
          "expect": {"state": "SUCCEEDED", "restarts": {"worker-0": 0}}}
         """#.write(toFile: file, atomically: true, encoding: .utf8)
