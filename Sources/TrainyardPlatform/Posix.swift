@@ -324,12 +324,13 @@ extension Posix {
     /// CPU seconds this process has used (user + system).
     public static func processCPUSeconds() -> Double {
         var u = rusage()
-        getrusage(RUSAGE_SELF, &u)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
         return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) * 1e-6 + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) * 1e-6
     }
 
     /// Clock ticks per second, the unit of /proc/PID/stat's CPU times.
     public static var clockTicksPerSecond: Double { Double(sysconf(Int32(_SC_CLK_TCK))) }
+    public static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
 
     /// The size of the file at `path` in bytes (stat); nil when it cannot be read.
     public static func fileSize(_ path: String) -> Int? {

@@ -1,0 +1,28 @@
+import TrainyardCore
+import TrainyardPlatform
+
+/// The parameter server's periodic `metrics.jsonl` record (`kind: "ps"`): updates applied per
+/// second over the last interval (every 0.5 s), which also reaches the task's TensorBoard run.
+struct ParameterServerMetrics {
+    let task: TaskID
+    let log: MetricsLog
+    let interval: Double
+    private var last: (time: Double, applied: Int)?
+
+    init(_ context: RoleContext, interval: Double = 0.5) {
+        task = context.task
+        log = MetricsLog(jobDirectory: context.jobDirectory)
+        self.interval = interval
+    }
+
+    /// Records a point once `interval` has passed since the last one (only after the chief initialized the shard).
+    mutating func tick(now: Double, globalStep: Int64, appliedPushes: Int, initialized: Bool) {
+        guard initialized else { return }
+        guard let previous = last else { last = (now, appliedPushes); return }
+        guard now - previous.time >= interval else { return }
+        let rate = Double(max(0, appliedPushes - previous.applied)) / (now - previous.time)
+        log.append([("task", .string(task.description)), ("kind", "ps"), ("step", JSONValue(Int(globalStep))),
+                    ("updates_per_sec", JSONValue((rate * 10).rounded() / 10))])
+        last = (now, appliedPushes)
+    }
+}
