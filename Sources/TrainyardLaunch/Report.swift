@@ -130,12 +130,20 @@ struct JobReport {
         return groups.sorted { $0.key < $1.key }
     }
 
+    /// One color per task on every chart, in the topology's order (chief, workers, ps).
+    func color(_ task: String) -> String {
+        let known = (summary?["tasks"]?.objectValue?.map(\.0) ?? []) + Set(metrics.compactMap { $0["task"]?.stringValue }).sorted()
+        var order: [String] = []
+        for t in known where !order.contains(t) { order.append(t) }
+        return SVGPlot.palette[(order.firstIndex(of: task) ?? order.count) % SVGPlot.palette.count]
+    }
+
     func series(_ kind: String, x: (JSONValue) -> Double?, y: String, name: (String) -> String = { $0 }) -> [SVGPlot.Series] {
         byTask(metrics, kind: kind).map { task, records in
             SVGPlot.Series(name(task), records.compactMap { r in
                 guard let xv = x(r), let yv = r[y]?.doubleValue else { return nil }
                 return (xv, yv)
-            })
+            }, color: color(task))
         }.filter { !$0.points.isEmpty }
     }
 
@@ -193,12 +201,12 @@ struct JobReport {
                 SVGPlot.Series(task, records.compactMap { r in
                     guard let t = r["elapsed"]?.doubleValue, let v = r[field]?.doubleValue else { return nil }
                     return (t, v / scale)
-                })
+                }, color: self.color(task))
             }.filter { !$0.points.isEmpty }
         }
-        charts += chart("CPU use of each task", "sampled by the launcher from /proc twice a second; 100% = one core", timeAxis, "CPU (% of one core)",
+        charts += chart("CPU use of each task", "sampled by the launcher from /proc; 100% = one core", timeAxis, "CPU (% of one core)",
                         resourceSeries("cpu_percent", 1), markers: markers, empty: "no resource samples (resources.jsonl is missing or empty)")
-        charts += chart("Resident memory of each task", "sampled by the launcher from /proc twice a second", timeAxis, "resident memory (MiB)",
+        charts += chart("Resident memory of each task", "sampled by the launcher from /proc", timeAxis, "resident memory (MiB)",
                         resourceSeries("rss_bytes", 1_048_576), markers: markers, empty: "no resource samples (resources.jsonl is missing or empty)")
         body += "<h2>Charts</h2>\n<div class=\"charts\">\n\(charts)</div>\n"
         body += eventsSection(events)

@@ -1,28 +1,30 @@
 import TrainyardCore
 import TrainyardPlatform
 
-/// Samples the CPU and memory of every running task into `<job-dir>/resources.jsonl`, once per
-/// `interval` seconds, from the launcher's loop. Each line: `time` (Unix seconds), `elapsed`
+/// Samples the CPU and memory of every running task into `<job-dir>/resources.jsonl` from the
+/// launcher's loop: every 0.1 s in a job's first 10 s (small jobs take well under a second), then
+/// every 0.5 s, then every 2 s after 5 minutes. Each line: `time` (Unix seconds), `elapsed`
 /// (seconds since the launcher started), `task`, `pid`, `cpu_percent` (of one core, over the last
 /// interval; absent on a task's first sample), `rss_bytes`.
 public struct ResourceSampler {
     public let path: String
-    public let interval: Double
     private let started: Double
     private var last: [TaskID: (pid: Int32, at: Double, cpu: Double)] = [:]
     private var nextAt: Double
 
-    public init(jobDirectory: String, started: Double, interval: Double = 0.5) {
+    public init(jobDirectory: String, started: Double) {
         path = jobDirectory + "/resources.jsonl"
         self.started = started
-        self.interval = interval
         nextAt = started
     }
+
+    /// Seconds between samples `elapsed` seconds into the job.
+    public static func interval(after elapsed: Double) -> Double { elapsed < 10 ? 0.1 : elapsed < 300 ? 0.5 : 2 }
 
     /// Takes a sample of `pids` if one is due at `now` (monotonic seconds).
     public mutating func sample(_ pids: [TaskID: Int32], now: Double) {
         guard now >= nextAt else { return }
-        nextAt = now + interval
+        nextAt = now + ResourceSampler.interval(after: now - started)
         let wall = MonotonicClock.wallNow()
         var lines: [String] = []
         for (task, pid) in pids.sorted(by: { $0.key < $1.key }) {

@@ -54,7 +54,7 @@ final class ObservabilityEndToEndTests: XCTestCase {
     }
 
     func testTrainWritesTensorBoardRunsAndAReport() throws {
-        let result = try Harness.run(["train", "--workers", "2", "--ps", "1", "--max-steps", "1500", "--job-dir", jobDir] + Harness.smallJob)
+        let result = try Harness.run(["train", "--workers", "2", "--ps", "1", "--max-steps", "8000", "--job-dir", jobDir] + Harness.smallJob)
         XCTAssertEqual(result.status, 0, result.stderr + result.stdout)
 
         // TensorBoard runs: one per training task, with the train loss at logged steps.
