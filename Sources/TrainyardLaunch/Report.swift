@@ -174,7 +174,7 @@ struct JobReport {
         body += outcomeSection()
         if let s = scenario { body += scenarioSection(s) }
         let events = events()
-        let markers = events.enumerated().map { SVGPlot.Marker(x: $0.element.time, label: "\($0.offset + 1)", color: $0.element.kind == "recover" ? "#2ca02c" : "#d62728") }
+        let markers = events.enumerated().compactMap { i, ev in JobReport.markerColor(ev).map { SVGPlot.Marker(x: ev.time, label: "\(i + 1)", color: $0) } }
         let timeAxis = SVGPlot.Axis("seconds since the job started", include: [0])
         let stepAxis = SVGPlot.Axis("global step", integer: true, include: [0])
         func chart(_ title: String, _ subtitle: String, _ x: SVGPlot.Axis, _ y: String, _ series: [SVGPlot.Series], markers: [SVGPlot.Marker] = [], empty: String) -> String {
@@ -260,15 +260,27 @@ struct JobReport {
         return h
     }
 
+    /// The color of an event's line on the time charts; nil for events not drawn (the start, clean exits).
+    static func markerColor(_ ev: (time: Double, kind: String, text: String)) -> String? {
+        switch ev.kind {
+        case "fault": return "#d62728"
+        case "restart": return "#ff7f0e"
+        case "recover": return "#2ca02c"
+        case "exit": return ev.text.hasSuffix("exit 0") ? nil : "#d62728"
+        default: return nil
+        }
+    }
+
     func eventsSection(_ events: [(time: Double, kind: String, text: String)]) -> String {
         var h = "<h2>Timeline</h2>\n"
         guard !events.isEmpty else {
             return h + "<p>No faults, recoveries or restarts: nothing happened to the cluster but training.</p>\n"
         }
-        h += "<p class=\"muted\">The numbers match the dashed lines on the time charts (red: fault or restart, green: recovery).</p>\n"
+        h += "<p class=\"muted\">Numbers in bold match the dashed lines on the time charts (red: fault or failed exit, orange: restart, green: recovery).</p>\n"
         h += "<table><tr><th>#</th><th>seconds</th><th>event</th><th>what</th></tr>\n"
         for (i, ev) in events.enumerated() {
-            h += "<tr><td>\(i + 1)</td><td>\(String(format: "%.2f", ev.time))</td><td>\(e(ev.kind))</td><td>\(e(ev.text))</td></tr>\n"
+            let drawn = JobReport.markerColor(ev) != nil
+            h += "<tr><td>\(drawn ? "<b>\(i + 1)</b>" : "\(i + 1)")</td><td>\(String(format: "%.2f", ev.time))</td><td>\(e(ev.kind))</td><td>\(e(ev.text))</td></tr>\n"
         }
         return h + "</table>\n"
     }

@@ -4,11 +4,12 @@ import TrainyardCore
 
 /// One task's TensorBoard run: `<job-dir>/tensorboard/<task>/events.out.tfevents.<time>.<host>.<pid>.0`.
 ///
-/// `add` only queues an encoded record; a background thread appends the queue to the file at least
-/// every second, and `flush()` (also run at process exit) writes what is left. Each process opens a
-/// new file that sorts after the run's older ones, so a restarted task never rewrites its past; the
-/// first points of a restarted task carry a `session_log START` so TensorBoard drops superseded ones.
-/// Write failures are dropped silently: event files are a view, never a reason to stop training.
+/// `add` only queues an encoded record; a background thread appends the queue to the file every
+/// 0.25 s (a SIGKILLed task loses at most that), and `flush()` (also run at process exit) writes
+/// what is left. Each process opens a new file that sorts after the run's older ones, so a
+/// restarted task never rewrites its past; the first point of a restarted task carries a
+/// `session_log START` so TensorBoard drops superseded ones. Write failures are dropped silently:
+/// event files are a view, never a reason to stop training.
 public final class TensorBoardWriter: Sendable {
     public let directory: String
     public let path: String
@@ -36,7 +37,7 @@ public final class TensorBoardWriter: Sendable {
         startThread(name: "tensorboard-\(task)") { [weak self] in
             while let writer = self {
                 writer.flush()
-                MonotonicClock.sleep(seconds: 1)
+                MonotonicClock.sleep(seconds: 0.25)
             }
         }
     }
