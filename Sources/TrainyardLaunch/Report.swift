@@ -66,26 +66,31 @@ public enum Report {
         guard let sweep = json(folder + "/sweep.json") else {
             throw RuntimeFailure("\(folder)/sweep.json does not parse", exitCode: .invalidInput)
         }
-        let id = (folder as NSString).lastPathComponent
-        var body = "<h1>Sweep \(e(id))</h1>\n"
+        let id = sweep["id"]?.stringValue ?? (folder as NSString).lastPathComponent
         let trials = sweep["trials"]?.arrayValue ?? []
-        let metric = sweep["primary_metric"]?.stringValue ?? sweep["spec"]?["primary_metric"]?.stringValue ?? "metric"
-        body += "<p>\(trials.count) trials\(sweep["best_trial"]?["job"]?.stringValue.map { "; best: <b>\(e($0))</b>" } ?? "").</p>\n"
+        let metric = sweep["objective"]?["primary_metric"]?.stringValue ?? "metric"
+        let goal = sweep["objective"]?["goal"]?.stringValue ?? ""
+        var body = "<h1>Sweep \(e(id))</h1>\n<p class=\"muted\"><code>\(e(folder))</code></p>\n"
+        body += "<p>\(e(sweep["state"]?.stringValue ?? "?")): \(trials.count) trials, goal \(e(goal)) \(e(metric)), sampling \(e(sweep["sampling"]?.stringValue ?? "?")), early termination \(e(sweep["early_termination"]?.stringValue ?? "none"))"
+        if let best = sweep["best_trial"], let job = best["job"]?.stringValue {
+            body += "; best: <b>trial \(best["trial"]?.intValue ?? 0) (\(e(job)))</b> with \(e(metric)) \(number(best["best_metric"]?.doubleValue))"
+        }
+        body += ".</p>\n<table><tr><th>trial</th><th>job</th><th>state</th><th>parameters</th><th>steps</th><th>best \(e(metric))</th></tr>\n"
         var series: [SVGPlot.Series] = []
-        body += "<table><tr><th>trial</th><th>job</th><th>state</th><th>parameters</th><th>best \(e(metric))</th></tr>\n"
-        for (i, t) in trials.enumerated() {
-            let job = t["job"]?.stringValue ?? "?"
-            let params = (t["params"]?.objectValue ?? t["parameters"]?.objectValue ?? []).map { "\($0.0)=\($0.1.stringValue ?? $0.1.serialized())" }.joined(separator: ", ")
-            body += "<tr><td>\(i)</td><td>\(e(job))</td><td>\(e(t["state"]?.stringValue ?? "?"))</td><td>\(e(params))</td><td>\(number(t["best_metric"]?.doubleValue))</td></tr>\n"
+        for t in trials {
+            let index = t["trial"]?.intValue ?? series.count
+            let params = (t["parameters"]?.objectValue ?? []).map { "\($0.0)=\($0.1.doubleValue.map { String(format: "%.4g", $0) } ?? $0.1.stringValue ?? $0.1.serialized())" }.joined(separator: ", ")
+            body += "<tr><td>\(index)</td><td>\(e(t["job"]?.stringValue ?? "?"))</td><td>\(e(t["state"]?.stringValue ?? "?"))</td><td>\(e(params))</td>"
+            body += "<td>\(t["steps"]?.intValue ?? 0)</td><td>\(number(t["best_metric"]?.doubleValue))</td></tr>\n"
             let history = (t["history"]?.arrayValue ?? []).compactMap(\.doubleValue)
-            series.append(.init(job, history.enumerated().map { (Double($0.offset + 1), $0.element) }, style: .lineAndMarkers,
-                                dashed: t["state"]?.stringValue == "EARLY_TERMINATED"))
+            series.append(.init("t\(index)", history.enumerated().map { (Double($0.offset + 1), $0.element) }, style: .lineAndMarkers,
+                                dashed: t["state"]?.stringValue == "EARLY_TERMINATED", color: SVGPlot.palette[index % SVGPlot.palette.count]))
         }
         body += "</table>\n<div class=\"charts\">\n"
-        body += inline(SVGPlot.svg(.init(title: "Sweep \(id): \(metric) reported by each trial", subtitle: "per reporting interval; dashed: stopped early",
-                                  x: .init("interval (report number)", integer: true), y: .init(metric), series: series,
-                                  emptyMessage: "no trial reported \(metric)")))
-        body += "</div>\n"
+        body += inline(SVGPlot.svg(.init(title: "Sweep \(id): \(metric) reported by each trial", subtitle: "per reporting interval (goal: \(goal)); dashed: stopped early",
+                                         x: .init("interval (report number)", integer: true), y: .init(metric), series: series,
+                                         emptyMessage: "no trial reported \(metric)")))
+        body += "</div>\n<p class=\"muted\">Each trial's own report: <code>trainyard report</code> on its job directory.</p>\n"
         return page(title: "Sweep \(id)", body: body)
     }
 }
