@@ -25,6 +25,11 @@ public enum Report {
             throw RuntimeFailure("\(folder) is not a folder: give a job directory (with metrics.jsonl or summary.json) or a sweep folder (with sweep.json)", exitCode: .invalidInput)
         }
         if Files.exists(folder + "/sweep.json") { return try sweepHTML(folder) }
+        // A submitted job's record folder ($TRAINYARD_HOME/jobs/NAME) holds job.json, summary.json and
+        // logs; its metrics are in the job directory job.json names.
+        if !Files.exists(folder + "/metrics.jsonl"), let jobDir = json(folder + "/job.json")?["job_directory"]?.stringValue, Files.isDirectory(jobDir) {
+            return JobReport(folder: jobDir, summaryFolder: folder).html()
+        }
         guard Files.exists(folder + "/metrics.jsonl") || Files.exists(folder + "/summary.json") else {
             throw RuntimeFailure("\(folder) has neither metrics.jsonl nor summary.json: it is not a Trainyard job directory", exitCode: .invalidInput)
         }
@@ -83,8 +88,9 @@ public enum Report {
             body += "<tr><td>\(index)</td><td>\(e(t["job"]?.stringValue ?? "?"))</td><td>\(e(t["state"]?.stringValue ?? "?"))</td><td>\(e(params))</td>"
             body += "<td>\(t["steps"]?.intValue ?? 0)</td><td>\(number(t["best_metric"]?.doubleValue))</td></tr>\n"
             let history = (t["history"]?.arrayValue ?? []).compactMap(\.doubleValue)
-            series.append(.init("t\(index)", history.enumerated().map { (Double($0.offset + 1), $0.element) }, style: .lineAndMarkers,
-                                dashed: t["state"]?.stringValue == "EARLY_TERMINATED", color: SVGPlot.palette[index % SVGPlot.palette.count]))
+            let isBest = sweep["best_trial"]?["trial"]?.intValue == index
+            series.append(.init("t\(index)\(isBest ? " (best)" : "")", history.enumerated().map { (Double($0.offset + 1), $0.element) }, style: .lineAndMarkers,
+                                dashed: t["state"]?.stringValue == "EARLY_TERMINATED", strokeWidth: isBest ? 3.5 : 1.5, color: SVGPlot.palette[index % SVGPlot.palette.count]))
         }
         body += "</table>\n<div class=\"charts\">\n"
         body += inline(SVGPlot.svg(.init(title: "Sweep \(id): \(metric) reported by each trial", subtitle: "per reporting interval (goal: \(goal)); dashed: stopped early",
@@ -106,9 +112,9 @@ struct JobReport {
     /// The Unix time of the job's start: every time axis counts seconds from here.
     let start: Double
 
-    init(folder: String) {
+    init(folder: String, summaryFolder: String? = nil) {
         self.folder = folder
-        summary = Report.json(folder + "/summary.json")
+        summary = Report.json((summaryFolder ?? folder) + "/summary.json")
         scenario = Report.json(folder + "/scenario-result.json")
         metrics = Report.jsonLines(folder + "/metrics.jsonl")
         resources = Report.jsonLines(folder + "/resources.jsonl")
@@ -116,7 +122,7 @@ struct JobReport {
         if let r = resources.first, let t = r["time"]?.doubleValue, let elapsed = r["elapsed"]?.doubleValue {
             start = t - elapsed
         } else if let wall = summary?["wall_seconds"]?.doubleValue,
-                  let modified = (try? FileManager.default.attributesOfItem(atPath: folder + "/summary.json"))?[.modificationDate] as? Date {
+                  let modified = (try? FileManager.default.attributesOfItem(atPath: (summaryFolder ?? folder) + "/summary.json"))?[.modificationDate] as? Date {
             start = modified.timeIntervalSince1970 - wall
         } else {
             start = metrics.compactMap { $0["time"]?.doubleValue }.min() ?? 0
