@@ -26,7 +26,7 @@ public final class TensorBoardWriter: Sendable {
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let earlier = Files.list(directory).filter { $0.contains("tfevents") }.sorted()
         var stamp = Int(now)
-        let host = ProcessInfo.processInfo.hostName.replacingOccurrences(of: "/", with: "_")
+        let host = Posix.hostname().replacingOccurrences(of: "/", with: "_")
         func name(_ t: Int) -> String { "events.out.tfevents.\(String(format: "%010d", t)).\(host).\(Posix.getpid()).0" }
         while let last = earlier.last, name(stamp) <= last { stamp += 1 }
         path = directory + "/" + name(stamp)
