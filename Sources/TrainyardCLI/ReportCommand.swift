@@ -7,7 +7,7 @@ enum ReportCommand {
         usage: "trainyard report PATH [-o FILE]",
         summary: "Writes one self-contained HTML file (inline SVG and CSS, nothing fetched from elsewhere) about a job directory: the outcome and why, loss and held-out accuracy against step and time per task, throughput, parameter-server update rates, CPU and memory of every task, each task's restarts, and for a scenario run its faults on the time axis and its expectations. PATH may also be a sweep folder ($TRAINYARD_HOME/sweeps/ID). `train` and `scenario run` write the report of their job at the end.",
         options: [
-            ("PATH", "a job directory (metrics.jsonl, summary.json), a scenario run's job directory, or a sweep folder (sweep.json)"),
+            ("PATH", "a job directory (metrics.jsonl, summary.json), a scenario run's job directory, a submitted job's folder ($TRAINYARD_HOME/jobs/NAME), or a sweep folder (sweep.json)"),
             ("-o, --output FILE", "where to write the HTML (default PATH/report.html)"),
         ])
 
