@@ -80,6 +80,10 @@ final class ObservabilityEndToEndTests: XCTestCase {
         let evals = chief.filter { if case .scalars(let s) = $0.payload { return s.contains { $0.tag == "eval/accuracy" } }; return false }
         XCTAssertEqual(evals.count, metrics.filter { $0["kind"] == "eval" }.count)
 
+        // The ps logs its update rate (every 0.2 s at first).
+        let ps = try Self.events(run: jobDir + "/tensorboard/ps-0")
+        XCTAssertGreaterThan(ps.filter { if case .scalars(let s) = $0.payload { return s.contains { $0.tag == "ps/updates_per_sec" } }; return false }.count, 0)
+
         // TensorBoard's own loader, when installed, counts the same points.
         if let python = Self.which("python3") {
             let script = """
