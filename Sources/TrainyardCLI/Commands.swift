@@ -26,6 +26,7 @@ public enum TrainyardCommand {
         Command(name: "storage", summary: "emulated buckets: ls, cp, cat, rm on gs:// URIs", help: StorageCommand.help, run: StorageCommand.run),
         Command(name: "sweep", summary: "hyperparameter sweeps with early termination: run, list, describe", help: SweepCommand.help, run: SweepCommand.run),
         Command(name: "models", summary: "the model registry: register, list, show", help: ModelsCommand.help, run: ModelsCommand.run),
+        Command(name: "report", summary: "write a self-contained HTML report of a job, scenario run or sweep", help: ReportCommand.help, run: ReportCommand.run),
         Command(name: "bench", summary: "measure the training kernel: GEMM GFLOP/s and MLP examples/s, against numpy when present", help: BenchCommand.help, run: BenchCommand.run),
         Command(name: "version", summary: "print the version (also --version)", help: HelpPage(usage: "trainyard version", summary: "Prints Trainyard's version and the kernel build in use."),
                 run: { argv in
@@ -157,6 +158,7 @@ enum TrainCommand {
         let launcher = try Launcher(settings: settings, plan: plan)
         let summary = try launcher.run()
         print(describe(summary, jobDirectory: launcher.jobDirectory))
+        if let report = try? Report.write(for: launcher.jobDirectory) { print("  report: \(report)") }
         return summary.outcome.exitCode
     }
 

@@ -42,6 +42,7 @@ enum ScenarioCommand {
             let scenario = try ScenarioRunner.load(file)
             let result = try runOne(scenario, file: file, jobDirectory: jobDir ?? ScenarioRunner.newJobDirectory(parent: "trainyard-jobs", scenario), progress: progress)
             print(json ? ScenarioRunner.json(result).prettySerialized() : ScenarioRunner.text(result))
+            if !json, let report = try? Report.write(for: result.jobDirectory) { print("report: \(report)") }
             return result.passed ? .success : .failure
         case "run-all":
             let parent = try args.value("--jobs-dir") ?? "trainyard-jobs"

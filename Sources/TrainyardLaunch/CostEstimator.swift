@@ -78,33 +78,22 @@ extension TrainSettings {
     }
 }
 
-/// A scatter plot of time against cost, one point per tier.
+/// A scatter plot of predicted time against predicted cost, one point (and legend row) per tier.
 public enum CostChart {
     public static func svg(_ rows: [CostEstimator.Estimate], title: String) -> String {
         let points = rows.compactMap { e in e.bill.map { (e.plan.tierName, e.seconds, $0.dollars) } }
-        let frame = SVGPlot.Frame()
-        let (width, height, left, right, top, bottom) = (frame.width, frame.height, frame.left, frame.right, frame.top, frame.bottom)
-        let times = points.map { max($0.1, 1e-3) }, costs = points.map { max($0.2, 1e-6) }
-        func logRange(_ v: [Double]) -> (Double, Double) {
-            let lo = Math.log((v.min() ?? 1) / 1.5) / Math.log(10), hi = Math.log((v.max() ?? 10) * 1.5) / Math.log(10)
-            return hi - lo < 0.5 ? (lo - 0.25, hi + 0.25) : (lo, hi)
+        let series = points.map { name, t, c in
+            SVGPlot.Series("\(name): \(CostEstimator.duration(t)), $\(String(format: "%.3f", c))", [(t, c)], style: .markers)
         }
-        let (tx0, tx1) = logRange(times), (cy0, cy1) = logRange(costs)
-        func x(_ t: Double) -> Double { left + (Math.log(max(t, 1e-3)) / Math.log(10) - tx0) / (tx1 - tx0) * (width - left - right) }
-        func y(_ c: Double) -> Double { height - bottom - (Math.log(max(c, 1e-6)) / Math.log(10) - cy0) / (cy1 - cy0) * (height - top - bottom) }
-        var s = SVGPlot.begin(frame, title: title, xLabel: "time to finish (seconds, log scale)", yLabel: "cost (US dollars, log scale)")
-        for d in Int(tx0.rounded(.down))...Int(tx1.rounded(.up)) where Double(d) >= tx0 && Double(d) <= tx1 {
-            let v = Math.pow(10, Double(d))
-            s += "<line x1=\"\(x(v))\" y1=\"\(height - bottom)\" x2=\"\(x(v))\" y2=\"\(height - bottom + 5)\" stroke=\"black\"/><text x=\"\(x(v))\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(JSONValue.format(v))</text>\n"
-        }
-        for d in Int(cy0.rounded(.down))...Int(cy1.rounded(.up)) where Double(d) >= cy0 && Double(d) <= cy1 {
-            let v = Math.pow(10, Double(d))
-            s += "<line x1=\"\(left - 5)\" y1=\"\(y(v))\" x2=\"\(left)\" y2=\"\(y(v))\" stroke=\"black\"/><text x=\"\(left - 8)\" y=\"\(y(v) + 4)\" text-anchor=\"end\">\(JSONValue.format(v))</text>\n"
-        }
-        for (name, t, c) in points {
-            s += "<circle cx=\"\(x(t))\" cy=\"\(y(c))\" r=\"5\" fill=\"#1f77b4\"/><text x=\"\(x(t) + 8)\" y=\"\(y(c) - 6)\">\(escape(name)) (\(CostEstimator.duration(t)), $\(String(format: "%.3f", c)))</text>\n"
-        }
-        return s + "</svg>\n"
+        let unpriced = rows.count - points.count
+        return SVGPlot.svg(SVGPlot.Chart(
+            title: title,
+            subtitle: "predicted by the cost model from this machine's calibration, one point per tier" + (unpriced > 0 ? " (\(unpriced) without a price left out)" : ""),
+            x: .init("predicted time to finish (seconds, log scale)", scale: .log),
+            y: .init("predicted cost (US dollars, log scale)", scale: .log),
+            series: series,
+            emptyMessage: rows.isEmpty ? "no tiers to compare" : "no tier has a price in the catalog: nothing to plot",
+            width: 820, height: 440))
     }
 
     public static func escape(_ s: String) -> String { SVGPlot.escape(s) }

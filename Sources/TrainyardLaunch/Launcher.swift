@@ -68,6 +68,8 @@ public final class Launcher {
     private var stopping: (since: Double, grace: Double, termSent: Bool)?
     private let progress: ProgressDisplay
     public let started = MonotonicClock.now()
+    /// CPU and memory of the running tasks, into `<job-dir>/resources.jsonl`.
+    private lazy var resources = ResourceSampler(jobDirectory: jobDirectory, started: started)
     /// Watches the job and asks for signals, fault files or a cancel (`LaunchMonitor`).
     public var monitor: (any LaunchMonitor)?
     private var pendingCancel: String?
@@ -177,6 +179,7 @@ public final class Launcher {
                 }
             }
             enforceStop(now: now)
+            resources.sample(pids, now: now)
             if machine.state == .running { tell(.tick(now: now)) }
             progress.update()
             MonotonicClock.sleep(seconds: 0.05)

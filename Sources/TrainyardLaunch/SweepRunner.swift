@@ -349,34 +349,19 @@ public final class SweepRunner {
 
 /// The primary metric over intervals, one line per trial (dashed when early-terminated, thick for the best).
 enum SweepChart {
+    /// Each trial's primary metric at every interval it reported: the best trial drawn thick, the
+    /// early-terminated ones dashed.
     static func svg(trials: [SweepRunner.Trial], spec: SweepSpec, title: String) -> String {
-        let frame = SVGPlot.Frame(width: 760, height: 460, left: 70, right: 150, top: 45, bottom: 50)
-        let (width, height, left, right, top, bottom) = (frame.width, frame.height, frame.left, frame.right, frame.top, frame.bottom)
-        let values = trials.flatMap(\.history)
-        let lo = values.min() ?? 0, hi = values.max() ?? 1
-        let span = hi - lo > 1e-12 ? hi - lo : 1
-        let maxInterval = max(2, trials.map(\.history.count).max() ?? 2)
-        func x(_ i: Int) -> Double { left + Double(i - 1) / Double(maxInterval - 1) * (width - left - right) }
-        func y(_ v: Double) -> Double { height - bottom - (v - lo) / span * (height - top - bottom) }
         let best = TrialRanking.best(trials.map { TrialRanking.Entry(metric: $0.metric, completed: $0.state == "COMPLETED") }, goal: spec.goal).map { trials[$0] }
-        var s = SVGPlot.begin(frame, title: title, xLabel: "interval (report)", yLabel: spec.primaryMetric)
-        for i in 1...maxInterval { s += "<text x=\"\(x(i))\" y=\"\(height - bottom + 16)\" text-anchor=\"middle\">\(i)</text>\n" }
-        for k in 0...4 {
-            let v = lo + span * Double(k) / 4
-            s += "<text x=\"\(left - 6)\" y=\"\(y(v) + 4)\" text-anchor=\"end\">\(String(format: "%.3f", v))</text>\n"
+        let series = trials.filter { !$0.history.isEmpty }.map { t in
+            SVGPlot.Series("t\(t.index)\(t === best ? " (best)" : "")\(t.state == "EARLY_TERMINATED" ? " early-terminated" : "")",
+                           t.history.enumerated().map { (Double($0.offset + 1), $0.element) },
+                           style: .lineAndMarkers, dashed: t.state == "EARLY_TERMINATED", strokeWidth: t === best ? 3.5 : 1.5,
+                           color: SVGPlot.palette[t.index % SVGPlot.palette.count])
         }
-        let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
-        for t in trials where !t.history.isEmpty {
-            let color = palette[t.index % palette.count]
-            let points = t.history.enumerated().map { "\(x($0.offset + 1)),\(y($0.element))" }.joined(separator: " ")
-            let dash = t.state == "EARLY_TERMINATED" ? " stroke-dasharray=\"5,4\"" : ""
-            let widthAttr = t === best ? "3.5" : "1.5"
-            s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(widthAttr)\"\(dash) points=\"\(points)\"/>\n"
-            if let last = t.history.last {
-                s += "<text x=\"\(x(t.history.count) + 4)\" y=\"\(y(last) + 4)\" fill=\"\(color)\">t\(t.index)\(t === best ? " (best)" : "")\(t.state == "EARLY_TERMINATED" ? " ✕" : "")</text>\n"
-            }
-        }
-        s += "<text x=\"\(width - right + 10)\" y=\"\(top + 10)\">dashed ✕: early-terminated</text>\n"
-        return s + "</svg>\n"
+        return SVGPlot.svg(SVGPlot.Chart(
+            title: title, subtitle: "each trial's \(spec.primaryMetric) per reporting interval; dashed: stopped early",
+            x: .init("interval (report number)", integer: true), y: .init(spec.primaryMetric),
+            series: series, emptyMessage: "no trial has reported \(spec.primaryMetric) yet", width: 780, height: 460))
     }
 }

@@ -330,6 +330,7 @@ extension Posix {
 
     /// Clock ticks per second, the unit of /proc/PID/stat's CPU times.
     public static var clockTicksPerSecond: Double { Double(sysconf(Int32(_SC_CLK_TCK))) }
+    public static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
 
     /// The size of the file at `path` in bytes (stat); nil when it cannot be read.
     public static func fileSize(_ path: String) -> Int? {

@@ -46,4 +46,17 @@ public enum ProcessTable {
         }
         return nil
     }
+
+    /// CPU time used so far (user + system, seconds) and resident set (bytes) of a live process,
+    /// from `/proc/<pid>/stat` and `/proc/<pid>/statm`; nil once it is gone.
+    public static func usage(of pid: Int32) -> (cpuSeconds: Double, residentBytes: Int)? {
+        guard let stat = try? Files.readText("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")"),
+              let statm = try? Files.readText("/proc/\(pid)/statm") else { return nil }
+        // Fields after the command: state(3) ppid(4) … utime(14) stime(15).
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        let pages = statm.split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]),
+              pages.count > 1, let resident = Int(pages[1]) else { return nil }
+        return ((user + system) / Posix.clockTicksPerSecond, resident * Posix.pageSize)
+    }
 }

@@ -67,6 +67,7 @@ public enum ParameterServerRole {
         var lastReport = MonotonicClock.now()
         var lastInitialized = false
         var lastIncarnation: UInt32 = 0
+        var metrics = ParameterServerMetrics(context)
         while true {
             if let reason = exitReason.withLock({ $0 }) {
                 // Let the last replies go out, then stop.
@@ -83,6 +84,7 @@ public enum ParameterServerRole {
             }
             let now = MonotonicClock.now()
             let snapshot = state.withLock { ($0.initialized, $0.incarnation, $0.globalStep, $0.appliedPushes, $0.shardElements) }
+            metrics.tick(now: now, globalStep: snapshot.2, appliedPushes: snapshot.3, initialized: snapshot.0)
             if snapshot.0 != lastInitialized || snapshot.1 != lastIncarnation {
                 log("initialized by the chief: incarnation \(snapshot.1), global step \(snapshot.2), \(snapshot.4) values")
                 lastInitialized = snapshot.0

@@ -14,6 +14,9 @@ public struct RoleContext: @unchecked Sendable {
     /// This process's emulated network: every connection the role opens or accepts passes through
     /// it (the launcher's bandwidth cap, and the link faults the `FaultWatcher` applies).
     public var shaper: NetworkShaper
+    /// Whether `--job-dir` was given (the launcher always gives it); without it `jobDirectory` is the
+    /// current directory, where a ps run by hand (or by `calibrate`) writes no metrics.
+    public var jobDirectoryGiven = true
 
     public var task: TaskID { config.task.id }
 
@@ -61,7 +64,7 @@ public struct RoleContext: @unchecked Sendable {
 
         let jobDirectory = Files.absolute(jobDir ?? FileManager.default.currentDirectoryPath)
         return RoleContext(config: config, token: token, settings: settings, jobDirectory: jobDirectory,
-                           listener: listener, log: RoleLog(task: config.task.id), shaper: shaper)
+                           listener: listener, log: RoleLog(task: config.task.id), shaper: shaper, jobDirectoryGiven: jobDir != nil)
     }
 }
 

@@ -1,0 +1,28 @@
+import TrainyardCore
+import TrainyardPlatform
+
+/// The parameter server's periodic `metrics.jsonl` record (`kind: "ps"`): updates applied per
+/// second over the last interval (every 0.2 s for the first 10 s of the shard, then every 2 s), which
+/// also reaches the task's TensorBoard run. Silent when the ps was started without `--job-dir`.
+struct ParameterServerMetrics {
+    let task: TaskID
+    let log: MetricsLog?
+    private var first: Double?
+    private var last: (time: Double, applied: Int)?
+
+    init(_ context: RoleContext) {
+        task = context.task
+        log = context.jobDirectoryGiven ? MetricsLog(jobDirectory: context.jobDirectory) : nil
+    }
+
+    /// Records a point once the interval has passed since the last one (only after the chief initialized the shard).
+    mutating func tick(now: Double, globalStep: Int64, appliedPushes: Int, initialized: Bool) {
+        guard initialized, let log else { return }
+        guard let previous = last, let first else { (first, last) = (now, (now, appliedPushes)); return }
+        guard now - previous.time >= (now - first < 10 ? 0.2 : 2) else { return }
+        let rate = Double(max(0, appliedPushes - previous.applied)) / (now - previous.time)
+        log.append([("task", .string(task.description)), ("kind", "ps"), ("step", JSONValue(Int(globalStep))),
+                    ("updates_per_sec", JSONValue((rate * 10).rounded() / 10))])
+        last = (now, appliedPushes)
+    }
+}
