@@ -215,3 +215,27 @@ final class YAMLTests: XCTestCase {
         XCTAssertEqual(v["expect"]?["state"]?.stringValue, "SUCCEEDED")
     }
 }
+
+final class YAMLWriterTests: XCTestCase {
+    func testRoundTripsThroughTheReader() throws {
+        let values: [JSONValue] = [
+            .object([("apiVersion", .string("kubeflow.org/v1")), ("kind", .string("TFJob")),
+                     ("metadata", .object([("name", .string("mnist")), ("labels", .object([]))])),
+                     ("spec", .object([("replicas", .array([.object([("name", .string("a")), ("n", .number(2))]), .string("x"), .array([.bool(true), .null])])),
+                                       ("args", .array([.string("--max-steps"), .string("300"), .string("true"), .string("yes"), .string(""), .string("a: b"), .string("# not a comment"),
+                                                        .string("- dash"), .string("line\nbreak"), .string("${{search_space.lr}}"), .string("0x10"), .string(" padded ")])),
+                                       ("ratio", .number(0.25)), ("empty", .array([]))]))]),
+            .array([.number(1), .string("two")]),
+            .string("plain"),
+        ]
+        for v in values {
+            let text = v.yamlSerialized()
+            XCTAssertEqual(try YAMLParser.parse(text), v, text)
+        }
+    }
+
+    func testReadsAsKubectlWouldPrintIt() {
+        let v = JSONValue.object([("kind", .string("TFJob")), ("spec", .object([("args", .array([.string("--a"), .string("1")]))]))])
+        XCTAssertEqual(v.yamlSerialized(), "kind: TFJob\nspec:\n  args:\n  - --a\n  - \"1\"\n")
+    }
+}

@@ -1,0 +1,100 @@
+/// Writes a `JSONValue` as block-style YAML (the way `gcloud … --format yaml` and `kubectl` print
+/// resources): mappings in their key order, lists as `- ` items, strings quoted only when YAML
+/// would read them as something else. `YAMLParser.parse(yaml(v)) == v` for every value.
+extension JSONValue {
+    public func yamlSerialized() -> String {
+        var out = ""
+        YAMLWriter.write(self, indent: 0, into: &out, inline: false)
+        return out.hasSuffix("\n") ? out : out + "\n"
+    }
+}
+
+enum YAMLWriter {
+    static func write(_ v: JSONValue, indent: Int, into out: inout String, inline: Bool) {
+        let pad = String(repeating: " ", count: indent)
+        switch v {
+        case .object(let entries) where !entries.isEmpty:
+            var first = true
+            for (key, value) in entries {
+                if !(inline && first) { out += pad }
+                first = false
+                out += scalar(.string(key)) + ":"
+                switch value {
+                case .object(let e) where !e.isEmpty:
+                    out += "\n"
+                    write(value, indent: indent + 2, into: &out, inline: false)
+                case .array(let a) where !a.isEmpty:
+                    out += "\n"
+                    write(value, indent: indent, into: &out, inline: false)
+                default:
+                    out += " " + scalar(value) + "\n"
+                }
+            }
+        case .array(let items) where !items.isEmpty:
+            for item in items {
+                out += pad + "- "
+                switch item {
+                case .object(let e) where !e.isEmpty:
+                    write(item, indent: indent + 2, into: &out, inline: true)
+                case .array(let a) where !a.isEmpty:
+                    out += "\n"
+                    write(item, indent: indent + 2, into: &out, inline: false)
+                default:
+                    out += scalar(item) + "\n"
+                }
+            }
+        default:
+            out += (inline ? "" : pad) + scalar(v) + "\n"
+        }
+    }
+
+    /// A scalar (or an empty collection) on one line.
+    static func scalar(_ v: JSONValue) -> String {
+        switch v {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .number: return v.serialized()
+        case .array: return "[]"
+        case .object: return "{}"
+        case .string(let s):
+            return needsQuotes(s) ? quoted(s) : s
+        }
+    }
+
+    static func needsQuotes(_ s: String) -> Bool {
+        if s.isEmpty { return true }
+        // Anything the reader would type differently, or that carries YAML syntax.
+        if let parsed = try? YAMLScanner.plainScalar(Substring(s), line: .init(number: 0, indent: 0, text: "", raw: ""), column: 0), parsed != .string(s) {
+            return true
+        }
+        if (try? YAMLScanner.plainScalar(Substring(s), line: .init(number: 0, indent: 0, text: "", raw: ""), column: 0)) == nil { return true }
+        guard let first = s.first, let last = s.last else { return true }
+        if ",[]{}#&*!|>'\"%@` ".contains(first) || last == " " || last == ":" { return true }
+        // `-`, `?` and `:` start an indicator only when a space or the end follows.
+        if "-?:".contains(first) && (s.count == 1 || s.dropFirst().first == " ") { return true }
+        if s.contains(": ") || s.contains(" #") || s.contains("\n") || s.contains("\t") || s.contains("\r") { return true }
+        if s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { return true }
+        return false
+    }
+
+    static func quoted(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if u.value < 0x20 || u.value == 0x7F {
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
