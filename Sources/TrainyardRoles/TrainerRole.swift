@@ -79,7 +79,8 @@ public final class TrainerRole {
             isChief: isChief, maxSteps: Int64(settings.maxSteps), checkpointEvery: Int64(settings.checkpointEvery),
             evalEvery: Int64(settings.evalEvery), backoff: Backoff(initial: 0.05, maximum: 1.0),
             peerTimeout: max(settings.startupTimeout, settings.rpcTimeout * 3),
-            finalPullWindow: max(settings.rpcTimeout * 3, 10), finalPullSettle: 2, finalPullBackoff: Backoff(), finalPullPoll: 0.005))
+            finalPullWindow: max(settings.rpcTimeout * 3, 10), finalPullSettle: 2, finalPullBackoff: Backoff(), finalPullPoll: 0.005,
+            allowDivergence: settings.allowDivergence))
         metrics = MetricsLog(jobDirectory: context.jobDirectory)
         store = CheckpointStore(jobDirectory: context.jobDirectory)
 
@@ -140,10 +141,10 @@ public final class TrainerRole {
                 feed(pull())
             case .computeStep:
                 let started = MonotonicClock.now()
-                computeStep()
+                let gradientsFinite = computeStep()
                 let factor = faults.slowFactor
                 if factor > 1 { sleepInterruptibly((MonotonicClock.now() - started) * (factor - 1)) }
-                feed(.stepComputed)
+                feed(.stepComputed(loss: stepLoss, gradientsFinite: gradientsFinite))
             case .push:
                 feed(push())
             case .writeCheckpoint:
@@ -161,6 +162,10 @@ public final class TrainerRole {
                 sleepInterruptibly(seconds)
             case .exit(let code, let reason):
                 log("exit \(code): \(reason)")
+                if (1...127).contains(code.rawValue) {
+                    // The launcher quotes a failed task's last line in the job's outcome.
+                    Posix.write(TaskLog.errorLine(reason), to: 1)
+                }
                 return code
             }
         }
@@ -207,7 +212,8 @@ public final class TrainerRole {
         }
     }
 
-    private func computeStep() {
+    /// Computes the next batch's loss and gradients; returns whether every gradient is finite.
+    private func computeStep() -> Bool {
         batchFeatures.withUnsafeMutableBufferPointer { x in
             batchLabels.withUnsafeMutableBufferPointer { y in
                 sampler.next(features: x.baseAddress!, labels: y.baseAddress!)
@@ -225,6 +231,12 @@ public final class TrainerRole {
         }
         stepLoss = result.loss
         stepCorrect = result.correct
+        return gradients.withUnsafeBufferPointer { g in
+            // NaN and ±inf are the only values whose difference with themselves is not 0.
+            var sum: Float = 0
+            for x in g { sum += x - x }
+            return sum == 0
+        }
     }
 
     private func push() -> TrainerMachine.Event {
@@ -337,24 +349,30 @@ public final class TrainerRole {
         }
     }
 
+    /// The end of the job: the final checkpoint and the model, each written and read back, then
+    /// every task told to stop. Reports `finishFailed` (naming what could not be saved) when either
+    /// did not read back: the job's results are not there, so it must not be reported a success.
     private func finishJob(globalStep step: Int64) -> TrainerMachine.Event {
+        var failures: [String] = []
         do {
             let checkpoint = Checkpoint(globalStep: step, incarnation: machine.incarnation, architecture: architecture, parameters: parameters, slots: finalSlots)
             let path = try store.save(checkpoint, keep: settings.keepCheckpoints)
-            log("final checkpoint \((path as NSString).lastPathComponent) at global step \(step)")
+            log("final checkpoint \((path as NSString).lastPathComponent) at global step \(step), read back and verified")
         } catch {
-            log("error: final checkpoint failed: \(error)")
+            log("final checkpoint failed: \(error)")
+            failures.append("final checkpoint at step \(step) not saved: \(error)")
         }
         let evaluation = evaluate(step: step)
         do {
             try ModelExport.write(architecture: architecture, parameters: parameters, globalStep: step, settings: settings,
                                   evaluation: evaluation, jobDirectory: context.jobDirectory)
-            log("model written to \(context.jobDirectory)/model")
+            log("model written to \(context.jobDirectory)/model, read back and verified")
         } catch {
-            log("error: model export failed: \(error)")
+            log("model export failed: \(error)")
+            failures.append("model not exported to \(context.jobDirectory)/model: \(error)")
         }
         shutDownCluster()
-        return .jobFinished
+        return failures.isEmpty ? .jobFinished : .finishFailed(reason: failures.joined(separator: "; "))
     }
 
     /// Tells every worker and then every ps that the job is over (best effort: a task that does

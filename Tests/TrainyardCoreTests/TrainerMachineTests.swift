@@ -17,7 +17,7 @@ final class TrainerMachineTests: XCTestCase {
                        [.initializeCluster(incarnation: 1)])
         XCTAssertEqual(m.handle(.clusterInitialized(incarnation: 1, globalStep: 0)), [.pull(incarnation: 1)])
         XCTAssertEqual(m.handle(.pulled(globalStep: 0, done: false, now: 0)), [.computeStep])
-        XCTAssertEqual(m.handle(.stepComputed), [.push])
+        XCTAssertEqual(m.handle(.stepComputed(loss: 2.3)), [.push])
         XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 1, applied: true, done: false), now: 1)), [.pull(incarnation: 1)])
     }
 
@@ -166,7 +166,7 @@ final class TrainerMachineTests: XCTestCase {
         XCTAssertEqual(m.nextDirective(), .pull(incarnation: 1))
         m.handle(.pulled(globalStep: 0, done: false, now: 0))
         XCTAssertEqual(m.nextDirective(), .computeStep)
-        m.handle(.stepComputed)
+        m.handle(.stepComputed(loss: 2.3))
         XCTAssertEqual(m.nextDirective(), .push)
         m.handle(.pushed(PushReply(globalStep: 25, applied: true, done: false), now: 1))
         XCTAssertEqual(m.pending, [.writeCheckpoint, .evaluate, .pull(incarnation: 1)])
@@ -288,6 +288,51 @@ final class TrainerMachineTests: XCTestCase {
     }
 
     // MARK: Merging shard replies
+
+    func testAFinishThatCouldNotSaveItsResultsFailsTheTaskPermanently() {
+        var m = trainingChief()
+        _ = drain(&m)
+        m.handle(.pushed(PushReply(globalStep: 100, applied: true, done: true), now: 1))
+        XCTAssertEqual(drain(&m), [.pullFinalState])
+        m.handle(.finalStatePulled(globalStep: 100, allDone: true, now: 1.1))
+        XCTAssertEqual(drain(&m), [.finishJob(globalStep: 100)])
+        let reason = "model not exported to /job/model: mkdir /job/model: File exists"
+        XCTAssertEqual(m.handle(.finishFailed(reason: reason)), [.exit(.jobFailed, reason: reason)])
+        XCTAssertEqual(m.phase, .exited)
+        XCTAssertFalse(m.isFinishingTheJob)
+        XCTAssertTrue(RestartPolicy.isPermanent(ExitCode.jobFailed.rawValue))
+    }
+
+    func testANonFiniteLossOrGradientFailsTheJob() {
+        var m = trainingChief()
+        _ = drain(&m)
+        m.handle(.pulled(globalStep: 42, done: false, now: 0))
+        XCTAssertEqual(m.handle(.stepComputed(loss: .nan)),
+                       [.exit(.jobFailed, reason: "diverged at step 42: loss is nan (pass --allow-divergence to train on)")])
+        XCTAssertEqual(drain(&m), [.exit(.jobFailed, reason: "diverged at step 42: loss is nan (pass --allow-divergence to train on)")])
+
+        var w = TrainerMachine(config(chief: false))
+        w.handle(.started(now: 0))
+        w.handle(.clusterPolled([status(0, initialized: true, step: 7)], now: 0))
+        w.handle(.pulled(globalStep: 7, done: false, now: 0))
+        XCTAssertEqual(w.handle(.stepComputed(loss: 1.5, gradientsFinite: false)),
+                       [.exit(.jobFailed, reason: "diverged at step 7: gradients are not finite (loss 1.5) (pass --allow-divergence to train on)")])
+        var inf = TrainerMachine(config(chief: false))
+        XCTAssertEqual(inf.handle(.stepComputed(loss: .infinity)).first, .exit(.jobFailed, reason: "diverged at step 0: loss is inf (pass --allow-divergence to train on)"))
+    }
+
+    func testAllowDivergenceTrainsOnAndSaysSoOnce() {
+        var c = config(chief: true)
+        c.allowDivergence = true
+        var m = TrainerMachine(c)
+        m.handle(.started(now: 0))
+        m.handle(.clusterInitialized(incarnation: 1, globalStep: 3))
+        _ = drain(&m)
+        XCTAssertEqual(m.handle(.stepComputed(loss: .nan)),
+                       [.note("warning: diverged at step 3: loss is nan; training on (--allow-divergence)"), .push])
+        XCTAssertEqual(m.handle(.stepComputed(loss: .nan)), [.push])
+        XCTAssertEqual(m.phase, .training)
+    }
 
     func testMergedPullTakesTheSlowestShardsStep() {
         let merged = MergedPull(merging: [

@@ -31,10 +31,14 @@ public struct TrainerMachine: Sendable {
         public var finalPullBackoff: Backoff
         /// Chief, at the end: the pause before pulling again while a last push is still arriving.
         public var finalPullPoll: Double
+        /// Keep training when a step's loss or gradients are not finite (`--allow-divergence`);
+        /// otherwise such a step fails the job.
+        public var allowDivergence: Bool
 
         public init(isChief: Bool, maxSteps: Int64, checkpointEvery: Int64, evalEvery: Int64,
                     backoff: Backoff = Backoff(), peerTimeout: Double = 60, finalPullWindow: Double = 10,
-                    finalPullSettle: Double = 2, finalPullBackoff: Backoff = Backoff(), finalPullPoll: Double = 0.005) {
+                    finalPullSettle: Double = 2, finalPullBackoff: Backoff = Backoff(), finalPullPoll: Double = 0.005,
+                    allowDivergence: Bool = false) {
             self.isChief = isChief
             self.maxSteps = maxSteps
             self.checkpointEvery = checkpointEvery
@@ -45,6 +49,7 @@ public struct TrainerMachine: Sendable {
             self.finalPullSettle = finalPullSettle
             self.finalPullBackoff = finalPullBackoff
             self.finalPullPoll = finalPullPoll
+            self.allowDivergence = allowDivergence
         }
     }
 
@@ -69,7 +74,9 @@ public struct TrainerMachine: Sendable {
         case clusterInitialized(incarnation: UInt32, globalStep: Int64)
         /// Every shard answered the pull: `globalStep` is the lowest shard's, `done` whether any is done.
         case pulled(globalStep: Int64, done: Bool, now: Double)
-        case stepComputed
+        /// The gradients of a step are computed: the batch's mean `loss`, and whether every
+        /// gradient is finite.
+        case stepComputed(loss: Double, gradientsFinite: Bool = true)
         /// Every shard answered the push (merged: see `MergedPush`). `carriedValues`: the replies
         /// held every shard's values after the update, so there is nothing to pull before the next step.
         case pushed(PushReply, now: Double, carriedValues: Bool = false)
@@ -83,8 +90,12 @@ public struct TrainerMachine: Sendable {
         case shutdownRequested(reason: String)
         /// SIGTERM: a preemption notice.
         case preempted
-        /// The chief finished the job: final checkpoint written, every task told to stop.
+        /// The chief finished the job: final checkpoint and model written and read back, every task
+        /// told to stop.
         case jobFinished
+        /// The chief could not finish the job truthfully: its final checkpoint or model could not be
+        /// written or did not read back (every task was told to stop all the same).
+        case finishFailed(reason: String)
     }
 
     public enum Directive: Sendable, Equatable {
@@ -95,7 +106,7 @@ public struct TrainerMachine: Sendable {
         case initializeCluster(incarnation: UInt32)
         /// Pull every shard under `incarnation`; report `pulled`.
         case pull(incarnation: UInt32)
-        /// Compute gradients on the next batch; report `stepComputed`.
+        /// Compute gradients on the next batch; report `stepComputed` with the loss.
         case computeStep
         /// Push the gradients to every shard; report `pushed`.
         case push
@@ -107,7 +118,8 @@ public struct TrainerMachine: Sendable {
         /// (or `rpcFailed`).
         case pullFinalState
         /// Chief: with the state the final pull read (at `globalStep`), write the final checkpoint,
-        /// evaluate, export the model and shut every task down; report `jobFinished`.
+        /// evaluate, export the model, read both back and shut every task down; report
+        /// `jobFinished`, or `finishFailed` when the checkpoint or the model did not read back.
         case finishJob(globalStep: Int64)
         /// Write a line to the task's log.
         case note(String)
@@ -130,6 +142,8 @@ public struct TrainerMachine: Sendable {
     public private(set) var attempts = 0
     /// How many times this task saw the cluster restored under a new incarnation.
     public private(set) var restores = 0
+    /// Whether a non-finite loss was already reported (with `allowDivergence`, once).
+    public private(set) var divergenceNoted = false
     /// Chief, at the end: when the final pull began and how many attempts failed; nil otherwise.
     public private(set) var finalPull: (since: Double, failures: Int)?
     /// The chief is reading the final state and finishing the job (from the first final pull to
@@ -160,7 +174,7 @@ public struct TrainerMachine: Sendable {
         let next = decide(event)
         switch event {
         case .rpcFailed, .clusterUnreachable, .clusterPolled, .preempted, .shutdownRequested: pending = next
-        default: pending = next + pending
+        default: pending = phase == .exited ? next : next + pending  // nothing planned outlives an exit
         }
         return next
     }
@@ -194,7 +208,8 @@ public struct TrainerMachine: Sendable {
             if done { return reachedEnd(now: now) }
             return [.computeStep]
 
-        case .stepComputed:
+        case .stepComputed(let loss, let gradientsFinite):
+            guard loss.isFinite && gradientsFinite else { return diverged(loss: loss, gradientsFinite: gradientsFinite) }
             return [.push]
 
         case .pushed(let reply, let now, let carriedValues):
@@ -267,7 +282,23 @@ public struct TrainerMachine: Sendable {
         case .jobFinished:
             isFinishingTheJob = false
             return stop(.success, "finished at global step \(globalStep)")
+
+        case .finishFailed(let reason):
+            isFinishingTheJob = false
+            return stop(.jobFailed, reason)
         }
+    }
+
+    /// A step whose loss or gradients are not finite: the job fails (exit 6, which no restart
+    /// policy retries), unless `allowDivergence`, when it is reported once and the step is pushed.
+    private mutating func diverged(loss: Double, gradientsFinite: Bool) -> [Directive] {
+        let what = loss.isFinite ? "gradients are not finite (loss \(loss))" : "loss is \(loss)"
+        if configuration.allowDivergence {
+            if divergenceNoted { return [.push] }
+            divergenceNoted = true
+            return [.note("warning: diverged at step \(globalStep): \(what); training on (--allow-divergence)"), .push]
+        }
+        return stop(.jobFailed, "diverged at step \(globalStep): \(what) (pass --allow-divergence to train on)")
     }
 
     private mutating func clusterPolled(_ statuses: [Status], now: Double) -> [Directive] {
