@@ -112,6 +112,26 @@ final class TrainEndToEndTests: XCTestCase {
         XCTAssertTrue(log.contains("training on (--allow-divergence)"), log)
     }
 
+    func testARerunIntoAFinishedJobHasNothingToTrainAndReportsOnlyItself() throws {
+        let args = ["train", "--workers", "1", "--ps", "1", "--max-steps", "200", "--job-dir", jobDir] + Harness.smallJob
+        let first = try Harness.run(args)
+        XCTAssertEqual(first.status, 0, first.stderr + first.stdout)
+        let again = try Harness.run(args)
+        XCTAssertEqual(again.status, 0, again.stderr + again.stdout)
+        XCTAssertTrue(again.stdout.contains("Job SUCCEEDED"), again.stdout)
+        XCTAssertTrue(again.stdout.contains("already at step 200 of 200: nothing to train"), again.stdout)
+        XCTAssertFalse(again.stdout.contains("examples/s"), again.stdout)
+        XCTAssertFalse(again.stdout.contains("loss"), again.stdout)
+        let summary = try Harness.json(jobDir + "/summary.json")
+        XCTAssertEqual(summary["steps_trained"]?.intValue, 0)
+        XCTAssertEqual(summary["examples_per_sec"]?.intValue, 0)
+        XCTAssertEqual(summary["first_loss"], .null)
+        XCTAssertEqual(summary["final_loss"], .null)
+        let log = try String(contentsOfFile: jobDir + "/logs/chief-0.log", encoding: .utf8)
+        XCTAssertTrue(log.contains("already at step 200 of 200: nothing to train"), log)
+        XCTAssertEqual(Harness.processes(mentioning: jobDir), [])
+    }
+
     func testStandard1RunsAllEightTasksWithEmulatedLinks() throws {
         let result = try Harness.run(["train", "--scale-tier", "STANDARD_1", "--max-steps", "400", "--job-dir", jobDir] + Harness.smallJob)
         XCTAssertEqual(result.status, 0, result.stderr + result.stdout)

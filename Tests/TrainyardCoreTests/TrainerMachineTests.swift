@@ -334,6 +334,20 @@ final class TrainerMachineTests: XCTestCase {
         XCTAssertEqual(m.phase, .training)
     }
 
+    func testAChiefRestoredAtTheLastStepSaysThereIsNothingToTrain() {
+        var m = TrainerMachine(config(chief: true))
+        m.handle(.started(now: 0))
+        m.handle(.clusterPolled([status(0, initialized: false, incarnation: 0)], now: 0))
+        XCTAssertEqual(m.handle(.clusterInitialized(incarnation: 1, globalStep: 100)),
+                       [.note("already at step 100 of 100: nothing to train"), .pull(incarnation: 1)])
+        _ = drain(&m)
+        XCTAssertEqual(m.handle(.pulled(globalStep: 100, done: true, now: 1)), [.pullFinalState])
+        // Restored short of the end: no note.
+        var n = TrainerMachine(config(chief: true))
+        n.handle(.started(now: 0))
+        XCTAssertEqual(n.handle(.clusterInitialized(incarnation: 1, globalStep: 99)), [.pull(incarnation: 1)])
+    }
+
     func testMergedPullTakesTheSlowestShardsStep() {
         let merged = MergedPull(merging: [
             Parameters(globalStep: 7, done: false, values: []),

@@ -200,6 +200,11 @@ public struct TrainerMachine: Sendable {
             lastEvalStep = max(lastEvalStep, step)
             recovered()
             phase = .training
+            if configuration.isChief && step >= configuration.maxSteps {
+                // Restored from a checkpoint of a finished job: no step to take; the pull finds every
+                // shard done, and the job's end (final checkpoint, model) is written again.
+                return [.note("already at step \(step) of \(configuration.maxSteps): nothing to train"), .pull(incarnation: incarnation)]
+            }
             return [.pull(incarnation: incarnation)]
 
         case .pulled(let step, let done, let now):
