@@ -302,7 +302,8 @@ public final class TrainerRole {
         } catch {
             return .rpcFailed(error.code, reason: "initializing: \(error)", now: MonotonicClock.now())
         }
-        log("initialized \(shards.count) ps from \(origin) under incarnation \(incarnation)")
+        let held = shards.isLocal ? "the variables in this process" : "\(shards.count) ps"
+        log("initialized \(held) from \(origin) under incarnation \(incarnation)")
         metrics.append([("task", .string(context.task.description)), ("kind", "restore"), ("step", JSONValue(Int(step))),
                         ("incarnation", JSONValue(Int(incarnation))), ("source", .string(origin)), ("skipped_damaged", JSONValue(skipped))])
         return .clusterInitialized(incarnation: incarnation, globalStep: step)
@@ -385,7 +386,12 @@ public final class TrainerRole {
             client.disconnect()
         }
         shards.shutDown(reason: "the job finished", timeout: 2)
-        log("told \(context.config.cluster.count(of: .worker)) workers and \(shards.count) ps to shut down")
+        // Only the tasks there are: a chief training alone (BASIC) has no ps to tell.
+        var told: [String] = []
+        let workers = context.config.cluster.count(of: .worker)
+        if workers > 0 { told.append(workers == 1 ? "1 worker" : "\(workers) workers") }
+        if !shards.isLocal { told.append("\(shards.count) ps") }
+        log(told.isEmpty ? "no other task to shut down" : "told \(told.joined(separator: " and ")) to shut down")
     }
 }
 

@@ -132,6 +132,19 @@ final class TrainEndToEndTests: XCTestCase {
         XCTAssertEqual(Harness.processes(mentioning: jobDir), [])
     }
 
+    func testBasicTiersChiefClaimsNoParameterServers() throws {
+        let result = try Harness.run(["train", "--scale-tier", "BASIC", "--max-steps", "100", "--job-dir", jobDir] + Harness.smallJob)
+        XCTAssertEqual(result.status, 0, result.stderr + result.stdout)
+        let summary = try Harness.json(jobDir + "/summary.json")
+        XCTAssertEqual(summary["topology"]?["ps"]?.intValue, 0)
+        XCTAssertEqual(summary["topology"]?["workers"]?.intValue, 0)
+        let log = try String(contentsOfFile: jobDir + "/logs/chief-0.log", encoding: .utf8)
+        XCTAssertTrue(log.contains("initialized the variables in this process from fresh variables"), log)
+        XCTAssertTrue(log.contains("no other task to shut down"), log)
+        XCTAssertFalse(log.contains(" ps "), log)
+        XCTAssertFalse(log.contains(" ps)"), log)
+    }
+
     func testStandard1RunsAllEightTasksWithEmulatedLinks() throws {
         let result = try Harness.run(["train", "--scale-tier", "STANDARD_1", "--max-steps", "400", "--job-dir", jobDir] + Harness.smallJob)
         XCTAssertEqual(result.status, 0, result.stderr + result.stdout)
