@@ -19,6 +19,9 @@ public final class TrainerRole {
     private let trainer: MLPTrainer
     private var sampler: BatchSampler
     private var parameters: [Float]
+    /// The parameters of a ps snapshot (a checkpoint or evaluation at an exact step), kept apart
+    /// from the ones this task trains on.
+    private var snapshot: [Float]
     private var gradients: [Float]
     private var batchFeatures: [Float]
     private var batchLabels: [Int32]
@@ -69,6 +72,7 @@ public final class TrainerRole {
         trainer = MLPTrainer(architecture: architecture, maxBatch: settings.batchSize)
         sampler = BatchSampler(data: data.train, batchSize: settings.batchSize, seed: settings.seed &+ UInt64(shard) &* 7919)
         parameters = [Float](repeating: 0, count: architecture.parameterCount)
+        snapshot = parameters
         gradients = [Float](repeating: 0, count: architecture.parameterCount)
         batchFeatures = [Float](repeating: 0, count: settings.batchSize * architecture.inputs)
         batchLabels = [Int32](repeating: 0, count: settings.batchSize)
@@ -149,9 +153,10 @@ public final class TrainerRole {
                 feed(push())
             case .writeCheckpoint:
                 feed(writeCheckpoint())
-            case .evaluate:
-                evaluate(step: machine.globalStep)
-                feed(.evaluated(step: machine.globalStep))
+            case .checkpointSnapshot(let step):
+                feed(writeCheckpoint(snapshotAt: step))
+            case .evaluate(let step):
+                feed(evaluate(snapshotAt: step))
             case .pullFinalState:
                 feed(pullFinalState())
             case .finishJob(let step):
@@ -298,7 +303,8 @@ public final class TrainerRole {
         }
         do throws(RPCError) {
             try shards.initialize(incarnation: incarnation, globalStep: step, maxSteps: Int64(settings.maxSteps),
-                                  values: values, slots: slots, until: rpcDeadline)
+                                  values: values, slots: slots,
+                                  snapshotEvery: [Int64(settings.checkpointEvery), Int64(settings.evalEvery)], until: rpcDeadline)
         } catch {
             return .rpcFailed(error.code, reason: "initializing: \(error)", now: MonotonicClock.now())
         }
@@ -328,8 +334,40 @@ public final class TrainerRole {
         return .checkpointWritten(step: step)
     }
 
+    /// The checkpoint of exactly global step `step`, from every ps's snapshot of it.
+    private func writeCheckpoint(snapshotAt step: Int64) -> TrainerMachine.Event {
+        let result: (merged: MergedPull, slots: [[Float]])
+        do throws(RPCError) {
+            result = try shards.pull(includeSlots: true, snapshot: step, into: &snapshot, until: rpcDeadline)
+        } catch {
+            if error.code == .noSnapshot { return .snapshotUnavailable(step: step, reason: error.description) }
+            return .rpcFailed(error.code, reason: "checkpointing: \(error)", now: MonotonicClock.now())
+        }
+        do {
+            let checkpoint = Checkpoint(globalStep: result.merged.globalStep, incarnation: machine.incarnation, architecture: architecture,
+                                        parameters: snapshot, slots: result.slots)
+            let path = try store.save(checkpoint, keep: settings.keepCheckpoints)
+            log("checkpoint \((path as NSString).lastPathComponent) at global step \(result.merged.globalStep) (the ps snapshots; training is at \(machine.globalStep))")
+        } catch {
+            log("warning: checkpoint at step \(step) failed: \(error)")
+        }
+        return .checkpointWritten(step: step)
+    }
+
+    /// The evaluation of exactly global step `step`, on every ps's snapshot of it.
+    private func evaluate(snapshotAt step: Int64) -> TrainerMachine.Event {
+        do throws(RPCError) {
+            _ = try shards.pull(includeSlots: false, snapshot: step, into: &snapshot, until: rpcDeadline)
+        } catch {
+            if error.code == .noSnapshot { return .snapshotUnavailable(step: step, reason: error.description) }
+            return .rpcFailed(error.code, reason: "evaluating: \(error)", now: MonotonicClock.now())
+        }
+        evaluate(step: step, parameters: snapshot)
+        return .evaluated(step: step)
+    }
+
     @discardableResult
-    private func evaluate(step: Int64) -> (loss: Double, accuracy: Double) {
+    private func evaluate(step: Int64, parameters: [Float]) -> (loss: Double, accuracy: Double) {
         let result = parameters.withUnsafeBufferPointer { trainer.evaluate(parameters: $0.baseAddress!, on: data.eval) }
         lastEvaluation = (step, result.loss, result.accuracy)
         metrics.append([("task", .string(context.task.description)), ("kind", "eval"), ("step", JSONValue(Int(step))),
@@ -363,7 +401,7 @@ public final class TrainerRole {
             log("final checkpoint failed: \(error)")
             failures.append("final checkpoint at step \(step) not saved: \(error)")
         }
-        let evaluation = evaluate(step: step)
+        let evaluation = evaluate(step: step, parameters: parameters)
         do {
             try ModelExport.write(architecture: architecture, parameters: parameters, globalStep: step, settings: settings,
                                   evaluation: evaluation, jobDirectory: context.jobDirectory)

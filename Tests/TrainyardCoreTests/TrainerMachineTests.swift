@@ -26,9 +26,20 @@ final class TrainerMachineTests: XCTestCase {
         _ = m.handle(.started(now: 0))
         _ = m.handle(.clusterPolled([status(0, initialized: false, incarnation: 0)], now: 0))
         _ = m.handle(.clusterInitialized(incarnation: 1, globalStep: 0))
-        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 12, applied: true, done: false), now: 1)), [.writeCheckpoint, .pull(incarnation: 1)])
-        _ = m.handle(.checkpointWritten(step: 12))
-        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 21, applied: true, done: false), now: 2)), [.evaluate, .pull(incarnation: 1)])
+        // Every 10 steps, exactly: a push that lands on 12 checkpoints step 10's snapshot.
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 12, applied: true, done: false), now: 1)), [.checkpointSnapshot(step: 10), .pull(incarnation: 1)])
+        _ = m.handle(.checkpointWritten(step: 10))
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 19, applied: true, done: false), now: 1.5)), [.pull(incarnation: 1)])
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 21, applied: true, done: false), now: 2)),
+                       [.checkpointSnapshot(step: 20), .evaluate(step: 20), .pull(incarnation: 1)])
+        // A ps short of step 20 has no snapshot yet: the next push asks again.
+        _ = m.handle(.snapshotUnavailable(step: 20, reason: "ps-1: the global step is 19, short of 20"))
+        _ = m.handle(.evaluated(step: 20))
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 22, applied: true, done: false), now: 2.1)), [.checkpointSnapshot(step: 20), .pull(incarnation: 1)])
+        _ = m.handle(.checkpointWritten(step: 20))
+        // A slow chief that learns of the step only past several boundaries takes the latest.
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 57, applied: true, done: false), now: 2.5)),
+                       [.checkpointSnapshot(step: 50), .evaluate(step: 40), .pull(incarnation: 1)])
         XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 100, applied: true, done: true), now: 3)), [.pullFinalState])
         XCTAssertEqual(m.handle(.finalStatePulled(globalStep: 100, allDone: true, now: 3.1)), [.finishJob(globalStep: 100)])
         XCTAssertEqual(m.handle(.jobFinished), [.exit(.success, reason: "finished at global step 100")])
@@ -66,8 +77,11 @@ final class TrainerMachineTests: XCTestCase {
         let d = m.handle(.clusterPolled([status(0, initialized: true, incarnation: 3, step: 57), status(1, initialized: true, incarnation: 3, step: 57)], now: 0))
         XCTAssertEqual(d, [.pull(incarnation: 3)])
         XCTAssertEqual(m.globalStep, 57)
-        // The checkpoint schedule counts from the adopted step, not from 0.
-        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 60, applied: true, done: false), now: 1)), [.pull(incarnation: 3)])
+        // Nothing for the multiples passed before it came (50 and 40 were the old chief's); the
+        // schedules stay on the multiples: step 60 is checkpointed and evaluated.
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 58, applied: true, done: false), now: 1)), [.pull(incarnation: 3)])
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 61, applied: true, done: false), now: 1)),
+                       [.checkpointSnapshot(step: 60), .evaluate(step: 60), .pull(incarnation: 3)])
     }
 
     func testRestartedChiefRestoresWhenAPsLostItsState() {
@@ -169,11 +183,11 @@ final class TrainerMachineTests: XCTestCase {
         m.handle(.stepComputed(loss: 2.3))
         XCTAssertEqual(m.nextDirective(), .push)
         m.handle(.pushed(PushReply(globalStep: 25, applied: true, done: false), now: 1))
-        XCTAssertEqual(m.pending, [.writeCheckpoint, .evaluate, .pull(incarnation: 1)])
-        XCTAssertEqual(m.nextDirective(), .writeCheckpoint)
+        XCTAssertEqual(m.pending, [.checkpointSnapshot(step: 20), .evaluate(step: 20), .pull(incarnation: 1)])
+        XCTAssertEqual(m.nextDirective(), .checkpointSnapshot(step: 20))
         // An event that plans nothing leaves the rest of the plan in place, in order.
-        m.handle(.checkpointWritten(step: 25))
-        XCTAssertEqual(m.pending, [.evaluate, .pull(incarnation: 1)])
+        m.handle(.checkpointWritten(step: 20))
+        XCTAssertEqual(m.pending, [.evaluate(step: 20), .pull(incarnation: 1)])
         XCTAssertTrue(m.hasPendingDirectives)
     }
 
@@ -181,7 +195,7 @@ final class TrainerMachineTests: XCTestCase {
         var m = trainingChief()
         _ = drain(&m)
         m.handle(.pushed(PushReply(globalStep: 25, applied: true, done: false), now: 1))
-        XCTAssertEqual(m.nextDirective(), .writeCheckpoint)
+        XCTAssertEqual(m.nextDirective(), .checkpointSnapshot(step: 20))
         m.handle(.rpcFailed(nil, reason: "reset", now: 2))
         // The evaluation and the pull planned before the failure are gone.
         XCTAssertEqual(drain(&m), [.wait(seconds: 0.1), .pollCluster])
@@ -210,7 +224,7 @@ final class TrainerMachineTests: XCTestCase {
         XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 2, applied: true, done: false), now: 1, carriedValues: true)), [.computeStep])
         XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 3, applied: true, done: false), now: 1, carriedValues: false)), [.pull(incarnation: 1)])
         // Scheduled chief duties still come first.
-        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 12, applied: true, done: false), now: 2, carriedValues: true)), [.writeCheckpoint, .computeStep])
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 12, applied: true, done: false), now: 2, carriedValues: true)), [.checkpointSnapshot(step: 10), .computeStep])
         // The last step ends the job whether or not the values came back.
         XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 100, applied: true, done: true), now: 3, carriedValues: true)), [.pullFinalState])
     }

@@ -86,6 +86,9 @@ public struct TrainerMachine: Sendable {
         case rpcFailed(WireError.Code?, reason: String, now: Double)
         case checkpointWritten(step: Int64)
         case evaluated(step: Int64)
+        /// Chief: some ps holds no snapshot of `step` yet (its global step is short of it); the next
+        /// push asks again.
+        case snapshotUnavailable(step: Int64, reason: String)
         /// The chief (or the launcher) asked this task to stop.
         case shutdownRequested(reason: String)
         /// SIGTERM: a preemption notice.
@@ -112,8 +115,13 @@ public struct TrainerMachine: Sendable {
         case push
         /// Chief: write a checkpoint of the current parameters; report `checkpointWritten`.
         case writeCheckpoint
-        /// Chief: evaluate on the held-out data; report `evaluated`.
-        case evaluate
+        /// Chief: write the checkpoint of exactly global step `step` (a multiple of
+        /// `checkpointEvery`) from the snapshot every ps took when it reached that step; report
+        /// `checkpointWritten` or `snapshotUnavailable`.
+        case checkpointSnapshot(step: Int64)
+        /// Chief: evaluate on the held-out data the parameters every ps snapshotted at exactly
+        /// `step` (a multiple of `evalEvery`); report `evaluated` or `snapshotUnavailable`.
+        case evaluate(step: Int64)
         /// Chief, at the end: pull every shard with its optimizer slots; report `finalStatePulled`
         /// (or `rpcFailed`).
         case pullFinalState
@@ -223,8 +231,12 @@ public struct TrainerMachine: Sendable {
             if reply.done || globalStep >= configuration.maxSteps { return reachedEnd(now: now) }
             var next: [Directive] = []
             if configuration.isChief {
-                if globalStep - lastCheckpointStep >= configuration.checkpointEvery { next.append(.writeCheckpoint) }
-                if globalStep - lastEvalStep >= configuration.evalEvery { next.append(.evaluate) }
+                // Exactly the multiples of the intervals, however far past one this push landed: the
+                // ps snapshotted each when its step reached it. Several passed at once: the latest.
+                let checkpointAt = globalStep / configuration.checkpointEvery * configuration.checkpointEvery
+                if checkpointAt > lastCheckpointStep { next.append(.checkpointSnapshot(step: checkpointAt)) }
+                let evaluateAt = globalStep / configuration.evalEvery * configuration.evalEvery
+                if evaluateAt > lastEvalStep { next.append(.evaluate(step: evaluateAt)) }
             }
             // The push brought every shard's values back: train on them without asking again.
             return next + [carriedValues ? .computeStep : .pull(incarnation: incarnation)]
@@ -273,6 +285,9 @@ public struct TrainerMachine: Sendable {
         case .evaluated(let step):
             lastEvalStep = max(lastEvalStep, step)
             return []
+
+        case .snapshotUnavailable:
+            return []  // lastCheckpointStep / lastEvalStep unchanged: the next push asks again
 
         case .shutdownRequested(let reason):
             return stop(.success, reason)
