@@ -96,13 +96,13 @@ public final class ShardSet {
     /// array in `slots`, whole-model arrays), one shard after the other; each shard snapshots itself
     /// at every multiple of a step in `snapshotEvery`.
     public func initialize(incarnation: UInt32, globalStep: Int64, maxSteps: Int64, values: [Float], slots: [[Float]],
-                           snapshotEvery: [Int64] = [], until deadline: Deadline) throws(RPCError) {
+                           snapshotEvery: [Int64] = [], checkpointEvery: Int64 = 0, until deadline: Deadline) throws(RPCError) {
         for (i, client) in clients.enumerated() {
             client.incarnation = incarnation
             let message = Message.initialize(Initialize(
                 incarnation: incarnation, globalStep: globalStep, maxSteps: maxSteps,
                 values: partition.gather(shard: i, from: values), slots: slots.map { partition.gather(shard: i, from: $0) },
-                snapshotEvery: snapshotEvery))
+                snapshotEvery: snapshotEvery, checkpointEvery: checkpointEvery))
             let id = try client.send(message, until: deadline)
             guard case .ack = try client.receive(id, until: deadline) else { throw .transport("ps-\(i) did not acknowledge initialize") }
         }

@@ -304,7 +304,7 @@ public final class TrainerRole {
         do throws(RPCError) {
             try shards.initialize(incarnation: incarnation, globalStep: step, maxSteps: Int64(settings.maxSteps),
                                   values: values, slots: slots,
-                                  snapshotEvery: [Int64(settings.checkpointEvery), Int64(settings.evalEvery)], until: rpcDeadline)
+                                  snapshotEvery: [Int64(settings.evalEvery)], checkpointEvery: Int64(settings.checkpointEvery), until: rpcDeadline)
         } catch {
             return .rpcFailed(error.code, reason: "initializing: \(error)", now: MonotonicClock.now())
         }
@@ -336,6 +336,12 @@ public final class TrainerRole {
 
     /// The checkpoint of exactly global step `step`, from every ps's snapshot of it.
     private func writeCheckpoint(snapshotAt step: Int64) -> TrainerMachine.Event {
+        // Every shard must have reached the step first: a shard that hands over its snapshot
+        // trains on past it, so none may do that before all can.
+        if case .answered(let statuses) = shards.poll(timeout: settings.rpcTimeout, model: "\(architecture)"),
+           let behind = statuses.first(where: { $0.globalStep < step }) {
+            return .snapshotUnavailable(step: step, reason: "\(behind.task) is at step \(behind.globalStep)")
+        }
         let result: (merged: MergedPull, slots: [[Float]])
         do throws(RPCError) {
             result = try shards.pull(includeSlots: true, snapshot: step, into: &snapshot, until: rpcDeadline)
@@ -347,7 +353,7 @@ public final class TrainerRole {
             let checkpoint = Checkpoint(globalStep: result.merged.globalStep, incarnation: machine.incarnation, architecture: architecture,
                                         parameters: snapshot, slots: result.slots)
             let path = try store.save(checkpoint, keep: settings.keepCheckpoints)
-            log("checkpoint \((path as NSString).lastPathComponent) at global step \(result.merged.globalStep) (the ps snapshots; training is at \(machine.globalStep))")
+            log("checkpoint \((path as NSString).lastPathComponent) at global step \(result.merged.globalStep) (every ps's snapshot of that step)")
         } catch {
             log("warning: checkpoint at step \(step) failed: \(error)")
         }

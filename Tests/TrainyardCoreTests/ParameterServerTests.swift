@@ -90,6 +90,30 @@ final class ParameterServerTests: XCTestCase {
         XCTAssertEqual(ps.snapshots.map(\.step), [21, 28])
     }
 
+    func testAsyncTrainingHoldsAtEachCheckpointStepUntilTheChiefCollectsIt() {
+        var chief = connected(.chief(0))
+        _ = send(.initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 100, values: [0], checkpointEvery: 4)), &chief)
+        var w = connected(.worker(0))
+        for _ in 1...4 { _ = send(.push(Push(baseStep: 0, gradients: [1])), &w, incarnation: 1) }
+        XCTAssertEqual(ps.globalStep, 4)
+        XCTAssertEqual(ps.snapshots.map(\.step), [4])
+        // Held: pushes are refused, not applied, until the chief collects step 4 with its slots.
+        XCTAssertEqual(reply(send(.push(Push(baseStep: 4, gradients: [1])), &w, incarnation: 1)),
+                       .error(WireError(.checkpointPending, "step 4 waits for the chief to collect its checkpoint")))
+        XCTAssertEqual(ps.globalStep, 4)
+        // An evaluation's pull (no slots) does not release it; the checkpoint's does.
+        _ = send(.pull(Pull(includeSlots: false, snapshotStep: 4)), &chief, incarnation: 1)
+        XCTAssertTrue(ps.holdsForCheckpoint)
+        XCTAssertEqual(reply(send(.pull(Pull(includeSlots: true, snapshotStep: 4)), &chief, incarnation: 1)),
+                       .pullReply(Parameters(globalStep: 4, done: false, values: [-2], slots: [])))
+        XCTAssertEqual(ps.collectedStep, 4)
+        XCTAssertEqual(reply(send(.push(Push(baseStep: 4, gradients: [1])), &w, incarnation: 1)), .pushReply(PushReply(globalStep: 5, applied: true, done: false)))
+        // A restore counts as collected at its step.
+        _ = send(.initialize(Initialize(incarnation: 2, globalStep: 8, maxSteps: 100, values: [0], checkpointEvery: 4)), &chief, incarnation: 1)
+        XCTAssertFalse(ps.holdsForCheckpoint)
+        XCTAssertEqual(reply(send(.push(Push(baseStep: 8, gradients: [1])), &w, incarnation: 2)), .pushReply(PushReply(globalStep: 9, applied: true, done: false)))
+    }
+
     func testSyncStepsAreSnapshottedWhenTheAggregateIsApplied() {
         ps = ParameterServer(task: .ps(0), token: "secret", optimizer: OptimizerConfig(kind: .sgd, learningRate: 1), replicasToAggregate: 2)
         var chief = connected(.chief(0))

@@ -362,6 +362,24 @@ final class TrainerMachineTests: XCTestCase {
         XCTAssertEqual(n.handle(.clusterInitialized(incarnation: 1, globalStep: 99)), [.pull(incarnation: 1)])
     }
 
+    func testAPsHoldingForACheckpointMakesTheChiefCollectItAndWorkersPullAgainShortly() {
+        var m = trainingChief()
+        _ = drain(&m)
+        m.handle(.checkpointWritten(step: 10))
+        XCTAssertEqual(m.handle(.rpcFailed(.checkpointPending, reason: "step 20 waits", now: 1)), [.checkpointSnapshot(step: 20), .pull(incarnation: 1)])
+        XCTAssertEqual(m.phase, .training)
+        var w = TrainerMachine(config(chief: false))
+        w.handle(.started(now: 0))
+        w.handle(.clusterPolled([status(0, initialized: true, step: 20)], now: 0))
+        XCTAssertEqual(w.handle(.rpcFailed(.checkpointPending, reason: "step 20 waits", now: 1)), [.wait(seconds: 0.005), .pull(incarnation: 1)])
+        XCTAssertNil(w.failingSince)
+        // A chief adopting a cluster held at exactly step 20 still collects it.
+        var c = TrainerMachine(config(chief: true))
+        c.handle(.started(now: 0))
+        c.handle(.clusterPolled([status(0, initialized: true, step: 20)], now: 0))
+        XCTAssertEqual(c.handle(.rpcFailed(.checkpointPending, reason: "step 20 waits", now: 1)), [.checkpointSnapshot(step: 20), .pull(incarnation: 1)])
+    }
+
     func testMergedPullTakesTheSlowestShardsStep() {
         let merged = MergedPull(merging: [
             Parameters(globalStep: 7, done: false, values: []),

@@ -80,6 +80,17 @@ public struct ParameterServer: Sendable {
     /// multiple; cleared by `initialize` (a snapshot belongs to its incarnation).
     public private(set) var snapshots: [Snapshot] = []
     public static let snapshotsKept = 4
+    /// Asynchronous training holds at each multiple of this (0: never) until the chief collects
+    /// its snapshot (`Initialize.checkpointEvery`).
+    public private(set) var checkpointEvery: Int64 = 0
+    /// The newest checkpoint step the chief collected (or the step the shard was initialized at).
+    public private(set) var collectedStep: Int64 = 0
+
+    /// Whether a push must wait: the step is at a multiple of `checkpointEvery` the chief has not
+    /// collected yet (asynchronous training only; sync steps are paced by their aggregate).
+    public var holdsForCheckpoint: Bool {
+        replicasToAggregate == nil && checkpointEvery > 0 && !done && globalStep > collectedStep && globalStep % checkpointEvery == 0
+    }
 
     /// Synchronous training: how many gradients make one update (SyncReplicasOptimizer's
     /// `replicas_to_aggregate`); nil = asynchronous, every push is applied as it arrives.
@@ -153,7 +164,9 @@ public struct ParameterServer: Sendable {
             slots = i.slots.isEmpty ? Array(repeating: [Float](repeating: 0, count: shardElements), count: optimizer.slotCount) : i.slots
             accumulator = []
             accumulated = 0
-            snapshotEvery = i.snapshotEvery.filter { $0 > 0 }
+            snapshotEvery = (i.snapshotEvery + [i.checkpointEvery]).filter { $0 > 0 }
+            checkpointEvery = max(0, i.checkpointEvery)
+            collectedStep = i.globalStep
             snapshots = []
             initialized = true
             return [reply(.ack(globalStep: globalStep)), .stepAdvanced]
@@ -169,6 +182,9 @@ public struct ParameterServer: Sendable {
                         : snapshots.isEmpty ? "none is kept" : "the ones kept are of steps \(snapshots.map { String($0.step) }.joined(separator: ", "))"
                     return [fail(.noSnapshot, "no snapshot of step \(step): \(why)")]
                 }
+                if p.includeSlots && checkpointEvery > 0 && step % checkpointEvery == 0 {
+                    collectedStep = max(collectedStep, step)  // the chief has this checkpoint: train on
+                }
                 return [reply(.pullReply(Parameters(globalStep: s.step, done: done, values: s.values, slots: p.includeSlots ? s.slots : [])))]
             }
             return [reply(.pullReply(Parameters(globalStep: globalStep, done: done, values: values, slots: p.includeSlots ? slots : [])))]
@@ -182,6 +198,9 @@ public struct ParameterServer: Sendable {
                 return [fail(.badRequest, "push carries \(p.gradients.count) gradients; this shard holds \(shardElements)")]
             }
             if done { return [reply(.pushReply(PushReply(globalStep: globalStep, applied: false, done: true, values: p.returnValues ? values : [])))] }
+            if holdsForCheckpoint {
+                return [fail(.checkpointPending, "step \(globalStep) waits for the chief to collect its checkpoint")]
+            }
             if let k = replicasToAggregate {
                 // SyncReplicasOptimizer: drop stale gradients, average k, then apply and advance.
                 if p.baseStep < globalStep {

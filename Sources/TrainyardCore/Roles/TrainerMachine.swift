@@ -258,6 +258,14 @@ public struct TrainerMachine: Sendable {
 
         case .rpcFailed(let code, let reason, let now):
             switch code {
+            case .checkpointPending?:
+                // A ps holds at a multiple of checkpointEvery until the chief collects it.
+                recovered()
+                if configuration.isChief {
+                    let due = (lastCheckpointStep / configuration.checkpointEvery + 1) * configuration.checkpointEvery
+                    return [.checkpointSnapshot(step: due), .pull(incarnation: incarnation)]
+                }
+                return [.wait(seconds: 0.005), .pull(incarnation: incarnation)]
             case .badToken?, .badRequest?, .helloRequired?:
                 return stop(.clusterError, reason)
             case .shuttingDown?:
@@ -328,8 +336,9 @@ public struct TrainerMachine: Sendable {
             incarnation = incarnations.first!
             globalStep = max(globalStep, statuses.map(\.globalStep).max() ?? 0)
             if phase == .connecting && configuration.isChief && lastCheckpointStep == 0 {
-                // A (re)started chief adopting live state: count schedules from where training is.
-                lastCheckpointStep = globalStep
+                // A (re)started chief adopting live state: the schedules go on from where training
+                // is; a ps holding at exactly this step for its checkpoint still gets it collected.
+                lastCheckpointStep = max(0, globalStep - 1)
                 lastEvalStep = globalStep
             }
             recovered()

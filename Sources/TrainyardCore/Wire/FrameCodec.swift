@@ -201,6 +201,7 @@ public enum FrameCodec {
             write(slots: i.slots, &w)
             w.write(UInt8(min(i.snapshotEvery.count, 255)))
             for every in i.snapshotEvery.prefix(255) { w.write(every) }
+            w.write(i.checkpointEvery)
         case .ack(let step):
             w.write(step)
         case .pull(let p):
@@ -239,7 +240,8 @@ public enum FrameCodec {
             let values = try r.floats(), slots = try readSlots(&r)
             var every: [Int64] = []
             for _ in 0..<Int(try r.u8()) { every.append(try r.i64()) }
-            return .initialize(Initialize(incarnation: incarnation, globalStep: step, maxSteps: maxSteps, values: values, slots: slots, snapshotEvery: every))
+            return .initialize(Initialize(incarnation: incarnation, globalStep: step, maxSteps: maxSteps, values: values, slots: slots,
+                                          snapshotEvery: every, checkpointEvery: try r.i64()))
         case 4: return .ack(globalStep: try r.i64())
         case 5:
             let includeSlots = try r.bool()

@@ -107,14 +107,21 @@ public struct Initialize: Sendable, Equatable {
     /// multiple of one of these (the chief's `--checkpoint-every` and `--eval-every`), so that
     /// checkpoints and evaluations are of exactly that step however late the chief asks.
     public var snapshotEvery: [Int64]
+    /// The chief's `--checkpoint-every` (0: none). Asynchronous training does not run past a
+    /// multiple of it until the chief has collected that step's snapshot (a pull of it with
+    /// slots): pushes meanwhile get `checkpoint-pending`. So the global step is never more than
+    /// this far past the newest checkpoint.
+    public var checkpointEvery: Int64
 
-    public init(incarnation: UInt32, globalStep: Int64, maxSteps: Int64, values: [Float], slots: [[Float]] = [], snapshotEvery: [Int64] = []) {
+    public init(incarnation: UInt32, globalStep: Int64, maxSteps: Int64, values: [Float], slots: [[Float]] = [], snapshotEvery: [Int64] = [],
+                checkpointEvery: Int64 = 0) {
         self.incarnation = incarnation
         self.globalStep = globalStep
         self.maxSteps = maxSteps
         self.values = values
         self.slots = slots
         self.snapshotEvery = snapshotEvery
+        self.checkpointEvery = checkpointEvery
     }
 }
 
@@ -194,6 +201,9 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
         /// A pull asked for a snapshot the ps does not hold: its step is not reached yet, or newer
         /// snapshots replaced it. Ask again later, or for a newer step.
         public static let noSnapshot = Code(rawValue: 8)
+        /// A push reached a multiple of `--checkpoint-every` whose snapshot the chief has not
+        /// collected yet: not applied. Pull again shortly (the chief: collect the checkpoint).
+        public static let checkpointPending = Code(rawValue: 9)
 
         public var description: String {
             switch self {
@@ -205,6 +215,7 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
             case .deadlineExceeded: return "deadline-exceeded"
             case .shuttingDown: return "shutting-down"
             case .noSnapshot: return "no-snapshot"
+            case .checkpointPending: return "checkpoint-pending"
             default: return "error-\(rawValue)"
             }
         }
