@@ -211,6 +211,11 @@ final class TrainerMachineTests: XCTestCase {
             return XCTFail("\(m.pending)")
         }
         XCTAssertEqual(code, TrainerMachine.preemptedExitCode)
+        // Reporting the checkpoint keeps the exit planned after it.
+        XCTAssertEqual(m.nextDirective(), .writeCheckpoint)
+        m.handle(.checkpointWritten(step: 25))
+        XCTAssertEqual(m.pending.count, 1)
+        guard case .exit? = m.pending.first else { return XCTFail("\(m.pending)") }
 
         var w = TrainerMachine(config(chief: false))
         w.handle(.started(now: 0))

@@ -179,10 +179,13 @@ public struct TrainerMachine: Sendable {
         if case .shutdownRequested = event, phase == .finishing {
             return []  // the chief finishing the job is the one that asked everyone to stop
         }
+        let exitedBefore = phase == .exited
         let next = decide(event)
         switch event {
         case .rpcFailed, .clusterUnreachable, .clusterPolled, .preempted, .shutdownRequested: pending = next
-        default: pending = phase == .exited ? next : next + pending  // nothing planned outlives an exit
+        default:
+            // A decision to exit replaces the plan: nothing planned outlives it.
+            pending = !exitedBefore && phase == .exited ? next : next + pending
         }
         return next
     }
