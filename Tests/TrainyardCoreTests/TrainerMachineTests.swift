@@ -385,6 +385,18 @@ final class TrainerMachineTests: XCTestCase {
         XCTAssertEqual(c.handle(.rpcFailed(.checkpointPending, reason: "step 20 waits", now: 1)), [.checkpointSnapshot(step: 20), .pull(incarnation: 1)])
     }
 
+    func testARestoreToAnEarlierCheckpointRestartsTheSchedulesFromIt() {
+        var m = trainingChief()
+        _ = drain(&m)
+        m.handle(.checkpointWritten(step: 80))
+        m.handle(.rpcFailed(.notInitialized, reason: "ps-0 lost its state", now: 1))
+        // ckpt-80 was damaged: the restore is from step 40, so 50, 60, … are checkpointed again.
+        m.handle(.clusterInitialized(incarnation: 2, globalStep: 40))
+        XCTAssertEqual(m.lastCheckpointStep, 40)
+        _ = drain(&m)
+        XCTAssertEqual(m.handle(.rpcFailed(.checkpointPending, reason: "step 50 waits", now: 2)), [.checkpointSnapshot(step: 50), .pull(incarnation: 2)])
+    }
+
     func testMergedPullTakesTheSlowestShardsStep() {
         let merged = MergedPull(merging: [
             Parameters(globalStep: 7, done: false, values: []),

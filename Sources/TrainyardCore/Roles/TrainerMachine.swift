@@ -207,8 +207,10 @@ public struct TrainerMachine: Sendable {
         case .clusterInitialized(let inc, let step):
             incarnation = inc
             globalStep = step
-            lastCheckpointStep = max(lastCheckpointStep, step)
-            lastEvalStep = max(lastEvalStep, step)
+            // The schedules restart from the restored step, even one before checkpoints already
+            // written (a damaged newest checkpoint): its multiples are trained, and held at, again.
+            lastCheckpointStep = step
+            lastEvalStep = step
             recovered()
             phase = .training
             if configuration.isChief && step >= configuration.maxSteps {
