@@ -157,15 +157,21 @@ enum TrainCommand {
         }
         let launcher = try Launcher(settings: settings, plan: plan)
         let summary = try launcher.run()
-        print(describe(summary, jobDirectory: launcher.jobDirectory))
+        print(describe(summary, jobDirectory: launcher.jobDirectory, maxSteps: settings.training.maxSteps))
         if let report = try? Report.write(for: launcher.jobDirectory) { print("  report: \(report)") }
         return summary.outcome.exitCode
     }
 
-    static func describe(_ s: JobSummary, jobDirectory: String) -> String {
+    static func describe(_ s: JobSummary, jobDirectory: String, maxSteps: Int) -> String {
         func f(_ d: Double?, _ format: String) -> String { d.map { String(format: format, $0) } ?? "–" }
         var lines = ["Job \(s.outcome.status.rawValue) in \(String(format: "%.1f", s.wallSeconds)) s: \(s.outcome.reason)"]
-        lines.append("  steps \(s.steps) · loss \(f(s.firstLoss, "%.4f")) → \(f(s.finalLoss, "%.4f")) · eval accuracy \(f(s.evalAccuracy, "%.4f")) · \(Int(s.examplesPerSecond)) examples/s")
+        if s.stepsTrained == 0, s.firstLoss == nil, let start = s.startStep, start >= maxSteps {
+            // A job folder whose checkpoint is already at the end: this run took no step.
+            lines.append("  already at step \(start) of \(maxSteps): nothing to train · eval accuracy \(f(s.evalAccuracy, "%.4f"))")
+        } else {
+            let resumed = (s.startStep ?? 0) > 0 ? " (\(s.stepsTrained) this run, from step \(s.startStep!))" : ""
+            lines.append("  steps \(s.steps)\(resumed) · loss \(f(s.firstLoss, "%.4f")) → \(f(s.finalLoss, "%.4f")) · eval accuracy \(f(s.evalAccuracy, "%.4f")) · \(Int(s.examplesPerSecond)) examples/s")
+        }
         if let peak = s.tasks.compactMap(\.peakRSSBytes).max() {
             lines.append(String(format: "  largest resident memory of a task: %.1f MiB", Double(peak) / 1_048_576))
         }

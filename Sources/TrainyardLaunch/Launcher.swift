@@ -67,6 +67,9 @@ public final class Launcher {
     private var pendingRestarts: [(task: TaskID, at: Double)] = []
     private var stopping: (since: Double, grace: Double, termSent: Bool)?
     private let progress: ProgressDisplay
+    /// Where this run's records begin in `metrics.jsonl`: a job folder trained in before keeps its
+    /// earlier records, which this run's summary and progress must not count.
+    private let metricsOffset: Int
     public let started = MonotonicClock.now()
     /// CPU and memory of the running tasks, into `<job-dir>/resources.jsonl`.
     private lazy var resources = ResourceSampler(jobDirectory: jobDirectory, started: started)
@@ -100,7 +103,8 @@ public final class Launcher {
         machine = SupervisorMachine(tasks: topology.tasks, chief: topology.tasks.first { $0.type.isChief },
                                     policy: { settings.policy(for: $0) }, backoffLimit: settings.backoffLimit,
                                     drainSeconds: options.drainSeconds)
-        progress = ProgressDisplay(jobDirectory: jobDirectory, maxSteps: settings.training.maxSteps, enabled: options.showProgress)
+        metricsOffset = MetricsLog(jobDirectory: jobDirectory).size
+        progress = ProgressDisplay(jobDirectory: jobDirectory, maxSteps: settings.training.maxSteps, enabled: options.showProgress, offset: metricsOffset)
     }
 
     deinit { killEverything() }
@@ -189,7 +193,7 @@ public final class Launcher {
         listeners = [:]
 
         let summary = JobSummary(
-            outcome: outcome!, topology: settings.topology, records: MetricsLog(jobDirectory: jobDirectory).records(),
+            outcome: outcome!, topology: settings.topology, records: MetricsLog(jobDirectory: jobDirectory).records(from: metricsOffset),
             batchSize: settings.training.batchSize, wallSeconds: MonotonicClock.now() - started,
             tasks: settings.topology.tasks.map { t in
                 let s = machine.tasks[t]

@@ -17,10 +17,12 @@ final class ProgressDisplay {
     private var lineShown = false
     private let start = MonotonicClock.now()
 
-    init(jobDirectory: String, maxSteps: Int, enabled: Bool) {
+    /// `offset`: where this run's records begin in `metrics.jsonl` (earlier runs' are not shown).
+    init(jobDirectory: String, maxSteps: Int, enabled: Bool, offset: Int = 0) {
         path = jobDirectory + "/metrics.jsonl"
         self.maxSteps = maxSteps
         self.enabled = enabled
+        self.offset = offset
     }
 
     func announce(_ text: String) {

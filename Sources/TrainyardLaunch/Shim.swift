@@ -1,7 +1,6 @@
 import Foundation
 import TrainyardCore
 import TrainyardPlatform
-import TrainyardRoles
 
 /// `trainyard _shim -- PROGRAM ARGS…`: runs a user's program for a task and guarantees it does not
 /// outlive the launcher. The program runs in the shim's process group (which the launcher leads,

@@ -15,14 +15,18 @@ public struct CheckpointStore: Sendable {
 
     public var pointerPath: String { directory + "/" + CheckpointStore.pointerName }
 
-    /// Saves `checkpoint`, points `latest` at it and keeps the newest `keep`. Returns its path.
+    /// Saves `checkpoint`, reads it back (every byte, and the checksum), points `latest` at it and
+    /// keeps the newest `keep`. Returns its path; throws when any of that fails, naming the file.
     @discardableResult
     public func save(_ checkpoint: Checkpoint, keep: Int) throws -> String {
         try Files.createDirectory(directory)
         let name = Checkpoint.fileName(step: checkpoint.globalStep)
         let path = directory + "/" + name
-        try Files.writeAtomically(checkpoint.encoded(), to: path)
+        let bytes = checkpoint.encoded()
+        try Files.writeAtomically(bytes, to: path)
+        try CheckpointStore.verify(path, holds: bytes)
         try Files.writeAtomically(name + "\n", to: pointerPath)
+        guard pointedName() == name else { throw ReadBackError(path: pointerPath, reason: "does not name \(name) after it was written") }
         let all = checkpointNames()
         if all.count > keep {
             for old in all.prefix(all.count - keep) where old != name { Files.remove(directory + "/" + old) }
@@ -76,4 +80,28 @@ public struct CheckpointStore: Sendable {
         }
         return (nil, skipped)
     }
+}
+
+extension CheckpointStore {
+    /// Reads `path` back and checks that it holds exactly `bytes` and decodes as a checkpoint
+    /// (checksum included): a write that "succeeded" onto a full or failing disk is caught here.
+    public static func verify(_ path: String, holds bytes: [UInt8]) throws {
+        let back = try Files.read(path)
+        guard back == bytes else {
+            throw ReadBackError(path: path, reason: "reads back \(back.count) bytes that differ from the \(bytes.count) written")
+        }
+        do { _ = try Checkpoint(decoding: back) } catch { throw ReadBackError(path: path, reason: "does not verify: \(error)") }
+    }
+}
+
+/// A file that was written but did not read back as written.
+public struct ReadBackError: TrainyardError, Equatable {
+    public var path: String
+    public var reason: String
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+    public var exitCode: ExitCode { .systemError }
+    public var description: String { "\(path) \(reason)" }
 }

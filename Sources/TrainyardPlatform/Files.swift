@@ -100,6 +100,7 @@ public enum Files {
     }
 
     public static func createDirectory(_ path: String) throws {
+        if Posix.exists(path) && !isDirectory(path) { throw SystemError("mkdir", errno: ENOTDIR, detail: path + " (a file is in the way)") }
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {

@@ -21,9 +21,14 @@ public struct MetricsLog: Sendable {
         TensorBoardWriter.forward(record: record, jobDirectory: jobDirectory)
     }
 
-    /// Every record so far, skipping lines that do not parse (a line being written).
-    public func records() -> [JSONValue] {
-        guard let text = try? Files.readText(path) else { return [] }
-        return text.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+    /// Every record so far from byte `offset` on (0: the whole file), skipping lines that do not
+    /// parse (a line being written). A launcher passes the file's size when its run began
+    /// (`size`), so that a job folder trained in before does not lend this run its records.
+    public func records(from offset: Int = 0) -> [JSONValue] {
+        let (bytes, _) = Files.readFrom(path, offset: offset)
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
     }
+
+    /// The file's size in bytes now (0 when it does not exist yet): where this run's records begin.
+    public var size: Int { Files.size(path) ?? 0 }
 }

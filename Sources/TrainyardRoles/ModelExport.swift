@@ -3,14 +3,17 @@ import TrainyardCore
 import TrainyardPlatform
 
 /// The trained model the chief leaves in `<job-dir>/model/`: `weights.tyckpt` (the checkpoint
-/// format, without optimizer state) and `model.json` describing it.
+/// format, without optimizer state) and `model.json` describing it. Both are read back after they
+/// are written (bytes, checksum, JSON); `write` throws, naming the file, when either does not.
 public enum ModelExport {
     public static func write(architecture: MLPArchitecture, parameters: [Float], globalStep: Int64, settings: TrainSettings,
                              evaluation: (loss: Double, accuracy: Double), jobDirectory: String) throws {
         let dir = jobDirectory + "/model"
         try Files.createDirectory(dir)
         let weights = Checkpoint(globalStep: globalStep, incarnation: 0, architecture: architecture, parameters: parameters)
-        try Files.writeAtomically(weights.encoded(), to: dir + "/weights.tyckpt")
+        let bytes = weights.encoded()
+        try Files.writeAtomically(bytes, to: dir + "/weights.tyckpt")
+        try CheckpointStore.verify(dir + "/weights.tyckpt", holds: bytes)
         let description: JSONValue = [
             "format": "trainyard-mlp",
             "version": 1,
@@ -25,6 +28,11 @@ public enum ModelExport {
                          "optimizer": .string(settings.optimizer.rawValue)],
             "created": .string(ISO8601DateFormatter().string(from: Date())),
         ]
-        try Files.writeAtomically(description.prettySerialized() + "\n", to: dir + "/model.json")
+        let text = description.prettySerialized() + "\n"
+        try Files.writeAtomically(text, to: dir + "/model.json")
+        let back = try Files.readText(dir + "/model.json")
+        guard back == text, (try? JSONParser.parse(back)) != nil else {
+            throw ReadBackError(path: dir + "/model.json", reason: "does not read back as written")
+        }
     }
 }

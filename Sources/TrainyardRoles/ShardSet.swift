@@ -93,14 +93,16 @@ public final class ShardSet {
     }
 
     /// Sets every shard, under `incarnation`, to its piece of `values` (and of each optimizer slot
-    /// array in `slots`, whole-model arrays), one shard after the other.
+    /// array in `slots`, whole-model arrays), one shard after the other; each shard snapshots itself
+    /// at every multiple of a step in `snapshotEvery`.
     public func initialize(incarnation: UInt32, globalStep: Int64, maxSteps: Int64, values: [Float], slots: [[Float]],
-                           until deadline: Deadline) throws(RPCError) {
+                           snapshotEvery: [Int64] = [], checkpointEvery: Int64 = 0, until deadline: Deadline) throws(RPCError) {
         for (i, client) in clients.enumerated() {
             client.incarnation = incarnation
             let message = Message.initialize(Initialize(
                 incarnation: incarnation, globalStep: globalStep, maxSteps: maxSteps,
-                values: partition.gather(shard: i, from: values), slots: slots.map { partition.gather(shard: i, from: $0) }))
+                values: partition.gather(shard: i, from: values), slots: slots.map { partition.gather(shard: i, from: $0) },
+                snapshotEvery: snapshotEvery, checkpointEvery: checkpointEvery))
             let id = try client.send(message, until: deadline)
             guard case .ack = try client.receive(id, until: deadline) else { throw .transport("ps-\(i) did not acknowledge initialize") }
         }
@@ -109,9 +111,11 @@ public final class ShardSet {
     /// Pulls every shard into `parameters` (the whole model); with `includeSlots`, also returns the
     /// optimizer slots as whole-model arrays (empty without). Throws at the first shard that fails
     /// or sends the wrong number of values; `parameters` may then hold some shards' new values.
-    public func pull(includeSlots: Bool, into parameters: inout [Float], until deadline: Deadline) throws(RPCError) -> (merged: MergedPull, slots: [[Float]]) {
+    /// With `snapshot`, every shard's snapshot of exactly that step instead (`no-snapshot` from a
+    /// shard that holds none).
+    public func pull(includeSlots: Bool, snapshot: Int64? = nil, into parameters: inout [Float], until deadline: Deadline) throws(RPCError) -> (merged: MergedPull, slots: [[Float]]) {
         var ids: [UInt32] = []
-        for client in clients { ids.append(try client.send(.pull(Pull(includeSlots: includeSlots)), until: deadline)) }
+        for client in clients { ids.append(try client.send(.pull(Pull(includeSlots: includeSlots, snapshotStep: snapshot)), until: deadline)) }
         var replies: [Parameters] = []
         var slots: [[Float]] = []
         for (i, client) in clients.enumerated() {

@@ -19,6 +19,9 @@ public final class TrainerRole {
     private let trainer: MLPTrainer
     private var sampler: BatchSampler
     private var parameters: [Float]
+    /// The parameters of a ps snapshot (a checkpoint or evaluation at an exact step), kept apart
+    /// from the ones this task trains on.
+    private var snapshot: [Float]
     private var gradients: [Float]
     private var batchFeatures: [Float]
     private var batchLabels: [Int32]
@@ -69,6 +72,7 @@ public final class TrainerRole {
         trainer = MLPTrainer(architecture: architecture, maxBatch: settings.batchSize)
         sampler = BatchSampler(data: data.train, batchSize: settings.batchSize, seed: settings.seed &+ UInt64(shard) &* 7919)
         parameters = [Float](repeating: 0, count: architecture.parameterCount)
+        snapshot = parameters
         gradients = [Float](repeating: 0, count: architecture.parameterCount)
         batchFeatures = [Float](repeating: 0, count: settings.batchSize * architecture.inputs)
         batchLabels = [Int32](repeating: 0, count: settings.batchSize)
@@ -79,7 +83,8 @@ public final class TrainerRole {
             isChief: isChief, maxSteps: Int64(settings.maxSteps), checkpointEvery: Int64(settings.checkpointEvery),
             evalEvery: Int64(settings.evalEvery), backoff: Backoff(initial: 0.05, maximum: 1.0),
             peerTimeout: max(settings.startupTimeout, settings.rpcTimeout * 3),
-            finalPullWindow: max(settings.rpcTimeout * 3, 10), finalPullSettle: 2, finalPullBackoff: Backoff(), finalPullPoll: 0.005))
+            finalPullWindow: max(settings.rpcTimeout * 3, 10), finalPullSettle: 2, finalPullBackoff: Backoff(), finalPullPoll: 0.005,
+            allowDivergence: settings.allowDivergence))
         metrics = MetricsLog(jobDirectory: context.jobDirectory)
         store = CheckpointStore(jobDirectory: context.jobDirectory)
 
@@ -141,18 +146,23 @@ public final class TrainerRole {
             case .computeStep:
                 if !isChief { TrialVerdictGate.holdWhileChiefWaits(jobDirectory: context.jobDirectory) }
                 let started = MonotonicClock.now()
-                computeStep()
+                let gradientsFinite = computeStep()
                 let factor = faults.slowFactor
                 if factor > 1 { sleepInterruptibly((MonotonicClock.now() - started) * (factor - 1)) }
-                feed(.stepComputed)
+                feed(.stepComputed(loss: stepLoss, gradientsFinite: gradientsFinite))
             case .push:
                 feed(push())
             case .writeCheckpoint:
                 feed(writeCheckpoint())
-            case .evaluate:
-                evaluate(step: machine.globalStep)
-                TrialVerdictGate.hold(afterEvaluationAt: machine.globalStep, jobDirectory: context.jobDirectory, log: log)
-                feed(.evaluated(step: machine.globalStep))
+            case .checkpointSnapshot(let step):
+                feed(writeCheckpoint(snapshotAt: step))
+            case .evaluate(let step):
+                let evaluated = evaluate(snapshotAt: step)
+                // A sweep trial waits here for the sweep's verdict on this evaluation.
+                if case .evaluated = evaluated {
+                    TrialVerdictGate.hold(afterEvaluationAt: step, jobDirectory: context.jobDirectory, log: log)
+                }
+                feed(evaluated)
             case .pullFinalState:
                 feed(pullFinalState())
             case .finishJob(let step):
@@ -163,6 +173,10 @@ public final class TrainerRole {
                 sleepInterruptibly(seconds)
             case .exit(let code, let reason):
                 log("exit \(code): \(reason)")
+                if (1...127).contains(code.rawValue) {
+                    // The launcher quotes a failed task's last line in the job's outcome.
+                    Posix.write(TaskLog.errorLine(reason), to: 1)
+                }
                 return code
             }
         }
@@ -209,7 +223,8 @@ public final class TrainerRole {
         }
     }
 
-    private func computeStep() {
+    /// Computes the next batch's loss and gradients; returns whether every gradient is finite.
+    private func computeStep() -> Bool {
         batchFeatures.withUnsafeMutableBufferPointer { x in
             batchLabels.withUnsafeMutableBufferPointer { y in
                 sampler.next(features: x.baseAddress!, labels: y.baseAddress!)
@@ -227,6 +242,12 @@ public final class TrainerRole {
         }
         stepLoss = result.loss
         stepCorrect = result.correct
+        return gradients.withUnsafeBufferPointer { g in
+            // NaN and ±inf are the only values whose difference with themselves is not 0.
+            var sum: Float = 0
+            for x in g { sum += x - x }
+            return sum == 0
+        }
     }
 
     private func push() -> TrainerMachine.Event {
@@ -288,11 +309,13 @@ public final class TrainerRole {
         }
         do throws(RPCError) {
             try shards.initialize(incarnation: incarnation, globalStep: step, maxSteps: Int64(settings.maxSteps),
-                                  values: values, slots: slots, until: rpcDeadline)
+                                  values: values, slots: slots,
+                                  snapshotEvery: [Int64(settings.evalEvery)], checkpointEvery: Int64(settings.checkpointEvery), until: rpcDeadline)
         } catch {
             return .rpcFailed(error.code, reason: "initializing: \(error)", now: MonotonicClock.now())
         }
-        log("initialized \(shards.count) ps from \(origin) under incarnation \(incarnation)")
+        let held = shards.isLocal ? "the variables in this process" : "\(shards.count) ps"
+        log("initialized \(held) from \(origin) under incarnation \(incarnation)")
         metrics.append([("task", .string(context.task.description)), ("kind", "restore"), ("step", JSONValue(Int(step))),
                         ("incarnation", JSONValue(Int(incarnation))), ("source", .string(origin)), ("skipped_damaged", JSONValue(skipped))])
         return .clusterInitialized(incarnation: incarnation, globalStep: step)
@@ -317,8 +340,46 @@ public final class TrainerRole {
         return .checkpointWritten(step: step)
     }
 
+    /// The checkpoint of exactly global step `step`, from every ps's snapshot of it.
+    private func writeCheckpoint(snapshotAt step: Int64) -> TrainerMachine.Event {
+        // Every shard must have reached the step first: a shard that hands over its snapshot
+        // trains on past it, so none may do that before all can.
+        if case .answered(let statuses) = shards.poll(timeout: settings.rpcTimeout, model: "\(architecture)"),
+           let behind = statuses.first(where: { $0.globalStep < step }) {
+            return .snapshotUnavailable(step: step, reason: "\(behind.task) is at step \(behind.globalStep)")
+        }
+        let result: (merged: MergedPull, slots: [[Float]])
+        do throws(RPCError) {
+            result = try shards.pull(includeSlots: true, snapshot: step, into: &snapshot, until: rpcDeadline)
+        } catch {
+            if error.code == .noSnapshot { return .snapshotUnavailable(step: step, reason: error.description) }
+            return .rpcFailed(error.code, reason: "checkpointing: \(error)", now: MonotonicClock.now())
+        }
+        do {
+            let checkpoint = Checkpoint(globalStep: result.merged.globalStep, incarnation: machine.incarnation, architecture: architecture,
+                                        parameters: snapshot, slots: result.slots)
+            let path = try store.save(checkpoint, keep: settings.keepCheckpoints)
+            log("checkpoint \((path as NSString).lastPathComponent) at global step \(result.merged.globalStep) (every ps's snapshot of that step)")
+        } catch {
+            log("warning: checkpoint at step \(step) failed: \(error)")
+        }
+        return .checkpointWritten(step: step)
+    }
+
+    /// The evaluation of exactly global step `step`, on every ps's snapshot of it.
+    private func evaluate(snapshotAt step: Int64) -> TrainerMachine.Event {
+        do throws(RPCError) {
+            _ = try shards.pull(includeSlots: false, snapshot: step, into: &snapshot, until: rpcDeadline)
+        } catch {
+            if error.code == .noSnapshot { return .snapshotUnavailable(step: step, reason: error.description) }
+            return .rpcFailed(error.code, reason: "evaluating: \(error)", now: MonotonicClock.now())
+        }
+        evaluate(step: step, parameters: snapshot)
+        return .evaluated(step: step)
+    }
+
     @discardableResult
-    private func evaluate(step: Int64) -> (loss: Double, accuracy: Double) {
+    private func evaluate(step: Int64, parameters: [Float]) -> (loss: Double, accuracy: Double) {
         let result = parameters.withUnsafeBufferPointer { trainer.evaluate(parameters: $0.baseAddress!, on: data.eval) }
         lastEvaluation = (step, result.loss, result.accuracy)
         metrics.append([("task", .string(context.task.description)), ("kind", "eval"), ("step", JSONValue(Int(step))),
@@ -342,24 +403,30 @@ public final class TrainerRole {
         }
     }
 
+    /// The end of the job: the final checkpoint and the model, each written and read back, then
+    /// every task told to stop. Reports `finishFailed` (naming what could not be saved) when either
+    /// did not read back: the job's results are not there, so it must not be reported a success.
     private func finishJob(globalStep step: Int64) -> TrainerMachine.Event {
+        var failures: [String] = []
         do {
             let checkpoint = Checkpoint(globalStep: step, incarnation: machine.incarnation, architecture: architecture, parameters: parameters, slots: finalSlots)
             let path = try store.save(checkpoint, keep: settings.keepCheckpoints)
-            log("final checkpoint \((path as NSString).lastPathComponent) at global step \(step)")
+            log("final checkpoint \((path as NSString).lastPathComponent) at global step \(step), read back and verified")
         } catch {
-            log("error: final checkpoint failed: \(error)")
+            log("final checkpoint failed: \(error)")
+            failures.append("final checkpoint at step \(step) not saved: \(error)")
         }
-        let evaluation = evaluate(step: step)
+        let evaluation = evaluate(step: step, parameters: parameters)
         do {
             try ModelExport.write(architecture: architecture, parameters: parameters, globalStep: step, settings: settings,
                                   evaluation: evaluation, jobDirectory: context.jobDirectory)
-            log("model written to \(context.jobDirectory)/model")
+            log("model written to \(context.jobDirectory)/model, read back and verified")
         } catch {
-            log("error: model export failed: \(error)")
+            log("model export failed: \(error)")
+            failures.append("model not exported to \(context.jobDirectory)/model: \(error)")
         }
         shutDownCluster()
-        return .jobFinished
+        return failures.isEmpty ? .jobFinished : .finishFailed(reason: failures.joined(separator: "; "))
     }
 
     /// Tells every worker and then every ps that the job is over (best effort: a task that does
@@ -372,7 +439,12 @@ public final class TrainerRole {
             client.disconnect()
         }
         shards.shutDown(reason: "the job finished", timeout: 2)
-        log("told \(context.config.cluster.count(of: .worker)) workers and \(shards.count) ps to shut down")
+        // Only the tasks there are: a chief training alone (BASIC) has no ps to tell.
+        var told: [String] = []
+        let workers = context.config.cluster.count(of: .worker)
+        if workers > 0 { told.append(workers == 1 ? "1 worker" : "\(workers) workers") }
+        if !shards.isLocal { told.append("\(shards.count) ps") }
+        log(told.isEmpty ? "no other task to shut down" : "told \(told.joined(separator: " and ")) to shut down")
     }
 }
 

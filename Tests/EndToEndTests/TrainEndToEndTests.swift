@@ -50,6 +50,101 @@ final class TrainEndToEndTests: XCTestCase {
         XCTAssertEqual(Harness.processes(mentioning: jobDir), [], "no role process may outlive the run")
     }
 
+    func testAJobWhoseModelCannotBeWrittenFails() throws {
+        // A file where the model folder should go: the export cannot succeed.
+        try FileManager.default.createDirectory(atPath: jobDir, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: jobDir + "/model", contents: Data())
+        let result = try Harness.run(["train", "--workers", "1", "--ps", "1", "--max-steps", "100", "--job-dir", jobDir] + Harness.smallJob)
+        XCTAssertEqual(result.status, 1, result.stderr + result.stdout)
+        XCTAssertTrue(result.stdout.contains("Job FAILED"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("model not exported to \(jobDir)/model"), result.stdout)
+        let summary = try Harness.json(jobDir + "/summary.json")
+        XCTAssertEqual(summary["status"], "FAILED")
+        XCTAssertTrue(summary["reason"]?.stringValue?.contains("chief-0 failed (exit 6: model not exported to \(jobDir)/model: mkdir") ?? false, "\(summary)")
+        XCTAssertEqual(summary["tasks"]?["chief-0"]?["restarts"]?.intValue, 0, "exit 6 is not retried")
+        let log = try String(contentsOfFile: jobDir + "/logs/chief-0.log", encoding: .utf8)
+        XCTAssertTrue(log.hasSuffix("error: model not exported to \(jobDir)/model: mkdir \(jobDir)/model (a file is in the way): Not a directory\n"), log)
+        XCTAssertEqual(Harness.processes(mentioning: jobDir), [])
+    }
+
+    func testAJobWhoseCheckpointsFillTheDiskFails() throws {
+        // checkpoints/ on a 64 KiB tmpfs: the default model's checkpoint (≈ 500 KB) cannot fit.
+        let checkpoints = jobDir + "/checkpoints"
+        try FileManager.default.createDirectory(atPath: checkpoints, withIntermediateDirectories: true)
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=64k", "tmpfs", checkpoints]
+        mount.standardError = FileHandle.nullDevice
+        try mount.run()
+        mount.waitUntilExit()
+        guard mount.terminationStatus == 0 else { throw XCTSkip("cannot mount a tmpfs here (needs root): not testing a full disk") }
+        defer {
+            let umount = Process()
+            umount.executableURL = URL(fileURLWithPath: "/bin/umount")
+            umount.arguments = [checkpoints]
+            try? umount.run()
+            umount.waitUntilExit()
+        }
+        let result = try Harness.run(["train", "--workers", "1", "--ps", "1", "--max-steps", "60", "--checkpoint-every", "30", "--job-dir", jobDir])
+        XCTAssertEqual(result.status, 1, result.stderr + result.stdout)
+        XCTAssertTrue(result.stdout.contains("Job FAILED"), result.stdout)
+        let summary = try Harness.json(jobDir + "/summary.json")
+        XCTAssertEqual(summary["status"], "FAILED")
+        let reason = summary["reason"]?.stringValue ?? ""
+        XCTAssertTrue(reason.contains("final checkpoint at step 60 not saved") && reason.contains("No space left on device"), reason)
+    }
+
+    func testADivergingJobFailsUnlessDivergenceIsAllowed() throws {
+        // The default job (model, 2 workers, 2 ps) with learning rate 10 reaches a NaN loss within a few steps.
+        let result = try Harness.run(["train", "--max-steps", "300", "--learning-rate", "10", "--job-dir", jobDir])
+        XCTAssertEqual(result.status, 1, result.stderr + result.stdout)
+        XCTAssertTrue(result.stdout.contains("Job FAILED"), result.stdout)
+        let summary = try Harness.json(jobDir + "/summary.json")
+        XCTAssertEqual(summary["status"], "FAILED")
+        let reason = summary["reason"]?.stringValue ?? ""
+        XCTAssertTrue(reason.contains("diverged at step ") && reason.contains(": loss is nan"), reason)
+
+        let allowed = try Harness.run(["train", "--max-steps", "100", "--learning-rate", "10",
+                                       "--allow-divergence", "--job-dir", jobDir + "-allowed"])
+        defer { try? FileManager.default.removeItem(atPath: jobDir + "-allowed") }
+        XCTAssertEqual(allowed.status, 0, allowed.stderr + allowed.stdout)
+        let log = try String(contentsOfFile: jobDir + "-allowed/logs/chief-0.log", encoding: .utf8)
+        XCTAssertTrue(log.contains("training on (--allow-divergence)"), log)
+    }
+
+    func testARerunIntoAFinishedJobHasNothingToTrainAndReportsOnlyItself() throws {
+        let args = ["train", "--workers", "1", "--ps", "1", "--max-steps", "200", "--job-dir", jobDir] + Harness.smallJob
+        let first = try Harness.run(args)
+        XCTAssertEqual(first.status, 0, first.stderr + first.stdout)
+        let again = try Harness.run(args)
+        XCTAssertEqual(again.status, 0, again.stderr + again.stdout)
+        XCTAssertTrue(again.stdout.contains("Job SUCCEEDED"), again.stdout)
+        XCTAssertTrue(again.stdout.contains("already at step 200 of 200: nothing to train"), again.stdout)
+        XCTAssertFalse(again.stdout.contains("examples/s"), again.stdout)
+        XCTAssertFalse(again.stdout.contains("loss"), again.stdout)
+        let summary = try Harness.json(jobDir + "/summary.json")
+        XCTAssertEqual(summary["steps_trained"]?.intValue, 0)
+        XCTAssertEqual(summary["examples_per_sec"]?.intValue, 0)
+        XCTAssertEqual(summary["first_loss"], .null)
+        XCTAssertEqual(summary["final_loss"], .null)
+        let log = try String(contentsOfFile: jobDir + "/logs/chief-0.log", encoding: .utf8)
+        XCTAssertTrue(log.contains("already at step 200 of 200: nothing to train"), log)
+        XCTAssertEqual(Harness.processes(mentioning: jobDir), [])
+    }
+
+    func testBasicTiersChiefClaimsNoParameterServers() throws {
+        let result = try Harness.run(["train", "--scale-tier", "BASIC", "--max-steps", "100", "--job-dir", jobDir] + Harness.smallJob)
+        XCTAssertEqual(result.status, 0, result.stderr + result.stdout)
+        let summary = try Harness.json(jobDir + "/summary.json")
+        XCTAssertEqual(summary["topology"]?["ps"]?.intValue, 0)
+        XCTAssertEqual(summary["topology"]?["workers"]?.intValue, 0)
+        let log = try String(contentsOfFile: jobDir + "/logs/chief-0.log", encoding: .utf8)
+        XCTAssertTrue(log.contains("initialized the variables in this process from fresh variables"), log)
+        XCTAssertTrue(log.contains("no other task to shut down"), log)
+        XCTAssertFalse(log.contains(" ps "), log)
+        XCTAssertFalse(log.contains(" ps)"), log)
+    }
+
     func testStandard1RunsAllEightTasksWithEmulatedLinks() throws {
         let result = try Harness.run(["train", "--scale-tier", "STANDARD_1", "--max-steps", "400", "--job-dir", jobDir] + Harness.smallJob)
         XCTAssertEqual(result.status, 0, result.stderr + result.stdout)

@@ -6,8 +6,10 @@ final class FrameCodecTests: XCTestCase {
         .hello(Hello(token: "t0k3n", task: .worker(2))),
         .helloReply(Status(task: .ps(1), initialized: true, incarnation: 3, globalStep: 42, done: false, shardElements: 9)),
         .initialize(Initialize(incarnation: 2, globalStep: 10, maxSteps: 100, values: [1, -2.5, .pi], slots: [[0, 0, 1]])),
+        .initialize(Initialize(incarnation: 3, globalStep: 0, maxSteps: 9, values: [1], snapshotEvery: [500, 300])),
         .ack(globalStep: 7),
         .pull(Pull(includeSlots: true)),
+        .pull(Pull(includeSlots: true, snapshotStep: 1500)),
         .pullReply(Parameters(globalStep: 5, done: true, values: [0.5, 0.25], slots: [])),
         .push(Push(baseStep: 4, gradients: [Float](repeating: 0.125, count: 1000))),
         .pushReply(PushReply(globalStep: 6, applied: false, done: true)),
@@ -28,7 +30,7 @@ final class FrameCodecTests: XCTestCase {
     func testHeaderLayoutIsDocumentedLittleEndian() {
         let bytes = FrameCodec.encode(Frame(requestID: 0x0102_0304, incarnation: 5, deadlineMillis: 250, message: .status))
         XCTAssertEqual(Array(bytes[0..<4]), Array("TYRD".utf8))
-        XCTAssertEqual(bytes[4], 1)  // version
+        XCTAssertEqual(bytes[4], 2)  // version
         XCTAssertEqual(bytes[5], 9)  // status tag
         XCTAssertEqual(Array(bytes[8..<12]), [4, 3, 2, 1])
         XCTAssertEqual(Array(bytes[16..<20]), [250, 0, 0, 0])
@@ -63,9 +65,9 @@ final class FrameCodecTests: XCTestCase {
 
     func testWrongVersionAndMagicAreRejected() {
         var bytes = FrameCodec.encode(Frame(message: .status))
+        bytes[4] = 1  // version 1 had no snapshots: a build of it cannot join
+        XCTAssertThrowsError(try FrameCodec.decode(bytes)) { XCTAssertEqual($0 as? FrameError, .unsupportedVersion(1)) }
         bytes[4] = 2
-        XCTAssertThrowsError(try FrameCodec.decode(bytes)) { XCTAssertEqual($0 as? FrameError, .unsupportedVersion(2)) }
-        bytes[4] = 1
         bytes[0] = UInt8(ascii: "X")
         XCTAssertThrowsError(try FrameCodec.decode(bytes)) { error in
             guard case FrameError.badMagic = error else { return XCTFail("\(error)") }

@@ -75,5 +75,35 @@ final class ModelAndDataTests: XCTestCase {
         XCTAssertEqual(s.evalAccuracy, 0.9)
         XCTAssertEqual(s.examplesPerSecond, 500)
         XCTAssertEqual(s.json["steps"], 100)
+        XCTAssertEqual(s.stepsTrained, 100)
+        XCTAssertNil(s.startStep)
+    }
+
+    func testJobSummaryOfARunThatResumedOrHadNothingToTrain() {
+        // Resumed from step 60: throughput counts only the 40 steps this run took.
+        let resumed: [JSONValue] = [
+            ["time": 1, "task": "chief-0", "kind": "restore", "step": 60],
+            ["time": 2, "task": "chief-0", "kind": "train", "step": 61, "loss": 0.7],
+            ["time": 3, "task": "chief-0", "kind": "restore", "step": 80],
+            ["time": 4, "task": "chief-0", "kind": "eval", "step": 100, "loss": 0.5, "accuracy": 0.9],
+        ]
+        let r = JobSummary(outcome: JobOutcome(.succeeded, "ok"), topology: Topology(workers: 1, parameterServers: 1), records: resumed,
+                           batchSize: 10, wallSeconds: 2, tasks: [])
+        XCTAssertEqual(r.startStep, 60)
+        XCTAssertEqual(r.stepsTrained, 40)
+        XCTAssertEqual(r.examplesPerSecond, 200)
+        // Already at the end: no step, no loss, no throughput.
+        let finished: [JSONValue] = [
+            ["time": 1, "task": "chief-0", "kind": "restore", "step": 100],
+            ["time": 2, "task": "chief-0", "kind": "eval", "step": 100, "loss": 0.5, "accuracy": 0.9],
+        ]
+        let f = JobSummary(outcome: JobOutcome(.succeeded, "ok"), topology: Topology(workers: 1, parameterServers: 1), records: finished,
+                           batchSize: 10, wallSeconds: 0.001, tasks: [])
+        XCTAssertEqual(f.steps, 100)
+        XCTAssertEqual(f.stepsTrained, 0)
+        XCTAssertEqual(f.examplesPerSecond, 0)
+        XCTAssertNil(f.firstLoss)
+        XCTAssertEqual(f.json["steps_trained"], 0)
+        XCTAssertEqual(f.json["start_step"], 100)
     }
 }

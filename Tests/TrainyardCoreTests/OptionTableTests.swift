@@ -10,7 +10,7 @@ final class OptionTableTests: XCTestCase {
         s.maxSteps = 77; s.batchSize = 3; s.learningRate = 0.125; s.optimizer = .adam; s.momentum = 0.5
         s.hidden = []; s.dataset = .idx(images: "a b.idx", labels: "l.idx"); s.features = 5; s.classes = 3; s.examples = 99
         s.evalFraction = 0.25; s.labelColumn = "y"; s.csvHeader = .no; s.seed = 42; s.checkpointEvery = 7; s.keepCheckpoints = 2
-        s.evalEvery = 11; s.logEvery = 1; s.sync = true; s.replicasToAggregate = 2; s.rpcTimeout = 1.5; s.startupTimeout = 0.5
+        s.evalEvery = 11; s.logEvery = 1; s.sync = true; s.replicasToAggregate = 2; s.rpcTimeout = 1.5; s.startupTimeout = 0.5; s.allowDivergence = true
         return s
     }()
 
@@ -183,7 +183,7 @@ final class OptionTableTests: XCTestCase {
         }
         XCTAssertEqual(message([("max_stepz", 5)]), "f.json: training.max_stepz: is not a known option (did you mean max_steps?)")
         XCTAssertEqual(message([("max-steps", 5)]), "f.json: training.max-steps: is not a known option (did you mean max_steps?)")
-        XCTAssertTrue(message([("zzzzzzzzzz", 5)]).hasPrefix("f.json: training.zzzzzzzzzz: is not a known option (expected one of: batch_size, "))
+        XCTAssertTrue(message([("zzzzzzzzzz", 5)]).hasPrefix("f.json: training.zzzzzzzzzz: is not a known option (expected one of: allow_divergence, batch_size, "))
         XCTAssertEqual(message([("batch_size", 0)]), "f.json: training.batch_size: must be in 1...65536, got 0")
         XCTAssertEqual(message([("optimizer", "rmsprop")]), "f.json: training.optimizer: must be sgd, momentum or adam, got \"rmsprop\"")
         XCTAssertEqual(message([("sync", 1)]), "f.json: training.sync: expected true or false, got a number")

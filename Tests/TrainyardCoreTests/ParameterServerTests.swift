@@ -54,6 +54,79 @@ final class ParameterServerTests: XCTestCase {
         XCTAssertEqual(ps.values, [0, 3])
     }
 
+    func testSnapshotsAreOfExactlyTheBoundaryStepWhenPushesCrossItInBursts() {
+        ps = ParameterServer(task: .ps(0), token: "secret", optimizer: OptimizerConfig(kind: .momentum, learningRate: 0.5, momentum: 0.5))
+        var chief = connected(.chief(0))
+        _ = send(.initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 100, values: [0], snapshotEvery: [5, 3])), &chief)
+        // Three workers push in bursts, pipelined: steps 1…13 arrive back to back, out of any order.
+        var workers = [connected(.worker(0)), connected(.worker(1)), connected(.worker(2))]
+        var expected: [Int64: (value: Float, velocity: Float)] = [:]
+        for step in 1...13 {
+            _ = send(.push(Push(baseStep: 0, gradients: [1])), &workers[step % 3], incarnation: 1, id: UInt32(step))
+            expected[Int64(step)] = (ps.values[0], ps.slots[0][0])
+        }
+        XCTAssertEqual(ps.globalStep, 13)
+        // Kept: the newest four snapshots (6, 9, 10, 12), each interval's newest multiple (10, 12), nothing between.
+        XCTAssertEqual(ps.snapshots.map(\.step), [6, 9, 10, 12])
+        for step: Int64 in [6, 9, 10, 12] {
+            guard case .pullReply(let p)? = reply(send(.pull(Pull(includeSlots: true, snapshotStep: step)), &chief, incarnation: 1)) else { return XCTFail("\(step)") }
+            XCTAssertEqual(p.globalStep, step)
+            XCTAssertEqual(p.values, [expected[step]!.value], "values at step \(step)")
+            XCTAssertEqual(p.slots, [[expected[step]!.velocity]], "velocity at step \(step)")
+        }
+        // The current values are ahead of every snapshot.
+        XCTAssertEqual(reply(send(.pull(Pull()), &chief, incarnation: 1)), .pullReply(Parameters(globalStep: 13, done: false, values: ps.values)))
+        // A step not reached yet, or not kept, is refused with no-snapshot.
+        guard case .error(let ahead)? = reply(send(.pull(Pull(snapshotStep: 15)), &chief, incarnation: 1)),
+              case .error(let gone)? = reply(send(.pull(Pull(snapshotStep: 3)), &chief, incarnation: 1)) else { return XCTFail() }
+        XCTAssertEqual(ahead, WireError(.noSnapshot, "no snapshot of step 15: the global step is 13, short of 15"))
+        XCTAssertEqual(gone, WireError(.noSnapshot, "no snapshot of step 3: the ones kept are of steps 6, 9, 10, 12"))
+        // A frequent interval does not push out the other's newest multiple.
+        for step in 14...21 { _ = send(.push(Push(baseStep: 0, gradients: [1])), &workers[0], incarnation: 1, id: UInt32(step)) }
+        XCTAssertEqual(ps.snapshots.map(\.step), [15, 18, 20, 21])
+        _ = send(.initialize(Initialize(incarnation: 2, globalStep: 20, maxSteps: 100, values: [0], snapshotEvery: [7, 1000])), &chief, incarnation: 1)
+        XCTAssertEqual(ps.snapshots, [], "a restore drops the old incarnation's snapshots")
+        for step in 21...30 { _ = send(.push(Push(baseStep: 0, gradients: [1])), &workers[0], incarnation: 2, id: UInt32(step)) }
+        XCTAssertEqual(ps.snapshots.map(\.step), [21, 28])
+    }
+
+    func testAsyncTrainingHoldsAtEachCheckpointStepUntilTheChiefCollectsIt() {
+        var chief = connected(.chief(0))
+        _ = send(.initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 100, values: [0], checkpointEvery: 4)), &chief)
+        var w = connected(.worker(0))
+        for _ in 1...4 { _ = send(.push(Push(baseStep: 0, gradients: [1])), &w, incarnation: 1) }
+        XCTAssertEqual(ps.globalStep, 4)
+        XCTAssertEqual(ps.snapshots.map(\.step), [4])
+        // Held: pushes are refused, not applied, until the chief collects step 4 with its slots.
+        XCTAssertEqual(reply(send(.push(Push(baseStep: 4, gradients: [1])), &w, incarnation: 1)),
+                       .error(WireError(.checkpointPending, "step 4 waits for the chief to collect its checkpoint")))
+        XCTAssertEqual(ps.globalStep, 4)
+        // An evaluation's pull (no slots) does not release it; the checkpoint's does.
+        _ = send(.pull(Pull(includeSlots: false, snapshotStep: 4)), &chief, incarnation: 1)
+        XCTAssertTrue(ps.holdsForCheckpoint)
+        XCTAssertEqual(reply(send(.pull(Pull(includeSlots: true, snapshotStep: 4)), &chief, incarnation: 1)),
+                       .pullReply(Parameters(globalStep: 4, done: false, values: [-2], slots: [])))
+        XCTAssertEqual(ps.collectedStep, 4)
+        XCTAssertEqual(reply(send(.push(Push(baseStep: 4, gradients: [1])), &w, incarnation: 1)), .pushReply(PushReply(globalStep: 5, applied: true, done: false)))
+        // A restore counts as collected at its step.
+        _ = send(.initialize(Initialize(incarnation: 2, globalStep: 8, maxSteps: 100, values: [0], checkpointEvery: 4)), &chief, incarnation: 1)
+        XCTAssertFalse(ps.holdsForCheckpoint)
+        XCTAssertEqual(reply(send(.push(Push(baseStep: 8, gradients: [1])), &w, incarnation: 2)), .pushReply(PushReply(globalStep: 9, applied: true, done: false)))
+    }
+
+    func testSyncStepsAreSnapshottedWhenTheAggregateIsApplied() {
+        ps = ParameterServer(task: .ps(0), token: "secret", optimizer: OptimizerConfig(kind: .sgd, learningRate: 1), replicasToAggregate: 2)
+        var chief = connected(.chief(0))
+        _ = send(.initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 100, values: [0], snapshotEvery: [2])), &chief)
+        var a = connected(.worker(0)), b = connected(.worker(1))
+        for step: Int64 in 0..<3 {
+            _ = send(.push(Push(baseStep: step, gradients: [1])), &a, incarnation: 1)
+            _ = send(.push(Push(baseStep: step, gradients: [3])), &b, incarnation: 1)
+        }
+        XCTAssertEqual(ps.globalStep, 3)
+        XCTAssertEqual(ps.snapshots, [ParameterServer.Snapshot(step: 2, values: [-4], slots: [])])
+    }
+
     func testStaleIncarnationIsRejectedAfterARestore() {
         var chief = connected(.chief(0))
         _ = send(.initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 100, values: [0])), &chief)

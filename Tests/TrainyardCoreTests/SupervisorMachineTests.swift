@@ -35,6 +35,20 @@ final class SupervisorMachineTests: XCTestCase {
         XCTAssertEqual(s.tasks[.worker(0)]?.restarts, 2)
     }
 
+    func testAChiefThatCouldNotSaveItsResultsFailsTheJobUnderEveryPolicy() {
+        for policy in RestartPolicy.allCases {
+            var s = SupervisorMachine(tasks: tasks, chief: .chief(0), policy: { _ in policy }, backoffLimit: 3)
+            tasks.forEach { _ = s.handle(.started($0)) }
+            _ = s.handle(.exited(.worker(0), code: 0, description: "exit 0"))
+            _ = s.handle(.exited(.ps(0), code: 0, description: "exit 0"))
+            let d = s.handle(.exited(.chief(0), code: 6, description: "exit 6: model not exported to /j/model: No space left on device"))
+            guard case .finish(let outcome)? = d.first else { return XCTFail("\(policy): \(d)") }
+            XCTAssertEqual(outcome.status, .failed, "\(policy)")
+            XCTAssertEqual(outcome.exitCode, .failure, "\(policy)")
+            XCTAssertTrue(outcome.reason.hasPrefix("chief-0 failed (exit 6: model not exported to /j/model: No space left on device); exit code 6 means the job cannot succeed"), outcome.reason)
+        }
+    }
+
     func testExitCodePolicy() {
         XCTAssertEqual(RestartPolicy.exitCode.decide(code: 1, counted: 0, backoffLimit: 3), .fail("exit code 1 is permanent under restart policy ExitCode (1–127)"))
         XCTAssertEqual(RestartPolicy.exitCode.decide(code: 137, counted: 99, backoffLimit: 3), .restart(counts: false))

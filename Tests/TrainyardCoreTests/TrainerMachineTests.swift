@@ -25,7 +25,7 @@ final class TrainerMachineTests: XCTestCase {
                        [.initializeCluster(incarnation: 1)])
         XCTAssertEqual(m.handle(.clusterInitialized(incarnation: 1, globalStep: 0)), [.pull(incarnation: 1)])
         XCTAssertEqual(m.handle(.pulled(globalStep: 0, done: false, now: 0)), [.computeStep])
-        XCTAssertEqual(m.handle(.stepComputed), [.push])
+        XCTAssertEqual(m.handle(.stepComputed(loss: 2.3)), [.push])
         XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 1, applied: true, done: false), now: 1)), [.pull(incarnation: 1)])
     }
 
@@ -34,9 +34,20 @@ final class TrainerMachineTests: XCTestCase {
         _ = m.handle(.started(now: 0))
         _ = m.handle(.clusterPolled([status(0, initialized: false, incarnation: 0)], now: 0))
         _ = m.handle(.clusterInitialized(incarnation: 1, globalStep: 0))
-        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 12, applied: true, done: false), now: 1)), [.writeCheckpoint, .pull(incarnation: 1)])
-        _ = m.handle(.checkpointWritten(step: 12))
-        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 21, applied: true, done: false), now: 2)), [.evaluate, .pull(incarnation: 1)])
+        // Every 10 steps, exactly: a push that lands on 12 checkpoints step 10's snapshot.
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 12, applied: true, done: false), now: 1)), [.checkpointSnapshot(step: 10), .pull(incarnation: 1)])
+        _ = m.handle(.checkpointWritten(step: 10))
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 19, applied: true, done: false), now: 1.5)), [.pull(incarnation: 1)])
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 21, applied: true, done: false), now: 2)),
+                       [.checkpointSnapshot(step: 20), .evaluate(step: 20), .pull(incarnation: 1)])
+        // A ps short of step 20 has no snapshot yet: the next push asks again.
+        _ = m.handle(.snapshotUnavailable(step: 20, reason: "ps-1: the global step is 19, short of 20"))
+        _ = m.handle(.evaluated(step: 20))
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 22, applied: true, done: false), now: 2.1)), [.checkpointSnapshot(step: 20), .pull(incarnation: 1)])
+        _ = m.handle(.checkpointWritten(step: 20))
+        // A slow chief that learns of the step only past several boundaries takes the latest.
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 57, applied: true, done: false), now: 2.5)),
+                       [.checkpointSnapshot(step: 50), .evaluate(step: 40), .pull(incarnation: 1)])
         XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 100, applied: true, done: true), now: 3)), [.pullFinalState])
         XCTAssertEqual(m.handle(.finalStatePulled(globalStep: 100, allDone: true, now: 3.1)), [.finishJob(globalStep: 100)])
         XCTAssertEqual(m.handle(.jobFinished), [.exit(.success, reason: "finished at global step 100")])
@@ -74,8 +85,11 @@ final class TrainerMachineTests: XCTestCase {
         let d = m.handle(.clusterPolled([status(0, initialized: true, incarnation: 3, step: 57), status(1, initialized: true, incarnation: 3, step: 57)], now: 0))
         XCTAssertEqual(d, [.pull(incarnation: 3)])
         XCTAssertEqual(m.globalStep, 57)
-        // The checkpoint schedule counts from the adopted step, not from 0.
-        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 60, applied: true, done: false), now: 1)), [.pull(incarnation: 3)])
+        // Nothing for the multiples passed before it came (50 and 40 were the old chief's); the
+        // schedules stay on the multiples: step 60 is checkpointed and evaluated.
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 58, applied: true, done: false), now: 1)), [.pull(incarnation: 3)])
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 61, applied: true, done: false), now: 1)),
+                       [.checkpointSnapshot(step: 60), .evaluate(step: 60), .pull(incarnation: 3)])
     }
 
     func testRestartedChiefRestoresWhenAPsLostItsState() {
@@ -174,14 +188,14 @@ final class TrainerMachineTests: XCTestCase {
         XCTAssertEqual(m.nextDirective(), .pull(incarnation: 1))
         m.handle(.pulled(globalStep: 0, done: false, now: 0))
         XCTAssertEqual(m.nextDirective(), .computeStep)
-        m.handle(.stepComputed)
+        m.handle(.stepComputed(loss: 2.3))
         XCTAssertEqual(m.nextDirective(), .push)
         m.handle(.pushed(PushReply(globalStep: 25, applied: true, done: false), now: 1))
-        XCTAssertEqual(m.pending, [.writeCheckpoint, .evaluate, .pull(incarnation: 1)])
-        XCTAssertEqual(m.nextDirective(), .writeCheckpoint)
+        XCTAssertEqual(m.pending, [.checkpointSnapshot(step: 20), .evaluate(step: 20), .pull(incarnation: 1)])
+        XCTAssertEqual(m.nextDirective(), .checkpointSnapshot(step: 20))
         // An event that plans nothing leaves the rest of the plan in place, in order.
-        m.handle(.checkpointWritten(step: 25))
-        XCTAssertEqual(m.pending, [.evaluate, .pull(incarnation: 1)])
+        m.handle(.checkpointWritten(step: 20))
+        XCTAssertEqual(m.pending, [.evaluate(step: 20), .pull(incarnation: 1)])
         XCTAssertTrue(m.hasPendingDirectives)
     }
 
@@ -189,7 +203,7 @@ final class TrainerMachineTests: XCTestCase {
         var m = trainingChief()
         _ = drain(&m)
         m.handle(.pushed(PushReply(globalStep: 25, applied: true, done: false), now: 1))
-        XCTAssertEqual(m.nextDirective(), .writeCheckpoint)
+        XCTAssertEqual(m.nextDirective(), .checkpointSnapshot(step: 20))
         m.handle(.rpcFailed(nil, reason: "reset", now: 2))
         // The evaluation and the pull planned before the failure are gone.
         XCTAssertEqual(drain(&m), [.wait(seconds: 0.1), .pollCluster])
@@ -205,6 +219,11 @@ final class TrainerMachineTests: XCTestCase {
             return XCTFail("\(m.pending)")
         }
         XCTAssertEqual(code, TrainerMachine.preemptedExitCode)
+        // Reporting the checkpoint keeps the exit planned after it.
+        XCTAssertEqual(m.nextDirective(), .writeCheckpoint)
+        m.handle(.checkpointWritten(step: 25))
+        XCTAssertEqual(m.pending.count, 1)
+        guard case .exit? = m.pending.first else { return XCTFail("\(m.pending)") }
 
         var w = TrainerMachine(config(chief: false))
         w.handle(.started(now: 0))
@@ -218,7 +237,7 @@ final class TrainerMachineTests: XCTestCase {
         XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 2, applied: true, done: false), now: 1, carriedValues: true)), [.computeStep])
         XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 3, applied: true, done: false), now: 1, carriedValues: false)), [.pull(incarnation: 1)])
         // Scheduled chief duties still come first.
-        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 12, applied: true, done: false), now: 2, carriedValues: true)), [.writeCheckpoint, .computeStep])
+        XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 12, applied: true, done: false), now: 2, carriedValues: true)), [.checkpointSnapshot(step: 10), .computeStep])
         // The last step ends the job whether or not the values came back.
         XCTAssertEqual(m.handle(.pushed(PushReply(globalStep: 100, applied: true, done: true), now: 3, carriedValues: true)), [.pullFinalState])
     }
@@ -296,6 +315,95 @@ final class TrainerMachineTests: XCTestCase {
     }
 
     // MARK: Merging shard replies
+
+    func testAFinishThatCouldNotSaveItsResultsFailsTheTaskPermanently() {
+        var m = trainingChief()
+        _ = drain(&m)
+        m.handle(.pushed(PushReply(globalStep: 100, applied: true, done: true), now: 1))
+        XCTAssertEqual(drain(&m), [.pullFinalState])
+        m.handle(.finalStatePulled(globalStep: 100, allDone: true, now: 1.1))
+        XCTAssertEqual(drain(&m), [.finishJob(globalStep: 100)])
+        let reason = "model not exported to /job/model: mkdir /job/model: File exists"
+        XCTAssertEqual(m.handle(.finishFailed(reason: reason)), [.exit(.jobFailed, reason: reason)])
+        XCTAssertEqual(m.phase, .exited)
+        XCTAssertFalse(m.isFinishingTheJob)
+        XCTAssertTrue(RestartPolicy.isPermanent(ExitCode.jobFailed.rawValue))
+    }
+
+    func testANonFiniteLossOrGradientFailsTheJob() {
+        var m = trainingChief()
+        _ = drain(&m)
+        m.handle(.pulled(globalStep: 42, done: false, now: 0))
+        XCTAssertEqual(m.handle(.stepComputed(loss: .nan)),
+                       [.exit(.jobFailed, reason: "diverged at step 42: loss is nan (pass --allow-divergence to train on)")])
+        XCTAssertEqual(drain(&m), [.exit(.jobFailed, reason: "diverged at step 42: loss is nan (pass --allow-divergence to train on)")])
+
+        var w = TrainerMachine(config(chief: false))
+        w.handle(.started(now: 0))
+        w.handle(.clusterPolled([status(0, initialized: true, step: 7)], now: 0))
+        w.handle(.pulled(globalStep: 7, done: false, now: 0))
+        XCTAssertEqual(w.handle(.stepComputed(loss: 1.5, gradientsFinite: false)),
+                       [.exit(.jobFailed, reason: "diverged at step 7: gradients are not finite (loss 1.5) (pass --allow-divergence to train on)")])
+        var inf = TrainerMachine(config(chief: false))
+        XCTAssertEqual(inf.handle(.stepComputed(loss: .infinity)).first, .exit(.jobFailed, reason: "diverged at step 0: loss is inf (pass --allow-divergence to train on)"))
+    }
+
+    func testAllowDivergenceTrainsOnAndSaysSoOnce() {
+        var c = config(chief: true)
+        c.allowDivergence = true
+        var m = TrainerMachine(c)
+        m.handle(.started(now: 0))
+        m.handle(.clusterInitialized(incarnation: 1, globalStep: 3))
+        _ = drain(&m)
+        XCTAssertEqual(m.handle(.stepComputed(loss: .nan)),
+                       [.note("warning: diverged at step 3: loss is nan; training on (--allow-divergence)"), .push])
+        XCTAssertEqual(m.handle(.stepComputed(loss: .nan)), [.push])
+        XCTAssertEqual(m.phase, .training)
+    }
+
+    func testAChiefRestoredAtTheLastStepSaysThereIsNothingToTrain() {
+        var m = TrainerMachine(config(chief: true))
+        m.handle(.started(now: 0))
+        m.handle(.clusterPolled([status(0, initialized: false, incarnation: 0)], now: 0))
+        XCTAssertEqual(m.handle(.clusterInitialized(incarnation: 1, globalStep: 100)),
+                       [.note("already at step 100 of 100: nothing to train"), .pull(incarnation: 1)])
+        _ = drain(&m)
+        XCTAssertEqual(m.handle(.pulled(globalStep: 100, done: true, now: 1)), [.pullFinalState])
+        // Restored short of the end: no note.
+        var n = TrainerMachine(config(chief: true))
+        n.handle(.started(now: 0))
+        XCTAssertEqual(n.handle(.clusterInitialized(incarnation: 1, globalStep: 99)), [.pull(incarnation: 1)])
+    }
+
+    func testAPsHoldingForACheckpointMakesTheChiefCollectItAndWorkersPullAgainShortly() {
+        var m = trainingChief()
+        _ = drain(&m)
+        m.handle(.checkpointWritten(step: 10))
+        XCTAssertEqual(m.handle(.rpcFailed(.checkpointPending, reason: "step 20 waits", now: 1)), [.checkpointSnapshot(step: 20), .pull(incarnation: 1)])
+        XCTAssertEqual(m.phase, .training)
+        var w = TrainerMachine(config(chief: false))
+        w.handle(.started(now: 0))
+        w.handle(.clusterPolled([status(0, initialized: true, step: 20)], now: 0))
+        XCTAssertEqual(w.handle(.rpcFailed(.checkpointPending, reason: "step 20 waits", now: 1)), [.wait(seconds: 0.005), .pull(incarnation: 1)])
+        XCTAssertNil(w.failingSince)
+        // A chief adopting a cluster held at exactly step 20 still collects it.
+        var c = TrainerMachine(config(chief: true))
+        c.handle(.started(now: 0))
+        c.handle(.clusterPolled([status(0, initialized: true, step: 20)], now: 0))
+        XCTAssertEqual(c.handle(.rpcFailed(.checkpointPending, reason: "step 20 waits", now: 1)), [.checkpointSnapshot(step: 20), .pull(incarnation: 1)])
+    }
+
+    func testARestoreToAnEarlierCheckpointRestartsTheSchedulesFromIt() {
+        var m = trainingChief()
+        _ = drain(&m)
+        m.handle(.checkpointWritten(step: 80))
+        m.handle(.rpcFailed(.notInitialized, reason: "ps-0 lost its state", now: 1))
+        // ckpt-80 was damaged: the restore is from step 40, so 50, 60, … are checkpointed again.
+        m.handle(.clusterInitialized(incarnation: 2, globalStep: 40))
+        XCTAssertEqual(m.lastCheckpointStep, 40)
+        _ = drain(&m)
+        XCTAssertEqual(m.handle(.rpcFailed(.checkpointPending, reason: "step 50 waits", now: 2)), [.checkpointSnapshot(step: 50), .pull(incarnation: 2)])
+    }
 
     func testMergedPullTakesTheSlowestShardsStep() {
         let merged = MergedPull(merging: [

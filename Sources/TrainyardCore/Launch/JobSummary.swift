@@ -19,6 +19,10 @@ public struct JobSummary: Sendable, Equatable {
     public var outcome: JobOutcome
     public var topology: Topology
     public var steps: Int
+    /// The global step this run started from (its first `restore` record), when it restored.
+    public var startStep: Int?
+    /// Global steps this run advanced: `steps` − `startStep` (all of `steps` without a restore).
+    public var stepsTrained: Int
     public var firstLoss: Double?
     public var finalLoss: Double?
     public var evalLoss: Double?
@@ -29,8 +33,10 @@ public struct JobSummary: Sendable, Equatable {
 
     /// Builds the summary from `metrics.jsonl` records: `first_loss` and `final_loss` are the mean
     /// over training tasks of each one's first and last logged training loss; `steps` the highest
-    /// global step recorded; `eval_*` the chief's last evaluation; `examples_per_sec` the examples
-    /// of all `steps` (each a batch of `batchSize`) over the job's wall time.
+    /// global step recorded; `start_step` the step of this run's first restore; `eval_*` the
+    /// chief's last evaluation; `examples_per_sec` the examples of the steps this run took
+    /// (`stepsTrained`, each a batch of `batchSize`) over the job's wall time. `records` must be
+    /// this run's only (`MetricsLog.records(from:)`).
     public init(outcome: JobOutcome, topology: Topology, records: [JSONValue], batchSize: Int, wallSeconds: Double, tasks: [TaskResult]) {
         self.outcome = outcome
         self.topology = topology
@@ -40,6 +46,7 @@ public struct JobSummary: Sendable, Equatable {
         var last: [String: (Double, Double)] = [:]
         var maxStep = 0
         var lastEval: (step: Int, time: Double, loss: Double?, accuracy: Double?)?
+        var firstRestore: (time: Double, step: Int)?
         for r in records {
             guard let kind = r["kind"]?.stringValue, let task = r["task"]?.stringValue else { continue }
             let step = r["step"]?.intValue ?? 0
@@ -48,6 +55,8 @@ public struct JobSummary: Sendable, Equatable {
                 maxStep = max(maxStep, step)
                 if first[task] == nil || time < first[task]!.0 { first[task] = (time, loss) }
                 if last[task] == nil || time >= last[task]!.0 { last[task] = (time, loss) }
+            } else if kind == "restore" {
+                if firstRestore == nil || time < firstRestore!.time { firstRestore = (time, step) }
             } else if kind == "eval" {
                 maxStep = max(maxStep, step)
                 if lastEval == nil || step > lastEval!.step || (step == lastEval!.step && time >= lastEval!.time) {
@@ -58,12 +67,14 @@ public struct JobSummary: Sendable, Equatable {
         func mean(_ d: [String: (Double, Double)]) -> Double? {
             d.isEmpty ? nil : d.values.map(\.1).reduce(0, +) / Double(d.count)
         }
-        steps = maxStep
+        steps = max(maxStep, firstRestore?.step ?? 0)
+        startStep = firstRestore?.step
+        stepsTrained = max(0, steps - (firstRestore?.step ?? 0))
         firstLoss = mean(first)
         finalLoss = mean(last)
         evalLoss = lastEval?.loss
         evalAccuracy = lastEval?.accuracy
-        examplesPerSecond = wallSeconds > 0 ? Double(maxStep * batchSize) / wallSeconds : 0
+        examplesPerSecond = wallSeconds > 0 ? Double(stepsTrained * batchSize) / wallSeconds : 0
     }
 
     public var json: JSONValue {
@@ -74,6 +85,8 @@ public struct JobSummary: Sendable, Equatable {
             ("exit_code", JSONValue(Int(outcome.exitCode.rawValue))),
             ("topology", ["chief": JSONValue(topology.chiefs), "workers": JSONValue(topology.workers), "ps": JSONValue(topology.parameterServers)]),
             ("steps", JSONValue(steps)),
+            ("start_step", startStep.map { JSONValue($0) } ?? .null),
+            ("steps_trained", JSONValue(stepsTrained)),
             ("first_loss", num(firstLoss)),
             ("final_loss", num(finalLoss)),
             ("eval_loss", num(evalLoss)),

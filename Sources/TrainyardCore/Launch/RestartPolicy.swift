@@ -34,17 +34,22 @@ public enum RestartPolicy: String, Sendable, CaseIterable, CustomStringConvertib
     }
 
     /// Whether exit `code` is permanent under every policy: `ExitCode.invalidInput` (3) says the
-    /// task's data, settings or TF_CONFIG are invalid, and a restart would read the same input.
+    /// task's data, settings or TF_CONFIG are invalid, and a restart would read the same input;
+    /// `ExitCode.jobFailed` (6) says the job cannot succeed (its results could not be saved, or
+    /// training diverged), and a restart would only repeat it.
     public static func isPermanent(_ code: Int32) -> Bool {
-        code == ExitCode.invalidInput.rawValue
+        code == ExitCode.invalidInput.rawValue || code == ExitCode.jobFailed.rawValue
     }
 
     /// What to do about a task that ended with shell-style status `code` (128 + signal when killed),
-    /// having been restarted `counted` times against `backoffLimit`. Exit code 3 (invalid input)
-    /// fails the job under every policy, Always included.
+    /// having been restarted `counted` times against `backoffLimit`. Exit codes 3 (invalid input)
+    /// and 6 (the job cannot succeed) fail the job under every policy, Always included.
     public func decide(code: Int32, counted: Int, backoffLimit: Int) -> RestartDecision {
-        if Self.isPermanent(code) {
+        if code == ExitCode.invalidInput.rawValue {
             return .fail("exit code 3 means invalid input, which no restart can fix (restart policy \(rawValue) does not apply)")
+        }
+        if code == ExitCode.jobFailed.rawValue {
+            return .fail("exit code 6 means the job cannot succeed, which no restart can fix (restart policy \(rawValue) does not apply)")
         }
         switch self {
         case .never:

@@ -21,7 +21,8 @@ public struct JobOutcome: Sendable, Equatable {
 /// `gcloud ai-platform local train`: when the chief exits 0 the job succeeded and the tasks still
 /// running are given `drainSeconds` to exit on their own, then stopped. A task exiting with
 /// `ExitCode.invalidInput` (3) fails the job at once under any restart policy, and the job's
-/// outcome carries exit code 3.
+/// outcome carries exit code 3; one exiting `ExitCode.jobFailed` (6: its results could not be saved,
+/// or training diverged) fails it at once too, with exit code 1.
 public struct SupervisorMachine: Sendable {
     public struct TaskState: Sendable, Equatable {
         public var task: TaskID
@@ -118,7 +119,7 @@ public struct SupervisorMachine: Sendable {
                 return [.restart(task, delay: delay)]
             case .fail(let why):
                 // A task that found its input invalid makes the job's outcome invalid input too.
-                let exitCode: ExitCode = RestartPolicy.isPermanent(code) ? .invalidInput : .failure
+                let exitCode: ExitCode = code == ExitCode.invalidInput.rawValue ? .invalidInput : .failure
                 return stop(JobOutcome(.failed, "\(task) failed (\(description)); \(why)", exitCode: exitCode), grace: 0)
             }
 

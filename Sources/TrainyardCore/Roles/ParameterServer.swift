@@ -67,6 +67,31 @@ public struct ParameterServer: Sendable {
     /// Pushes applied since start (for logs and tests).
     public private(set) var appliedPushes = 0
 
+    /// The shard as it was when the global step reached `step`: what a checkpoint or an evaluation
+    /// of exactly that step reads, however late the chief asks for it.
+    public struct Snapshot: Sendable, Equatable {
+        public var step: Int64
+        public var values: [Float]
+        public var slots: [[Float]]
+    }
+    /// Steps whose multiples are snapshotted (the chief's checkpoint and evaluation intervals).
+    public private(set) var snapshotEvery: [Int64] = []
+    /// The snapshots kept, oldest first: the newest `snapshotsKept`, and each interval's newest
+    /// multiple; cleared by `initialize` (a snapshot belongs to its incarnation).
+    public private(set) var snapshots: [Snapshot] = []
+    public static let snapshotsKept = 4
+    /// Asynchronous training holds at each multiple of this (0: never) until the chief collects
+    /// its snapshot (`Initialize.checkpointEvery`).
+    public private(set) var checkpointEvery: Int64 = 0
+    /// The newest checkpoint step the chief collected (or the step the shard was initialized at).
+    public private(set) var collectedStep: Int64 = 0
+
+    /// Whether a push must wait: the step is at a multiple of `checkpointEvery` the chief has not
+    /// collected yet (asynchronous training only; sync steps are paced by their aggregate).
+    public var holdsForCheckpoint: Bool {
+        replicasToAggregate == nil && checkpointEvery > 0 && !done && globalStep > collectedStep && globalStep % checkpointEvery == 0
+    }
+
     /// Synchronous training: how many gradients make one update (SyncReplicasOptimizer's
     /// `replicas_to_aggregate`); nil = asynchronous, every push is applied as it arrives.
     public let replicasToAggregate: Int?
@@ -139,6 +164,10 @@ public struct ParameterServer: Sendable {
             slots = i.slots.isEmpty ? Array(repeating: [Float](repeating: 0, count: shardElements), count: optimizer.slotCount) : i.slots
             accumulator = []
             accumulated = 0
+            snapshotEvery = (i.snapshotEvery + [i.checkpointEvery]).filter { $0 > 0 }
+            checkpointEvery = max(0, i.checkpointEvery)
+            collectedStep = i.globalStep
+            snapshots = []
             initialized = true
             return [reply(.ack(globalStep: globalStep)), .stepAdvanced]
 
@@ -146,6 +175,17 @@ public struct ParameterServer: Sendable {
             guard initialized else { return [fail(.notInitialized, "waiting for the chief to initialize the variables")] }
             guard frame.incarnation == incarnation else {
                 return [fail(.staleIncarnation, "request from incarnation \(frame.incarnation); the cluster is at \(incarnation)")]
+            }
+            if let step = p.snapshotStep {
+                guard let s = snapshots.last(where: { $0.step == step }) else {
+                    let why = step > globalStep ? "the global step is \(globalStep), short of \(step)"
+                        : snapshots.isEmpty ? "none is kept" : "the ones kept are of steps \(snapshots.map { String($0.step) }.joined(separator: ", "))"
+                    return [fail(.noSnapshot, "no snapshot of step \(step): \(why)")]
+                }
+                if p.includeSlots && checkpointEvery > 0 && step % checkpointEvery == 0 {
+                    collectedStep = max(collectedStep, step)  // the chief has this checkpoint: train on
+                }
+                return [reply(.pullReply(Parameters(globalStep: s.step, done: done, values: s.values, slots: p.includeSlots ? s.slots : [])))]
             }
             return [reply(.pullReply(Parameters(globalStep: globalStep, done: done, values: values, slots: p.includeSlots ? slots : [])))]
 
@@ -158,6 +198,9 @@ public struct ParameterServer: Sendable {
                 return [fail(.badRequest, "push carries \(p.gradients.count) gradients; this shard holds \(shardElements)")]
             }
             if done { return [reply(.pushReply(PushReply(globalStep: globalStep, applied: false, done: true, values: p.returnValues ? values : [])))] }
+            if holdsForCheckpoint {
+                return [fail(.checkpointPending, "step \(globalStep) waits for the chief to collect its checkpoint")]
+            }
             if let k = replicasToAggregate {
                 // SyncReplicasOptimizer: drop stale gradients, average k, then apply and advance.
                 if p.baseStep < globalStep {
@@ -180,11 +223,11 @@ public struct ParameterServer: Sendable {
                 apply(average)
                 accumulator = [Float](repeating: 0, count: shardElements)
                 accumulated = 0
-                globalStep += 1
+                advance()
                 return [reply(.pushReply(PushReply(globalStep: globalStep, applied: true, done: done, values: p.returnValues ? values : []))), .stepAdvanced]
             }
             apply(p.gradients)
-            globalStep += 1
+            advance()
             appliedPushes += 1
             return [reply(.pushReply(PushReply(globalStep: globalStep, applied: true, done: done, values: p.returnValues ? values : [])))]
 
@@ -196,6 +239,20 @@ public struct ParameterServer: Sendable {
         case .hello, .helloReply, .ack, .pullReply, .pushReply, .statusReply, .error:
             return [fail(.badRequest, "\(frame.message.name) is not a request a parameter server answers")]
         }
+    }
+
+    /// One more update applied: count it, and snapshot the shard if the step is a multiple of a
+    /// snapshot interval. Every update passes here one step at a time, so however pushes arrive
+    /// (one by one, in bursts, several tasks at once) the snapshot is of exactly that step.
+    private mutating func advance() {
+        globalStep += 1
+        guard snapshotEvery.contains(where: { globalStep % $0 == 0 }) else { return }
+        snapshots.append(Snapshot(step: globalStep, values: values, slots: slots))
+        // Keep the newest few, and for each interval its newest multiple (a frequent evaluation
+        // interval must not push out the last checkpoint's snapshot).
+        let newestPerInterval = Set(snapshotEvery.compactMap { every in snapshots.last { $0.step % every == 0 }?.step })
+        let recent = snapshots.suffix(ParameterServer.snapshotsKept).map(\.step)
+        snapshots.removeAll { !newestPerInterval.contains($0.step) && !recent.contains($0.step) }
     }
 
     private mutating func apply(_ gradients: [Float]) {

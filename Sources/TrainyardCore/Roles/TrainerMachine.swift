@@ -31,10 +31,14 @@ public struct TrainerMachine: Sendable {
         public var finalPullBackoff: Backoff
         /// Chief, at the end: the pause before pulling again while a last push is still arriving.
         public var finalPullPoll: Double
+        /// Keep training when a step's loss or gradients are not finite (`--allow-divergence`);
+        /// otherwise such a step fails the job.
+        public var allowDivergence: Bool
 
         public init(isChief: Bool, maxSteps: Int64, checkpointEvery: Int64, evalEvery: Int64,
                     backoff: Backoff = Backoff(), peerTimeout: Double = 60, finalPullWindow: Double = 10,
-                    finalPullSettle: Double = 2, finalPullBackoff: Backoff = Backoff(), finalPullPoll: Double = 0.005) {
+                    finalPullSettle: Double = 2, finalPullBackoff: Backoff = Backoff(), finalPullPoll: Double = 0.005,
+                    allowDivergence: Bool = false) {
             self.isChief = isChief
             self.maxSteps = maxSteps
             self.checkpointEvery = checkpointEvery
@@ -45,6 +49,7 @@ public struct TrainerMachine: Sendable {
             self.finalPullSettle = finalPullSettle
             self.finalPullBackoff = finalPullBackoff
             self.finalPullPoll = finalPullPoll
+            self.allowDivergence = allowDivergence
         }
     }
 
@@ -69,7 +74,9 @@ public struct TrainerMachine: Sendable {
         case clusterInitialized(incarnation: UInt32, globalStep: Int64)
         /// Every shard answered the pull: `globalStep` is the lowest shard's, `done` whether any is done.
         case pulled(globalStep: Int64, done: Bool, now: Double)
-        case stepComputed
+        /// The gradients of a step are computed: the batch's mean `loss`, and whether every
+        /// gradient is finite.
+        case stepComputed(loss: Double, gradientsFinite: Bool = true)
         /// Every shard answered the push (merged: see `MergedPush`). `carriedValues`: the replies
         /// held every shard's values after the update, so there is nothing to pull before the next step.
         case pushed(PushReply, now: Double, carriedValues: Bool = false)
@@ -79,12 +86,19 @@ public struct TrainerMachine: Sendable {
         case rpcFailed(WireError.Code?, reason: String, now: Double)
         case checkpointWritten(step: Int64)
         case evaluated(step: Int64)
+        /// Chief: some ps holds no snapshot of `step` yet (its global step is short of it); the next
+        /// push asks again.
+        case snapshotUnavailable(step: Int64, reason: String)
         /// The chief (or the launcher) asked this task to stop.
         case shutdownRequested(reason: String)
         /// SIGTERM: a preemption notice.
         case preempted
-        /// The chief finished the job: final checkpoint written, every task told to stop.
+        /// The chief finished the job: final checkpoint and model written and read back, every task
+        /// told to stop.
         case jobFinished
+        /// The chief could not finish the job truthfully: its final checkpoint or model could not be
+        /// written or did not read back (every task was told to stop all the same).
+        case finishFailed(reason: String)
     }
 
     public enum Directive: Sendable, Equatable {
@@ -95,19 +109,25 @@ public struct TrainerMachine: Sendable {
         case initializeCluster(incarnation: UInt32)
         /// Pull every shard under `incarnation`; report `pulled`.
         case pull(incarnation: UInt32)
-        /// Compute gradients on the next batch; report `stepComputed`.
+        /// Compute gradients on the next batch; report `stepComputed` with the loss.
         case computeStep
         /// Push the gradients to every shard; report `pushed`.
         case push
         /// Chief: write a checkpoint of the current parameters; report `checkpointWritten`.
         case writeCheckpoint
-        /// Chief: evaluate on the held-out data; report `evaluated`.
-        case evaluate
+        /// Chief: write the checkpoint of exactly global step `step` (a multiple of
+        /// `checkpointEvery`) from the snapshot every ps took when it reached that step; report
+        /// `checkpointWritten` or `snapshotUnavailable`.
+        case checkpointSnapshot(step: Int64)
+        /// Chief: evaluate on the held-out data the parameters every ps snapshotted at exactly
+        /// `step` (a multiple of `evalEvery`); report `evaluated` or `snapshotUnavailable`.
+        case evaluate(step: Int64)
         /// Chief, at the end: pull every shard with its optimizer slots; report `finalStatePulled`
         /// (or `rpcFailed`).
         case pullFinalState
         /// Chief: with the state the final pull read (at `globalStep`), write the final checkpoint,
-        /// evaluate, export the model and shut every task down; report `jobFinished`.
+        /// evaluate, export the model, read both back and shut every task down; report
+        /// `jobFinished`, or `finishFailed` when the checkpoint or the model did not read back.
         case finishJob(globalStep: Int64)
         /// Write a line to the task's log.
         case note(String)
@@ -130,6 +150,8 @@ public struct TrainerMachine: Sendable {
     public private(set) var attempts = 0
     /// How many times this task saw the cluster restored under a new incarnation.
     public private(set) var restores = 0
+    /// Whether a non-finite loss was already reported (with `allowDivergence`, once).
+    public private(set) var divergenceNoted = false
     /// Chief, at the end: when the final pull began and how many attempts failed; nil otherwise.
     public private(set) var finalPull: (since: Double, failures: Int)?
     /// The chief is reading the final state and finishing the job (from the first final pull to
@@ -157,10 +179,13 @@ public struct TrainerMachine: Sendable {
         if case .shutdownRequested = event, phase == .finishing {
             return []  // the chief finishing the job is the one that asked everyone to stop
         }
+        let exitedBefore = phase == .exited
         let next = decide(event)
         switch event {
         case .rpcFailed, .clusterUnreachable, .clusterPolled, .preempted, .shutdownRequested: pending = next
-        default: pending = next + pending
+        default:
+            // A decision to exit replaces the plan: nothing planned outlives it.
+            pending = !exitedBefore && phase == .exited ? next : next + pending
         }
         return next
     }
@@ -182,10 +207,17 @@ public struct TrainerMachine: Sendable {
         case .clusterInitialized(let inc, let step):
             incarnation = inc
             globalStep = step
-            lastCheckpointStep = max(lastCheckpointStep, step)
-            lastEvalStep = max(lastEvalStep, step)
+            // The schedules restart from the restored step, even one before checkpoints already
+            // written (a damaged newest checkpoint): its multiples are trained, and held at, again.
+            lastCheckpointStep = step
+            lastEvalStep = step
             recovered()
             phase = .training
+            if configuration.isChief && step >= configuration.maxSteps {
+                // Restored from a checkpoint of a finished job: no step to take; the pull finds every
+                // shard done, and the job's end (final checkpoint, model) is written again.
+                return [.note("already at step \(step) of \(configuration.maxSteps): nothing to train"), .pull(incarnation: incarnation)]
+            }
             return [.pull(incarnation: incarnation)]
 
         case .pulled(let step, let done, let now):
@@ -194,7 +226,8 @@ public struct TrainerMachine: Sendable {
             if done { return reachedEnd(now: now) }
             return [.computeStep]
 
-        case .stepComputed:
+        case .stepComputed(let loss, let gradientsFinite):
+            guard loss.isFinite && gradientsFinite else { return diverged(loss: loss, gradientsFinite: gradientsFinite) }
             return [.push]
 
         case .pushed(let reply, let now, let carriedValues):
@@ -203,8 +236,12 @@ public struct TrainerMachine: Sendable {
             if reply.done || globalStep >= configuration.maxSteps { return reachedEnd(now: now) }
             var next: [Directive] = []
             if configuration.isChief {
-                if globalStep - lastCheckpointStep >= configuration.checkpointEvery { next.append(.writeCheckpoint) }
-                if globalStep - lastEvalStep >= configuration.evalEvery { next.append(.evaluate) }
+                // Exactly the multiples of the intervals, however far past one this push landed: the
+                // ps snapshotted each when its step reached it. Several passed at once: the latest.
+                let checkpointAt = globalStep / configuration.checkpointEvery * configuration.checkpointEvery
+                if checkpointAt > lastCheckpointStep { next.append(.checkpointSnapshot(step: checkpointAt)) }
+                let evaluateAt = globalStep / configuration.evalEvery * configuration.evalEvery
+                if evaluateAt > lastEvalStep { next.append(.evaluate(step: evaluateAt)) }
             }
             // The push brought every shard's values back: train on them without asking again.
             return next + [carriedValues ? .computeStep : .pull(incarnation: incarnation)]
@@ -226,6 +263,14 @@ public struct TrainerMachine: Sendable {
 
         case .rpcFailed(let code, let reason, let now):
             switch code {
+            case .checkpointPending?:
+                // A ps holds at a multiple of checkpointEvery until the chief collects it.
+                recovered()
+                if configuration.isChief {
+                    let due = (lastCheckpointStep / configuration.checkpointEvery + 1) * configuration.checkpointEvery
+                    return [.checkpointSnapshot(step: due), .pull(incarnation: incarnation)]
+                }
+                return [.wait(seconds: 0.005), .pull(incarnation: incarnation)]
             case .badToken?, .badRequest?, .helloRequired?:
                 return stop(.clusterError, reason)
             case .shuttingDown?:
@@ -254,6 +299,9 @@ public struct TrainerMachine: Sendable {
             lastEvalStep = max(lastEvalStep, step)
             return []
 
+        case .snapshotUnavailable:
+            return []  // lastCheckpointStep / lastEvalStep unchanged: the next push asks again
+
         case .shutdownRequested(let reason):
             return stop(.success, reason)
 
@@ -267,7 +315,23 @@ public struct TrainerMachine: Sendable {
         case .jobFinished:
             isFinishingTheJob = false
             return stop(.success, "finished at global step \(globalStep)")
+
+        case .finishFailed(let reason):
+            isFinishingTheJob = false
+            return stop(.jobFailed, reason)
         }
+    }
+
+    /// A step whose loss or gradients are not finite: the job fails (exit 6, which no restart
+    /// policy retries), unless `allowDivergence`, when it is reported once and the step is pushed.
+    private mutating func diverged(loss: Double, gradientsFinite: Bool) -> [Directive] {
+        let what = loss.isFinite ? "gradients are not finite (loss \(loss))" : "loss is \(loss)"
+        if configuration.allowDivergence {
+            if divergenceNoted { return [.push] }
+            divergenceNoted = true
+            return [.note("warning: diverged at step \(globalStep): \(what); training on (--allow-divergence)"), .push]
+        }
+        return stop(.jobFailed, "diverged at step \(globalStep): \(what) (pass --allow-divergence to train on)")
     }
 
     private mutating func clusterPolled(_ statuses: [Status], now: Double) -> [Directive] {
@@ -277,8 +341,9 @@ public struct TrainerMachine: Sendable {
             incarnation = incarnations.first!
             globalStep = max(globalStep, statuses.map(\.globalStep).max() ?? 0)
             if phase == .connecting && configuration.isChief && lastCheckpointStep == 0 {
-                // A (re)started chief adopting live state: count schedules from where training is.
-                lastCheckpointStep = globalStep
+                // A (re)started chief adopting live state: the schedules go on from where training
+                // is; a ps holding at exactly this step for its checkpoint still gets it collected.
+                lastCheckpointStep = max(0, globalStep - 1)
                 lastEvalStep = globalStep
             }
             recovered()

@@ -70,6 +70,9 @@ public struct TrainSettings: Sendable, Equatable {
     public var rpcTimeout = 10.0
     /// Seconds a task waits for its peers (the parameter servers, the chief's initialization).
     public var startupTimeout = 60.0
+    /// Keep training when a step's loss or gradients are not finite; by default such a step fails
+    /// the job (`diverged at step N: loss is nan`).
+    public var allowDivergence = false
 
     public init() {}
 
@@ -109,6 +112,7 @@ public struct TrainSettings: Sendable, Equatable {
              help: "with --sync: gradients per step; fewer than the training tasks = backup workers", default: "every training task"),
         .double("rpc-timeout", \.rpcTimeout, in: 0.05...3600, placeholder: "S", help: "seconds an RPC may take before it is retried"),
         .double("startup-timeout", \.startupTimeout, in: 0.1...86_400, placeholder: "S", help: "seconds a task waits for its peers"),
+        .flag("allow-divergence", \.allowDivergence, help: "train on when a loss or gradient is not finite (by default the job fails: diverged)"),
     ], defaults: TrainSettings())
 
     /// The options `parse` understands, with their meaning, for help texts.

@@ -15,6 +15,10 @@ public struct ExitCode: Sendable, Equatable, Hashable, CustomStringConvertible {
     public static let systemError = ExitCode(4)
     /// Another peer in the cluster broke the protocol or could not be reached in time.
     public static let clusterError = ExitCode(5)
+    /// A role found that the job cannot succeed, and no restart would change that: its final
+    /// checkpoint or model could not be written and read back, or training diverged (a loss or
+    /// gradient that is not finite). Permanent under every restart policy, like `invalidInput`.
+    public static let jobFailed = ExitCode(6)
     /// Stopped by SIGINT or SIGTERM before finishing (128 + SIGINT, as shells report it).
     public static let interrupted = ExitCode(130)
 

@@ -42,7 +42,7 @@ public enum FrameError: Error, Equatable, CustomStringConvertible {
 /// ```
 /// offset size field
 ///  0     4    magic "TYRD" (0x54 0x59 0x52 0x44)
-///  4     1    protocol version (1)
+///  4     1    protocol version (2)
 ///  5     1    message tag
 ///  6     2    flags (0)
 ///  8     4    request id
@@ -52,7 +52,7 @@ public enum FrameError: Error, Equatable, CustomStringConvertible {
 /// ```
 public enum FrameCodec {
     public static let magic: UInt32 = 0x4452_5954  // "TYRD" read as little-endian
-    public static let version: UInt8 = 1
+    public static let version: UInt8 = 2
     public static let headerSize = 24
     /// The default largest payload accepted: 512 MiB, far above any model Trainyard trains.
     public static let defaultPayloadLimit = 512 << 20
@@ -199,10 +199,14 @@ public enum FrameCodec {
             w.write(i.maxSteps)
             w.write(i.values)
             write(slots: i.slots, &w)
+            w.write(UInt8(min(i.snapshotEvery.count, 255)))
+            for every in i.snapshotEvery.prefix(255) { w.write(every) }
+            w.write(i.checkpointEvery)
         case .ack(let step):
             w.write(step)
         case .pull(let p):
             w.write(p.includeSlots)
+            w.write(p.snapshotStep ?? -1)
         case .pullReply(let p):
             w.write(p.globalStep)
             w.write(p.done)
@@ -232,10 +236,17 @@ public enum FrameCodec {
         case 1: return .hello(Hello(token: try r.string(), task: try readTask(&r)))
         case 2: return .helloReply(try readStatus(&r))
         case 3:
-            return .initialize(Initialize(incarnation: try r.u32(), globalStep: try r.i64(), maxSteps: try r.i64(),
-                                          values: try r.floats(), slots: try readSlots(&r)))
+            let incarnation = try r.u32(), step = try r.i64(), maxSteps = try r.i64()
+            let values = try r.floats(), slots = try readSlots(&r)
+            var every: [Int64] = []
+            for _ in 0..<Int(try r.u8()) { every.append(try r.i64()) }
+            return .initialize(Initialize(incarnation: incarnation, globalStep: step, maxSteps: maxSteps, values: values, slots: slots,
+                                          snapshotEvery: every, checkpointEvery: try r.i64()))
         case 4: return .ack(globalStep: try r.i64())
-        case 5: return .pull(Pull(includeSlots: try r.bool()))
+        case 5:
+            let includeSlots = try r.bool()
+            let snapshot = try r.i64()
+            return .pull(Pull(includeSlots: includeSlots, snapshotStep: snapshot >= 0 ? snapshot : nil))
         case 6: return .pullReply(Parameters(globalStep: try r.i64(), done: try r.bool(), values: try r.floats(), slots: try readSlots(&r)))
         case 7:
             let base = try r.i64()

@@ -103,20 +103,38 @@ public struct Initialize: Sendable, Equatable {
     public var values: [Float]
     /// Optimizer state (momentum, Adam moments), each as long as `values`; empty = start at zero.
     public var slots: [[Float]]
+    /// The ps keeps a snapshot of its shard (values and slots) each time its global step reaches a
+    /// multiple of one of these (the chief's `--checkpoint-every` and `--eval-every`), so that
+    /// checkpoints and evaluations are of exactly that step however late the chief asks.
+    public var snapshotEvery: [Int64]
+    /// The chief's `--checkpoint-every` (0: none). Asynchronous training does not run past a
+    /// multiple of it until the chief has collected that step's snapshot (a pull of it with
+    /// slots): pushes meanwhile get `checkpoint-pending`. So the global step is never more than
+    /// this far past the newest checkpoint.
+    public var checkpointEvery: Int64
 
-    public init(incarnation: UInt32, globalStep: Int64, maxSteps: Int64, values: [Float], slots: [[Float]] = []) {
+    public init(incarnation: UInt32, globalStep: Int64, maxSteps: Int64, values: [Float], slots: [[Float]] = [], snapshotEvery: [Int64] = [],
+                checkpointEvery: Int64 = 0) {
         self.incarnation = incarnation
         self.globalStep = globalStep
         self.maxSteps = maxSteps
         self.values = values
         self.slots = slots
+        self.snapshotEvery = snapshotEvery
+        self.checkpointEvery = checkpointEvery
     }
 }
 
 public struct Pull: Sendable, Equatable {
     /// Also send the optimizer slots (for checkpoints).
     public var includeSlots: Bool
-    public init(includeSlots: Bool = false) { self.includeSlots = includeSlots }
+    /// Send the snapshot the ps took when its global step reached this step, instead of the
+    /// current values (nil); the ps answers `no-snapshot` when it holds none of that step.
+    public var snapshotStep: Int64?
+    public init(includeSlots: Bool = false, snapshotStep: Int64? = nil) {
+        self.includeSlots = includeSlots
+        self.snapshotStep = snapshotStep
+    }
 }
 
 public struct Parameters: Sendable, Equatable {
@@ -180,6 +198,12 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let deadlineExceeded = Code(rawValue: 6)
         /// The job is shutting down.
         public static let shuttingDown = Code(rawValue: 7)
+        /// A pull asked for a snapshot the ps does not hold: its step is not reached yet, or newer
+        /// snapshots replaced it. Ask again later, or for a newer step.
+        public static let noSnapshot = Code(rawValue: 8)
+        /// A push reached a multiple of `--checkpoint-every` whose snapshot the chief has not
+        /// collected yet: not applied. Pull again shortly (the chief: collect the checkpoint).
+        public static let checkpointPending = Code(rawValue: 9)
 
         public var description: String {
             switch self {
@@ -190,6 +214,8 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
             case .helloRequired: return "hello-required"
             case .deadlineExceeded: return "deadline-exceeded"
             case .shuttingDown: return "shutting-down"
+            case .noSnapshot: return "no-snapshot"
+            case .checkpointPending: return "checkpoint-pending"
             default: return "error-\(rawValue)"
             }
         }
