@@ -46,6 +46,8 @@ public final class Launcher {
         /// Where the launcher's own files go (`summary.json`, `faults/`); nil = the job folder.
         /// A user program's job folder is its own: jobs keep these beside their record instead.
         public var controlDirectory: String?
+        /// Fault files written before any task starts (a scenario's step holds).
+        public var initialFaults: [TaskID: TaskFaults] = [:]
         /// The hyperparameter-tuning trial, for TF_CONFIG's `task.trial`.
         public var trial: String?
         public init() {}
@@ -247,6 +249,9 @@ public final class Launcher {
         }
         try Files.createDirectory(logDirectory)
         try Files.createDirectory(controlDirectory + "/faults")
+        for (task, faults) in options.initialFaults {
+            try Files.writeAtomically(faults.json.serialized() + "\n", to: faultFilePath(task), durable: false)
+        }
 
         var addresses: [TaskID: HostPort] = [:]
         for (i, task) in settings.topology.tasks.enumerated() {

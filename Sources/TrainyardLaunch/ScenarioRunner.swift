@@ -53,6 +53,7 @@ public final class ScenarioRunner: LaunchMonitor {
         settings.backoffLimit = scenario.backoffLimit
         var options = Launcher.Options()
         options.showProgress = showProgress
+        options.initialFaults = scheduler.initialFaults
         let launcher = try Launcher(settings: settings, options: options)
         launcher.monitor = self
         started = launcher.started

@@ -16,23 +16,30 @@ public final class FaultWatcher: Sendable {
     private let shaper: NetworkShaper
     private let state = Mutex(State())
     private let onReset: @Sendable () -> Void
+    private let onHolds: @Sendable ([Int64]) -> Void
 
     /// Starts following `path` (nil: no faults ever). `onReset` runs on the watcher's thread
     /// whenever a connection reset is ordered.
-    public init(path: String?, baseBandwidth: Double?, shaper: NetworkShaper, onReset: @escaping @Sendable () -> Void = {}) {
+    public init(path: String?, baseBandwidth: Double?, shaper: NetworkShaper, onReset: @escaping @Sendable () -> Void = {},
+                onHolds: @escaping @Sendable ([Int64]) -> Void = { _ in }) {
+        self.onHolds = onHolds
         self.shaper = shaper
         self.path = path
         self.baseBandwidth = baseBandwidth
         self.onReset = onReset
     }
 
-    public static func fromEnvironment(shaper: NetworkShaper, onReset: @escaping @Sendable () -> Void = {}) -> FaultWatcher {
+    public static func fromEnvironment(shaper: NetworkShaper, onReset: @escaping @Sendable () -> Void = {},
+                                       onHolds: @escaping @Sendable ([Int64]) -> Void = { _ in }) -> FaultWatcher {
         let bandwidth = Posix.environment(RoleEnvironment.bandwidth).flatMap(Double.init)
-        return FaultWatcher(path: Posix.environment(RoleEnvironment.faultFile), baseBandwidth: bandwidth, shaper: shaper, onReset: onReset)
+        return FaultWatcher(path: Posix.environment(RoleEnvironment.faultFile), baseBandwidth: bandwidth, shaper: shaper, onReset: onReset, onHolds: onHolds)
     }
 
     public func start(log: RoleLog) {
         guard let path else { return }
+        // Read once before returning, so what the file holds at start (a scenario's step holds)
+        // is in force before the task serves or trains.
+        poll(path: path, log: log)
         startThread(name: "fault-watcher") { [self] in
             while true {
                 poll(path: path, log: log)
@@ -74,5 +81,6 @@ public final class FaultWatcher: Sendable {
                 + (faults.resetGeneration != previous.resetGeneration ? ", connections reset" : ""))
         }
         if faults.resetGeneration != previous.resetGeneration { onReset() }
+        if faults.holdAtSteps != previous.holdAtSteps { onHolds(faults.holdAtSteps) }
     }
 }

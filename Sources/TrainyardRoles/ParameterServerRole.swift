@@ -59,8 +59,10 @@ public enum ParameterServerRole {
                 }
             }
         }
+        // The fault file first: a scenario's step holds must be in force before the first push.
+        FaultWatcher.fromEnvironment(shaper: context.shaper, onReset: { server.resetConnections() },
+                                     onHolds: { holds in state.withLock { $0.faultHolds = Set(holds) } }).start(log: log)
         server.start(name: context.task.description)
-        FaultWatcher.fromEnvironment(shaper: context.shaper, onReset: { server.resetConnections() }).start(log: log)
         log("serving on \(context.listener.localAddress) (optimizer \(settings.optimizer.rawValue), learning rate \(settings.learningRate)"
             + (aggregate.map { ", synchronous: \($0) gradients per step" } ?? ", asynchronous") + ")")
 

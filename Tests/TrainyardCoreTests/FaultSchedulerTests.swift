@@ -34,6 +34,26 @@ final class FaultSchedulerTests: XCTestCase {
         XCTAssertEqual(s.handle(.tick(elapsed: 6, step: 400)), [], "a fault fires once")
     }
 
+    func testEveryPsHoldsAtEachFaultsStepUntilItFires() {
+        var s = FaultScheduler(faults: [.init(trigger: .step(300), action: .kill(.task(.worker(0)))),
+                                        .init(trigger: .step(100), action: .kill(.task(.worker(1)))),
+                                        .init(trigger: .seconds(2), action: .kill(.task(.chief(0))))],
+                               tasks: tasks, seed: 1, holdsAtFaultSteps: true)
+        for t in tasks { _ = s.handle(.taskStarted(t)) }
+        // Before any task starts: the ps hold at both steps, the trainers at none.
+        XCTAssertEqual(s.initialFaults[.ps(0)]?.holdAtSteps, [100, 300])
+        XCTAssertEqual(s.initialFaults[.ps(1)]?.holdAtSteps, [100, 300])
+        XCTAssertNil(s.initialFaults[.worker(0)])
+        // The step-100 fault fires at exactly the held step and releases it, keeping 300.
+        let out = s.handle(.tick(elapsed: 1, step: 100))
+        XCTAssertTrue(out.contains(.note(kind: "fault", text: "kill worker-1 at step 100 (global step 100)")), "\(out)")
+        XCTAssertEqual(setFaults(out)[.ps(0)]?.holdAtSteps, [300])
+        XCTAssertEqual(setFaults(out)[.ps(1)]?.holdAtSteps, [300])
+        // A time trigger releases nothing.
+        XCTAssertEqual(setFaults(s.handle(.tick(elapsed: 2.5, step: 200))), [:])
+        XCTAssertEqual(setFaults(s.handle(.tick(elapsed: 3, step: 300)))[.ps(0)]?.holdAtSteps, [])
+    }
+
     func testATimeTriggerFiresOnTheFirstTickAtOrPastIt() {
         var s = scheduler([.init(trigger: .seconds(2), action: .kill(.task(.worker(0))))])
         XCTAssertEqual(s.handle(.tick(elapsed: 1.99, step: 1_000_000)), [], "the step does not matter")

@@ -13,7 +13,10 @@
 /// - a connection reset raises the task's reset generation by one;
 /// - a damaged checkpoint is damaged again 30, 60 and 90 ms later if `latest` moved on, in case one
 ///   was being written as the fault fired;
-/// - past the scenario's timeout the job is cancelled (once).
+/// - past the scenario's timeout the job is cancelled (once);
+/// - every parameter server holds the cluster at each step a fault is triggered by until that fault
+///   has fired (`initialFaults`, `TaskFaults.holdAtSteps`), so a step trigger fires at exactly its
+///   step however fast the cluster runs or however slowly the launcher gets to look.
 public struct FaultScheduler: Sendable {
     /// The signals a fault sends to a task's process group.
     public enum Signal: Sendable, Equatable {
@@ -77,16 +80,35 @@ public struct FaultScheduler: Sendable {
     private var awaitingDamage: Set<Int> = []
     private var timedOut = false
 
-    public init(faults: [Scenario.Fault], tasks: [TaskID], seed: UInt64, timeout: Double? = nil) {
+    /// Whether the ps hold the cluster at each step trigger until its fault fires (scenario runs do).
+    public let holdsAtFaultSteps: Bool
+
+    public init(faults: [Scenario.Fault], tasks: [TaskID], seed: UInt64, timeout: Double? = nil, holdsAtFaultSteps: Bool = false) {
+        self.holdsAtFaultSteps = holdsAtFaultSteps
         self.faults = faults
         self.tasks = tasks
         self.timeout = timeout
         rng = SplitMix64(seed: seed, stream: 0xFA17)
         waiting = Array(faults.indices)
+        for task in tasks where task.type == .ps && !heldSteps.isEmpty {
+            inForce[task] = TaskFaults(holdAtSteps: heldSteps)
+        }
+    }
+
+    /// The fault files to write before any task starts: each ps holds at every fault's step.
+    public var initialFaults: [TaskID: TaskFaults] { inForce }
+
+    /// The steps of the step-triggered faults that have not fired yet, ascending.
+    private var heldSteps: [Int64] {
+        guard holdsAtFaultSteps else { return [] }
+        return Array(Set(waiting.compactMap { i -> Int64? in
+            if case .step(let s) = faults[i].trigger { return Int64(s) }
+            return nil
+        })).sorted()
     }
 
     public init(scenario: Scenario) {
-        self.init(faults: scenario.faults, tasks: scenario.topology.tasks, seed: scenario.seed, timeout: scenario.timeout)
+        self.init(faults: scenario.faults, tasks: scenario.topology.tasks, seed: scenario.seed, timeout: scenario.timeout, holdsAtFaultSteps: true)
     }
 
     public mutating func handle(_ event: Event) -> [Directive] {
@@ -124,6 +146,8 @@ public struct FaultScheduler: Sendable {
         }
         waiting.removeAll { due.contains($0) }
         for i in due { out += fire(i, elapsed: elapsed, step: step) }
+        // Release the steps whose faults have all fired.
+        if due.contains(where: { if case .step = faults[$0].trigger { return true }; return false }) { out += recompose() }
         let ready = timers.filter { $0.at <= elapsed }
         timers.removeAll { $0.at <= elapsed }
         for t in ready { out += expire(t.timer, elapsed: elapsed) }
@@ -218,7 +242,8 @@ public struct FaultScheduler: Sendable {
         var out: [Directive] = []
         let inEffect = shaping.sorted { $0.key < $1.key }.map(\.value)
         for task in tasks {
-            var f = TaskFaults(resetGeneration: inForce[task]?.resetGeneration ?? 0)
+            var f = TaskFaults(resetGeneration: inForce[task]?.resetGeneration ?? 0,
+                               holdAtSteps: task.type == .ps ? heldSteps : [])
             for s in inEffect {
                 switch s {
                 case .slow(let target, let factor) where target == task:

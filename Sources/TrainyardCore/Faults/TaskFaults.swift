@@ -30,16 +30,23 @@ public struct TaskFaults: Sendable, Equatable {
     /// Raised by one for each connection-reset fault: the task drops every connection it has.
     public var resetGeneration: Int
 
-    public init(slowFactor: Double = 1, links: [LinkFault] = [], resetGeneration: Int = 0) {
+    /// Parameter servers: global steps at which no push is applied until the scenario's fault
+    /// for that step has fired (the runner then drops the step from the list), so a fault
+    /// triggered at a step fires at exactly that step however fast the cluster runs.
+    public var holdAtSteps: [Int64]
+
+    public init(slowFactor: Double = 1, links: [LinkFault] = [], resetGeneration: Int = 0, holdAtSteps: [Int64] = []) {
         self.slowFactor = slowFactor
         self.links = links
         self.resetGeneration = resetGeneration
+        self.holdAtSteps = holdAtSteps
     }
 
     public var json: JSONValue {
         .object([
             ("slow_factor", JSONValue(slowFactor)),
             ("reset_generation", JSONValue(resetGeneration)),
+            ("hold_at_steps", .array(holdAtSteps.map { JSONValue(Int($0)) })),
             ("links", .array(links.map { l in
                 .object([
                     ("peers", l.peers.map { JSONValue($0.map(\.description)) } ?? .null),
@@ -55,6 +62,9 @@ public struct TaskFaults: Sendable, Equatable {
         let root = try JSONField.parseJSON(text, source: source)
         slowFactor = try root.optional("slow_factor")?.double() ?? 1
         resetGeneration = try root.optional("reset_generation")?.int() ?? 0
+        var holds: [Int64] = []
+        for h in try root.optional("hold_at_steps")?.array() ?? [] { holds.append(Int64(try h.int(in: 0...Int.max))) }
+        holdAtSteps = holds
         var links: [LinkFault] = []
         for l in try root.optional("links")?.array() ?? [] {
             var peers: [TaskID]?

@@ -86,6 +86,12 @@ public struct ParameterServer: Sendable {
     /// The newest checkpoint step the chief collected (or the step the shard was initialized at).
     public private(set) var collectedStep: Int64 = 0
 
+    /// Steps a failure scenario holds pushes at until its fault fires (`TaskFaults.holdAtSteps`).
+    public var faultHolds: Set<Int64> = []
+
+    /// Whether a push must wait for a scenario's fault: the step is one it holds at.
+    public var holdsForFault: Bool { !done && faultHolds.contains(globalStep) }
+
     /// Whether a push must wait: the step is at a multiple of `checkpointEvery` the chief has not
     /// collected yet (asynchronous training only; sync steps are paced by their aggregate).
     public var holdsForCheckpoint: Bool {
@@ -198,6 +204,9 @@ public struct ParameterServer: Sendable {
                 return [fail(.badRequest, "push carries \(p.gradients.count) gradients; this shard holds \(shardElements)")]
             }
             if done { return [reply(.pushReply(PushReply(globalStep: globalStep, applied: false, done: true, values: p.returnValues ? values : [])))] }
+            if holdsForFault {
+                return [fail(.heldForFault, "step \(globalStep) is held until the scenario's fault for it fires")]
+            }
             if holdsForCheckpoint {
                 return [fail(.checkpointPending, "step \(globalStep) waits for the chief to collect its checkpoint")]
             }

@@ -263,6 +263,10 @@ public struct TrainerMachine: Sendable {
 
         case .rpcFailed(let code, let reason, let now):
             switch code {
+            case .heldForFault?:
+                // A failure scenario holds the cluster at its fault's step: try again shortly.
+                recovered()
+                return [.wait(seconds: 0.005), .pull(incarnation: incarnation)]
             case .checkpointPending?:
                 // A ps holds at a multiple of checkpointEvery until the chief collects it.
                 recovered()

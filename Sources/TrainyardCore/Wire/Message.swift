@@ -204,6 +204,9 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
         /// A push reached a multiple of `--checkpoint-every` whose snapshot the chief has not
         /// collected yet: not applied. Pull again shortly (the chief: collect the checkpoint).
         public static let checkpointPending = Code(rawValue: 9)
+        /// A push reached a step a failure scenario holds the cluster at until its fault fires
+        /// (exact step triggers): not applied. Pull again shortly.
+        public static let heldForFault = Code(rawValue: 10)
 
         public var description: String {
             switch self {
@@ -216,6 +219,7 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
             case .shuttingDown: return "shutting-down"
             case .noSnapshot: return "no-snapshot"
             case .checkpointPending: return "checkpoint-pending"
+            case .heldForFault: return "held-for-fault"
             default: return "error-\(rawValue)"
             }
         }
