@@ -86,3 +86,26 @@ public enum LogStamp {
         "--- restarted (attempt \(attempt)) after \(description) ---"
     }
 }
+
+/// One read of several tasks' logs, merged in time order for `jobs stream-logs`: each line as
+/// `TIME TASK: text`. A line with a `LogStamp` keeps its time; one without (Trainyard's own roles
+/// write none) takes the time of the line before it in its task's log, else the time it was read.
+/// Lines of equal time keep the order of their task's log, tasks by name.
+public struct LogMerge: Sendable {
+    private var entries: [(time: Double, order: Int, line: String)] = []
+
+    public init() {}
+
+    public mutating func add(task: String, lines: [Substring], readAt: Double, lastTime: inout Double?) {
+        for line in lines {
+            let (stamp, text) = LogStamp.split(line)
+            let time = stamp ?? lastTime ?? readAt
+            lastTime = time
+            entries.append((time, entries.count, LogStamp.iso(time) + " " + task + ": " + text))
+        }
+    }
+
+    public func ordered() -> [String] {
+        entries.sorted { ($0.time, $0.order) < ($1.time, $1.order) }.map(\.line)
+    }
+}
