@@ -104,9 +104,9 @@ public enum JobSupervisor {
                 let python = record.interpreter ?? "python3"
                 let argv = spec.moduleName.map { [python, "-m", $0] } ?? ["/bin/sh", "-c", spec.command! + " \"$@\"", "sh"]
                 var environment = spec.environment
-                // What submit said about how the job runs here, at the top of every task's log.
+                // What submit said about how the job runs here, at the top of the chief's log.
                 try Files.createDirectory(options.logDirectory!)
-                for task in settings.topology.tasks {
+                for task in settings.topology.tasks.prefix(1) {
                     for note in record.notes { try Files.appendLine(LogStamp.prefix(MonotonicClock.wallNow()) + "trainyard: " + note, to: options.logDirectory! + "/\(task).log") }
                 }
                 for note in record.notes { log(note) }

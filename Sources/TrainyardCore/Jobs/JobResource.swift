@@ -64,21 +64,21 @@ public enum JobResource {
 }
 
 /// What a program reported while it ran (`trainyard-metric k=v …` lines on stdout, JSON lines in
-/// `$TRAINYARD_METRICS_FILE`): how many reports, the steps they name, and each metric's last value.
+/// `$TRAINYARD_METRICS_FILE`), over every task: how many reports, how many distinct steps they
+/// name and the highest, and each metric's last value (in time order).
 public struct MetricsSummary: Sendable, Equatable {
     public var reports: Int
-    public var steps: [Int]
+    public var steps: Int
+    public var lastStep: Int?
     public var last: [String: Double]
 
     public init(reports: [TrialMetrics.Report]) {
         self.reports = reports.count
-        var steps: [Int] = []
+        let steps = Set(reports.compactMap(\.step))
+        self.steps = steps.count
+        lastStep = steps.max()
         var last: [String: Double] = [:]
-        for r in reports {
-            if let s = r.step, steps.last != s { steps.append(s) }
-            for (k, v) in r.values { last[k] = v }
-        }
-        self.steps = steps
+        for r in reports { for (k, v) in r.values { last[k] = v } }
         self.last = last
     }
 
@@ -101,7 +101,7 @@ public struct MetricsSummary: Sendable, Equatable {
     }
 
     public var json: JSONValue {
-        .object([("reports", JSONValue(reports)), ("steps", .array(steps.map { JSONValue($0) })), ("lastStep", steps.last.map { JSONValue($0) } ?? .null),
+        .object([("reports", JSONValue(reports)), ("steps", JSONValue(steps)), ("lastStep", lastStep.map { JSONValue($0) } ?? .null),
                  ("last", .object(last.sorted { $0.key < $1.key }.map { ($0.key, JSONValue($0.value)) }))])
     }
 }
