@@ -38,7 +38,7 @@ public enum JobResource {
         if s.service == .oci { fields.append(("lifecycleState", .string(CloudService.oci.stateName(j.state, supervisorDied: supervisorDied)))) }
 
         var extra: [(String, JSONValue)] = [
-            ("history", .array(j.history.map { .object([("state", .string($0.state.rawValue)), ("time", time($0.time))]) })),
+            ("history", .array(j.history.map { .object([("state", .string($0.state.rawValue)), ("time", time($0.time)), ("unixTime", JSONValue($0.time))]) })),
             ("cluster", .string(j.cluster)), ("jobDirectory", .string(j.jobDirectory)), ("logs", .string(logFolder)),
             ("program", .string(s.moduleName.map { "\(j.interpreter ?? "python3") -m \($0)" } ?? s.command ?? "Trainyard's trainer")),
             ("restartPolicy", .string(s.effectiveRestartPolicy.rawValue)),
