@@ -9,6 +9,22 @@ import TrainyardPlatform
 public enum PythonInterpreter {
     public static let environmentVariable = "TRAINYARD_PYTHON"
 
+    /// The version `python` reports (`3.11.7`), or nil when it does not run.
+    public static func version(of python: String) -> String? {
+        let output = NSTemporaryDirectory() + "/trainyard-python-\(Posix.getpid())-\(UInt32.random(in: 0...UInt32.max)).txt"
+        defer { Files.remove(output) }
+        guard let pid = try? ProcessSpawner.spawn(SpawnRequest(executable: python, arguments: ["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+                                                               environment: ProcessInfo.processInfo.environment, outputPath: output)) else { return nil }
+        guard let end = ProcessSpawner.wait(pid, timeout: 20) else {
+            ProcessSpawner.signalGroup(pid, Signals.kill)
+            _ = ProcessSpawner.wait(pid, timeout: 2)
+            return nil
+        }
+        guard end.succeeded, let text = try? Files.readText(output) else { return nil }
+        let v = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return v.isEmpty ? nil : v
+    }
+
     /// The interpreter's path and, when it stands in for the version asked, a note saying so.
     ///
     /// - Throws: `UsageError` when `--python` or `TRAINYARD_PYTHON` names nothing runnable.
@@ -24,10 +40,11 @@ public enum PythonInterpreter {
             return (path, note)
         }
         if let v = spec.pythonVersion {
-            if let exact = Shim.findInPath("python\(v)") { return (exact, nil) }
+            // A name on PATH may not run (a pyenv shim of a version not selected): ask it.
+            if let exact = Shim.findInPath("python\(v)"), version(of: exact) != nil { return (exact, nil) }
             let fallback = Shim.findInPath("python3") ?? "python3"
-            let version = Posix.readLink(fallback).map { ($0 as NSString).lastPathComponent } ?? "python3"
-            return (fallback, "Python \(v) is not installed here (no python\(v) on PATH): the job runs \(fallback) (\(version)) instead. "
+            let actual = version(of: fallback).map { "Python \($0)" } ?? "python3"
+            return (fallback, "Python \(v) is not installed here (no python\(v) that runs on PATH): the job runs \(fallback) (\(actual)) instead. "
                 + "Name another with --python PATH or \(environmentVariable).")
         }
         return (Shim.findInPath("python3") ?? "python3", nil)
