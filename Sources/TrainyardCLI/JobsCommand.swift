@@ -21,16 +21,22 @@ enum JobsCommand {
         subcommands: [
             .init(words: ["submit", "training"], usage: "trainyard jobs submit training JOB [OPTIONS] -- ARGS",
                   summary: "Submits a training job and returns at once (--stream-logs to follow it).", options: submitOptions),
-            .init(words: ["list"], usage: "trainyard jobs list [--json]", summary: "Every job, its state and template.", options: [("--json", "JSON output")]),
-            .init(words: ["describe"], usage: "trainyard jobs describe JOB [--json]", summary: "State, times, cluster, ML units and dollars consumed so far.",
-                  options: [("--json", "JSON output")]),
+            .init(words: ["list"], usage: "trainyard jobs list [--filter EXPR] [--sort-by [~]FIELD] [--limit N] [--json]",
+                  summary: "Every job, its state and template.",
+                  options: [("--filter EXPR", "terms FIELD=VALUE (or FIELD:VALUE, FIELD!=VALUE, NOT …) joined by AND; fields: state, jobId, template, labels.KEY"),
+                            ("--sort-by [~]FIELD", "createTime, jobId or state; ~ for descending"), ("--limit N", "at most N jobs"), ("--json", "JSON output")]),
+            .init(words: ["describe"], usage: "trainyard jobs describe JOB [--format yaml|json]",
+                  summary: "The job as AI Platform's Job resource (jobId, state, times, trainingInput, trainingOutput.consumedMLUnits, labels, errorMessage), and Trainyard's own fields under `trainyard`.",
+                  options: [("--format yaml|json", "output format (default yaml, as gcloud prints)"), ("--json", "the same as --format json")]),
             .init(words: ["stream-logs"], usage: "trainyard jobs stream-logs JOB [--task-name TASK] [--polling-interval S]",
-                  summary: "Follows the job's logs until it ends; exit 0 only when it SUCCEEDED.",
-                  options: [("--task-name TASK", "only this task's log (chief-0, worker-1, ps-0)"), ("--polling-interval S", "seconds between reads (default 0.5)"),
+                  summary: "Follows every task's log, merged in time order (TIME TASK: line), until the job ends; exit 0 only when it SUCCEEDED.",
+                  options: [("--task-name TASK", "only this task's log: chief-0, worker-1, ps-0, or gcloud's master-replica-0, worker-replica-1, ps-replica-0"),
+                            ("--polling-interval S", "seconds between reads (default 0.5)"),
                             ("--allow-multiline-logs", "accepted for gcloud compatibility")]),
             .init(words: ["cancel"], usage: "trainyard jobs cancel JOB", summary: "Stops every task; the job ends CANCELLED."),
             .init(words: ["create-template"], usage: "trainyard jobs create-template NAME [OPTIONS] -- ARGS",
-                  summary: "Saves a job definition to run many times.", options: JobSpec.help),
+                  summary: "Saves a job definition to run many times.",
+                  options: [("--service ai-platform|oci", "the shape of its runs: oci shows OCI's job-run states (ACCEPTED, IN_PROGRESS, …); a --config file with OCI's jobConfigurationDetails implies oci")] + JobSpec.help),
             .init(words: ["run"], usage: "trainyard jobs run TEMPLATE [--env K=V]… [--job-name RUN] [--stream-logs] -- ARGS",
                   summary: "Starts a run of a template, with overrides.",
                   options: [("--env K=V", "an environment variable for every task (repeatable)"), ("--job-name RUN", "the run's job name (default TEMPLATE_run_N)"),
@@ -83,6 +89,8 @@ enum JobsCommand {
             print(p.cacheHit ? "Package \(p.uri) is already staged (same content, sha256 \(p.hash.prefix(12))…): not uploaded again."
                              : "Uploaded package to \(p.uri) (\(p.bytes) bytes, sha256 \(p.hash.prefix(12))…).")
         }
+        if let python = record.interpreter { print("Python: \(python)") }
+        for note in record.notes { print("Note: \(note)") }
         print("Job [\(record.name)] submitted successfully.")
         if stream { return try follow(record.name, task: nil, interval: 0.2) }
         print("Your job is still active. You may view the status of your job with the command\n\n  $ trainyard jobs describe \(record.name)\n\nor continue streaming the logs with the command\n\n  $ trainyard jobs stream-logs \(record.name)")
@@ -91,16 +99,22 @@ enum JobsCommand {
 
     // MARK: list, describe
 
+    /// The state a job shows: OCI's names for runs of an OCI-shaped template.
+    static func stateName(_ j: JobRecord) -> String {
+        j.spec.service.stateName(j.state, supervisorDied: j.errorMessage?.contains("the job's supervisor (pid") == true)
+    }
+
     static func list(_ args: inout Arguments) throws -> ExitCode {
         let json = try args.flag("--json")
+        let query = try JobQuery(filter: try args.value("--filter"), sortBy: try args.value("--sort-by"), limit: try args.int("--limit", in: 1...1_000_000))
         try args.finish()
-        let jobs = JobStore.all()
+        let jobs = query.apply(JobStore.all(), stateName: stateName)
         if json {
             print(JSONValue.array(jobs.map { summaryJSON($0) }).prettySerialized())
             return .success
         }
         var rows = [["JOB_ID", "STATUS", "CREATED", "TEMPLATE", "CLUSTER"]]
-        for j in jobs { rows.append([j.name, j.state.rawValue, ISOTime.format(j.createTime), j.template ?? "–", j.cluster]) }
+        for j in jobs { rows.append([j.name, stateName(j), ISOTime.format(j.createTime), j.template ?? "–", j.cluster]) }
         print(TextTable.render(rows))
         return .success
     }
@@ -108,7 +122,7 @@ enum JobsCommand {
     static func summaryJSON(_ j: JobRecord) -> JSONValue {
         let now = MonotonicClock.wallNow()
         let units = j.consumedMLUnits(now: now)
-        return .object([("name", .string(j.name)), ("state", .string(j.state.rawValue)), ("create_time", .string(ISOTime.format(j.createTime))),
+        return .object([("name", .string(j.name)), ("state", .string(stateName(j))), ("create_time", .string(ISOTime.format(j.createTime))),
                         ("start_time", j.startTime.map { .string(ISOTime.format($0)) } ?? .null), ("end_time", j.endTime.map { .string(ISOTime.format($0)) } ?? .null),
                         ("template", j.template.map { JSONValue($0) } ?? .null), ("cluster", .string(j.cluster)),
                         ("consumed_ml_units", units.map { JSONValue($0) } ?? .null),
@@ -117,43 +131,17 @@ enum JobsCommand {
     }
 
     static func describe(_ args: inout Arguments) throws -> ExitCode {
-        let json = try args.flag("--json")
+        var format = try args.flag("--json") ? "json" : "yaml"
+        if let f = try args.value("--format") {
+            guard f == "json" || f == "yaml" else { throw UsageError("--format must be yaml or json, got \"\(f)\"") }
+            format = f
+        }
         guard let name = args.positional() else { throw UsageError("jobs describe needs a job name") }
         try args.finish()
         let j = try JobStore.load(name)
-        let now = MonotonicClock.wallNow()
-        if json {
-            var fields = summaryJSON(j).objectValue!
-            fields.append(("history", j.json["history"]!))
-            fields.append(("job_directory", .string(j.jobDirectory)))
-            fields.append(("package", j.json["package"] ?? .null))
-            fields.append(("spec", j.spec.json))
-            fields.append(("logs", .string(JobStore.logFolder(name))))
-            print(JSONValue.object(fields).prettySerialized())
-            return .success
-        }
-        var lines = ["jobId: \(j.name)", "state: \(j.state.rawValue)", "createTime: \(ISOTime.format(j.createTime))"]
-        if let s = j.startTime { lines.append("startTime: \(ISOTime.format(s))") }
-        if let e = j.endTime { lines.append("endTime: \(ISOTime.format(e))") }
-        if let e = j.errorMessage { lines.append("errorMessage: \(e)") }
-        if let t = j.template { lines.append("template: \(t)") }
-        lines.append("trainingInput:")
-        lines.append("  cluster: \(j.cluster)")
-        lines.append("  jobDir: \(j.spec.jobDir ?? "–") (here: \(j.jobDirectory))")
-        if let m = j.spec.moduleName { lines.append("  pythonModule: \(m)") }
-        if let c = j.spec.command { lines.append("  command: \(c)") }
-        if j.spec.builtIn { lines.append("  program: Trainyard's trainer") }
-        if let p = j.package { lines.append("  package: \(p.uri)\(p.cacheHit ? " (reused: already staged)" : "")") }
-        lines.append("  args: \(j.spec.userArgs)")
-        lines.append("trainingOutput:")
-        if let units = j.consumedMLUnits(now: now) {
-            lines.append(String(format: "  consumedMLUnits: %.6f (%.4f/h for %.1f s running)", units, j.mlUnitsPerHour ?? 0, j.runningHours(now: now) * 3600))
-            lines.append(String(format: "  cost: $%.6f at $%.2f per ML unit (before the 10-minute billing minimum)", units * j.dollarsPerUnit, j.dollarsPerUnit))
-        } else {
-            lines.append("  consumedMLUnits: unknown (a machine type without a price)")
-        }
-        lines.append("logs: \(JobStore.logFolder(name)) — trainyard jobs stream-logs \(name)")
-        print(lines.joined(separator: "\n"))
+        let resource = JobResource.make(j, now: MonotonicClock.wallNow(), metrics: JobStore.reportedMetrics(name), logFolder: JobStore.logFolder(name),
+                                        supervisorDied: j.errorMessage?.contains("the job's supervisor (pid") == true)
+        print(format == "json" ? resource.prettySerialized() : YAMLWriter.write(resource), terminator: format == "json" ? "\n" : "")
         return .success
     }
 
@@ -165,9 +153,25 @@ enum JobsCommand {
         _ = try args.flag("--allow-multiline-logs")
         guard let name = args.positional() else { throw UsageError("jobs stream-logs needs a job name") }
         try args.finish()
-        _ = try JobStore.load(name)
-        if let task { _ = try TaskID(parsing: task) }
-        return try follow(name, task: task.map { $0.replacingOccurrences(of: ":", with: "-") }, interval: interval)
+        let record = try JobStore.load(name)
+        return try follow(name, task: try task.map { try logName(ofTask: $0, record: record) }, interval: interval)
+    }
+
+    /// The log a `--task-name` names: Trainyard's `chief-0`, `worker-1`, `ps-0` (or `worker:1`), or
+    /// gcloud's replica names `master-replica-0`, `worker-replica-1`, `ps-replica-0`.
+    static func logName(ofTask text: String, record: JobRecord) throws -> String {
+        let parts = text.split(separator: "-")
+        if parts.count == 3, parts[1] == "replica", let i = Int(parts[2]) {
+            switch parts[0] {
+            case "master": return "\(record.spec.useChiefInTFConfig ? "chief" : "master")-\(i)"
+            case "worker": return "worker-\(i)"
+            case "ps": return "ps-\(i)"
+            default: break
+            }
+        }
+        do { return "\(try TaskID(parsing: text))" } catch {
+            throw UsageError("--task-name: \(error) (or gcloud's master-replica-0, worker-replica-N, ps-replica-N)")
+        }
     }
 
     /// Prints the job's log lines until it ends; exit 0 only when it SUCCEEDED.
@@ -195,9 +199,15 @@ enum JobsCommand {
 
     static func createTemplate(_ args: inout Arguments) throws -> ExitCode {
         guard let name = args.positional() else { throw UsageError("jobs create-template needs a name") }
-        let spec = try spec(&args)
+        let service = try args.value("--service").map { (t: String) throws(UsageError) -> CloudService in
+            guard let s = CloudService(rawValue: t.lowercased()) else { throw UsageError("--service must be ai-platform or oci, got \"\(t)\"") }
+            return s
+        }
+        var spec = try spec(&args)
+        if let service { spec.service = service }
         try args.finish()
         try JobService.saveTemplate(name, spec: spec)
+        if spec.service == .oci { print("Its runs show OCI's job-run lifecycle states: ACCEPTED, IN_PROGRESS, SUCCEEDED, FAILED, CANCELING, CANCELED, NEEDS_ATTENTION.") }
         print("Template [\(name)] saved. Start a run with\n\n  $ trainyard jobs run \(name) [--env K=V]… [-- ARGS]")
         return .success
     }

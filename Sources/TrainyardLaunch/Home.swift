@@ -21,6 +21,18 @@ public enum JobStore {
     public static func folder(_ name: String) -> String { root + "/" + name }
     public static func recordPath(_ name: String) -> String { folder(name) + "/job.json" }
     public static func logFolder(_ name: String) -> String { folder(name) + "/logs" }
+    /// Where a user program appends JSON metric lines (`$TRAINYARD_METRICS_FILE`).
+    public static func metricsFile(_ name: String) -> String { folder(name) + "/reported-metrics.jsonl" }
+
+    /// What the job's program reported so far (`trainyard-metric` lines in its tasks' logs, JSON
+    /// lines in its metrics file); nil when it reported nothing.
+    public static func reportedMetrics(_ name: String) -> MetricsSummary? {
+        let folder = logFolder(name)
+        let logs = Files.list(folder).filter { $0.hasSuffix(".log") }.map { file in
+            (task: String(file.dropLast(4)), text: String(decoding: Files.readFrom(folder + "/" + file, offset: 0).0, as: UTF8.self))
+        }
+        return MetricsSummary.collect(logs: logs, metricsFile: try? Files.readText(metricsFile(name)))
+    }
 
     /// Job names as AI Platform takes them: letters, digits and underscores, starting with a letter, at most 128.
     public static func validate(name: String) throws {

@@ -16,6 +16,15 @@ public enum JobService {
         if !over.userArgs.isEmpty { s.userArgs = over.userArgs }
         if over.region != nil { s.region = over.region }
         if !over.useChiefInTFConfig { s.useChiefInTFConfig = false }
+        if over.runtimeVersion != nil { s.runtimeVersion = over.runtimeVersion }
+        if over.pythonVersion != nil { s.pythonVersion = over.pythonVersion }
+        for (k, v) in over.labels { s.labels[k] = v }
+        for (k, v) in over.environment { s.environment[k] = v }
+        if !over.packages.isEmpty { s.packages = over.packages }
+        if over.masterImageURI != nil { s.masterImageURI = over.masterImageURI }
+        if over.workerImageURI != nil { s.workerImageURI = over.workerImageURI }
+        if over.parameterServerImageURI != nil { s.parameterServerImageURI = over.parameterServerImageURI }
+        if over.service != .aiPlatform { s.service = over.service }
         return s
     }
 
@@ -34,7 +43,12 @@ public enum JobService {
         var record = JobRecord(name: name, spec: spec, createdAt: MonotonicClock.wallNow(), jobDirectory: jobDirectory,
                                cluster: cluster, mlUnitsPerHour: plan?.mlUnitsPerHour,
                                dollarsPerUnit: plan?.master.priceList.flatMap { catalog.priceLists[$0]?.dollarsPerUnit } ?? 0.49, template: template)
+        try describeHowItRuns(spec, into: &record)
+        for file in spec.packages where !StorageURI.isStorageURI(file) {
+            guard Files.exists(file), !Files.isDirectory(file) else { throw UsageError("--packages: no such file: \(file)") }
+        }
         if let path = spec.packagePath { record.package = try stage(path, name: name, spec: spec) }
+        record.stagedPackages = try stageExtraPackages(spec.packages, name: name, spec: spec)
         try JobStore.create(record)
         let executable = Executables.current
         var environment = ProcessInfo.processInfo.environment
@@ -61,7 +75,7 @@ public enum JobService {
         settings.topology = topology(spec, plan: plan)
         settings.scaleTier = plan == nil ? nil : (spec.scaleTier ?? "BASIC")
         settings.custom = spec.custom
-        settings.restartPolicy = spec.restartPolicy
+        settings.restartPolicy = spec.effectiveRestartPolicy
         settings.backoffLimit = spec.backoffLimit
         if spec.builtIn {
             do {
@@ -87,6 +101,49 @@ public enum JobService {
         let plan = try Catalog.plan(for: launch, catalog: catalog)!
         if spec.builtIn { try plan.topology.checkTrainable(hint: "--parameter-server-count N and --parameter-server-machine-type TYPE") }
         return plan
+    }
+
+    /// Resolves the interpreter and notes what will not run as asked (an interpreter standing in
+    /// for the version named, container images).
+    static func describeHowItRuns(_ spec: JobSpec, into record: inout JobRecord) throws {
+        if spec.moduleName != nil || !spec.packages.isEmpty {
+            let (path, note) = try PythonInterpreter.resolve(spec, environment: ProcessInfo.processInfo.environment)
+            record.interpreter = path
+            if let note { record.notes.append(note) }
+        }
+        for (flag, uri) in spec.imageURIs {
+            record.notes.append("\(flag) \(uri) is recorded, but images do not run here: every task runs "
+                + (spec.builtIn ? "Trainyard's trainer" : "the program") + " on this machine.")
+        }
+        if let v = spec.runtimeVersion {
+            record.notes.append("Runtime version \(v) is recorded: the program runs with the libraries installed here.")
+        }
+    }
+
+    /// Uploads each `--packages` file to `STAGING/JOB/SHA256/FILE` (gcloud's layout; without a
+    /// staging bucket, under `JOB_DIR/packages`); a gs:// URI is used where it is. Returns the URIs.
+    static func stageExtraPackages(_ files: [String], name: String, spec: JobSpec) throws -> [String] {
+        var seen = Set<String>()
+        var uris: [String] = []
+        for file in files {
+            let base = (file as NSString).lastPathComponent
+            guard seen.insert(base).inserted else { throw UsageError("--packages: two packages are named \(base) (gcloud refuses duplicate file names)") }
+            if StorageURI.isStorageURI(file) {
+                guard Files.exists(try Home.localPath(file)) else { throw UsageError("--packages: \(file) does not exist") }
+                uris.append(file)
+                continue
+            }
+            let bytes = try Files.read(file)
+            let hash = SHA256.hex(bytes)
+            let root = spec.stagingBucket.map { "\($0.hasSuffix("/") ? String($0.dropLast()) : $0)/\(name)" }
+                ?? "\(spec.jobDir!.hasSuffix("/") ? String(spec.jobDir!.dropLast()) : spec.jobDir!)/packages"
+            let target = "\(root)/\(hash)/\(base)"
+            let local = try Home.localPath(target)
+            try Files.createDirectory((local as NSString).deletingLastPathComponent)
+            try Files.writeAtomically(bytes, to: local)
+            uris.append(target)
+        }
+        return uris
     }
 
     /// Packages `path` and uploads it unless the same content is already staged.
@@ -117,16 +174,20 @@ public enum JobService {
         return t
     }
 
-    /// Hands `emit` each new log line (prefixed with its task) until the job has ended and its
+    /// Hands `emit` each new log line (`TIME TASK: line`, every task's lines merged in time order)
+    /// until the job has ended and its
     /// logs are read; returns the final record. A supervisor that died without finishing the
     /// record fails the job (`JobStore.load`) rather than leaving the caller waiting forever.
     public static func follow(_ name: String, task: String?, interval: Double, emit: (String) -> Void) throws -> JobRecord {
         var offsets: [String: Int] = [:]
         var partial: [String: String] = [:]
+        var lastTimes: [String: Double] = [:]
         while true {
             let record = try JobStore.load(name)
             let folder = JobStore.logFolder(name)
-            for file in Files.list(folder) where file.hasSuffix(".log") {
+            var batch = LogMerge()
+            let readAt = MonotonicClock.wallNow()
+            for file in Files.list(folder).sorted() where file.hasSuffix(".log") {
                 let t = String(file.dropLast(4))
                 if let task, t != task { continue }
                 let (bytes, next) = Files.readFrom(folder + "/" + file, offset: offsets[t] ?? 0)
@@ -134,12 +195,11 @@ public enum JobService {
                 guard !bytes.isEmpty else { continue }
                 var lines = ((partial[t] ?? "") + String(decoding: bytes, as: UTF8.self)).split(separator: "\n", omittingEmptySubsequences: false)
                 partial[t] = String(lines.removeLast())
-                for line in lines { emit("\(t): \(line)") }
+                if record.state.isTerminal, let rest = partial[t], !rest.isEmpty { lines.append(Substring(rest)); partial[t] = "" }
+                batch.add(task: t, lines: lines, readAt: readAt, lastTime: &lastTimes[t])
             }
-            if record.state.isTerminal {
-                for (t, rest) in partial where !rest.isEmpty { emit("\(t): \(rest)") }
-                return record
-            }
+            for line in batch.ordered() { emit(line) }
+            if record.state.isTerminal { return record }
             MonotonicClock.sleep(seconds: interval)
         }
     }

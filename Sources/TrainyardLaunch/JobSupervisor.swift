@@ -24,6 +24,35 @@ public enum JobSupervisor {
         }
     }
 
+    /// Installs the job's `--packages` offline into its own folder (`jobs/JOB/python-packages`):
+    /// `python -m pip install --no-index --no-deps --target DIR FILES…`. Returns the folder, for
+    /// PYTHONPATH.
+    ///
+    /// - Throws: `RuntimeFailure` with pip's exit and the log to read when the install fails.
+    static func installPackages(_ record: JobRecord, python: String, log: (String) -> Void) throws -> String {
+        let target = JobStore.folder(record.name) + "/python-packages"
+        Files.remove(target)
+        try Files.createDirectory(target)
+        let files = try record.stagedPackages.map { try Home.localPath($0) }
+        let arguments = ["-m", "pip", "install", "--no-index", "--no-deps", "--disable-pip-version-check", "--no-input", "--target", target] + files
+        log("installing --packages: \(python) \(arguments.joined(separator: " "))")
+        let output = JobStore.folder(record.name) + "/pip-install.log"
+        let executable = python.contains("/") ? python : (Shim.findInPath(python) ?? python)
+        var environment = ProcessInfo.processInfo.environment
+        environment["PIP_NO_INDEX"] = "1"
+        let pid = try ProcessSpawner.spawn(SpawnRequest(executable: executable, arguments: arguments, environment: environment, outputPath: output))
+        guard let end = ProcessSpawner.wait(pid, timeout: 300) else {
+            ProcessSpawner.signalGroup(pid, Signals.kill)
+            _ = ProcessSpawner.wait(pid, timeout: 5)
+            throw RuntimeFailure("installing --packages took over 300 s (see \(output))", exitCode: .systemError)
+        }
+        guard end.succeeded else {
+            let tail = String(decoding: ((try? Files.read(output)) ?? []).suffix(600), as: UTF8.self)
+            throw RuntimeFailure("installing --packages failed (pip: \(end)): \(tail.split(separator: "\n").last ?? "") (see \(output))", exitCode: .invalidInput)
+        }
+        return target
+    }
+
     public static func run(_ argv: [String]) throws -> ExitCode {
         guard let name = argv.first else { throw UsageError("_supervise needs a job name") }
         let log = { (s: String) in Posix.write("[\(ISOTime.format(MonotonicClock.wallNow()))] \(s)\n", to: 1) }
@@ -72,10 +101,22 @@ public enum JobSupervisor {
                     }
                     folders[task] = folder
                 }
-                let argv = spec.moduleName.map { ["python3", "-m", $0] } ?? ["/bin/sh", "-c", spec.command! + " \"$@\"", "sh"]
+                let python = record.interpreter ?? "python3"
+                let argv = spec.moduleName.map { [python, "-m", $0] } ?? ["/bin/sh", "-c", spec.command! + " \"$@\"", "sh"]
                 var environment = spec.environment
+                // What submit said about how the job runs here, at the top of the chief's log.
+                try Files.createDirectory(options.logDirectory!)
+                for task in settings.topology.tasks.prefix(1) {
+                    for note in record.notes { try Files.appendLine(LogStamp.prefix(MonotonicClock.wallNow()) + "trainyard: " + note, to: options.logDirectory! + "/\(task).log") }
+                }
+                for note in record.notes { log(note) }
+                if !record.stagedPackages.isEmpty {
+                    let target = try installPackages(record, python: python, log: log)
+                    let inherited = environment["PYTHONPATH"] ?? ProcessInfo.processInfo.environment["PYTHONPATH"]
+                    environment["PYTHONPATH"] = target + (inherited.map { ":" + $0 } ?? "")
+                }
                 // A trainer reports metrics by appending JSON lines here (or printing `trainyard-metric` lines).
-                environment["TRAINYARD_METRICS_FILE"] = JobStore.folder(name) + "/reported-metrics.jsonl"
+                environment["TRAINYARD_METRICS_FILE"] = JobStore.metricsFile(name)
                 program = .external(ExternalProgram(argv: argv, jobDir: record.jobDirectory, userArgs: spec.userArgs, workingDirectories: folders,
                                                     environment: environment, job: spec.trainingInput(jobDirectory: record.jobDirectory)))
             }
@@ -85,6 +126,15 @@ public enum JobSupervisor {
             launcher.monitor = marker
             let summary = try launcher.run()
             log("job ended: \(summary.outcome.status.rawValue): \(summary.outcome.reason)")
+            // What the program reported, kept with the job's summary.
+            if let metrics = JobStore.reportedMetrics(name) {
+                let path = JobStore.folder(name) + "/summary.json"
+                if var fields = (try? JSONParser.parse(Files.readText(path)))?.objectValue {
+                    fields.removeAll { $0.0 == "reported_metrics" }
+                    fields.append(("reported_metrics", metrics.json))
+                    try? Files.writeAtomically(JSONValue.object(fields).prettySerialized() + "\n", to: path)
+                }
+            }
             record = try JobStore.update(name) { r in
                 guard !r.state.isTerminal else { return }
                 let now = MonotonicClock.wallNow()

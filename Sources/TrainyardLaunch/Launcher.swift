@@ -310,6 +310,11 @@ public final class Launcher {
     public var elapsed: Double { MonotonicClock.now() - started }
 
     private func spawn(_ task: TaskID, restart: Bool = false) throws {
+        if restart, let t = machine.tasks[task] {
+            // Each restart is marked in the task's log, where the next run's lines follow.
+            let line = LogStamp.prefix(MonotonicClock.wallNow()) + LogStamp.restartLine(attempt: t.restarts + 1, after: t.lastCode.map { $0 > 128 ? "\(signalName($0 - 128)) (exit \($0))" : "exit \($0)" } ?? "an exit")
+            try? Files.appendLine(line, to: logDirectory + "/\(task).log")
+        }
         if case .external(let p) = program {
             var environment = ProcessInfo.processInfo.environment
             for (k, v) in p.environment { environment[k] = v }

@@ -289,6 +289,15 @@ extension Posix {
         try call("open", path) { Glibc.open(path, flags | O_CLOEXEC, mode) }
     }
 
+    /// pipe(2) with close-on-exec on both ends: (read end, write end).
+    public static func pipe() throws(SystemError) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        _ = try call("pipe") { fds.withUnsafeMutableBufferPointer { Glibc.pipe($0.baseAddress!) } }
+        try setCloseOnExec(fds[0])
+        try setCloseOnExec(fds[1])
+        return (fds[0], fds[1])
+    }
+
     /// read(2): how many bytes came, 0 at the end; EINTR retried.
     public static func read(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, count: Int, _ detail: String = "") throws(SystemError) -> Int {
         try call("read", detail) { Glibc.read(fd, buffer, count) }

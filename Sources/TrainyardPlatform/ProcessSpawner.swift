@@ -21,6 +21,9 @@ public struct SpawnRequest: Sendable {
     public var grouping: Grouping = .newProcessGroup
     /// Keep the spawner's stdin, stdout and stderr (instead of /dev/null and `outputPath`).
     public var keepStandardStreams = false
+    /// stdout and stderr go to this descriptor of the spawner (a pipe's write end); wins over
+    /// `outputPath` and `keepStandardStreams` for those two.
+    public var outputDescriptor: Int32?
 
     public enum Grouping: Sendable {
         case newProcessGroup
@@ -97,6 +100,10 @@ public enum ProcessSpawner {
         if let out = request.outputPath {
             posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0o644)
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
+        if let fd = request.outputDescriptor {
+            posix_spawn_file_actions_adddup2(&actions, fd, 1)
+            posix_spawn_file_actions_adddup2(&actions, fd, 2)
         }
         // Move passed descriptors out of the way first, then into place at 3, 4, …
         for (i, fd) in request.inherited.enumerated() {

@@ -33,7 +33,15 @@ final class HelpTests: XCTestCase {
                      "--master-machine-type", "--worker-count", "--workers", "--ps", "--env", "--restart-policy"] {
             XCTAssertTrue(help.contains(flag), "jobs submit training --help does not list \(flag)")
         }
+        for flag in ["--runtime-version", "--python-version", "--python ", "--labels", "--packages", "--master-image-uri", "--worker-image-uri"] {
+            XCTAssertTrue(help.contains(flag), "jobs submit training --help does not list \(flag)")
+        }
         XCTAssertTrue(try Harness.run(["jobs", "stream-logs", "--help"]).stdout.contains("--polling-interval"))
+        XCTAssertTrue(try Harness.run(["jobs", "stream-logs", "--help"]).stdout.contains("master-replica-0"))
+        XCTAssertTrue(try Harness.run(["jobs", "describe", "--help"]).stdout.contains("--format yaml|json"))
+        let list = try Harness.run(["jobs", "list", "--help"]).stdout
+        for flag in ["--filter", "--sort-by", "--limit"] { XCTAssertTrue(list.contains(flag), "jobs list --help does not list \(flag)") }
+        XCTAssertTrue(try Harness.run(["jobs", "create-template", "--help"]).stdout.contains("--service"))
     }
 
     func testEveryFlagAHelpPageListsIsAccepted() throws {

@@ -29,8 +29,8 @@ final class JobsEndToEndTests: XCTestCase {
         XCTAssertTrue(stream.stdout.hasSuffix("Job [builtin_1] SUCCEEDED.\n"), stream.stdout)
         let describe = try JSONParser.parse(try trainyard(["jobs", "describe", "builtin_1", "--json"]).stdout)
         XCTAssertEqual(describe["state"], "SUCCEEDED")
-        XCTAssertGreaterThan(describe["consumed_ml_units"]?.doubleValue ?? 0, 0)
-        let states = describe["history"]?.arrayValue?.compactMap { $0["state"]?.stringValue }
+        XCTAssertGreaterThan(describe["trainingOutput"]?["consumedMLUnits"]?.doubleValue ?? 0, 0)
+        let states = describe["trainyard"]?["history"]?.arrayValue?.compactMap { $0["state"]?.stringValue }
         XCTAssertEqual(states, ["QUEUED", "PREPARING", "RUNNING", "SUCCEEDED"])
         // The outputs landed in the bucket.
         let ls = try trainyard(["storage", "ls", "gs://e2e-bucket/out/b1"])
@@ -53,7 +53,7 @@ final class JobsEndToEndTests: XCTestCase {
         XCTAssertEqual(Harness.waitForNoProcesses(mentioning: home, timeout: 5), [])
         let describe = try JSONParser.parse(try trainyard(["jobs", "describe", "long_1", "--json"]).stdout)
         XCTAssertEqual(describe["state"], "CANCELLED")
-        XCTAssertEqual(describe["history"]?.arrayValue?.compactMap { $0["state"]?.stringValue }.suffix(2), ["CANCELLING", "CANCELLED"])
+        XCTAssertEqual(describe["trainyard"]?["history"]?.arrayValue?.compactMap { $0["state"]?.stringValue }.suffix(2), ["CANCELLING", "CANCELLED"])
     }
 
     func describe(_ name: String) throws -> JSONValue {
@@ -84,16 +84,16 @@ final class JobsEndToEndTests: XCTestCase {
         // Nobody streamed the logs: describe alone finds out, and dates the end by the last heartbeat.
         let described = try describe("killed_1")
         XCTAssertEqual(described["state"], "FAILED")
-        XCTAssertEqual(described["error_message"]?.stringValue, "the job's supervisor (pid \(pid)) died")
-        let history = try XCTUnwrap(described["history"]?.arrayValue)
+        XCTAssertEqual(described["errorMessage"]?.stringValue, "the job's supervisor (pid \(pid)) died")
+        let history = try XCTUnwrap(described["trainyard"]?["history"]?.arrayValue)
         XCTAssertEqual(history.compactMap { $0["state"]?.stringValue }, ["QUEUED", "PREPARING", "RUNNING", "FAILED"])
-        let ended = try XCTUnwrap(history.last?["time"]?.doubleValue)
+        let ended = try XCTUnwrap(history.last?["unixTime"]?.doubleValue)
         XCTAssertLessThanOrEqual(ended, killedAt + 0.1)
         XCTAssertGreaterThan(ended, killedAt - 5, "the last heartbeat came shortly before the kill (one a second; loose for a busy machine)")
         // The cost stopped at the end: a later look bills the same.
-        let units = try XCTUnwrap(described["consumed_ml_units"]?.doubleValue)
+        let units = try XCTUnwrap(described["trainingOutput"]?["consumedMLUnits"]?.doubleValue)
         sleep(1)
-        XCTAssertEqual(try describe("killed_1")["consumed_ml_units"]?.doubleValue, units)
+        XCTAssertEqual(try describe("killed_1")["trainingOutput"]?["consumedMLUnits"]?.doubleValue, units)
         let list = try JSONParser.parse(try trainyard(["jobs", "list", "--json"]).stdout)
         XCTAssertEqual(list.arrayValue?.first?["state"], "FAILED")
     }
@@ -135,8 +135,8 @@ final class JobsEndToEndTests: XCTestCase {
         XCTAssertEqual(supervise.status, 1, supervise.stdout + supervise.stderr)
         let described = try describe("no_tier")
         XCTAssertEqual(described["state"], "FAILED")
-        XCTAssertTrue(described["error_message"]?.stringValue?.contains("unknown scale tier \"NO_SUCH_TIER\"") == true, "\(described)")
-        XCTAssertEqual(described["history"]?.arrayValue?.compactMap { $0["state"]?.stringValue }, ["QUEUED", "PREPARING", "FAILED"])
+        XCTAssertTrue(described["errorMessage"]?.stringValue?.contains("unknown scale tier \"NO_SUCH_TIER\"") == true, "\(described)")
+        XCTAssertEqual(described["trainyard"]?["history"]?.arrayValue?.compactMap { $0["state"]?.stringValue }, ["QUEUED", "PREPARING", "FAILED"])
     }
 
     func testAPythonTrainerThroughCommandReadsTFConfigAndWritesItsJobDir() throws {

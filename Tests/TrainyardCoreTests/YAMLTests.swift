@@ -236,6 +236,6 @@ final class YAMLWriterTests: XCTestCase {
 
     func testReadsAsKubectlWouldPrintIt() {
         let v = JSONValue.object([("kind", .string("TFJob")), ("spec", .object([("args", .array([.string("--a"), .string("1")]))]))])
-        XCTAssertEqual(v.yamlSerialized(), "kind: TFJob\nspec:\n  args:\n  - --a\n  - \"1\"\n")
+        XCTAssertEqual(v.yamlSerialized(), "kind: TFJob\nspec:\n  args:\n  - --a\n  - '1'\n")
     }
 }

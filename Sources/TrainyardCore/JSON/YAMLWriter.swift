@@ -1,15 +1,29 @@
-/// Writes a `JSONValue` as block-style YAML (the way `gcloud … --format yaml` and `kubectl` print
-/// resources): mappings in their key order, lists as `- ` items, strings quoted only when YAML
-/// would read them as something else. `YAMLParser.parse(yaml(v)) == v` for every value.
+/// Writes a `JSONValue` as block-style YAML, the way `kubectl` (key order kept) and `gcloud …
+/// --format yaml` (keys sorted) print resources: lists as `- ` items at their key's indentation,
+/// strings quoted only when YAML would read them as something else. `YAMLParser` reads the output
+/// back to the same value.
 extension JSONValue {
+    /// Block YAML with the mappings' keys in their order.
     public func yamlSerialized() -> String {
         var out = ""
         YAMLWriter.write(self, indent: 0, into: &out, inline: false)
         return out.hasSuffix("\n") ? out : out + "\n"
     }
+
+    /// The same value with every mapping's keys sorted (gcloud's order).
+    public var sortingKeys: JSONValue {
+        switch self {
+        case .object(let fields): return .object(fields.sorted { $0.0 < $1.0 }.map { ($0.0, $0.1.sortingKeys) })
+        case .array(let items): return .array(items.map(\.sortingKeys))
+        default: return self
+        }
+    }
 }
 
-enum YAMLWriter {
+public enum YAMLWriter {
+    /// Block YAML as gcloud prints a resource: keys sorted.
+    public static func write(_ value: JSONValue) -> String { value.sortingKeys.yamlSerialized() }
+
     static func write(_ v: JSONValue, indent: Int, into out: inout String, inline: Bool) {
         let pad = String(repeating: " ", count: indent)
         switch v {
@@ -63,6 +77,10 @@ enum YAMLWriter {
 
     static func needsQuotes(_ s: String) -> Bool {
         if s.isEmpty { return true }
+        // YAML 1.1 readers (PyYAML, gcloud) take these as booleans, and digit-led text as numbers
+        // or timestamps: quote them for every reader, as gcloud does.
+        if ["y", "n", "yes", "no", "on", "off"].contains(s.lowercased()) { return true }
+        if let f = s.first, f.isASCII && (f.isNumber || f == "." || f == "+") { return true }
         // Anything the reader would type differently, or that carries YAML syntax.
         if let parsed = try? YAMLScanner.plainScalar(Substring(s), line: .init(number: 0, indent: 0, text: "", raw: ""), column: 0), parsed != .string(s) {
             return true
@@ -77,7 +95,12 @@ enum YAMLWriter {
         return false
     }
 
+    /// Single quotes (a quote doubled) unless the text holds a line break or a control character,
+    /// which only double quotes can escape.
     static func quoted(_ s: String) -> String {
+        if !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            return "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
+        }
         var out = "\""
         for u in s.unicodeScalars {
             switch u {

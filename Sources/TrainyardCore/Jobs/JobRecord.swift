@@ -52,6 +52,13 @@ public struct JobRecord: Sendable, Equatable {
     public var package: PackageInfo?
     /// The template this job is a run of, if any.
     public var template: String?
+    /// The interpreter a `--module-name` job runs (resolved at submit).
+    public var interpreter: String?
+    /// What submit told the user about how the job runs here (an interpreter standing in for the
+    /// one asked for, images that do not run locally); the supervisor repeats them in the log.
+    public var notes: [String] = []
+    /// The extra packages (`--packages`) as staged, in the order given.
+    public var stagedPackages: [String] = []
 
     public struct PackageInfo: Sendable, Equatable {
         public var uri: String
@@ -115,6 +122,8 @@ public struct JobRecord: Sendable, Equatable {
             ("job_directory", .string(jobDirectory)), ("cluster", .string(cluster)),
             ("ml_units_per_hour", mlUnitsPerHour.map { JSONValue($0) } ?? .null), ("dollars_per_ml_unit", JSONValue(dollarsPerUnit)),
             ("template", template.map { JSONValue($0) } ?? .null),
+            ("interpreter", interpreter.map { JSONValue($0) } ?? .null), ("notes", JSONValue(notes)),
+            ("staged_packages", JSONValue(stagedPackages)),
         ]
         if let p = package {
             fields.append(("package", .object([("uri", .string(p.uri)), ("sha256", .string(p.hash)), ("cache_hit", .bool(p.cacheHit)), ("bytes", JSONValue(p.bytes))])))
@@ -144,6 +153,9 @@ public struct JobRecord: Sendable, Equatable {
         mlUnitsPerHour = try r.optional("ml_units_per_hour")?.double()
         dollarsPerUnit = try r.optional("dollars_per_ml_unit")?.double() ?? 0.49
         template = try r.optional("template")?.string()
+        interpreter = try r.optional("interpreter")?.string()
+        notes = try (r.optional("notes")?.array() ?? []).map { (x) throws(FieldError) in try x.string() }
+        stagedPackages = try (r.optional("staged_packages")?.array() ?? []).map { (x) throws(FieldError) in try x.string() }
         if let p = try r.optional("package") {
             package = PackageInfo(uri: try p.required("uri").string(), hash: try p.required("sha256").string(),
                                   cacheHit: try p.required("cache_hit").bool(), bytes: try p.optional("bytes")?.int() ?? 0)
