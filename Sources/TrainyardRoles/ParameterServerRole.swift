@@ -12,6 +12,10 @@ public enum ParameterServerRole {
         let aggregate = settings.sync ? (settings.replicasToAggregate ?? context.config.cluster.trainingTasks.count) : nil
         let state = Mutex(ParameterServer(task: context.task, token: context.token, optimizer: settings.optimizerConfig,
                                           replicasToAggregate: aggregate))
+        // The start barrier: every training task of the cluster takes part.
+        let trainers = Set(context.config.cluster.trainingTasks)
+        state.withLock { $0.trainers = trainers }
+        var initializedAt: Double?
         let exitReason = Mutex<String?>(nil)
         let replyTimeout = settings.rpcTimeout
         // Synchronous pushes wait here for their step to be applied.
@@ -91,6 +95,14 @@ public enum ParameterServerRole {
                 log("initialized by the chief: incarnation \(snapshot.1), global step \(snapshot.2), \(snapshot.4) values")
                 lastInitialized = snapshot.0
                 lastIncarnation = snapshot.1
+                initializedAt = now
+            }
+            if let since = initializedAt, now - since > settings.startupTimeout {
+                initializedAt = nil
+                let missing = state.withLock { $0.openStartBarrier() }
+                if !missing.isEmpty {
+                    log("warning: \(missing.sorted().map(\.description).joined(separator: ", ")) never pushed within the \(JSONValue.format(settings.startupTimeout)) s startup timeout: training starts without them")
+                }
             }
             if now - lastReport >= 5 {
                 log("global step \(snapshot.2), \(snapshot.3) updates applied, \(server.openConnections) connections")

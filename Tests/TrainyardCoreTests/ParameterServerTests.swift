@@ -19,6 +19,33 @@ final class ParameterServerTests: XCTestCase {
         return peer
     }
 
+    func testTheStartBarrierHoldsPushesUntilEveryTrainerHasTried() {
+        ps.trainers = [.chief(0), .worker(0), .worker(1)]
+        var chief = connected(.chief(0)), w0 = connected(.worker(0)), w1 = connected(.worker(1))
+        _ = send(.initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 100, values: [1, 1])), &chief)
+        let push = Message.push(Push(baseStep: 0, gradients: [1, 1]))
+        // Each trainer's first push is applied; a second one waits until every trainer had one.
+        guard case .pushReply(let first)? = reply(send(push, &chief, incarnation: 1)) else { return XCTFail() }
+        XCTAssertTrue(first.applied)
+        guard case .error(let e)? = reply(send(push, &chief, incarnation: 1)) else { return XCTFail("the chief's second push must wait") }
+        XCTAssertEqual(e.code, .held)
+        XCTAssertTrue(e.message.contains("worker-0, worker-1"), e.message)
+        guard case .pushReply? = reply(send(push, &w0, incarnation: 1)) else { return XCTFail() }
+        XCTAssertEqual(ps.globalStep, 2)
+        guard case .pushReply(let r)? = reply(send(push, &w1, incarnation: 1)) else { return XCTFail() }
+        XCTAssertTrue(r.applied)
+        XCTAssertEqual(ps.globalStep, 3)
+        // Every trainer took part: the barrier is open.
+        guard case .pushReply? = reply(send(push, &chief, incarnation: 1)) else { return XCTFail() }
+        // A restore (initialize past step 0) resumes at once: no barrier.
+        _ = send(.initialize(Initialize(incarnation: 2, globalStep: 50, maxSteps: 100, values: [1, 1])), &chief)
+        guard case .pushReply? = reply(send(push, &w0, incarnation: 2)) else { return XCTFail("a restored cluster must not wait") }
+        // The startup timeout opens it whatever is missing.
+        _ = send(.initialize(Initialize(incarnation: 3, globalStep: 0, maxSteps: 100, values: [1, 1])), &chief)
+        XCTAssertEqual(ps.openStartBarrier(), [.chief(0), .worker(0), .worker(1)])
+        guard case .pushReply? = reply(send(push, &w0, incarnation: 3)) else { return XCTFail() }
+    }
+
     func testWrongTokenIsRejectedAndClosed() {
         var peer = ParameterServer.Peer()
         let d = send(.hello(Hello(token: "guess", task: .worker(0))), &peer)

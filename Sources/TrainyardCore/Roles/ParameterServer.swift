@@ -86,6 +86,22 @@ public struct ParameterServer: Sendable {
     /// The newest checkpoint step the chief collected (or the step the shard was initialized at).
     public private(set) var collectedStep: Int64 = 0
 
+    /// The start barrier: the training tasks none of whose pushes has been applied since a fresh
+    /// start (an initialize at step 0). While any is missing, a push from a trainer already
+    /// counted is held (`held`) and one from a missing trainer is applied, so the first steps
+    /// take one push from every trainer: every trainer takes part however the processes are
+    /// scheduled. Set
+    /// by the shell from TF_CONFIG; opened early by `openStartBarrier` after the startup timeout.
+    public private(set) var startBarrier: Set<TaskID> = []
+    /// The trainers the start barrier waits for at each fresh start.
+    public var trainers: Set<TaskID> = []
+
+    /// Opens the start barrier whatever is missing (the shell's startup timeout); returns who was.
+    public mutating func openStartBarrier() -> Set<TaskID> {
+        defer { startBarrier = [] }
+        return startBarrier
+    }
+
     /// Steps a failure scenario holds pushes at until its fault fires (`TaskFaults.holdAtSteps`).
     public var faultHolds: Set<Int64> = []
 
@@ -175,6 +191,8 @@ public struct ParameterServer: Sendable {
             collectedStep = i.globalStep
             snapshots = []
             initialized = true
+            // A fresh start waits for every trainer; a restore resumes at once.
+            startBarrier = i.globalStep == 0 ? trainers : []
             return [reply(.ack(globalStep: globalStep)), .stepAdvanced]
 
         case .pull(let p):
@@ -204,8 +222,16 @@ public struct ParameterServer: Sendable {
                 return [fail(.badRequest, "push carries \(p.gradients.count) gradients; this shard holds \(shardElements)")]
             }
             if done { return [reply(.pushReply(PushReply(globalStep: globalStep, applied: false, done: true, values: p.returnValues ? values : [])))] }
+            if !startBarrier.isEmpty {
+                if let t = peer.task, startBarrier.contains(t) {
+                    startBarrier.remove(t)  // its first push: applied below
+                } else {
+                    let missing = startBarrier.sorted().map(\.description).joined(separator: ", ")
+                    return [fail(.held, "the first steps take one push from every trainer (waiting for \(missing))")]
+                }
+            }
             if holdsForFault {
-                return [fail(.heldForFault, "step \(globalStep) is held until the scenario's fault for it fires")]
+                return [fail(.held, "step \(globalStep) is held until the scenario's fault for it fires")]
             }
             if holdsForCheckpoint {
                 return [fail(.checkpointPending, "step \(globalStep) waits for the chief to collect its checkpoint")]

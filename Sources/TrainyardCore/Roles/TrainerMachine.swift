@@ -263,10 +263,11 @@ public struct TrainerMachine: Sendable {
 
         case .rpcFailed(let code, let reason, let now):
             switch code {
-            case .heldForFault?:
-                // A failure scenario holds the cluster at its fault's step: try again shortly.
+            case .held?:
+                // The ps hold the cluster (the start barrier, or a failure scenario's fault step):
+                // try again shortly.
                 recovered()
-                return [.wait(seconds: 0.005), .pull(incarnation: incarnation)]
+                return [.wait(seconds: 0.02), .pull(incarnation: incarnation)]
             case .checkpointPending?:
                 // A ps holds at a multiple of checkpointEvery until the chief collects it.
                 recovered()

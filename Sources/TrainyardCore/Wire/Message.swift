@@ -206,7 +206,7 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let checkpointPending = Code(rawValue: 9)
         /// A push reached a step a failure scenario holds the cluster at until its fault fires
         /// (exact step triggers): not applied. Pull again shortly.
-        public static let heldForFault = Code(rawValue: 10)
+        public static let held = Code(rawValue: 10)
 
         public var description: String {
             switch self {
@@ -219,7 +219,7 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
             case .shuttingDown: return "shutting-down"
             case .noSnapshot: return "no-snapshot"
             case .checkpointPending: return "checkpoint-pending"
-            case .heldForFault: return "held-for-fault"
+            case .held: return "held"
             default: return "error-\(rawValue)"
             }
         }
