@@ -29,7 +29,15 @@ final class CloudSpecsEndToEndTests: XCTestCase {
         tf = json.loads(os.environ["TF_CONFIG"])
         t = tf["task"]
         print("task", t["type"], t["index"], "args", " ".join(sys.argv[1:]), flush=True)
+        # A start barrier: every task says it started; the chief (whose end ends the job) waits for all.
+        marks = os.path.join(os.path.dirname(os.environ["TRAINYARD_METRICS_FILE"]), "started")
+        os.makedirs(marks, exist_ok=True)
+        open(os.path.join(marks, "%s-%d" % (t["type"], t["index"])), "w").close()
         if t["type"] in ("chief", "master"):
+            everyone = sum(len(v) for v in tf["cluster"].values())
+            deadline = time.time() + 120
+            while len(os.listdir(marks)) < everyone and time.time() < deadline:
+                time.sleep(0.05)
             for step in (10, 20):
                 print("trainyard-metric step=%d loss=%g" % (step, 1.0 / step), flush=True)
                 time.sleep(0.1)

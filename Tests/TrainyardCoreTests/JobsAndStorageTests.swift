@@ -207,7 +207,7 @@ final class JobLifecycleTests: XCTestCase {
         pkgNoProgram.packagePath = "/tmp/p"
         XCTAssertThrowsError(try pkgNoProgram.validate())
         XCTAssertThrowsError(try JobSpec(config: #"{"trainingInput": {"scaleTeir": "BASIC"}}"#, source: "c.json")) {
-            XCTAssertTrue("\($0)".hasPrefix("c.json: trainingInput.scaleTeir: is not a known field"), "\($0)")
+            XCTAssertTrue("\($0)".hasPrefix("c.json: trainingInput.scaleTeir: ") && "\($0)".contains("did you mean scaleTier?"), "\($0)")
         }
     }
 }
