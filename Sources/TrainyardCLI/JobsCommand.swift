@@ -142,6 +142,8 @@ enum JobsCommand {
         let resource = JobResource.make(j, now: MonotonicClock.wallNow(), metrics: JobStore.reportedMetrics(name), logFolder: JobStore.logFolder(name),
                                         supervisorDied: j.errorMessage?.contains("the job's supervisor (pid") == true)
         print(format == "json" ? resource.prettySerialized() : YAMLWriter.write(resource), terminator: format == "json" ? "\n" : "")
+        // The job's picture: on standard error, so the resource on standard output stays parseable.
+        if let report = try? Report.write(for: JobStore.folder(name)) { Posix.write("report: \(report)\n", to: 2) }
         return .success
     }
 

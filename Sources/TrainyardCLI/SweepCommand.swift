@@ -30,6 +30,9 @@ enum SweepCommand {
             let runner = try SweepRunner(spec: spec, specText: text, progress: !json)
             let record = try runner.run()
             print(json ? record.prettySerialized() : SweepRunner.describe(record))
+            if let folder = record["folder"]?.stringValue, let report = try? Report.write(for: folder) {
+                Posix.write("report: \(report)\n", to: 2)
+            }
             return record["state"] == "COMPLETED" ? .success : .failure
         case "list":
             try args.finish()
