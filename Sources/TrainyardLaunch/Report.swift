@@ -109,6 +109,8 @@ struct JobReport {
     let metrics: [JSONValue]
     let resources: [JSONValue]
     let timeline: [JSONValue]
+    /// The job's record when it was submitted as a job (`$TRAINYARD_HOME/jobs/NAME/job.json`).
+    let record: JobRecord?
     /// The Unix time of the job's start: every time axis counts seconds from here.
     let start: Double
 
@@ -119,6 +121,8 @@ struct JobReport {
         metrics = Report.jsonLines(folder + "/metrics.jsonl")
         resources = Report.jsonLines(folder + "/resources.jsonl")
         timeline = Report.jsonLines(folder + "/timeline.jsonl")
+        let recordPath = (summaryFolder ?? folder) + "/job.json"
+        record = (try? Files.readText(recordPath)).flatMap { try? JobRecord(parsing: $0, source: recordPath) }
         if let r = resources.first, let t = r["time"]?.doubleValue, let elapsed = r["elapsed"]?.doubleValue {
             start = t - elapsed
         } else if let wall = summary?["wall_seconds"]?.doubleValue,
@@ -184,6 +188,7 @@ struct JobReport {
         var body = "<h1>Job \(e(name))</h1>\n<p class=\"muted\"><code>\(e(folder))</code></p>\n"
         body += outcomeSection()
         if let s = scenario { body += scenarioSection(s) }
+        body += costSection()
         let events = events()
         let markers = events.enumerated().compactMap { i, ev in JobReport.markerColor(ev).map { SVGPlot.Marker(x: ev.time, label: "\(i + 1)", color: $0) } }
         let timeAxis = SVGPlot.Axis("seconds since the job started", include: [0])
@@ -222,6 +227,21 @@ struct JobReport {
         body += "<h2>Charts</h2>\n<div class=\"charts\">\n\(charts)</div>\n"
         body += eventsSection(events)
         return Report.page(title: "Trainyard job \(name)", body: body)
+    }
+
+    /// What the job cost so far, as the cloud console's job page shows it.
+    func costSection() -> String {
+        var h = "<h2>Cost</h2>\n"
+        guard let r = record else {
+            return h + "<p class=\"muted\">A local <code>trainyard train</code> run is not billed; <code>trainyard cost --scale-tier TIER</code> predicts what a tier would cost (submit it with <code>trainyard jobs submit training</code> to see its ML units accrue).</p>\n"
+        }
+        let now = MonotonicClock.wallNow()
+        h += "<table><tr><th>state</th><th>cluster</th><th>running</th><th>ML units / h</th><th>ML units so far</th><th>cost so far</th></tr>\n"
+        let units = r.consumedMLUnits(now: now)
+        h += "<tr><td>\(e(r.state.rawValue))</td><td>\(e(r.cluster))</td><td>\(String(format: "%.1f s", r.runningHours(now: now) * 3600))</td>"
+        h += "<td>\(Report.number(r.mlUnitsPerHour, "%.4f"))</td><td>\(Report.number(units, "%.6f"))</td>"
+        h += "<td>\(units.map { String(format: "$%.6f", $0 * r.dollarsPerUnit) } ?? "no price")</td></tr></table>\n"
+        return h + "<p class=\"muted\">At $\(String(format: "%.2f", r.dollarsPerUnit)) per ML unit, before the 10-minute billing minimum.</p>\n"
     }
 
     func outcomeSection() -> String {

@@ -27,8 +27,14 @@ final class JobsEndToEndTests: XCTestCase {
         XCTAssertEqual(stream.status, 0, stream.stdout + stream.stderr)
         XCTAssertTrue(stream.stdout.contains("chief-0: "), stream.stdout)
         XCTAssertTrue(stream.stdout.hasSuffix("Job [builtin_1] SUCCEEDED.\n"), stream.stdout)
-        let describe = try JSONParser.parse(try trainyard(["jobs", "describe", "builtin_1", "--json"]).stdout)
+        let described = try trainyard(["jobs", "describe", "builtin_1", "--json"])
+        let describe = try JSONParser.parse(described.stdout)
         XCTAssertEqual(describe["state"], "SUCCEEDED")
+        // describe writes the job's report (with what it cost) and says where, on standard error.
+        let reportPath = home + "/jobs/builtin_1/report.html"
+        XCTAssertTrue(described.stderr.contains("report: \(reportPath)"), described.stderr)
+        let report = try String(contentsOfFile: reportPath, encoding: .utf8)
+        XCTAssertTrue(report.contains("<h2>Cost</h2>") && report.contains("ML units so far"), "the report shows the cost so far")
         XCTAssertGreaterThan(describe["trainingOutput"]?["consumedMLUnits"]?.doubleValue ?? 0, 0)
         let states = describe["trainyard"]?["history"]?.arrayValue?.compactMap { $0["state"]?.stringValue }
         XCTAssertEqual(states, ["QUEUED", "PREPARING", "RUNNING", "SUCCEEDED"])

@@ -108,6 +108,7 @@ final class ObservabilityEndToEndTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("report: \(reportPath)"), result.stdout)
         let html = try String(contentsOfFile: reportPath, encoding: .utf8)
         XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 8)
+        XCTAssertTrue(html.contains("<h2>Cost</h2>") && html.contains("is not billed"), "a local run says it has no bill and how to predict one")
         for banned in ["http", "<script", "src=", "@import", "url(http"] { XCTAssertFalse(html.lowercased().contains(banned), banned) }
         XCTAssertTrue(html.contains("SUCCEEDED"))
         XCTAssertFalse(html.contains("no resource samples"), "the launcher sampled CPU and memory")
