@@ -98,8 +98,11 @@ public enum JobSupervisor {
                         try Files.writeAtomically(try Files.read(local), to: copy, durable: false)
                         try Packager.extract(copy, into: folder)
                         Files.remove(copy)
+                        // Azure ML's `code`: the package's folder is where the command runs.
+                        folders[task] = spec.packageIsWorkingDirectory ? folder + "/" + Packager.packageName(ofArchive: local) : folder
+                    } else {
+                        folders[task] = folder
                     }
-                    folders[task] = folder
                 }
                 let python = record.interpreter ?? "python3"
                 let argv = spec.moduleName.map { [python, "-m", $0] } ?? ["/bin/sh", "-c", spec.command! + " \"$@\"", "sh"]
