@@ -120,8 +120,10 @@ public enum JobSupervisor {
                 }
                 // A trainer reports metrics by appending JSON lines here (or printing `trainyard-metric` lines).
                 environment["TRAINYARD_METRICS_FILE"] = JobStore.metricsFile(name)
-                program = .external(ExternalProgram(argv: argv, jobDir: record.jobDirectory, userArgs: spec.userArgs, workingDirectories: folders,
-                                                    environment: environment, job: spec.trainingInput(jobDirectory: record.jobDirectory)))
+                var external = ExternalProgram(argv: argv, jobDir: record.jobDirectory, userArgs: spec.userArgs, workingDirectories: folders,
+                                               environment: environment, job: spec.trainingInput(jobDirectory: record.jobDirectory))
+                external.passesJobDir = spec.passesJobDir
+                program = .external(external)
             }
             log("running \(record.cluster) as \(settings.topology)")
             let launcher = try Launcher(settings: settings, plan: plan, program: program, options: options)

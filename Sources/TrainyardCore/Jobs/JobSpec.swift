@@ -10,6 +10,9 @@ public struct JobSpec: Sendable, Equatable {
     /// Azure ML's `code`: the package's own folder is each task's working directory (not a
     /// subfolder of it, as `--package-path` unpacks).
     public var packageIsWorkingDirectory = false
+    /// Whether the program is given `--job-dir DIR` (AI Platform's convention; Azure ML's command
+    /// runs exactly as written).
+    public var passesJobDir = true
     /// Run `python3 -m MODULE` in each task.
     public var moduleName: String?
     /// Run this shell command in each task.
@@ -198,7 +201,7 @@ public struct JobSpec: Sendable, Equatable {
             ("worker_count", custom.workerCount.map { JSONValue($0) } ?? .null), ("worker_type", opt(custom.workerMachineType)),
             ("parameter_server_count", custom.parameterServerCount.map { JSONValue($0) } ?? .null), ("parameter_server_type", opt(custom.parameterServerMachineType)),
             ("job_dir", opt(jobDir)), ("staging_bucket", opt(stagingBucket)), ("package_path", opt(packagePath)),
-            ("package_is_working_directory", .bool(packageIsWorkingDirectory)),
+            ("package_is_working_directory", .bool(packageIsWorkingDirectory)), ("passes_job_dir", .bool(passesJobDir)),
             ("module_name", opt(moduleName)), ("command", opt(command)), ("args", JSONValue(userArgs)),
             ("use_chief_in_tf_config", .bool(useChiefInTFConfig)), ("restart_policy", opt(restartPolicy?.rawValue)),
             ("backoff_limit", JSONValue(backoffLimit)),
@@ -222,6 +225,7 @@ public struct JobSpec: Sendable, Equatable {
         stagingBucket = try f.optional("staging_bucket")?.string()
         packagePath = try f.optional("package_path")?.string()
         packageIsWorkingDirectory = try f.optional("package_is_working_directory")?.bool() ?? false
+        passesJobDir = try f.optional("passes_job_dir")?.bool() ?? true
         moduleName = try f.optional("module_name")?.string()
         command = try f.optional("command")?.string()
         userArgs = try (f.optional("args")?.array() ?? []).map { (x) throws(FieldError) in try x.string() }

@@ -148,6 +148,7 @@ public enum AzureSweepJob {
     static func trial(_ t: JSONField, inputs: [(String, String)], folder: String, metadata: inout Metadata, notes: inout [String]) throws(FieldError) -> JobSpec {
         try rejectUnknownKeys(t, trialKeys)
         var spec = JobSpec()
+        spec.passesJobDir = false
         let commandField = try t.required("command")
         spec.command = try substituteInputs(try commandField.string(), inputs, path: commandField.path, source: t.source)
         if let c = try t.optional("code") {
