@@ -63,8 +63,10 @@ public enum AzureSweepJob {
     /// nearest one it does.
     public static func rejectUnknownKeys(_ field: JSONField, _ allowed: Set<String>) throws(FieldError) {
         for key in try field.keys() where !allowed.contains(key) {
-            let near = allowed.min { (editDistance($0, key), $0) < (editDistance($1, key), $1) }
-            let hint = near.map { editDistance($0, key) <= max(3, key.count / 2) ? "did you mean \($0)? " : "" } ?? ""
+            // Nearest by edits; of equals, the one sharing the longest start with the key.
+            func shared(_ a: String) -> Int { zip(a, key).prefix { $0 == $1 }.count }
+            let near = allowed.min { (editDistance($0, key), -shared($0), $0) < (editDistance($1, key), -shared($1), $1) }
+            let hint = near.map { editDistance($0, key) <= max(3, max($0.count, key.count) / 2) ? "did you mean \($0)? " : "" } ?? ""
             throw FieldError(source: field.source, path: field.childPath(key),
                              "is not a field of Azure ML's sweep job (\(hint)expected one of: \(allowed.sorted().joined(separator: ", ")))")
         }
