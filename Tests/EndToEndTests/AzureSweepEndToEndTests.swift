@@ -50,6 +50,40 @@ final class AzureSweepEndToEndTests: XCTestCase {
         XCTAssertEqual(Harness.processes(mentioning: home), [])
     }
 
+    /// `trial.distribution` (tensorflow) is each trial's cluster: Azure's worker 0 as the chief,
+    /// the other workers and the parameter servers, each task with its TF_CONFIG.
+    func testATensorFlowDistributionRunsEachTrialAsACluster() throws {
+        let spec = home + "/dist.yaml"
+        try """
+        $schema: https://azuremlschemas.azureedge.net/latest/sweepJob.schema.json
+        type: sweep
+        name: dist
+        search_space:
+          x: {type: choice, values: [1, 2]}
+        sampling_algorithm: grid
+        objective: {primary_metric: accuracy, goal: maximize}
+        trial:
+          command: 'echo "tf=$TF_CONFIG"; echo trainyard-metric accuracy=0.${{search_space.x}}'
+          distribution: {type: tensorflow, worker_count: 2, parameter_server_count: 1}
+          resources: {instance_count: 2}
+        limits: {max_total_trials: 2, max_concurrent_trials: 1}
+        """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let r = try Harness.run(["sweep", "run", spec], environment: ["TRAINYARD_HOME": home], timeout: 120)
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("best trial: 1 (dist_1_t01) with final accuracy 0.2000"), r.stdout)
+        for task in ["chief-0", "worker-0", "ps-0"] {
+            let log = try String(contentsOfFile: home + "/jobs/dist_1_t00/logs/\(task).log", encoding: .utf8)
+            let line = try XCTUnwrap(log.split(separator: "\n").first { $0.contains("tf=") })
+            let config = try JSONParser.parse(String(line[line.range(of: "tf=")!.upperBound...]))
+            XCTAssertEqual(config["cluster"]?["chief"]?.arrayValue?.count, 1, log)
+            XCTAssertEqual(config["cluster"]?["worker"]?.arrayValue?.count, 1, log)
+            XCTAssertEqual(config["cluster"]?["ps"]?.arrayValue?.count, 1, log)
+            XCTAssertEqual(config["task"]?["trial"], "0")
+            XCTAssertEqual(config["task"]?["type"]?.stringValue, String(task.prefix { $0 != "-" }))
+        }
+        XCTAssertEqual(Harness.processes(mentioning: home), [])
+    }
+
     /// A primary metric no trial logs is named in the sweep's result, with the names they did log.
     func testAPrimaryMetricNoTrialLogsIsReported() throws {
         let spec = home + "/sweep.yaml"
