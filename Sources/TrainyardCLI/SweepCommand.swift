@@ -11,7 +11,7 @@ enum SweepCommand {
         summary: "Hyperparameter sweeps with early termination, each trial a job (Docs/sweeps.md).",
         options: [("--json", "JSON output")],
         subcommands: [
-            .init(words: ["run"], usage: "trainyard sweep run SPEC [--json]", summary: "Runs a sweep: live progress, then trials sorted by the primary metric, the best, an SVG of the metric."),
+            .init(words: ["run"], usage: "trainyard sweep run SPEC [--json]", summary: "Runs a sweep (Trainyard's spec or an Azure ML sweep job YAML): live progress, then trials sorted by the primary metric, the best, an SVG of the metric."),
             .init(words: ["list"], usage: "trainyard sweep list [--json]", summary: "Every sweep."),
             .init(words: ["describe"], usage: "trainyard sweep describe SWEEP [--json]", summary: "One sweep's trials, parameters, states and metrics."),
         ])
@@ -27,7 +27,8 @@ enum SweepCommand {
             let text: String
             do { text = try Files.readText(file) } catch { throw FieldError(source: file, path: "", "cannot read the sweep spec: \(error)") }
             let spec = try SweepSpec(parsing: text, source: file)
-            let runner = try SweepRunner(spec: spec, specText: text, progress: !json)
+            let runner: SweepRunner
+            do { runner = try SweepRunner(spec: spec, specText: text, progress: !json) } catch let e as FieldError { throw e.from(file) }
             let record = try runner.run()
             print(json ? record.prettySerialized() : SweepRunner.describe(record))
             if let folder = record["folder"]?.stringValue, let report = try? Report.write(for: folder) {

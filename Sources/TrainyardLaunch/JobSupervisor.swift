@@ -98,8 +98,11 @@ public enum JobSupervisor {
                         try Files.writeAtomically(try Files.read(local), to: copy, durable: false)
                         try Packager.extract(copy, into: folder)
                         Files.remove(copy)
+                        // Azure ML's `code`: the package's folder is where the command runs.
+                        folders[task] = spec.packageIsWorkingDirectory ? folder + "/" + Packager.packageName(ofArchive: local) : folder
+                    } else {
+                        folders[task] = folder
                     }
-                    folders[task] = folder
                 }
                 let python = record.interpreter ?? "python3"
                 let argv = spec.moduleName.map { [python, "-m", $0] } ?? ["/bin/sh", "-c", spec.command! + " \"$@\"", "sh"]
@@ -117,8 +120,10 @@ public enum JobSupervisor {
                 }
                 // A trainer reports metrics by appending JSON lines here (or printing `trainyard-metric` lines).
                 environment["TRAINYARD_METRICS_FILE"] = JobStore.metricsFile(name)
-                program = .external(ExternalProgram(argv: argv, jobDir: record.jobDirectory, userArgs: spec.userArgs, workingDirectories: folders,
-                                                    environment: environment, job: spec.trainingInput(jobDirectory: record.jobDirectory)))
+                var external = ExternalProgram(argv: argv, jobDir: record.jobDirectory, userArgs: spec.userArgs, workingDirectories: folders,
+                                               environment: environment, job: spec.trainingInput(jobDirectory: record.jobDirectory))
+                external.passesJobDir = spec.passesJobDir
+                program = .external(external)
             }
             log("running \(record.cluster) as \(settings.topology)")
             let launcher = try Launcher(settings: settings, plan: plan, program: program, options: options)

@@ -22,6 +22,8 @@ public struct ExternalProgram: Sendable {
     public var environment: [String: String]
     /// TF_CONFIG's `job` (the TrainingInput).
     public var job: JSONValue
+    /// Whether `--job-dir DIR` goes before the user's arguments (AI Platform's convention).
+    public var passesJobDir = true
     public init(argv: [String], jobDir: String, userArgs: [String], workingDirectories: [TaskID: String], environment: [String: String], job: JSONValue) {
         self.argv = argv
         self.jobDir = jobDir
@@ -324,7 +326,7 @@ public final class Launcher {
             environment[RoleEnvironment.token] = nil
             let request = SpawnRequest(
                 executable: Executables.current,
-                arguments: ["_shim", "--"] + p.argv + ["--job-dir", p.jobDir] + p.userArgs,
+                arguments: ["_shim", "--"] + p.argv + (p.passesJobDir ? ["--job-dir", p.jobDir] : []) + p.userArgs,
                 environment: environment, workingDirectory: p.workingDirectories[task],
                 outputPath: logDirectory + "/\(task).log")
             let pid = try processes.spawn(request)

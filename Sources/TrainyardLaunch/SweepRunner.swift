@@ -65,6 +65,9 @@ public final class SweepRunner {
         } else {
             maxSteps = nil
         }
+        if case .job(let job) = spec.trial, job.packageIsWorkingDirectory, let code = job.packagePath, !Files.isDirectory(code) {
+            throw FieldError(path: "trial.code", "no such folder: \(code) (a path relative to the spec file's folder)")
+        }
         var n = 1
         while Files.exists(SweepStore.root + "/\(spec.name)-\(n)") { n += 1 }
         id = "\(spec.name)-\(n)"
@@ -85,6 +88,7 @@ public final class SweepRunner {
     public func run() throws -> JSONValue {
         note("sweep \(id): \(trials.count) trials, at most \(spec.maxConcurrentTrials) at once, \(spec.primaryMetric) to \(spec.goal.rawValue)"
              + (spec.earlyTermination.map { ", early termination: \($0.name)" } ?? ""))
+        for line in spec.notes { note("note: " + line) }
         var lastDraw = 0.0
         var interrupted = false
         while trials.contains(where: { !$0.finished }) {
@@ -129,6 +133,7 @@ public final class SweepRunner {
             if state == "FAILED" { note("sweep \(id) failed: no trial completed") }
         }
         if progress && terminal { Posix.write("\r\u{1B}[2K", to: 2) }
+        if let problem = metricProblem { note(problem) }
         let record = try save()
         try Files.writeAtomically(SweepChart.svg(trials: trials, spec: spec, title: "\(id): \(spec.primaryMetric) by interval"), to: folder + "/metric.svg")
         return record
@@ -271,6 +276,16 @@ public final class SweepRunner {
         return trials.filter { $0.state == "EARLY_TERMINATED" }.map { max(0, maxSteps - ($0.stoppedAt ?? $0.steps)) }.reduce(0, +)
     }
 
+    /// When trials ended but none ever logged the primary metric: says so, with the names they
+    /// did log (the usual cause is a metric logged under another name).
+    var metricProblem: String? {
+        guard trials.contains(where: \.finished), !trials.contains(where: { !$0.history.isEmpty }) else { return nil }
+        let logged = Set(trials.flatMap { $0.reports.flatMap { $0.values.keys } }).sorted()
+        return "no trial ever logged the primary metric \(spec.primaryMetric)"
+            + (logged.isEmpty ? "; the trials logged no metrics at all" : "; the trials logged: \(logged.joined(separator: ", "))")
+            + " (objective.primary_metric must be the name the trial logs)"
+    }
+
     @discardableResult
     func save() throws -> JSONValue {
         let best = bestTrial
@@ -304,6 +319,10 @@ public final class SweepRunner {
             ("trials", .array(trials.map(trialJSON))),
             ("best_trial", best.map(trialJSON) ?? .null),
             ("chart", .string(folder + "/metric.svg")),
+            ("primary_metric_logged", .bool(trials.contains { !$0.history.isEmpty })),
+            ("problem", metricProblem.map { JSONValue($0) } ?? .null),
+            ("notes", JSONValue(spec.notes)),
+            ("azure", spec.azure ? spec.metadata.json : .null),
         ])
         try Files.writeAtomically(record.prettySerialized() + "\n", to: folder + "/sweep.json", durable: false)
         return record
@@ -341,6 +360,10 @@ public final class SweepRunner {
             lines.append("best trial: \(best["trial"]?.intValue ?? -1) (\(best["job"]?.stringValue ?? "?")) with final \(metric) \(best["metric"]?.doubleValue.map { String(format: "%.4f", $0) } ?? "–")")
         } else {
             lines.append("best trial: none (no trial completed)")
+        }
+        if let problem = r["problem"]?.stringValue { lines.append("problem: " + problem) }
+        if let azure = r["azure"], azure != .null {
+            lines.append("compute: local" + (azure["compute"]?.stringValue.map { " (the spec asks for \($0))" } ?? ""))
         }
         lines.append("chart: \(r["chart"]?.stringValue ?? "–")")
         return lines.joined(separator: "\n")

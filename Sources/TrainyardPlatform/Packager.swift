@@ -67,6 +67,12 @@ public enum Packager {
         try Files.writeAtomically(try Files.read(temp), to: destination)
     }
 
+    /// The top folder of an archive `archive` wrote (`NAME.tar.gz` holds `NAME/`).
+    public static func packageName(ofArchive path: String) -> String {
+        let file = (path as NSString).lastPathComponent
+        return file.hasSuffix(".tar.gz") ? String(file.dropLast(".tar.gz".count)) : file
+    }
+
     /// Unpacks a tar.gz into `directory`.
     public static func extract(_ archive: String, into directory: String) throws {
         try Files.createDirectory(directory)

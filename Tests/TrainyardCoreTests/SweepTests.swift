@@ -153,7 +153,7 @@ final class SweepSpecTests: XCTestCase {
         XCTAssertEqual(msg(#""max_steps": 300"#, #""sync": "yes""#), "s.json: trial.sync: expected true or false, got a string")
         XCTAssertEqual(msg(#""max_total_trials": 20"#, #""max_total_trials": 0"#), "s.json: limits.max_total_trials: 0 is out of range 1...1000")
         XCTAssertEqual(msg(#""type": "bandit""#, #""type": "hyperband""#), "s.json: early_termination.type: must be bandit, median_stopping or truncation_selection")
-        XCTAssertEqual(msg(#""sampling_algorithm": "random""#, #""sampling_algorithm": "bayesian""#), "s.json: sampling_algorithm: bayesian sampling is not implemented here: use random or grid")
+        XCTAssertEqual(msg(#""sampling_algorithm": "random""#, #""sampling_algorithm": "bayesian""#), "s.json: sampling_algorithm: bayesian sampling is not available locally: use random or grid")
     }
 
     func testCustomTrainerTrialsPassArgumentsVerbatim() throws {

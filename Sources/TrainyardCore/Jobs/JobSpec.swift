@@ -7,6 +7,12 @@ public struct JobSpec: Sendable, Equatable {
     public var jobDir: String?
     public var stagingBucket: String?
     public var packagePath: String?
+    /// Azure ML's `code`: the package's own folder is each task's working directory (not a
+    /// subfolder of it, as `--package-path` unpacks).
+    public var packageIsWorkingDirectory = false
+    /// Whether the program is given `--job-dir DIR` (AI Platform's convention; Azure ML's command
+    /// runs exactly as written).
+    public var passesJobDir = true
     /// Run `python3 -m MODULE` in each task.
     public var moduleName: String?
     /// Run this shell command in each task.
@@ -195,6 +201,7 @@ public struct JobSpec: Sendable, Equatable {
             ("worker_count", custom.workerCount.map { JSONValue($0) } ?? .null), ("worker_type", opt(custom.workerMachineType)),
             ("parameter_server_count", custom.parameterServerCount.map { JSONValue($0) } ?? .null), ("parameter_server_type", opt(custom.parameterServerMachineType)),
             ("job_dir", opt(jobDir)), ("staging_bucket", opt(stagingBucket)), ("package_path", opt(packagePath)),
+            ("package_is_working_directory", .bool(packageIsWorkingDirectory)), ("passes_job_dir", .bool(passesJobDir)),
             ("module_name", opt(moduleName)), ("command", opt(command)), ("args", JSONValue(userArgs)),
             ("use_chief_in_tf_config", .bool(useChiefInTFConfig)), ("restart_policy", opt(restartPolicy?.rawValue)),
             ("backoff_limit", JSONValue(backoffLimit)),
@@ -217,6 +224,8 @@ public struct JobSpec: Sendable, Equatable {
         jobDir = try f.optional("job_dir")?.string()
         stagingBucket = try f.optional("staging_bucket")?.string()
         packagePath = try f.optional("package_path")?.string()
+        packageIsWorkingDirectory = try f.optional("package_is_working_directory")?.bool() ?? false
+        passesJobDir = try f.optional("passes_job_dir")?.bool() ?? true
         moduleName = try f.optional("module_name")?.string()
         command = try f.optional("command")?.string()
         userArgs = try (f.optional("args")?.array() ?? []).map { (x) throws(FieldError) in try x.string() }
@@ -231,7 +240,7 @@ public struct JobSpec: Sendable, Equatable {
         }
         region = try f.optional("region")?.string()
         workers = try f.optional("workers")?.int(in: 0...1000)
-        parameterServers = try f.optional("ps")?.int(in: 1...1000)
+        parameterServers = try f.optional("ps")?.int(in: 0...1000)
         trial = try f.optional("trial")?.string()
         runtimeVersion = try f.optional("runtime_version")?.string()
         pythonVersion = try f.optional("python_version")?.string()

@@ -23,22 +23,58 @@ public struct SweepSpec: Sendable {
     public var timeout: Double?
     public var trialTimeout: Double?
     public var earlyTermination: EarlyTerminationPolicy?
+    /// Whether the file is an Azure ML sweep job (`AzureSweepJob.isAzureShaped`): then sampled
+    /// values reach a command only where `${{search_space.NAME}}` places them.
+    public var azure: Bool
+    /// What an Azure-shaped spec records without acting on it (compute, environment, tags…).
+    public var metadata = AzureSweepJob.Metadata()
+    /// One line per field accepted that means nothing on this machine, or done another way.
+    public var notes: [String] = []
 
+    /// Parses a sweep spec (JSON or YAML). `source` is the file's path: errors name it, and an
+    /// Azure trial's `code` is relative to its folder.
     public init(parsing text: String, source: String) throws(FieldError) {
         let root = try JSONField.parse(text, source: source)
         let baseArguments: [String]?
-        try root.rejectUnknownKeys(["name", "description", "trial", "search_space", "sampling_algorithm", "seed", "objective", "limits", "early_termination", "type"])
-        let nameField = try root.required("name")
-        name = try nameField.string()
-        guard !name.isEmpty, name.count <= 100, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }), name.first!.isLetter else {
-            throw nameField.fail("must start with a letter and hold only letters, digits, - and _")
+        azure = try AzureSweepJob.isAzureShaped(root)
+        if azure {
+            try AzureSweepJob.rejectUnknownKeys(root, AzureSweepJob.topLevelKeys)
+        } else {
+            try root.rejectUnknownKeys(["name", "description", "trial", "search_space", "sampling_algorithm", "seed", "objective", "limits", "early_termination", "type",
+                                        "display_name", "experiment_name", "tags", "compute"])
+        }
+        if let t = try root.optional("type"), try t.string() != "sweep" { throw t.fail("must be sweep, got \"\(try t.string())\"") }
+        metadata.displayName = try root.optional("display_name")?.string()
+        metadata.experimentName = try root.optional("experiment_name")?.string()
+        metadata.description = try root.optional("description")?.string()
+        if let tags = try root.optional("tags") { for (k, v) in try tags.entries() { metadata.tags[k] = SweepSpec.argumentText(v.value) } }
+        metadata.compute = try root.optional("compute")?.string()
+        if let c = metadata.compute { notes.append("compute \(c) is recorded: trials run on this machine (local).") }
+        if let e = metadata.experimentName { notes.append("experiment_name \(e) is recorded: the sweep is kept in $TRAINYARD_HOME/sweeps.") }
+        if try root.optional("identity") != nil { notes.append("identity is accepted and unused: trials run as this user.") }
+        if let o = try root.optional("outputs") { notes.append("outputs (\(try o.keys().joined(separator: ", "))) are accepted and unused: each trial writes to its job folder.") }
+
+        // name: Azure generates one when it is absent.
+        if let nameField = try root.optional("name") {
+            name = try nameField.string()
+            guard !name.isEmpty, name.count <= 100, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }), name.first!.isLetter else {
+                throw nameField.fail("must start with a letter and hold only letters, digits, - and _")
+            }
+        } else if azure {
+            let fromDisplay = String((metadata.displayName ?? "").map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") ? $0 : "-" }.prefix(100))
+            name = fromDisplay.first?.isLetter == true ? fromDisplay : "sweep"
+        } else {
+            name = try root.required("name").string()
         }
 
         // trial
         let t = try root.required("trial")
         let hasCommand = try t.optional("command") != nil
         let hasModule = try t.optional("module_name") != nil
-        if hasCommand || hasModule {
+        if azure {
+            let inputs = try AzureSweepJob.inputs(try root.optional("inputs"), notes: &notes)
+            trial = .job(try AzureSweepJob.trial(t, inputs: inputs, folder: AzureSweepJob.folder(of: source), metadata: &metadata, notes: &notes))
+        } else if hasCommand || hasModule {
             var spec = JobSpec()
             try t.rejectUnknownKeys(["command", "module_name", "scale_tier", "master_machine_type", "worker_count", "worker_machine_type",
                                      "parameter_server_count", "parameter_server_machine_type", "package_path", "job_dir", "args", "environment",
@@ -79,31 +115,48 @@ public struct SweepSpec: Sendable {
         for (key, field) in try space.entries() { searchSpace.append((key, try Distribution(parsing: field))) }
         guard !searchSpace.isEmpty else { throw space.fail("needs at least one parameter") }
 
+        // sampling_algorithm: a name, or {type, seed, rule} (Azure's random sampling object).
         let samplingField = try root.optional("sampling_algorithm")
         var samplingName = "random"
+        var seed = azure ? nil : try root.optional("seed")?.int(in: 0...Int.max)
         if let s = samplingField {
-            if case .object = s.value { samplingName = try s.required("type").string() } else { samplingName = try s.string() }
+            if case .object = s.value {
+                if azure { try AzureSweepJob.rejectUnknownKeys(s, AzureSweepJob.samplingKeys) }
+                samplingName = try s.required("type").string()
+                if let inner = try s.optional("seed") { seed = try inner.int(in: 0...Int.max) }
+                if let r = try s.optional("rule") {
+                    switch try r.string().lowercased() {
+                    case "random": break
+                    case "sobol":
+                        notes.append("sampling_algorithm.rule sobol: Sobol sequences are not available locally; trials are drawn by seeded random sampling (seed \(seed ?? 1)).")
+                    default: throw r.fail("must be random or sobol, got \"\(try r.string())\"")
+                    }
+                    guard samplingName.lowercased() == "random" else { throw r.fail("applies only to random sampling") }
+                }
+            } else {
+                samplingName = try s.string()
+            }
         }
         switch samplingName.lowercased() {
         case "random": sampling = .random
         case "grid": sampling = .grid
         case "bayesian":
-            throw FieldError(source: source, path: "sampling_algorithm", "bayesian sampling is not implemented here: use random or grid")
+            throw FieldError(source: source, path: "sampling_algorithm", "bayesian sampling is not available locally: use random or grid")
         default:
             throw FieldError(source: source, path: "sampling_algorithm", "must be random or grid, got \"\(samplingName)\"")
         }
-        var seed = try root.optional("seed")?.int(in: 0...Int.max)
-        if let s = samplingField, case .object = s.value, let inner = try s.optional("seed") { seed = try inner.int(in: 0...Int.max) }
         self.seed = UInt64(seed ?? 1)
 
         let objective = try root.required("objective")
+        if azure { try AzureSweepJob.rejectUnknownKeys(objective, AzureSweepJob.objectiveKeys) }
         primaryMetric = try objective.required("primary_metric").string()
         let goalField = try objective.required("goal")
         guard let g = Goal(rawValue: try goalField.string().lowercased()) else { throw goalField.fail("must be maximize or minimize") }
         goal = g
 
         let limits = try root.optional("limits")
-        maxTotalTrials = try limits?.optional("max_total_trials")?.int(in: 1...1000) ?? 10
+        if azure, let limits { try AzureSweepJob.rejectUnknownKeys(limits, AzureSweepJob.limitsKeys) }
+        maxTotalTrials = try limits?.optional("max_total_trials")?.int(in: 1...1000) ?? (azure ? AzureSweepJob.defaultMaxTotalTrials : 10)
         maxConcurrentTrials = try limits?.optional("max_concurrent_trials")?.int(in: 1...1000) ?? maxTotalTrials
         timeout = try limits?.optional("timeout")?.double()
         trialTimeout = try limits?.optional("trial_timeout")?.double()
@@ -129,6 +182,11 @@ public struct SweepSpec: Sendable {
 
         if let e = try root.optional("early_termination") {
             let typeField = try e.required("type")
+            if azure {
+                let type = try typeField.string().lowercased()
+                guard let keys = AzureSweepJob.policyKeys[type] else { throw typeField.fail("must be bandit, median_stopping or truncation_selection") }
+                try AzureSweepJob.rejectUnknownKeys(e, keys)
+            }
             let interval = try e.optional("evaluation_interval")?.int(in: 0...1_000_000) ?? 1
             let delay = try e.optional("delay_evaluation")?.int(in: 0...1_000_000) ?? 0
             switch try typeField.string().lowercased() {
@@ -183,12 +241,13 @@ public struct SweepSpec: Sendable {
 
     /// A job trial's definition for one trial: each `${{search_space.NAME}}` in the command and
     /// args replaced by the value; when there is no reference at all, the values follow the args
-    /// as `--name=value` (Docs/sweeps.md).
+    /// as `--name=value` (Docs/sweeps.md), except in an Azure-shaped spec, which places them only
+    /// where it refers to them (as Azure does).
     public func job(_ base: JobSpec, parameters params: [(String, JSONValue)]) -> JobSpec {
         var job = base
         let command = base.command.flatMap { TrialParameterCheck.substitute($0, params, quoted: true) }
         let args = base.userArgs.map { TrialParameterCheck.substitute($0, params, quoted: false) }
-        if command == nil && args.allSatisfy({ $0 == nil }) {
+        if command == nil && args.allSatisfy({ $0 == nil }) && !azure {
             job.userArgs = base.userArgs + params.map { argument($0.0, $0.1) }
         } else {
             job.command = command ?? base.command

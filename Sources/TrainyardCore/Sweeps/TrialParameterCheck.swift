@@ -162,9 +162,14 @@ public enum TrialParameterCheck {
         var out = text
         for (name, value) in params {
             let v = SweepSpec.argumentText(value)
-            let safe = v.allSatisfy { $0.isLetter || $0.isNumber || "._-+/=:,".contains($0) }
-            out = out.replacingOccurrences(of: "${{search_space.\(name)}}", with: quoted && !safe ? "'" + v.replacingOccurrences(of: "'", with: "'\\''") + "'" : v)
+            out = out.replacingOccurrences(of: "${{search_space.\(name)}}", with: quoted ? shellQuoted(v) : v)
         }
         return out
+    }
+
+    /// `text` as one shell word: as it is when it holds only safe characters, else single-quoted.
+    public static func shellQuoted(_ text: String) -> String {
+        let safe = !text.isEmpty && text.allSatisfy { $0.isLetter || $0.isNumber || "._-+/=:,".contains($0) }
+        return safe ? text : "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }
