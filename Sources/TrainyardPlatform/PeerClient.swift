@@ -103,7 +103,7 @@ public final class PeerClient: @unchecked Sendable {
             }
             guard frame.requestID == id else { continue }  // an answer to a request we gave up on
             if case .error(let e) = frame.message {
-                if e.code == .badToken || e.code == .helloRequired { disconnect() }
+                if e.code == .badToken || e.code == .helloRequired || e.code == .unknownTask { disconnect() }
                 throw .server(e)
             }
             return frame.message

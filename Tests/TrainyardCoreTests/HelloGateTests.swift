@@ -63,3 +63,30 @@ extension HelloGate.Verdict {
         return nil
     }
 }
+
+final class HelloGateMembershipTests: XCTestCase {
+    func testAHelloBindsTheConnectionToATaskOfTheCluster() {
+        var cluster = ClusterSpec()
+        cluster.set(.chief, [HostPort(host: "127.0.0.1", port: 1)])
+        cluster.set(.worker, [HostPort(host: "127.0.0.1", port: 2)])
+        cluster.set(.ps, [HostPort(host: "127.0.0.1", port: 3)])
+        let gate = HelloGate(token: "secret", cluster: cluster)
+        var stranger = HelloGate.Peer()
+        XCTAssertEqual(gate.admit(.hello(Hello(token: "secret", task: .worker(7))), from: &stranger),
+                       .refused(WireError(.unknownTask, "worker-7 is not a task of this job's cluster")))
+        XCTAssertNil(stranger.task)
+        var worker = HelloGate.Peer()
+        XCTAssertEqual(gate.admit(.hello(Hello(token: "secret", task: .worker(0))), from: &worker), .welcomed(.worker(0)))
+        // The connection stays worker-0's: it cannot say hello again as the chief.
+        XCTAssertEqual(gate.admit(.hello(Hello(token: "secret", task: .chief(0))), from: &worker).refusal?.code, .unknownTask)
+        XCTAssertEqual(worker.task, .worker(0))
+        // The launcher's progress probe is let in to ask for status.
+        var probe = HelloGate.Peer()
+        XCTAssertEqual(gate.admit(.hello(Hello(token: "secret", task: HelloGate.launcherProbe)), from: &probe), .welcomed(TaskID(.evaluator, 0)))
+        // The token is checked first, whatever the task.
+        var guess = HelloGate.Peer()
+        XCTAssertEqual(gate.admit(.hello(Hello(token: "secreT", task: .worker(7))), from: &guess).refusal?.code, .badToken)
+        XCTAssertFalse(HelloGate.constantTimeEqual("secret", "secre"))
+        XCTAssertTrue(HelloGate.constantTimeEqual("secret", "secret"))
+    }
+}

@@ -41,6 +41,43 @@ final class ParameterServerTests: XCTestCase {
         XCTAssertEqual(e.code, .notInitialized)
     }
 
+    func testNonFiniteGradientsAreRefusedCountedAndLeaveTheShardUnchanged() {
+        var chief = connected(.chief(0))
+        _ = send(.initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 10, values: [1, 2, 3])), &chief)
+        var w = connected(.worker(0))
+        for bad: [Float] in [[0, .nan, 0], [.infinity, 0, -.infinity]] {
+            let d = send(.push(Push(baseStep: 0, gradients: bad)), &w, incarnation: 1)
+            guard case .error(let e)? = reply(d) else { return XCTFail("\(d)") }
+            XCTAssertEqual(e.code, .nonFiniteGradients)
+            XCTAssertTrue(e.message.contains("shard unchanged"), e.message)
+            XCTAssertFalse(d.contains(.close))
+            XCTAssertTrue(d.contains { if case .log(let line) = $0 { return line.contains("refused a push from worker-0") }; return false }, "\(d)")
+        }
+        XCTAssertEqual(ps.values, [1, 2, 3])
+        XCTAssertEqual(ps.globalStep, 0)
+        XCTAssertEqual(ps.refusedNonFinite, 2)
+        XCTAssertEqual(WireError.Code.nonFiniteGradients.description, "non-finite-gradients")
+        // A finite push still goes through.
+        XCTAssertEqual(reply(send(.push(Push(baseStep: 0, gradients: [2, 2, 2])), &w, incarnation: 1)), .pushReply(PushReply(globalStep: 1, applied: true, done: false)))
+    }
+
+    func testOnlyTrainingTasksPushAndTheFrameLimitFollowsTheShard() {
+        XCTAssertEqual(ps.payloadLimit, FrameCodec.defaultPayloadLimit)
+        var chief = connected(.chief(0))
+        _ = send(.initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 10, values: [1, 2, 3])), &chief)
+        var probe = connected(HelloGate.launcherProbe)
+        guard case .error(let e)? = reply(send(.push(Push(baseStep: 0, gradients: [1, 1, 1])), &probe, incarnation: 1)) else { return XCTFail() }
+        XCTAssertEqual(e.code, .badRequest)
+        XCTAssertEqual(ps.values, [1, 2, 3])
+        XCTAssertEqual(ps.payloadLimit, 3 * 4 + ParameterServer.payloadOverhead)
+        var adam = ParameterServer(task: .ps(0), token: "secret", optimizer: OptimizerConfig(kind: .adam, learningRate: 0.1), initialPayloadLimit: 1000)
+        XCTAssertEqual(adam.payloadLimit, 1000)
+        var c = ParameterServer.Peer()
+        _ = adam.handle(Frame(message: .hello(Hello(token: "secret", task: .chief(0)))), from: &c)
+        _ = adam.handle(Frame(message: .initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 10, values: [Float](repeating: 0, count: 100)))), from: &c)
+        XCTAssertEqual(adam.payloadLimit, 100 * 4 * 3 + ParameterServer.payloadOverhead)
+    }
+
     func testInitializePullPushAppliesSGDAndCountsSteps() {
         var chief = connected(.chief(0))
         XCTAssertEqual(reply(send(.initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 2, values: [1, 2])), &chief)), .ack(globalStep: 0))

@@ -275,7 +275,7 @@ public struct TrainerMachine: Sendable {
                     return [.checkpointSnapshot(step: due), .pull(incarnation: incarnation)]
                 }
                 return [.wait(seconds: 0.005), .pull(incarnation: incarnation)]
-            case .badToken?, .badRequest?, .helloRequired?:
+            case .badToken?, .badRequest?, .helloRequired?, .unknownTask?, .nonFiniteGradients?:
                 return stop(.clusterError, reason)
             case .shuttingDown?:
                 return stop(.success, "the job is over: \(reason)")

@@ -207,6 +207,12 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
         /// A push reached a step a failure scenario holds the cluster at until its fault fires
         /// (exact step triggers): not applied. Pull again shortly.
         public static let heldForFault = Code(rawValue: 10)
+        /// The hello named a task that is not in this job's cluster (TF_CONFIG): the connection
+        /// is closed. A hello binds its connection to one task of the cluster.
+        public static let unknownTask = Code(rawValue: 11)
+        /// A push carried NaN or infinite gradients: not applied (the shard is unchanged). The
+        /// sender's model has diverged; lower the learning rate or check the data.
+        public static let nonFiniteGradients = Code(rawValue: 12)
 
         public var description: String {
             switch self {
@@ -220,6 +226,8 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
             case .noSnapshot: return "no-snapshot"
             case .checkpointPending: return "checkpoint-pending"
             case .heldForFault: return "held-for-fault"
+            case .unknownTask: return "unknown-task"
+            case .nonFiniteGradients: return "non-finite-gradients"
             default: return "error-\(rawValue)"
             }
         }
