@@ -75,7 +75,13 @@ public final class PeerClient: @unchecked Sendable {
         } catch {
             throw .transport("cannot connect to \(server) at \(address): \(error)")
         }
-        let reply = try exchange(.hello(hello), until: deadline)
+        // The token stays here: the server challenges, the client proves its task's key.
+        let challenge = try exchange(.hello(hello), until: deadline)
+        guard case .challenge(let nonce) = challenge else {
+            disconnect()
+            throw .transport("\(server) answered hello with \(challenge.name)")
+        }
+        let reply = try exchange(.proof(mac: HelloGate.proof(token: hello.token, task: hello.task, nonce: nonce)), until: deadline)
         guard case .helloReply(let status) = reply else {
             disconnect()
             throw .transport("\(server) answered hello with \(reply.name)")

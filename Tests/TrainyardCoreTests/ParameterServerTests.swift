@@ -15,13 +15,13 @@ final class ParameterServerTests: XCTestCase {
 
     private func connected(_ task: TaskID) -> ParameterServer.Peer {
         var peer = ParameterServer.Peer()
-        _ = send(.hello(Hello(token: "secret", task: task)), &peer)
+        ps.handshake(Hello(token: "secret", task: task), from: &peer)
         return peer
     }
 
     func testWrongTokenIsRejectedAndClosed() {
         var peer = ParameterServer.Peer()
-        let d = send(.hello(Hello(token: "guess", task: .worker(0))), &peer)
+        let d = ps.handshake(Hello(token: "guess", task: .worker(0)), from: &peer)
         XCTAssertEqual(reply(d), .error(WireError(.badToken, "the hello's job token is not this job's")))
         XCTAssertTrue(d.contains(.close))
         XCTAssertNil(peer.task)
@@ -73,7 +73,7 @@ final class ParameterServerTests: XCTestCase {
         var adam = ParameterServer(task: .ps(0), token: "secret", optimizer: OptimizerConfig(kind: .adam, learningRate: 0.1), initialPayloadLimit: 1000)
         XCTAssertEqual(adam.payloadLimit, 1000)
         var c = ParameterServer.Peer()
-        _ = adam.handle(Frame(message: .hello(Hello(token: "secret", task: .chief(0)))), from: &c)
+        _ = adam.handshake(Hello(token: "secret", task: .chief(0)), from: &c)
         _ = adam.handle(Frame(message: .initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 10, values: [Float](repeating: 0, count: 100)))), from: &c)
         XCTAssertEqual(adam.payloadLimit, 100 * 4 * 3 + ParameterServer.payloadOverhead)
     }
@@ -201,7 +201,7 @@ final class ParameterServerTests: XCTestCase {
     func testMomentumKeepsVelocityAndCheckpointSlotsRestore() {
         var m = ParameterServer(task: .ps(0), token: "t", optimizer: OptimizerConfig(kind: .momentum, learningRate: 1, momentum: 0.5))
         var chief = ParameterServer.Peer()
-        _ = m.handle(Frame(message: .hello(Hello(token: "t", task: .chief(0)))), from: &chief)
+        _ = m.handshake(Hello(token: "t", task: .chief(0)), from: &chief)
         _ = m.handle(Frame(message: .initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 10, values: [0]))), from: &chief)
         _ = m.handle(Frame(incarnation: 1, message: .push(Push(baseStep: 0, gradients: [1]))), from: &chief)
         _ = m.handle(Frame(incarnation: 1, message: .push(Push(baseStep: 1, gradients: [1]))), from: &chief)

@@ -10,7 +10,13 @@ final class WireHardeningTests: XCTestCase {
         let ps = Mutex(ParameterServer(task: .ps(0), token: "tok", optimizer: OptimizerConfig(kind: .sgd, learningRate: 1),
                                        members: [.chief(0), .worker(0), .ps(0)]))
         let lines = Mutex<[String]>([])
-        var log: [String] { lines.withLock { $0 } }
+        /// The log, once it holds a line (or after 2 s): the server writes a refusal after replying.
+        var log: [String] {
+            let deadline = Deadline.after(seconds: 2)
+            while !deadline.hasPassed && lines.withLock({ $0.isEmpty }) { MonotonicClock.sleep(seconds: 0.01) }
+            MonotonicClock.sleep(seconds: 0.05)
+            return lines.withLock { $0 }
+        }
     }
 
     private func startServer(_ limits: WireLimits) throws -> (FrameServer, HostPort, Box) {

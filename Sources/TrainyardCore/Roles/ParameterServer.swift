@@ -126,6 +126,18 @@ public struct ParameterServer: Sendable {
         self.replicasToAggregate = replicasToAggregate
     }
 
+    /// Says hello as `hello.task` and answers the challenge (for an in-process client: a
+    /// `LocalShard`, tests). Returns the directives of the last step.
+    @discardableResult
+    public mutating func handshake(_ hello: Hello, from peer: inout Peer) -> [ParameterServerDirective] {
+        let first = handle(Frame(message: .hello(hello)), from: &peer)
+        for case .reply(let frame) in first {
+            guard case .challenge(let nonce) = frame.message else { continue }
+            return handle(Frame(message: .proof(mac: HelloGate.proof(token: hello.token, task: hello.task, nonce: nonce))), from: &peer)
+        }
+        return first
+    }
+
     /// The answer to a synchronous push that waited for step `after` to be applied.
     public func syncPushReply(after: Int64, incarnation requested: UInt32, returnValues: Bool = false) -> Message {
         if shuttingDown { return .error(WireError(.shuttingDown, "the job is over")) }
@@ -162,6 +174,7 @@ public struct ParameterServer: Sendable {
         func fail(_ code: WireError.Code, _ text: String) -> ParameterServerDirective { reply(.error(WireError(code, text))) }
 
         switch gate.admit(frame.message, from: &peer) {
+        case .challenged(let nonce): return [reply(.challenge(nonce: nonce))]
         case .welcomed: return [reply(.helloReply(status))]
         case .refused(let error): return [reply(.error(error)), .close]
         case .admitted: break
@@ -279,7 +292,7 @@ public struct ParameterServer: Sendable {
             shuttingDown = true
             return [reply(.ack(globalStep: globalStep)), .stepAdvanced, .exitCleanly(reason: reason)]
 
-        case .hello, .helloReply, .ack, .pullReply, .pushReply, .statusReply, .error:
+        case .hello, .proof, .challenge, .helloReply, .ack, .pullReply, .pushReply, .statusReply, .error:
             return [fail(.badRequest, "\(frame.message.name) is not a request a parameter server answers")]
         }
     }

@@ -24,6 +24,7 @@ public struct TaskControl: Sendable {
         func reply(_ m: Message) -> Directive { .reply(Frame(requestID: frame.requestID, incarnation: status.incarnation, message: m)) }
         let caller: TaskID
         switch gate.admit(frame.message, from: &peer) {
+        case .challenged(let nonce): return [reply(.challenge(nonce: nonce))]
         case .welcomed: return [reply(.helloReply(status))]
         case .refused(let error): return [reply(.error(error)), .close]
         case .admitted(let task): caller = task

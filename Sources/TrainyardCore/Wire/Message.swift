@@ -1,10 +1,14 @@
 /// Every message Trainyard's tasks exchange. One-byte tags; payloads in Docs/wire-protocol.md.
 ///
-/// Requests: `hello`, `initialize`, `pull`, `push`, `status`, `shutdown`.
-/// Replies: `helloReply`, `ack`, `pullReply`, `pushReply`, `statusReply`, `error`.
+/// Requests: `hello`, `proof`, `initialize`, `pull`, `push`, `status`, `shutdown`.
+/// Replies: `challenge`, `helloReply`, `ack`, `pullReply`, `pushReply`, `statusReply`, `error`.
 public enum Message: Sendable, Equatable {
-    /// First message on every connection: proves membership of the job with its token.
+    /// First message on every connection: names the task connecting (the token stays home).
     case hello(Hello)
+    /// The server's answer to `hello`: a fresh random nonce the client must sign.
+    case challenge(nonce: [UInt8])
+    /// The client's answer to `challenge`: HMAC-SHA-256 under its task's key (`HelloGate.proof`).
+    case proof(mac: [UInt8])
     /// The server's answer to `hello`: who it is and where training stands.
     case helloReply(Status)
     /// Chief → ps: set the shard's values (fresh or restored) under a new cluster incarnation.
@@ -39,6 +43,8 @@ public enum Message: Sendable, Equatable {
         case .statusReply: return 10
         case .shutdown: return 11
         case .error: return 12
+        case .challenge: return 13
+        case .proof: return 14
         }
     }
 
@@ -57,12 +63,15 @@ public enum Message: Sendable, Equatable {
         case .statusReply: return "statusReply"
         case .shutdown: return "shutdown"
         case .error: return "error"
+        case .challenge: return "challenge"
+        case .proof: return "proof"
         }
     }
 }
 
 public struct Hello: Sendable, Equatable {
-    /// The per-job secret the launcher gives every task (`TRAINYARD_JOB_TOKEN`).
+    /// The per-job secret the launcher gives every task (`TRAINYARD_JOB_TOKEN`). Never sent: the
+    /// client answers the server's `challenge` with a `proof` made from it (empty once decoded).
     public var token: String
     /// Who is connecting.
     public var task: TaskID

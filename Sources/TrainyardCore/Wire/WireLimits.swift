@@ -5,7 +5,7 @@
 /// environment a role starts with (`RoleEnvironment.handshakeTimeout` and friends), with the
 /// defaults below.
 public struct WireLimits: Sendable, Equatable {
-    /// The largest payload read before a connection's hello: a hello is a token and a task, far
+    /// The largest payload read before a connection has proved its task: a hello or a proof is far
     /// below this. A header announcing more is refused before anything is allocated.
     public static let helloPayloadLimit = 4096
 
