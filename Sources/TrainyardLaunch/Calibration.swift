@@ -96,6 +96,9 @@ public enum Calibration {
         let address = HostPort(host: "localhost", port: listener.localAddress.port)
         var cluster = ClusterSpec()
         cluster.set(.ps, [address])
+        // The ps admits hellos from the tasks of its cluster only: name the chief this client
+        // speaks as (nothing listens there; the ps never connects to it).
+        cluster.set(.chief, [HostPort(host: "127.0.0.1", port: 1)])
         var environment = ProcessInfo.processInfo.environment
         environment[RoleEnvironment.tfConfig] = TFConfig(cluster: cluster, task: .init(type: .ps, index: 0)).serialized()
         environment[RoleEnvironment.token] = token

@@ -1,9 +1,14 @@
+import Synchronization
 import TrainyardCore
 
 /// A connection that carries Trainyard frames: one `Socket`, framed by `FrameCodec`.
 ///
 /// Every send and receive has a deadline. Outgoing bytes pass through the `NetworkShaper` the
 /// connection was given (bandwidth emulation and injected network faults), if any.
+///
+/// A server's connection (one a `FrameServer` accepted) also carries the server's `WireLimits`:
+/// `receiveRequest` reads a hello-sized frame within the handshake deadline until the handler
+/// calls `authenticate(as:)`, then frames up to the handler's limit within the idle deadline.
 public final class FrameConnection: @unchecked Sendable {
     public let socket: Socket
     /// The task at the other end, when known (used by the shaper to apply per-link faults).
@@ -11,12 +16,45 @@ public final class FrameConnection: @unchecked Sendable {
     public let payloadLimit: Int
     /// The emulated network this connection's traffic passes through; nil = unshaped.
     public let shaper: NetworkShaper?
+    /// The peer's address, for logs.
+    public let remoteAddress: HostPort
+    /// The limits of the server that accepted the connection, and where it reports refusals.
+    let limits: WireLimits
+    let refusals: RefusalReporter?
+    /// When the connection was accepted (`MonotonicClock` seconds).
+    public let acceptedAt: Double
+    private let authenticatedFlag = Atomic<Bool>(false)
 
     public init(socket: Socket, peer: TaskID? = nil, payloadLimit: Int = FrameCodec.defaultPayloadLimit, shaper: NetworkShaper? = nil) {
         self.socket = socket
         self.peer = peer
         self.payloadLimit = payloadLimit
         self.shaper = shaper
+        self.remoteAddress = HostPort(host: "?", port: 0)
+        self.limits = WireLimits()
+        self.refusals = nil
+        self.acceptedAt = MonotonicClock.now()
+    }
+
+    init(accepted socket: Socket, shaper: NetworkShaper?, limits: WireLimits, refusals: RefusalReporter?) {
+        self.socket = socket
+        self.peer = nil
+        self.payloadLimit = FrameCodec.defaultPayloadLimit
+        self.shaper = shaper
+        self.remoteAddress = socket.remoteAddress
+        self.limits = limits
+        self.refusals = refusals
+        self.acceptedAt = MonotonicClock.now()
+    }
+
+    /// Whether the peer's hello was welcomed (set by the handler with `authenticate(as:)`).
+    public var isAuthenticated: Bool { authenticatedFlag.load(ordering: .acquiring) }
+
+    /// Records that the connection's hello was welcomed as `task`: from now on it may send frames
+    /// up to the handler's limit, and is no longer the first to go when the server is full.
+    public func authenticate(as task: TaskID) {
+        peer = task
+        authenticatedFlag.store(true, ordering: .releasing)
     }
 
     public func send(_ frame: Frame, until deadline: Deadline) throws(SocketError) {
@@ -26,11 +64,12 @@ public final class FrameConnection: @unchecked Sendable {
     }
 
     /// Reads one frame. Throws `SocketError` for transport failures and `FrameError` for bytes that
-    /// are not a valid frame (the caller should close the connection).
-    public func receive(until deadline: Deadline) throws -> Frame {
+    /// are not a valid frame (the caller should close the connection). A header announcing more
+    /// than `limit` is refused before the payload is allocated.
+    public func receive(until deadline: Deadline, limit: Int? = nil) throws -> Frame {
         var header = [UInt8](repeating: 0, count: FrameCodec.headerSize)
         try header.withUnsafeMutableBytes { raw in try socket.read(into: raw, until: deadline) }
-        let h = try FrameCodec.decodeHeader(header, limit: payloadLimit)
+        let h = try FrameCodec.decodeHeader(header, limit: limit ?? payloadLimit)
         var payload = [UInt8](repeating: 0, count: h.payloadLength)
         if h.payloadLength > 0 {
             try payload.withUnsafeMutableBytes { raw in try socket.read(into: raw, until: deadline) }
@@ -39,5 +78,77 @@ public final class FrameConnection: @unchecked Sendable {
         return try FrameCodec.decodePayload(h, payload)
     }
 
+    /// A server's read of the next request, under the server's `WireLimits`: before the hello, a
+    /// frame of at most `WireLimits.helloPayloadLimit` bytes, all of it before the handshake
+    /// deadline; after it, at most `authenticatedLimit()` bytes, the header within the idle
+    /// timeout. Returns nil when the connection should end: the peer went away, or it broke a
+    /// limit (then the peer is told why, if it can hear, and the refusal is logged).
+    public func receiveRequest(authenticatedLimit: () -> Int) -> Frame? {
+        let authenticated = isAuthenticated
+        let deadline: Deadline = authenticated ? .after(seconds: limits.idleTimeout)
+            : .after(seconds: max(0, limits.handshakeTimeout - (MonotonicClock.now() - acceptedAt)))
+        do {
+            return try receive(until: deadline, limit: authenticated ? authenticatedLimit() : WireLimits.helloPayloadLimit)
+        } catch let error as FrameError {
+            let reason = authenticated ? error.description : "before hello: \(error)"
+            try? send(Frame(message: .error(WireError(.badRequest, reason))), until: .after(seconds: 1))
+            refuse(reason)
+        } catch SocketError.timedOut {
+            if authenticated {
+                refusals?.closed(self, reason: "idle for \(format(limits.idleTimeout)) s (\(RoleEnvironment.idleTimeout))")
+            } else {
+                refuse("no hello within \(format(limits.handshakeTimeout)) s (\(RoleEnvironment.handshakeTimeout))")
+            }
+        } catch {
+            // The peer went away, or the server is stopping.
+        }
+        return nil
+    }
+
+    /// Reports that the server turned this connection away for `reason` (logged, rate-limited).
+    public func refuse(_ reason: String) {
+        refusals?.refused(self, reason: reason)
+    }
+
+    private func format(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+    }
+
     public func close() { socket.close() }
+}
+
+/// Where a server's refusals go: one `RefusalLog` per server, and the server's log.
+final class RefusalReporter: Sendable {
+    private let state = Mutex(RefusalLog())
+    private let write: @Sendable (String) -> Void
+
+    init(write: @escaping @Sendable (String) -> Void) {
+        self.write = write
+    }
+
+    func refused(_ connection: FrameConnection, reason: String) {
+        refused(address: connection.remoteAddress, reason: reason)
+    }
+
+    func refused(address: HostPort, reason: String) {
+        let now = MonotonicClock.now()
+        if let line = state.withLock({ $0.record(address: address.description, host: address.host, reason: reason, now: now) }) {
+            write(line)
+        }
+    }
+
+    /// A connection closed for a reason that is not a refusal (idle): also rate-limited.
+    func closed(_ connection: FrameConnection, reason: String) {
+        let now = MonotonicClock.now()
+        let who = connection.peer.map { " (\($0))" } ?? ""
+        if let line = state.withLock({ $0.record(address: connection.remoteAddress.description + who, host: connection.remoteAddress.host, reason: reason, now: now) }) {
+            write(line.replacingPrefix("refused connection from", with: "closed connection from"))
+        }
+    }
+}
+
+private extension String {
+    func replacingPrefix(_ prefix: String, with other: String) -> String {
+        hasPrefix(prefix) ? other + dropFirst(prefix.count) : self
+    }
 }

@@ -75,7 +75,13 @@ public final class PeerClient: @unchecked Sendable {
         } catch {
             throw .transport("cannot connect to \(server) at \(address): \(error)")
         }
-        let reply = try exchange(.hello(hello), until: deadline)
+        // The token stays here: the server challenges, the client proves its task's key.
+        let challenge = try exchange(.hello(hello), until: deadline)
+        guard case .challenge(let nonce) = challenge else {
+            disconnect()
+            throw .transport("\(server) answered hello with \(challenge.name)")
+        }
+        let reply = try exchange(.proof(mac: HelloGate.proof(token: hello.token, task: hello.task, nonce: nonce)), until: deadline)
         guard case .helloReply(let status) = reply else {
             disconnect()
             throw .transport("\(server) answered hello with \(reply.name)")
@@ -103,7 +109,7 @@ public final class PeerClient: @unchecked Sendable {
             }
             guard frame.requestID == id else { continue }  // an answer to a request we gave up on
             if case .error(let e) = frame.message {
-                if e.code == .badToken || e.code == .helloRequired { disconnect() }
+                if e.code == .badToken || e.code == .helloRequired || e.code == .unknownTask { disconnect() }
                 throw .server(e)
             }
             return frame.message

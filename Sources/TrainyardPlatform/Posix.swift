@@ -145,6 +145,16 @@ extension Posix {
         return storage
     }
 
+    /// The address of the peer `fd` is connected to.
+    public static func peerAddress(_ fd: Int32) throws(SystemError) -> sockaddr_storage {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        try call("getpeername") {
+            withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) } }
+        }
+        return storage
+    }
+
     public static func bind(_ fd: Int32, to address: sockaddr_storage, length: socklen_t, _ detail: String) throws(SystemError) {
         var address = address
         try call("bind", detail) {

@@ -69,6 +69,12 @@ public final class Socket: @unchecked Sendable {
         return Socket.hostPort(storage)
     }
 
+    /// The address of the peer at the other end of a connection (0.0.0.0:0 when unknown).
+    public var remoteAddress: HostPort {
+        guard let storage = try? Posix.peerAddress(fd) else { return Socket.hostPort(sockaddr_storage()) }
+        return Socket.hostPort(storage)
+    }
+
     static func hostPort(_ storage: sockaddr_storage) -> HostPort {
         let (host, port) = Posix.numericHostPort(storage)
         return HostPort(host: host, port: port)

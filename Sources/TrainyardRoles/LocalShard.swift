@@ -30,7 +30,7 @@ public final class LocalShard: ShardClient {
 
     public init(owner: TaskID, token: String, optimizer: OptimizerConfig) {
         state = ParameterServer(task: .ps(0), token: token, optimizer: optimizer)
-        _ = state.handle(Frame(message: .hello(Hello(token: token, task: owner))), from: &peer)
+        state.handshake(Hello(token: token, task: owner), from: &peer)
     }
 
     public func connect(until deadline: Deadline) throws(RPCError) -> Status { state.status }

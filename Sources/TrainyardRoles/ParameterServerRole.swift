@@ -11,7 +11,7 @@ public enum ParameterServerRole {
         let settings = context.settings
         let aggregate = settings.sync ? (settings.replicasToAggregate ?? context.config.cluster.trainingTasks.count) : nil
         let state = Mutex(ParameterServer(task: context.task, token: context.token, optimizer: settings.optimizerConfig,
-                                          replicasToAggregate: aggregate))
+                                          replicasToAggregate: aggregate, members: context.members))
         // The start barrier: every training task of the cluster takes part.
         let trainers = Set(context.config.cluster.trainingTasks)
         state.withLock { $0.trainers = trainers }
@@ -21,27 +21,24 @@ public enum ParameterServerRole {
         // Synchronous pushes wait here for their step to be applied.
         let stepAdvanced = NSCondition()
 
-        let server = FrameServer(listener: context.listener, shaper: context.shaper) { connection in
+        let server = FrameServer(listener: context.listener, shaper: context.shaper, limits: context.wireLimits, log: { log($0) }) { connection in
             var peer = ParameterServer.Peer()
             while true {
-                let frame: Frame
-                do {
-                    frame = try connection.receive(until: .never)
-                } catch let error as FrameError {
-                    try? connection.send(Frame(message: .error(WireError(.badRequest, error.description))), until: .after(seconds: 1))
-                    return
-                } catch {
-                    return  // the peer went away, or the server is stopping
-                }
+                guard let frame = connection.receiveRequest(authenticatedLimit: { state.withLock { $0.payloadLimit } }) else { return }
                 let directives = state.withLock { $0.handle(frame, from: &peer) }
-                connection.peer = peer.task
+                if let task = peer.task, !connection.isAuthenticated { connection.authenticate(as: task) }
                 for directive in directives {
                     switch directive {
                     case .reply(let reply):
                         let wait = frame.deadlineMillis > 0 ? max(Double(frame.deadlineMillis) / 1000, 1) : replyTimeout
                         do { try connection.send(reply, until: .after(seconds: wait)) } catch { return }
                     case .close:
+                        if case .reply(let last)? = directives.first, case .error(let e) = last.message, !connection.isAuthenticated {
+                            connection.refuse("\(e.code): \(e.message)")
+                        }
                         return
+                    case .log(let line):
+                        log(line)
                     case .exitCleanly(let reason):
                         exitReason.withLock { $0 = $0 ?? reason }
                     case .stepAdvanced:

@@ -17,8 +17,14 @@ public struct RoleContext: @unchecked Sendable {
     /// Whether `--job-dir` was given (the launcher always gives it); without it `jobDirectory` is the
     /// current directory, where a ps run by hand (or by `calibrate`) writes no metrics.
     public var jobDirectoryGiven = true
+    /// What one connection may cost this task's server (`TRAINYARD_HANDSHAKE_TIMEOUT`,
+    /// `TRAINYARD_IDLE_TIMEOUT`, `TRAINYARD_MAX_CONNECTIONS`), the cap kept below the descriptor limit.
+    public var wireLimits = WireLimits()
 
     public var task: TaskID { config.task.id }
+
+    /// The tasks a hello may name: this job's cluster.
+    public var members: Set<TaskID> { Set(config.cluster.tasks) }
 
     /// Reads the command line and environment of a role executable that runs tasks of `accepted` types.
     public static func load(arguments argv: [String], accepting accepted: Set<TaskType>, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RoleContext {
@@ -62,9 +68,13 @@ public struct RoleContext: @unchecked Sendable {
             shaper.update(NetworkShaper.Conditions(bandwidth: bandwidth))
         }
 
+        let wireLimits = try WireLimits.from(environment: environment)
+            .fitting(descriptorLimit: (try? MachineLimits.descriptorLimit()) ?? Int.max)
+
         let jobDirectory = Files.absolute(jobDir ?? FileManager.default.currentDirectoryPath)
         return RoleContext(config: config, token: token, settings: settings, jobDirectory: jobDirectory,
-                           listener: listener, log: RoleLog(task: config.task.id), shaper: shaper, jobDirectoryGiven: jobDir != nil)
+                           listener: listener, log: RoleLog(task: config.task.id), shaper: shaper, jobDirectoryGiven: jobDir != nil,
+                           wireLimits: wireLimits)
     }
 }
 

@@ -83,7 +83,7 @@ public final class ShardSet {
                 }
                 statuses.append(status)
             } catch {
-                if let code = (error as? RPCError)?.code, code == .badToken || code == .badRequest {
+                if let code = (error as? RPCError)?.code, code == .badToken || code == .badRequest || code == .unknownTask {
                     return .refused(code, reason: "ps-\(i): \(error)")
                 }
                 return .unreachable(reason: "ps-\(i): \(error)")

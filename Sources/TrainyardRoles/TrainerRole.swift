@@ -90,15 +90,22 @@ public final class TrainerRole {
 
         let shared = SharedState(Status(task: context.task, initialized: false, incarnation: 0, globalStep: 0, done: false, shardElements: 0))
         self.shared = shared
-        let controlLogic = TaskControl(token: context.token)
-        let control = FrameServer(listener: context.listener, shaper: context.shaper) { connection in
+        let controlLogic = TaskControl(token: context.token, members: context.members)
+        let log = context.log
+        let control = FrameServer(listener: context.listener, shaper: context.shaper, limits: context.wireLimits, log: { log($0) }) { connection in
             var peer = TaskControl.Peer()
-            while let frame = try? connection.receive(until: .never) {
+            while let frame = connection.receiveRequest(authenticatedLimit: { TaskControl.payloadLimit }) {
                 let status = shared.published.withLock { $0 }
-                for directive in controlLogic.handle(frame, from: &peer, status: status) {
+                let directives = controlLogic.handle(frame, from: &peer, status: status)
+                if let task = peer.task, !connection.isAuthenticated { connection.authenticate(as: task) }
+                for directive in directives {
                     switch directive {
                     case .reply(let reply): try? connection.send(reply, until: .after(seconds: 2))
-                    case .close: return
+                    case .close:
+                        if case .reply(let last)? = directives.first, case .error(let e) = last.message, !connection.isAuthenticated {
+                            connection.refuse("\(e.code): \(e.message)")
+                        }
+                        return
                     case .shutdown(let reason): shared.shutdownReason.withLock { $0 = $0 ?? reason }
                     }
                 }
@@ -242,12 +249,20 @@ public final class TrainerRole {
         }
         stepLoss = result.loss
         stepCorrect = result.correct
-        return gradients.withUnsafeBufferPointer { g in
+        let finite = gradients.withUnsafeBufferPointer { g in
             // NaN and ±inf are the only values whose difference with themselves is not 0.
             var sum: Float = 0
             for x in g { sum += x - x }
             return sum == 0
         }
+        if !finite && settings.allowDivergence {
+            // Training on (--allow-divergence) sends non-finite values as 0: a parameter server
+            // refuses a push that carries any (non-finite-gradients), so the shard stays finite.
+            gradients.withUnsafeMutableBufferPointer { g in
+                for i in g.indices where !g[i].isFinite { g[i] = 0 }
+            }
+        }
+        return finite
     }
 
     private func push() -> TrainerMachine.Event {

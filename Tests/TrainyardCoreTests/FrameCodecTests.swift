@@ -3,7 +3,9 @@ import XCTest
 
 final class FrameCodecTests: XCTestCase {
     let samples: [Message] = [
-        .hello(Hello(token: "t0k3n", task: .worker(2))),
+        .hello(Hello(token: "", task: .worker(2))),
+        .challenge(nonce: [UInt8](0..<32)),
+        .proof(mac: [UInt8](repeating: 0xab, count: 32)),
         .helloReply(Status(task: .ps(1), initialized: true, incarnation: 3, globalStep: 42, done: false, shardElements: 9)),
         .initialize(Initialize(incarnation: 2, globalStep: 10, maxSteps: 100, values: [1, -2.5, .pi], slots: [[0, 0, 1]])),
         .initialize(Initialize(incarnation: 3, globalStep: 0, maxSteps: 9, values: [1], snapshotEvery: [500, 300])),
@@ -27,10 +29,26 @@ final class FrameCodecTests: XCTestCase {
         }
     }
 
+    func testTheTokenNeverCrossesTheWire() throws {
+        let bytes = FrameCodec.encode(Frame(message: .hello(Hello(token: "s3cret-token", task: .worker(1)))))
+        XCTAssertNil(String(decoding: bytes, as: UTF8.self).range(of: "s3cret-token"))
+        XCTAssertEqual(try FrameCodec.decode(bytes).message, .hello(Hello(token: "", task: .worker(1))))
+    }
+
+    func testHMACSHA256MatchesRFC4231() {
+        func hex(_ b: [UInt8]) -> String { b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
+        // RFC 4231 test case 2.
+        let mac = SHA256.hmac(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8))
+        XCTAssertEqual(hex(mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        // Test case 6: a key longer than a block.
+        let long = SHA256.hmac(key: [UInt8](repeating: 0xaa, count: 131), message: Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8))
+        XCTAssertEqual(hex(long), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
+    }
+
     func testHeaderLayoutIsDocumentedLittleEndian() {
         let bytes = FrameCodec.encode(Frame(requestID: 0x0102_0304, incarnation: 5, deadlineMillis: 250, message: .status))
         XCTAssertEqual(Array(bytes[0..<4]), Array("TYRD".utf8))
-        XCTAssertEqual(bytes[4], 2)  // version
+        XCTAssertEqual(bytes[4], 3)  // version
         XCTAssertEqual(bytes[5], 9)  // status tag
         XCTAssertEqual(Array(bytes[8..<12]), [4, 3, 2, 1])
         XCTAssertEqual(Array(bytes[16..<20]), [250, 0, 0, 0])

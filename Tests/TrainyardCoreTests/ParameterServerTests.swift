@@ -15,7 +15,7 @@ final class ParameterServerTests: XCTestCase {
 
     private func connected(_ task: TaskID) -> ParameterServer.Peer {
         var peer = ParameterServer.Peer()
-        _ = send(.hello(Hello(token: "secret", task: task)), &peer)
+        ps.handshake(Hello(token: "secret", task: task), from: &peer)
         return peer
     }
 
@@ -48,7 +48,7 @@ final class ParameterServerTests: XCTestCase {
 
     func testWrongTokenIsRejectedAndClosed() {
         var peer = ParameterServer.Peer()
-        let d = send(.hello(Hello(token: "guess", task: .worker(0))), &peer)
+        let d = ps.handshake(Hello(token: "guess", task: .worker(0)), from: &peer)
         XCTAssertEqual(reply(d), .error(WireError(.badToken, "the hello's job token is not this job's")))
         XCTAssertTrue(d.contains(.close))
         XCTAssertNil(peer.task)
@@ -66,6 +66,43 @@ final class ParameterServerTests: XCTestCase {
         var w = connected(.worker(0))
         guard case .error(let e)? = reply(send(.pull(Pull()), &w)) else { return XCTFail() }
         XCTAssertEqual(e.code, .notInitialized)
+    }
+
+    func testNonFiniteGradientsAreRefusedCountedAndLeaveTheShardUnchanged() {
+        var chief = connected(.chief(0))
+        _ = send(.initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 10, values: [1, 2, 3])), &chief)
+        var w = connected(.worker(0))
+        for bad: [Float] in [[0, .nan, 0], [.infinity, 0, -.infinity]] {
+            let d = send(.push(Push(baseStep: 0, gradients: bad)), &w, incarnation: 1)
+            guard case .error(let e)? = reply(d) else { return XCTFail("\(d)") }
+            XCTAssertEqual(e.code, .nonFiniteGradients)
+            XCTAssertTrue(e.message.contains("shard unchanged"), e.message)
+            XCTAssertFalse(d.contains(.close))
+            XCTAssertTrue(d.contains { if case .log(let line) = $0 { return line.contains("refused a push from worker-0") }; return false }, "\(d)")
+        }
+        XCTAssertEqual(ps.values, [1, 2, 3])
+        XCTAssertEqual(ps.globalStep, 0)
+        XCTAssertEqual(ps.refusedNonFinite, 2)
+        XCTAssertEqual(WireError.Code.nonFiniteGradients.description, "non-finite-gradients")
+        // A finite push still goes through.
+        XCTAssertEqual(reply(send(.push(Push(baseStep: 0, gradients: [2, 2, 2])), &w, incarnation: 1)), .pushReply(PushReply(globalStep: 1, applied: true, done: false)))
+    }
+
+    func testOnlyTrainingTasksPushAndTheFrameLimitFollowsTheShard() {
+        XCTAssertEqual(ps.payloadLimit, FrameCodec.defaultPayloadLimit)
+        var chief = connected(.chief(0))
+        _ = send(.initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 10, values: [1, 2, 3])), &chief)
+        var probe = connected(HelloGate.launcherProbe)
+        guard case .error(let e)? = reply(send(.push(Push(baseStep: 0, gradients: [1, 1, 1])), &probe, incarnation: 1)) else { return XCTFail() }
+        XCTAssertEqual(e.code, .badRequest)
+        XCTAssertEqual(ps.values, [1, 2, 3])
+        XCTAssertEqual(ps.payloadLimit, 3 * 4 + ParameterServer.payloadOverhead)
+        var adam = ParameterServer(task: .ps(0), token: "secret", optimizer: OptimizerConfig(kind: .adam, learningRate: 0.1), initialPayloadLimit: 1000)
+        XCTAssertEqual(adam.payloadLimit, 1000)
+        var c = ParameterServer.Peer()
+        _ = adam.handshake(Hello(token: "secret", task: .chief(0)), from: &c)
+        _ = adam.handle(Frame(message: .initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 10, values: [Float](repeating: 0, count: 100)))), from: &c)
+        XCTAssertEqual(adam.payloadLimit, 100 * 4 * 3 + ParameterServer.payloadOverhead)
     }
 
     func testInitializePullPushAppliesSGDAndCountsSteps() {
@@ -191,7 +228,7 @@ final class ParameterServerTests: XCTestCase {
     func testMomentumKeepsVelocityAndCheckpointSlotsRestore() {
         var m = ParameterServer(task: .ps(0), token: "t", optimizer: OptimizerConfig(kind: .momentum, learningRate: 1, momentum: 0.5))
         var chief = ParameterServer.Peer()
-        _ = m.handle(Frame(message: .hello(Hello(token: "t", task: .chief(0)))), from: &chief)
+        _ = m.handshake(Hello(token: "t", task: .chief(0)), from: &chief)
         _ = m.handle(Frame(message: .initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 10, values: [0]))), from: &chief)
         _ = m.handle(Frame(incarnation: 1, message: .push(Push(baseStep: 0, gradients: [1]))), from: &chief)
         _ = m.handle(Frame(incarnation: 1, message: .push(Push(baseStep: 1, gradients: [1]))), from: &chief)

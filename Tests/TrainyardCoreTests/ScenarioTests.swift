@@ -190,12 +190,12 @@ final class SyncParameterServerTests: XCTestCase {
     func testAggregatesKGradientsDropsStaleAndWaits() {
         var ps = ParameterServer(task: .ps(0), token: "t", optimizer: OptimizerConfig(kind: .sgd, learningRate: 1), replicasToAggregate: 2)
         var chief = ParameterServer.Peer()
-        _ = ps.handle(Frame(message: .hello(Hello(token: "t", task: .chief(0)))), from: &chief)
+        _ = ps.handshake(Hello(token: "t", task: .chief(0)), from: &chief)
         _ = ps.handle(Frame(message: .initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 10, values: [0, 0]))), from: &chief)
         var a = ParameterServer.Peer(), b = ParameterServer.Peer(), c = ParameterServer.Peer()
-        _ = ps.handle(Frame(message: .hello(Hello(token: "t", task: .worker(0)))), from: &a)
-        _ = ps.handle(Frame(message: .hello(Hello(token: "t", task: .worker(1)))), from: &b)
-        _ = ps.handle(Frame(message: .hello(Hello(token: "t", task: .worker(2)))), from: &c)
+        _ = ps.handshake(Hello(token: "t", task: .worker(0)), from: &a)
+        _ = ps.handshake(Hello(token: "t", task: .worker(1)), from: &b)
+        _ = ps.handshake(Hello(token: "t", task: .worker(2)), from: &c)
 
         // The first gradient waits for a second one.
         XCTAssertEqual(ps.handle(Frame(requestID: 7, incarnation: 1, message: .push(Push(baseStep: 0, gradients: [2, 0]))), from: &a),

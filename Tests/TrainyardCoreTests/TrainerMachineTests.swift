@@ -100,6 +100,17 @@ final class TrainerMachineTests: XCTestCase {
         XCTAssertEqual(m.restores, 1)
     }
 
+    func testAPushRefusedForNonFiniteGradientsFailsTheJobAndAStrangerTaskIsAClusterError() {
+        var worker = TrainerMachine(config(chief: false))
+        _ = worker.handle(.started(now: 0))
+        _ = worker.handle(.clusterPolled([status(0, initialized: true, incarnation: 1)], now: 0))
+        let refused = worker.handle(.rpcFailed(.nonFiniteGradients, reason: "ps-0: non-finite-gradients: push refused", now: 1))
+        XCTAssertEqual(refused.last, .exit(.jobFailed, reason: "ps-0: non-finite-gradients: push refused"))
+        var stranger = TrainerMachine(config(chief: false))
+        _ = stranger.handle(.started(now: 0))
+        XCTAssertEqual(stranger.handle(.rpcFailed(.unknownTask, reason: "ps-0: unknown-task", now: 1)).last, .exit(.clusterError, reason: "ps-0: unknown-task"))
+    }
+
     func testEmptyPsDuringTrainingMakesTheChiefRestoreAndWorkersWait() {
         var chief = TrainerMachine(config(chief: true))
         _ = chief.handle(.started(now: 0))

@@ -19,7 +19,7 @@ final class LoopbackTests: XCTestCase {
                     switch d {
                     case .reply(let f): try? conn.send(f, until: .after(seconds: 2))
                     case .close: return
-                    case .exitCleanly, .stepAdvanced, .awaitStep: break
+                    case .exitCleanly, .stepAdvanced, .awaitStep, .log: break
                     }
                 }
             }

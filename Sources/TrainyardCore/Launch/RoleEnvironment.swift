@@ -13,4 +13,10 @@ public enum RoleEnvironment {
     public static let bandwidth = "TRAINYARD_NET_BANDWIDTH"
     /// A JSON file of network and compute faults the task polls (fault injection).
     public static let faultFile = "TRAINYARD_FAULT_FILE"
+    /// Seconds a new connection has to send its hello (`WireLimits.handshakeTimeout`, 10 by default).
+    public static let handshakeTimeout = "TRAINYARD_HANDSHAKE_TIMEOUT"
+    /// Seconds a connection that said hello may stay silent (`WireLimits.idleTimeout`, 300 by default).
+    public static let idleTimeout = "TRAINYARD_IDLE_TIMEOUT"
+    /// Connections a task's listener keeps at once (`WireLimits.maxConnections`, 256 by default).
+    public static let maxConnections = "TRAINYARD_MAX_CONNECTIONS"
 }

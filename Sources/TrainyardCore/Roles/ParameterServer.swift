@@ -39,6 +39,8 @@ public enum ParameterServerDirective: Sendable, Equatable {
     case awaitStep(after: Int64, requestID: UInt32, returnValues: Bool)
     /// The global step advanced: wake every push waiting in `awaitStep`.
     case stepAdvanced
+    /// Write this line to the task's log (a refused push, say).
+    case log(String)
 }
 
 /// One parameter server's whole logic, without sockets: the shard's values and optimizer state,
@@ -123,11 +125,33 @@ public struct ParameterServer: Sendable {
     /// Synchronous training: gradients dropped because they were computed for an older step.
     public private(set) var droppedStale = 0
 
-    public init(task: TaskID, token: String, optimizer: OptimizerConfig, replicasToAggregate: Int? = nil) {
+    /// Pushes refused because their gradients held NaN or infinity.
+    public private(set) var refusedNonFinite = 0
+
+    /// The largest payload read from a connection before the chief's `initialize` (which carries
+    /// the shard, its size unknown until then); after it, `payloadLimit` is the shard's size.
+    public let initialPayloadLimit: Int
+
+    /// `members`: the tasks a hello may name (TF_CONFIG's cluster); nil = any task.
+    public init(task: TaskID, token: String, optimizer: OptimizerConfig, replicasToAggregate: Int? = nil, members: Set<TaskID>? = nil,
+                initialPayloadLimit: Int = FrameCodec.defaultPayloadLimit) {
         self.task = task
-        self.gate = HelloGate(token: token)
+        self.gate = HelloGate(token: token, members: members)
+        self.initialPayloadLimit = initialPayloadLimit
         self.optimizer = optimizer
         self.replicasToAggregate = replicasToAggregate
+    }
+
+    /// Says hello as `hello.task` and answers the challenge (for an in-process client: a
+    /// `LocalShard`, tests). Returns the directives of the last step.
+    @discardableResult
+    public mutating func handshake(_ hello: Hello, from peer: inout Peer) -> [ParameterServerDirective] {
+        let first = handle(Frame(message: .hello(hello)), from: &peer)
+        for case .reply(let frame) in first {
+            guard case .challenge(let nonce) = frame.message else { continue }
+            return handle(Frame(message: .proof(mac: HelloGate.proof(token: hello.token, task: hello.task, nonce: nonce))), from: &peer)
+        }
+        return first
     }
 
     /// The answer to a synchronous push that waited for step `after` to be applied.
@@ -142,6 +166,18 @@ public struct ParameterServer: Sendable {
 
     public var done: Bool { globalStep >= maxSteps }
 
+    /// Room for everything in a payload besides the Float arrays (counts, steps, strings).
+    public static let payloadOverhead = 64 << 10
+
+    /// The largest payload to read from a connection that said hello: once initialized, what the
+    /// shard needs (an `initialize` of its values and every optimizer slot, the largest request),
+    /// before that `initialPayloadLimit`. Connections that have not said hello read far less
+    /// (`WireLimits.helloPayloadLimit`).
+    public var payloadLimit: Int {
+        guard initialized else { return initialPayloadLimit }
+        return shardElements * MemoryLayout<Float>.size * (1 + optimizer.slotCount) + ParameterServer.payloadOverhead
+    }
+
     public var status: Status {
         Status(task: task, initialized: initialized, incarnation: incarnation, globalStep: globalStep, done: done, shardElements: shardElements)
     }
@@ -154,6 +190,7 @@ public struct ParameterServer: Sendable {
         func fail(_ code: WireError.Code, _ text: String) -> ParameterServerDirective { reply(.error(WireError(code, text))) }
 
         switch gate.admit(frame.message, from: &peer) {
+        case .challenged(let nonce): return [reply(.challenge(nonce: nonce))]
         case .welcomed: return [reply(.helloReply(status))]
         case .refused(let error): return [reply(.error(error)), .close]
         case .admitted: break
@@ -221,6 +258,16 @@ public struct ParameterServer: Sendable {
             guard p.gradients.count == shardElements else {
                 return [fail(.badRequest, "push carries \(p.gradients.count) gradients; this shard holds \(shardElements)")]
             }
+            guard peer.task?.type.trains == true else {
+                return [fail(.badRequest, "only training tasks push gradients, not \(peer.task.map(\.description) ?? "an unknown task")")]
+            }
+            if let bad = ParameterServer.nonFinite(p.gradients) {
+                refusedNonFinite += 1
+                let sender = peer.task.map(\.description) ?? "an unknown task"
+                let what = "\(bad.count) of \(p.gradients.count) gradients are NaN or infinite (the first at index \(bad.first))"
+                return [.log("refused a push from \(sender) at step \(globalStep): \(what) (\(refusedNonFinite) refused so far)"),
+                        fail(.nonFiniteGradients, "push refused, shard unchanged: \(what); the model diverged: lower the learning rate or check the data")]
+            }
             if done { return [reply(.pushReply(PushReply(globalStep: globalStep, applied: false, done: true, values: p.returnValues ? values : [])))] }
             if !startBarrier.isEmpty {
                 if let t = peer.task, startBarrier.contains(t) {
@@ -271,7 +318,7 @@ public struct ParameterServer: Sendable {
             shuttingDown = true
             return [reply(.ack(globalStep: globalStep)), .stepAdvanced, .exitCleanly(reason: reason)]
 
-        case .hello, .helloReply, .ack, .pullReply, .pushReply, .statusReply, .error:
+        case .hello, .proof, .challenge, .helloReply, .ack, .pullReply, .pushReply, .statusReply, .error:
             return [fail(.badRequest, "\(frame.message.name) is not a request a parameter server answers")]
         }
     }
@@ -288,6 +335,18 @@ public struct ParameterServer: Sendable {
         let newestPerInterval = Set(snapshotEvery.compactMap { every in snapshots.last { $0.step % every == 0 }?.step })
         let recent = snapshots.suffix(ParameterServer.snapshotsKept).map(\.step)
         snapshots.removeAll { !newestPerInterval.contains($0.step) && !recent.contains($0.step) }
+    }
+
+    /// How many of `gradients` are NaN or infinite, and the first one's index; nil when all are finite.
+    static func nonFinite(_ gradients: [Float]) -> (count: Int, first: Int)? {
+        var count = 0, first = -1
+        gradients.withUnsafeBufferPointer { g in
+            for i in g.indices where !g[i].isFinite {
+                if count == 0 { first = i }
+                count += 1
+            }
+        }
+        return count == 0 ? nil : (count, first)
     }
 
     private mutating func apply(_ gradients: [Float]) {

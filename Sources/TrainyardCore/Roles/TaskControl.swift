@@ -14,12 +14,17 @@ public struct TaskControl: Sendable {
     /// Checks every connection's hello and the job's token (the same gate as a parameter server's).
     public let gate: HelloGate
     public var token: String { gate.token }
-    public init(token: String) { gate = HelloGate(token: token) }
+    /// `members`: the tasks a hello may name (the cluster's); nil = any.
+    public init(token: String, members: Set<TaskID>? = nil) { gate = HelloGate(token: token, members: members) }
+
+    /// The largest payload the control server reads after a hello: its requests are small.
+    public static let payloadLimit = 64 << 10
 
     public func handle(_ frame: Frame, from peer: inout Peer, status: Status) -> [Directive] {
         func reply(_ m: Message) -> Directive { .reply(Frame(requestID: frame.requestID, incarnation: status.incarnation, message: m)) }
         let caller: TaskID
         switch gate.admit(frame.message, from: &peer) {
+        case .challenged(let nonce): return [reply(.challenge(nonce: nonce))]
         case .welcomed: return [reply(.helloReply(status))]
         case .refused(let error): return [reply(.error(error)), .close]
         case .admitted(let task): caller = task

@@ -276,7 +276,10 @@ public struct TrainerMachine: Sendable {
                     return [.checkpointSnapshot(step: due), .pull(incarnation: incarnation)]
                 }
                 return [.wait(seconds: 0.005), .pull(incarnation: incarnation)]
-            case .badToken?, .badRequest?, .helloRequired?:
+            case .nonFiniteGradients?:
+                // The ps refused gradients that are NaN or infinite: the model diverged.
+                return stop(.jobFailed, reason)
+            case .badToken?, .badRequest?, .helloRequired?, .unknownTask?:
                 return stop(.clusterError, reason)
             case .shuttingDown?:
                 return stop(.success, "the job is over: \(reason)")

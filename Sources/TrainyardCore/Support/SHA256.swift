@@ -55,6 +55,14 @@ public struct SHA256: Sendable {
 
     /// The digest as 64 lowercase hex digits.
     public mutating func finalize() -> String {
+        finalizeBytes().map { b in
+            let s = String(b, radix: 16)
+            return s.count == 1 ? "0" + s : s
+        }.joined()
+    }
+
+    /// The digest as 32 bytes.
+    public mutating func finalizeBytes() -> [UInt8] {
         let bits = length &* 8
         var pad: [UInt8] = [0x80]
         while (buffer.count + pad.count) % 64 != 56 { pad.append(0) }
@@ -62,10 +70,21 @@ public struct SHA256: Sendable {
         let savedLength = length
         update(pad)
         length = savedLength
-        return h.map { v in
-            let s = String(v, radix: 16)
-            return String(repeating: "0", count: 8 - s.count) + s
-        }.joined()
+        return h.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v >> (24 - 8 * UInt32($0))) } }
+    }
+
+    /// HMAC-SHA-256 (RFC 2104) of `message` under `key`.
+    public static func hmac(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        var k = key
+        if k.count > 64 { var d = SHA256(); d.update(k); k = d.finalizeBytes() }
+        k += [UInt8](repeating: 0, count: 64 - k.count)
+        var inner = SHA256()
+        inner.update(k.map { $0 ^ 0x36 })
+        inner.update(message)
+        var outer = SHA256()
+        outer.update(k.map { $0 ^ 0x5c })
+        outer.update(inner.finalizeBytes())
+        return outer.finalizeBytes()
     }
 
     public static func hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {

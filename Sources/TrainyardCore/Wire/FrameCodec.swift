@@ -42,7 +42,7 @@ public enum FrameError: Error, Equatable, CustomStringConvertible {
 /// ```
 /// offset size field
 ///  0     4    magic "TYRD" (0x54 0x59 0x52 0x44)
-///  4     1    protocol version (2)
+///  4     1    protocol version (3)
 ///  5     1    message tag
 ///  6     2    flags (0)
 ///  8     4    request id
@@ -52,7 +52,7 @@ public enum FrameError: Error, Equatable, CustomStringConvertible {
 /// ```
 public enum FrameCodec {
     public static let magic: UInt32 = 0x4452_5954  // "TYRD" read as little-endian
-    public static let version: UInt8 = 2
+    public static let version: UInt8 = 3
     public static let headerSize = 24
     /// The default largest payload accepted: 512 MiB, far above any model Trainyard trains.
     public static let defaultPayloadLimit = 512 << 20
@@ -189,8 +189,10 @@ public enum FrameCodec {
     static func encodePayload(_ message: Message, into w: inout ByteWriter) {
         switch message {
         case .hello(let h):
-            w.write(h.token)
-            write(h.task, &w)
+            write(h.task, &w)  // the token never crosses the wire
+        case .challenge(let bytes), .proof(let bytes):
+            w.write(UInt8(min(bytes.count, 255)))
+            for b in bytes.prefix(255) { w.write(b) }
         case .helloReply(let s), .statusReply(let s):
             write(s, &w)
         case .initialize(let i):
@@ -233,7 +235,7 @@ public enum FrameCodec {
 
     private static func decodeMessage(tag: UInt8, _ r: inout ByteReader) throws -> Message {
         switch tag {
-        case 1: return .hello(Hello(token: try r.string(), task: try readTask(&r)))
+        case 1: return .hello(Hello(token: "", task: try readTask(&r)))
         case 2: return .helloReply(try readStatus(&r))
         case 3:
             let incarnation = try r.u32(), step = try r.i64(), maxSteps = try r.i64()
@@ -257,6 +259,9 @@ public enum FrameCodec {
         case 10: return .statusReply(try readStatus(&r))
         case 11: return .shutdown(reason: try r.string())
         case 12: return .error(WireError(WireError.Code(rawValue: try r.u16()), try r.string()))
+        case 13, 14:
+            let bytes = try (0..<Int(try r.u8())).map { _ in try r.u8() }
+            return tag == 13 ? .challenge(nonce: bytes) : .proof(mac: bytes)
         default: throw FrameError.unknownTag(tag)
         }
     }

@@ -1,10 +1,14 @@
 /// Every message Trainyard's tasks exchange. One-byte tags; payloads in Docs/wire-protocol.md.
 ///
-/// Requests: `hello`, `initialize`, `pull`, `push`, `status`, `shutdown`.
-/// Replies: `helloReply`, `ack`, `pullReply`, `pushReply`, `statusReply`, `error`.
+/// Requests: `hello`, `proof`, `initialize`, `pull`, `push`, `status`, `shutdown`.
+/// Replies: `challenge`, `helloReply`, `ack`, `pullReply`, `pushReply`, `statusReply`, `error`.
 public enum Message: Sendable, Equatable {
-    /// First message on every connection: proves membership of the job with its token.
+    /// First message on every connection: names the task connecting (the token stays home).
     case hello(Hello)
+    /// The server's answer to `hello`: a fresh random nonce the client must sign.
+    case challenge(nonce: [UInt8])
+    /// The client's answer to `challenge`: HMAC-SHA-256 under its task's key (`HelloGate.proof`).
+    case proof(mac: [UInt8])
     /// The server's answer to `hello`: who it is and where training stands.
     case helloReply(Status)
     /// Chief → ps: set the shard's values (fresh or restored) under a new cluster incarnation.
@@ -39,6 +43,8 @@ public enum Message: Sendable, Equatable {
         case .statusReply: return 10
         case .shutdown: return 11
         case .error: return 12
+        case .challenge: return 13
+        case .proof: return 14
         }
     }
 
@@ -57,12 +63,15 @@ public enum Message: Sendable, Equatable {
         case .statusReply: return "statusReply"
         case .shutdown: return "shutdown"
         case .error: return "error"
+        case .challenge: return "challenge"
+        case .proof: return "proof"
         }
     }
 }
 
 public struct Hello: Sendable, Equatable {
-    /// The per-job secret the launcher gives every task (`TRAINYARD_JOB_TOKEN`).
+    /// The per-job secret the launcher gives every task (`TRAINYARD_JOB_TOKEN`). Never sent: the
+    /// client answers the server's `challenge` with a `proof` made from it (empty once decoded).
     public var token: String
     /// Who is connecting.
     public var task: TaskID
@@ -207,6 +216,12 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
         /// A push reached a step a failure scenario holds the cluster at until its fault fires
         /// (exact step triggers): not applied. Pull again shortly.
         public static let held = Code(rawValue: 10)
+        /// The hello named a task that is not in this job's cluster (TF_CONFIG): the connection
+        /// is closed. A hello binds its connection to one task of the cluster.
+        public static let unknownTask = Code(rawValue: 11)
+        /// A push carried NaN or infinite gradients: not applied (the shard is unchanged). The
+        /// sender's model has diverged; lower the learning rate or check the data.
+        public static let nonFiniteGradients = Code(rawValue: 12)
 
         public var description: String {
             switch self {
@@ -220,6 +235,8 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
             case .noSnapshot: return "no-snapshot"
             case .checkpointPending: return "checkpoint-pending"
             case .held: return "held"
+            case .unknownTask: return "unknown-task"
+            case .nonFiniteGradients: return "non-finite-gradients"
             default: return "error-\(rawValue)"
             }
         }
