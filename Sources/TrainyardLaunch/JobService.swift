@@ -29,13 +29,19 @@ public enum JobService {
         let plan = try clusterPlan(spec, catalog: catalog)
         _ = try preflight(spec, plan: plan, availableMemoryBytes: MachineLimits.availableMemoryBytes(), descriptorLimit: try MachineLimits.descriptorLimit())
         let jobDirectory = try Home.localPath(spec.jobDir!)
+        // A submit that fails from here on (staging, or a race for the name) removes the job folder
+        // it made, so no empty folder is left in the bucket.
+        let madeJobDirectory = !Files.exists(jobDirectory)
         try Files.createDirectory(jobDirectory)
+        var recorded = false
+        defer { if !recorded && madeJobDirectory { Files.remove(jobDirectory) } }
         let cluster = plan.map { "\($0.tierName): \($0)" } ?? "\(topology(spec, plan: nil))"
         var record = JobRecord(name: name, spec: spec, createdAt: MonotonicClock.wallNow(), jobDirectory: jobDirectory,
                                cluster: cluster, mlUnitsPerHour: plan?.mlUnitsPerHour,
                                dollarsPerUnit: plan?.master.priceList.flatMap { catalog.priceLists[$0]?.dollarsPerUnit } ?? 0.49, template: template)
         if let path = spec.packagePath { record.package = try stage(path, name: name, spec: spec) }
         try JobStore.create(record)
+        recorded = true
         let executable = Executables.current
         var environment = ProcessInfo.processInfo.environment
         environment["TRAINYARD_HOME"] = Home.path
