@@ -86,7 +86,8 @@ public enum Packager {
         guard let target = Posix.readLink(full) else { throw refuse("cannot be read") }
         guard !target.hasPrefix("/") else { throw refuse("points to the absolute path \(target)") }
         // Lexically: the link's folder plus its text may not climb above the package root…
-        guard PathContainment.normalizedRelative((path as NSString).deletingLastPathComponent + "/" + target) != nil else {
+        let folder = (path as NSString).deletingLastPathComponent
+        guard PathContainment.normalizedRelative(folder.isEmpty ? target : folder + "/" + target) != nil else {
             throw refuse("points outside the package (\(target))")
         }
         // …and, with every further link resolved, must land on something inside it.

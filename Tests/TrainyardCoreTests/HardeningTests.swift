@@ -1,0 +1,80 @@
+import Foundation
+import XCTest
+@testable import TrainyardCore
+
+/// The findings of "Hardened wire and files" that live in the pure core, each as the input that
+/// reproduced it.
+final class HardeningTests: XCTestCase {
+    func testCRLFAndCRIgnoreFilesWorkLikeLF() {
+        for newline in ["\n", "\r\n", "\r"] {
+            let r = IgnoreRules(parsing: ["# secrets", "secrets.env", "big.bin", "data/", "!keep.bin", ""].joined(separator: newline))
+            XCTAssertTrue(r.ignores("secrets.env", isDirectory: false), newline.debugDescription)
+            XCTAssertTrue(r.ignores("sub/big.bin", isDirectory: false), newline.debugDescription)
+            XCTAssertTrue(r.ignores("data", isDirectory: true), newline.debugDescription)
+            XCTAssertFalse(r.ignores("keep.bin", isDirectory: false), newline.debugDescription)
+            XCTAssertFalse(r.ignores("trainer/task.py", isDirectory: false), newline.debugDescription)
+        }
+        let included = IgnoreRules(parsing: "#!include:.gitignore\r\n*.log\r\n") { $0 == ".gitignore" ? "*.tmp\r\n" : nil }
+        XCTAssertTrue(included.ignores("a.tmp", isDirectory: false))
+        XCTAssertTrue(included.ignores("a.log", isDirectory: false))
+    }
+
+    func testManyDoubleStarSegmentsOverADeepFolderTakeLinearTime() {
+        // 14 `**/` segments between names that never all match: exponential with backtracking.
+        let pattern = (0..<14).map { _ in "**/a" }.joined(separator: "/") + "/b"
+        let rules = IgnoreRules(parsing: pattern + "\n" + "**/" + pattern + "\n")
+        let deep = Array(repeating: "a", count: 60).joined(separator: "/") + "/c"
+        let start = Date()
+        XCTAssertFalse(rules.ignores(deep, isDirectory: false))
+        XCTAssertTrue(rules.ignores(Array(repeating: "a", count: 60).joined(separator: "/") + "/b", isDirectory: false))
+        XCTAssertLessThan(Date().timeIntervalSince(start), 1.0)
+        // The semantics `**` had stay: zero or more folders, anywhere.
+        let r = IgnoreRules(parsing: "a/**/b\n**/logs\nout/**\n")
+        XCTAssertTrue(r.ignores("a/b", isDirectory: false))
+        XCTAssertTrue(r.ignores("a/x/y/b", isDirectory: false))
+        XCTAssertFalse(r.ignores("x/a/b", isDirectory: false))
+        XCTAssertTrue(r.ignores("x/y/logs", isDirectory: true))
+        XCTAssertTrue(r.ignores("out/deep/f", isDirectory: false))
+    }
+
+    func testJSONNumbersThatOverflowADoubleAreErrorsWithLineAndColumn() {
+        XCTAssertThrowsError(try JSONParser.parse("9e19111")) { error in
+            let e = error as! JSONParser.SyntaxError
+            XCTAssertEqual([e.line, e.column], [1, 1])
+            XCTAssertTrue(e.reason.contains("too large"), e.reason)
+        }
+        XCTAssertThrowsError(try JSONParser.parse("{\"a\":\n  [1, -1e400]}")) { error in
+            let e = error as! JSONParser.SyntaxError
+            XCTAssertEqual([e.line, e.column], [2, 7])
+        }
+        XCTAssertEqual(try JSONParser.parse("1.7976931348623157e308").doubleValue, Double.greatestFiniteMagnitude)
+        XCTAssertEqual(try JSONParser.parse("1e-400").doubleValue, 0)
+    }
+
+    func testTierPricesMustNotBeNegative() {
+        func message(_ files: [(String, String)]) -> String {
+            do { _ = try TierCatalog(files: files.map { (name: $0.0, text: $0.1) }); return "ok" } catch { return error.description }
+        }
+        let types = #"{"kind": "machine_types", "machine_types": [{"name": "a", "vcpus": 2, "sources": {}}]}"#
+        XCTAssertEqual(message([("t.json", types), ("x.json", #"{"kind": "scale_tier", "name": "X", "master": "a", "listed_price_per_hour": -1, "sources": {}}"#)]),
+                       "x.json: listed_price_per_hour: must be ≥ 0 (got -1.0)")
+        XCTAssertEqual(message([("t.json", types), ("x.json", #"{"kind": "scale_tier", "name": "X", "master": "a", "listed_ml_units_per_hour": -0.5, "sources": {}}"#)]),
+                       "x.json: listed_ml_units_per_hour: must be ≥ 0 (got -0.5)")
+        XCTAssertEqual(message([("t.json", #"{"kind": "machine_types", "machine_types": [{"name": "a", "vcpus": 2, "price_per_hour": -0.1, "sources": {}}]}"#)]),
+                       "t.json: machine_types[0].price_per_hour: must be ≥ 0 (got -0.1)")
+        XCTAssertEqual(message([("t.json", #"{"kind": "machine_types", "price_lists": {"p": {"date": "2020", "dollars_per_ml_unit": -2}}, "machine_types": []}"#)]),
+                       "t.json: price_lists.p.dollars_per_ml_unit: must be ≥ 0 (got -2.0)")
+    }
+
+    func testPathContainment() {
+        XCTAssertTrue(PathContainment.isInside("/h/buckets/b", "/h/buckets/b"))
+        XCTAssertTrue(PathContainment.isInside("/h/buckets/b/x", "/h/buckets/b"))
+        XCTAssertFalse(PathContainment.isInside("/h/buckets/bb/x", "/h/buckets/b"))
+        XCTAssertFalse(PathContainment.isInside(nil, "/h"))
+        XCTAssertEqual(PathContainment.normalizedRelative("a/./b/../c"), "a/c")
+        XCTAssertNil(PathContainment.normalizedRelative("a/../../etc"))
+        XCTAssertNil(PathContainment.normalizedRelative("/etc"))
+        XCTAssertTrue(PathContainment.isPlainName("ckpt-5.tyckpt"))
+        for bad in ["", ".", "..", "../../x/ckpt-5.tyckpt", "a/b"] { XCTAssertFalse(PathContainment.isPlainName(bad), bad) }
+    }
+}
