@@ -13,8 +13,9 @@ public enum FuzzTargets {
     }
 
     public static let all: [(name: String, run: @Sendable ([UInt8]) throws -> Void)] = [
-        ("frame", frame), ("message", message), ("json", json), ("yaml", yaml), ("tfconfig", tfConfig),
-        ("csv", csv), ("idx", idx), ("checkpoint", checkpoint), ("ignore", ignoreRules), ("storageuri", storageURI),
+        ("frame", { try frame($0) }), ("message", { try message($0) }), ("json", { try json($0) }), ("yaml", { try yaml($0) }),
+        ("tfconfig", { try tfConfig($0) }), ("csv", { try csv($0) }), ("idx", { try idx($0) }), ("checkpoint", { try checkpoint($0) }),
+        ("ignore", { try ignoreRules($0) }), ("storageuri", { try storageURI($0) }),
     ]
 
     static func same(_ a: [UInt8], _ b: [UInt8], _ what: String) throws {
