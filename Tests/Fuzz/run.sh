@@ -82,7 +82,13 @@ for t in "${targets[@]}"; do
         echo "!! fuzz-$t found a crash: see $build/fuzz-$t.log and $crashes/" >&2
         status=1
     fi
-    # Keep what adds coverage (the committed corpus only grows by inputs that reach new code).
-    "$build/fuzz-$t" -merge=1 -max_len=4096 "$corpus" "$work" >/dev/null 2>&1 || true
+    # The committed corpus becomes the smallest set of inputs (seeds first) that covers what the
+    # old corpus and this run reached together, so it stays small however long the run.
+    merged="$build/merged/$t"; rm -rf "$merged"; mkdir -p "$merged"
+    cp "$corpus"/seed-* "$merged"/ 2>/dev/null || true
+    if "$build/fuzz-$t" -merge=1 -max_len=4096 "$merged" "$corpus" "$work" >"$build/fuzz-$t.merge.log" 2>&1; then
+        rm -f "$corpus"/*; cp "$merged"/* "$corpus"/
+    fi
+    echo "   corpus: $(ls "$corpus" | wc -l) files, $(cat "$corpus"/* | wc -c) bytes"
 done
 exit $status

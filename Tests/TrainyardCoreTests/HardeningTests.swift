@@ -77,4 +77,17 @@ final class HardeningTests: XCTestCase {
         XCTAssertTrue(PathContainment.isPlainName("ckpt-5.tyckpt"))
         for bad in ["", ".", "..", "../../x/ckpt-5.tyckpt", "a/b"] { XCTAssertFalse(PathContainment.isPlainName(bad), bad) }
     }
+
+    /// Found by the storageuri fuzzer (Tests/Fuzz/crashes/storageuri/crash-93a37a…): `gs://b//`
+    /// was taken for the bucket itself with a trailing slash its printed form lost.
+    func testStorageURIsRoundTripAndRefuseAnEmptyFirstSegment() throws {
+        XCTAssertThrowsError(try StorageURI(parsing: "gs://accuuu//"))
+        XCTAssertThrowsError(try StorageURI(parsing: "gs://accuuu//x"))
+        XCTAssertEqual(try StorageURI(parsing: "gs://bkt/"), try StorageURI(parsing: "gs://bkt"))
+        for text in ["gs://bkt", "gs://bkt/a/b", "gs://bkt/a/"] {
+            let uri = try StorageURI(parsing: text)
+            XCTAssertEqual(uri.description, text)
+            XCTAssertEqual(try StorageURI(parsing: uri.description), uri)
+        }
+    }
 }
