@@ -29,12 +29,13 @@ public enum JobService {
         let plan = try clusterPlan(spec, catalog: catalog)
         _ = try preflight(spec, plan: plan, availableMemoryBytes: MachineLimits.availableMemoryBytes(), descriptorLimit: try MachineLimits.descriptorLimit())
         let jobDirectory = try Home.localPath(spec.jobDir!)
-        // A submit that fails from here on (staging, or a race for the name) removes the job folder
-        // it made, so no empty folder is left in the bucket.
+        // A submit that fails from here on (staging, or a race for the name) removes the folders it
+        // made while they are empty, so no empty job folder is left in the bucket. Files are kept: a
+        // submit that lost a race for the name may share its folder with the one that won.
         let madeJobDirectory = !Files.exists(jobDirectory)
         try Files.createDirectory(jobDirectory)
         var recorded = false
-        defer { if !recorded && madeJobDirectory { Files.remove(jobDirectory) } }
+        defer { if !recorded && madeJobDirectory { Files.removeEmptyFolders(jobDirectory) } }
         let cluster = plan.map { "\($0.tierName): \($0)" } ?? "\(topology(spec, plan: nil))"
         var record = JobRecord(name: name, spec: spec, createdAt: MonotonicClock.wallNow(), jobDirectory: jobDirectory,
                                cluster: cluster, mlUnitsPerHour: plan?.mlUnitsPerHour,

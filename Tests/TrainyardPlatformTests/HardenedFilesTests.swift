@@ -122,4 +122,17 @@ final class HardenedFilesTests: XCTestCase {
         try Files.writeAtomically("ckpt-00000095.tyckpt\n", to: mine.pointerPath)
         XCTAssertEqual(mine.latestValid()?.checkpoint.globalStep, 10)
     }
+
+    func testRemoveEmptyFoldersKeepsFilesAndNeverFollowsLinks() throws {
+        try Files.createDirectory(dir + "/job/packages/abc")
+        XCTAssertTrue(Files.removeEmptyFolders(dir + "/job"))
+        XCTAssertFalse(Files.exists(dir + "/job"))
+        try write("pkg", "job/packages/abc/p.tar.gz")
+        try Files.createDirectory(dir + "/job/empty")
+        try Files.createDirectory(dir + "/elsewhere/inner")
+        XCTAssertEqual(symlink(dir + "/elsewhere", dir + "/job/link"), 0)
+        XCTAssertFalse(Files.removeEmptyFolders(dir + "/job"))
+        XCTAssertEqual(Files.list(dir + "/job"), ["link", "packages"])
+        XCTAssertTrue(Files.exists(dir + "/elsewhere/inner"))
+    }
 }
