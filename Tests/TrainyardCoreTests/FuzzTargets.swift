@@ -86,7 +86,19 @@ public enum FuzzTargets {
     }
 
     /// A checkpoint file: decode, encode, decode; the encodings agree.
+    ///
+    /// The input is also tried with its checksum made right, so that the fuzzer reaches past the
+    /// CRC: a file with a correct checksum and hostile contents is what a crafted checkpoint is.
     public static func checkpoint(_ data: [UInt8]) throws {
+        try checkpointRoundTrip(data)
+        guard data.count >= 12 else { return }
+        var fixed = data
+        let crc = CRC32C.checksum(fixed[..<(fixed.count - 4)])
+        for k in 0..<4 { fixed[fixed.count - 4 + k] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(k))) }
+        try checkpointRoundTrip(fixed)
+    }
+
+    static func checkpointRoundTrip(_ data: [UInt8]) throws {
         guard let checkpoint = try? Checkpoint(decoding: data) else { return }
         let encoded = checkpoint.encoded()
         guard let again = try? Checkpoint(decoding: encoded) else { throw FuzzFinding(description: "checkpoint: its own encoding does not decode") }

@@ -90,4 +90,23 @@ final class HardeningTests: XCTestCase {
             XCTAssertEqual(try StorageURI(parsing: uri.description), uri)
         }
     }
+
+    /// A checkpoint with a correct checksum whose layer widths multiply past Int.max used to trap
+    /// in `parameterCount`; now it is refused, naming the shape.
+    func testACheckpointWithOverflowingLayerWidthsIsRefused() {
+        var bytes: [UInt8] = []
+        func u32(_ v: UInt32) { for k in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * UInt32(k)))) } }
+        func u64(_ v: UInt64) { for k in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(k)))) } }
+        let good = Checkpoint(globalStep: 1, incarnation: 1, architecture: MLPArchitecture(inputs: 2, hidden: [2], classes: 2), parameters: [Float](repeating: 0, count: 12)).encoded()
+        bytes += good.prefix(8)                  // magic and version, as written
+        u64(1); u32(1)                           // step, incarnation
+        u32(0xFFFF_FFFF); u32(0xFFFF_FFFF)       // inputs, classes
+        u32(1); u32(0xFFFF_FFFF)                 // one hidden layer
+        bytes.append(0)                          // no slots
+        u64(0)                                   // no parameters
+        u32(CRC32C.checksum(bytes))
+        XCTAssertThrowsError(try Checkpoint(decoding: bytes)) { error in
+            XCTAssertTrue("\(error)".contains("more parameters than the file"), "\(error)")
+        }
+    }
 }
