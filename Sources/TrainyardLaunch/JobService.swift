@@ -168,6 +168,8 @@ public enum JobService {
         for marker in [record.jobDirectory, JobStore.folder(name)] {
             for pid in ProcessTable.processes(mentioning: marker) { Posix.kill(pid, Signals.kill) }
         }
+        // A supervisor killed mid-unpack cannot clean up after itself: its task folders go here.
+        Files.remove(JobStore.folder(name) + "/tasks")
         return try JobStore.update(name) { r in if !r.state.isTerminal { try r.transition(to: .cancelled, at: MonotonicClock.wallNow()) } }
     }
 
