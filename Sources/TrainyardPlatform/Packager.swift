@@ -30,13 +30,13 @@ public enum Packager {
         var rules = IgnoreRules()
         var rulesFile: String?
         for candidate in [".gcloudignore", ".gitignore"] where rulesFile == nil {
-            let path = directory + "/" + candidate
-            guard Posix.fileKind(path) == .file, let text = try? Files.readText(path) else { continue }
-            rules = IgnoreRules(parsing: text) { included in
-                let file = directory + "/" + included
-                guard Posix.fileKind(file) == .file, PathContainment.isInside(Posix.realPath(file), root) else { return nil }
-                return try? Files.readText(file)
+            // A rules file (or an included one) may be a link, but only to a file inside the package.
+            func insideFile(_ path: String) -> String? {
+                guard let real = Posix.realPath(path), PathContainment.isInside(real, root), Posix.fileKind(real) == .file else { return nil }
+                return try? Files.readText(real)
             }
+            guard let text = insideFile(directory + "/" + candidate) else { continue }
+            rules = IgnoreRules(parsing: text) { insideFile(directory + "/" + $0) }
             rulesFile = candidate
         }
         var files: [String] = []

@@ -33,6 +33,14 @@ final class HardenedFilesTests: XCTestCase {
         try write("x", "pkg/big.bin")
         try write("print(1)", "pkg/trainer/task.py")
         XCTAssertEqual(try Packager.scan(dir + "/pkg").files, [".gcloudignore", "trainer/task.py"])
+        // A rules file that is a link inside the package still applies; one leading outside is not read.
+        try write("secrets.env\r\nbig.bin\r\n", "pkg/ignore-rules")
+        Files.remove(dir + "/pkg/.gcloudignore")
+        XCTAssertEqual(symlink("ignore-rules", dir + "/pkg/.gcloudignore"), 0)
+        XCTAssertEqual(try Packager.scan(dir + "/pkg").files, [".gcloudignore", "ignore-rules", "trainer/task.py"])
+        try write("*.py\n", "outside-rules")
+        try write("#!include:../outside-rules\nsecrets.env\nbig.bin\n", "pkg/ignore-rules")
+        XCTAssertEqual(try Packager.scan(dir + "/pkg").files, [".gcloudignore", "ignore-rules", "trainer/task.py"])
     }
 
     func testLinksInsideThePackageAreKeptAsLinksAndLinksOutsideAreRefusedByName() throws {
