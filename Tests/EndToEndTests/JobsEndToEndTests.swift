@@ -243,6 +243,11 @@ final class JobsEndToEndTests: XCTestCase {
         XCTAssertTrue(copy.stdout.contains("Copied 1 file"), copy.stdout)
         XCTAssertTrue(copy.stderr.contains("Skipping symbolic link"), copy.stderr)
         XCTAssertEqual(try fm.subpathsOfDirectory(atPath: home + "/copy").sorted(), ["mine.txt"])
+        // rm -r of a folder holding a link to an outside folder removes the link, not what it names.
+        try fm.createSymbolicLink(atPath: home + "/buckets/e2e-links/in/outside", withDestinationPath: home + "/outside")
+        XCTAssertEqual(try trainyard(["storage", "rm", "-r", "gs://e2e-links/in"]).status, 0)
+        XCTAssertFalse(fm.fileExists(atPath: home + "/buckets/e2e-links/in"))
+        XCTAssertEqual(try String(contentsOfFile: home + "/outside/secret.txt", encoding: .utf8), "secret")
     }
 
     func testAFailedPackageJobLeavesNoUnpackedTaskFolders() throws {
