@@ -169,8 +169,15 @@ public enum JobService {
             for pid in ProcessTable.processes(mentioning: marker) { Posix.kill(pid, Signals.kill) }
         }
         // A supervisor killed mid-unpack cannot clean up after itself: its task folders go here.
-        Files.remove(JobStore.folder(name) + "/tasks")
+        removeScratch(of: record)
         return try JobStore.update(name) { r in if !r.state.isTerminal { try r.transition(to: .cancelled, at: MonotonicClock.wallNow()) } }
+    }
+
+    /// What a job that did not succeed leaves behind and should not: its unpacked task folders,
+    /// and its job folder in a bucket while that holds nothing but empty folders.
+    static func removeScratch(of record: JobRecord) {
+        Files.remove(JobStore.folder(record.name) + "/tasks")
+        if let dir = record.spec.jobDir, StorageURI.isStorageURI(dir) { Files.removeEmptyFolders(record.jobDirectory) }
     }
 
     // MARK: templates

@@ -257,12 +257,14 @@ final class JobsEndToEndTests: XCTestCase {
         try "secrets.env\r\n".write(toFile: pkg + "/.gcloudignore", atomically: true, encoding: .utf8)
         try "TOKEN=1\n".write(toFile: pkg + "/secrets.env", atomically: true, encoding: .utf8)
         let submit = try trainyard(["jobs", "submit", "training", "fails_1", "--job-dir", "gs://e2e-bucket/out/f1",
-                                    "--package-path", pkg, "--command", "ls trainer; exit 3", "--stream-logs"], timeout: 60)
+                                    "--staging-bucket", "gs://e2e-staging", "--package-path", pkg, "--command", "ls trainer; exit 3", "--stream-logs"], timeout: 60)
         XCTAssertNotEqual(submit.status, 0, submit.stdout + submit.stderr)
         XCTAssertTrue(submit.stdout.contains("task.py"), submit.stdout)
         XCTAssertFalse(submit.stdout.contains("secrets.env"), "a CRLF .gcloudignore keeps it out: \(submit.stdout)")
         let describe = try JSONParser.parse(try trainyard(["jobs", "describe", "fails_1", "--json"]).stdout)
         XCTAssertEqual(describe["state"], "FAILED")
         XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/jobs/fails_1/tasks"), "no unpacked task folders")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/buckets/e2e-bucket/out/f1"), "no empty job folder in the bucket")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: home + "/buckets/e2e-bucket/out"), "only the folder the job made")
     }
 }
