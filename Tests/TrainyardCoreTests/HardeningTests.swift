@@ -109,4 +109,17 @@ final class HardeningTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("more parameters than the file"), "\(error)")
         }
     }
+
+    /// Found by the tfconfig fuzzer (Tests/Fuzz/crashes/tfconfig/crash-b8491a…): a host of `[[[…]`
+    /// and bytes that are not a host name was accepted, and written back as text that does not parse.
+    func testHostsThatCouldNotBeWrittenBackAreRefused() throws {
+        for bad in ["[[x]:2224", "[x]:2224", "h\u{FF}st:1", "a b:1", "a/b:1", "ho]st:1", "[]:1"] {
+            XCTAssertThrowsError(try HostPort(parsing: bad), bad)
+        }
+        for good in ["localhost:2222", "10.0.0.2:2222", "[::1]:2222", "[fe80::1%eth0]:80", "my_host-1.example.com:9"] {
+            let h = try HostPort(parsing: good)
+            XCTAssertEqual(h.description, good)
+            XCTAssertEqual(try HostPort(parsing: h.description), h)
+        }
+    }
 }
