@@ -34,17 +34,19 @@ enum StorageCommand {
                 return .success
             }
             let uri = try uri(operands[0])
-            let local = uri.localPath(home: home)
+            let local = try BucketStorage.localPath(of: uri, home: home)
             guard Files.exists(local) else { throw RuntimeFailure("\(uri): no such object or folder", exitCode: .failure) }
             if !Files.isDirectory(local) { print(long ? "\(Files.size(local) ?? 0)\t\(uri)" : "\(uri)"); return .success }
-            for (path, isDir) in BucketStorage.entries(local, recursive: recursive) {
-                let child = uri.appending(path)
-                if isDir { print("\(child)/") } else { print(long ? "\(Files.size(local + "/" + path) ?? 0)\t\(child)" : "\(child)") }
+            for entry in BucketStorage.walk(local, recursive: recursive) {
+                let child = uri.appending(entry.path)
+                if entry.isDirectory { print("\(child)/") }
+                else if entry.isLink { print("\(child) (symbolic link, not followed)") }
+                else { print(long ? "\(Files.size(local + "/" + entry.path) ?? 0)\t\(child)" : "\(child)") }
             }
         case "cat":
             guard operands.count == 1 else { throw UsageError("storage cat takes one URI") }
             let uri = try uri(operands[0])
-            let local = uri.localPath(home: home)
+            let local = try BucketStorage.localPath(of: uri, home: home)
             guard Files.exists(local), !Files.isDirectory(local) else { throw RuntimeFailure("\(uri): no such object", exitCode: .failure) }
             let bytes = try Files.read(local)
             FileHandle.standardOutput.write(Data(bytes))
@@ -52,9 +54,10 @@ enum StorageCommand {
             guard !operands.isEmpty else { throw UsageError("storage rm needs a URI") }
             for o in operands {
                 let uri = try uri(o)
-                let local = uri.localPath(home: home)
-                guard Files.exists(local) else { throw RuntimeFailure("\(uri): no such object", exitCode: .failure) }
-                if Files.isDirectory(local) && !recursive { throw UsageError("\(uri) is a folder: use rm -r") }
+                // rm acts on a link itself (never on what it names), but not through a linked folder.
+                let local = try BucketStorage.localPath(of: uri, home: home, followingLink: false)
+                guard Posix.fileKind(local) != nil else { throw RuntimeFailure("\(uri): no such object", exitCode: .failure) }
+                if Posix.fileKind(local) == .directory && !recursive { throw UsageError("\(uri) is a folder: use rm -r") }
                 guard !uri.path.isEmpty || recursive else { throw UsageError("removing a whole bucket needs rm -r") }
                 Files.remove(local)
                 print("Removed \(uri)")
@@ -67,16 +70,27 @@ enum StorageCommand {
             }
             let srcURI = StorageURI.isStorageURI(src) ? try uri(src) : nil
             let dstURI = StorageURI.isStorageURI(dst) ? try uri(dst) : nil
-            let from = srcURI?.localPath(home: home) ?? Files.absolute(src)
-            var to = dstURI?.localPath(home: home) ?? Files.absolute(dst)
+            let from = try srcURI.map { (u) throws in try BucketStorage.localPath(of: u, home: home) } ?? Files.absolute(src)
+            var to = try dstURI.map { (u) throws in try BucketStorage.localPath(of: u, home: home) } ?? Files.absolute(dst)
             guard Files.exists(from) else { throw RuntimeFailure("\(src): no such file or object", exitCode: .failure) }
             let name = (from as NSString).lastPathComponent
-            if dst.hasSuffix("/") || Files.isDirectory(to) { to += "/" + name }
+            var toURI = dstURI
+            if dst.hasSuffix("/") || Files.isDirectory(to) {
+                to += "/" + name
+                toURI = toURI?.appending(name)
+                if let toURI { _ = try BucketStorage.localPath(of: toURI, home: home) }
+            }
             if Files.isDirectory(from) {
                 guard recursive else { throw UsageError("\(src) is a folder: use cp -r") }
                 var count = 0
-                for (path, isDir) in BucketStorage.entries(from, recursive: true) where !isDir {
-                    try BucketStorage.copy(from + "/" + path, to + "/" + path)
+                // Links are never followed (a link loop would copy forever); they are named and skipped.
+                for entry in BucketStorage.walk(from, recursive: true) where !entry.isDirectory {
+                    if entry.isLink {
+                        FileHandle.standardError.write(Data("Skipping symbolic link \(from)/\(entry.path)\n".utf8))
+                        continue
+                    }
+                    if let toURI { _ = try BucketStorage.localPath(of: toURI.appending(entry.path), home: home) }
+                    try BucketStorage.copy(from + "/" + entry.path, to + "/" + entry.path)
                     count += 1
                 }
                 print("Copied \(count) file\(count == 1 ? "" : "s") from \(src) to \(display(to, dstURI, dst))")

@@ -8,9 +8,10 @@ public enum Home {
         Files.absolute(Posix.environment("TRAINYARD_HOME") ?? ((Posix.environment("HOME") ?? ".") + "/.trainyard"))
     }
 
-    /// A local path for `location`: a gs:// URI's bucket folder, or the path itself.
+    /// A local path for `location`: a gs:// URI's bucket folder (checked to stay inside its bucket,
+    /// `BucketStorage.localPath(of:home:)`), or the path itself.
     public static func localPath(_ location: String) throws -> String {
-        if StorageURI.isStorageURI(location) { return try StorageURI(parsing: location).localPath(home: path) }
+        if StorageURI.isStorageURI(location) { return try BucketStorage.localPath(of: try StorageURI(parsing: location), home: path) }
         return Files.absolute(location)
     }
 }

@@ -38,7 +38,13 @@ public enum JobService {
         let plan = try clusterPlan(spec, catalog: catalog)
         _ = try preflight(spec, plan: plan, availableMemoryBytes: MachineLimits.availableMemoryBytes(), descriptorLimit: try MachineLimits.descriptorLimit())
         let jobDirectory = try Home.localPath(spec.jobDir!)
+        // A submit that fails from here on (staging, or a race for the name) removes the folders it
+        // made while they are empty, so no empty job folder is left in the bucket. Files are kept: a
+        // submit that lost a race for the name may share its folder with the one that won.
+        let madeJobDirectory = !Files.exists(jobDirectory)
         try Files.createDirectory(jobDirectory)
+        var recorded = false
+        defer { if !recorded && madeJobDirectory { Files.removeEmptyFolders(jobDirectory) } }
         let cluster = plan.map { "\($0.tierName): \($0)" } ?? "\(topology(spec, plan: nil))"
         var record = JobRecord(name: name, spec: spec, createdAt: MonotonicClock.wallNow(), jobDirectory: jobDirectory,
                                cluster: cluster, mlUnitsPerHour: plan?.mlUnitsPerHour,
@@ -50,6 +56,7 @@ public enum JobService {
         if let path = spec.packagePath { record.package = try stage(path, name: name, spec: spec) }
         record.stagedPackages = try stageExtraPackages(spec.packages, name: name, spec: spec)
         try JobStore.create(record)
+        recorded = true
         let executable = Executables.current
         var environment = ProcessInfo.processInfo.environment
         environment["TRAINYARD_HOME"] = Home.path
@@ -221,7 +228,16 @@ public enum JobService {
         for marker in [record.jobDirectory, JobStore.folder(name)] {
             for pid in ProcessTable.processes(mentioning: marker) { Posix.kill(pid, Signals.kill) }
         }
+        // A supervisor killed mid-unpack cannot clean up after itself: its task folders go here.
+        removeScratch(of: record)
         return try JobStore.update(name) { r in if !r.state.isTerminal { try r.transition(to: .cancelled, at: MonotonicClock.wallNow()) } }
+    }
+
+    /// What a job that did not succeed leaves behind and should not: its unpacked task folders,
+    /// and its job folder in a bucket while that holds nothing but empty folders.
+    static func removeScratch(of record: JobRecord) {
+        Files.remove(JobStore.folder(record.name) + "/tasks")
+        if let dir = record.spec.jobDir, StorageURI.isStorageURI(dir) { Files.removeEmptyFolders(record.jobDirectory) }
     }
 
     // MARK: templates

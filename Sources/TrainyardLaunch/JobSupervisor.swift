@@ -70,6 +70,11 @@ public enum JobSupervisor {
         // From here on the record names this process: readers judge it alive by its heartbeat's
         // process and, once it is gone, end the job at its last beat (JobStore.load).
         JobStore.startHeartbeat(name)
+        // The unpacked task folders are scratch space: a cancelled or failed job leaves none behind,
+        // nor a job folder in a bucket that it never wrote to.
+        defer {
+            if (try? JobStore.load(name))?.state != .succeeded { JobService.removeScratch(of: record) }
+        }
         do {
             let spec = record.spec
             let catalog = try Catalog.load()

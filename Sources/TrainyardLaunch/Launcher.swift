@@ -75,8 +75,9 @@ public final class Launcher {
     /// earlier records, which this run's summary and progress must not count.
     private let metricsOffset: Int
     public let started = MonotonicClock.now()
-    /// CPU and memory of the running tasks, into `<job-dir>/resources.jsonl`.
-    private lazy var resources = ResourceSampler(jobDirectory: jobDirectory, started: started)
+    /// CPU and memory of the running tasks, into `resources.jsonl` beside `summary.json` (the job
+    /// folder, or a submitted job's record folder: a user program's job dir is its own).
+    private lazy var resources = ResourceSampler(jobDirectory: controlDirectory, started: started)
     /// Watches the job and asks for signals, fault files or a cancel (`LaunchMonitor`).
     public var monitor: (any LaunchMonitor)?
     private var pendingCancel: String?

@@ -119,7 +119,7 @@ struct JobReport {
         summary = Report.json((summaryFolder ?? folder) + "/summary.json")
         scenario = Report.json(folder + "/scenario-result.json")
         metrics = Report.jsonLines(folder + "/metrics.jsonl")
-        resources = Report.jsonLines(folder + "/resources.jsonl")
+        resources = Report.jsonLines((Files.exists((summaryFolder ?? folder) + "/resources.jsonl") ? (summaryFolder ?? folder) : folder) + "/resources.jsonl")
         timeline = Report.jsonLines(folder + "/timeline.jsonl")
         let recordPath = (summaryFolder ?? folder) + "/job.json"
         record = (try? Files.readText(recordPath)).flatMap { try? JobRecord(parsing: $0, source: recordPath) }

@@ -42,11 +42,24 @@ public struct CheckpointStore: Sendable {
             .map(\.0)
     }
 
-    /// The file `latest` names, if the pointer exists.
+    /// The file `latest` names, if the pointer exists and names a plain file of this folder.
     public func pointedName() -> String? {
-        guard let text = try? Files.readText(pointerPath) else { return nil }
+        pointer().name
+    }
+
+    /// What `latest` says: the name it gives when that is a plain file of this folder, else why
+    /// it is passed over (`../../other-job/checkpoints/ckpt-9.tyckpt`, an absolute path, a link).
+    func pointer() -> (name: String?, refusal: String?) {
+        guard Posix.fileKind(pointerPath) == .file, let text = try? Files.readText(pointerPath) else { return (nil, nil) }
         let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return name.isEmpty ? nil : name
+        if name.isEmpty { return (nil, nil) }
+        guard PathContainment.isPlainName(name) else {
+            return (nil, "latest names \"\(name.prefix(200))\", which is not a file of \(directory): ignored")
+        }
+        guard Posix.fileKind(directory + "/" + name) == .file else {
+            return (nil, "latest names \(name), which is not a plain file of \(directory): ignored")
+        }
+        return (name, nil)
     }
 
     /// The result of looking for the checkpoint to restore from.
@@ -64,8 +77,10 @@ public struct CheckpointStore: Sendable {
     /// What a search for the newest intact checkpoint found, and every damaged one it passed over.
     public func search() -> (found: Found?, skipped: [(path: String, reason: String)]) {
         var skipped: [(path: String, reason: String)] = []
-        var candidates = checkpointNames().reversed().map { $0 }
-        if let pointed = pointedName() {
+        var candidates = checkpointNames().reversed().filter { Posix.fileKind(directory + "/" + $0) == .file }
+        let (pointed, refusal) = pointer()
+        if let refusal { skipped.append((pointerPath, refusal)) }
+        if let pointed {
             candidates.removeAll { $0 == pointed }
             candidates.insert(pointed, at: 0)
         }

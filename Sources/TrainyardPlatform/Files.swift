@@ -117,6 +117,17 @@ public enum Files {
         try? FileManager.default.removeItem(atPath: path)
     }
 
+    /// Removes `path` if it is a folder holding nothing but empty folders (links are not
+    /// followed, files are never removed). Returns whether it is gone.
+    @discardableResult
+    public static func removeEmptyFolders(_ path: String) -> Bool {
+        guard Posix.fileKind(path) == .directory else { return false }
+        var empty = true
+        for name in list(path) where !removeEmptyFolders(path + "/" + name) { empty = false }
+        guard empty else { return false }
+        return (try? FileManager.default.removeItem(atPath: path)) != nil
+    }
+
     public static func size(_ path: String) -> Int? {
         Posix.fileSize(path)
     }

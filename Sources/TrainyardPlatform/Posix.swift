@@ -367,6 +367,31 @@ extension Posix {
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// What is at `path` itself (lstat: a symbolic link is reported as one, not followed).
+    public enum FileKind: Sendable, Equatable { case file, directory, symbolicLink, other }
+
+    /// The kind of `path` without following a final symbolic link; nil when nothing is there.
+    public static func fileKind(_ path: String) -> FileKind? {
+        var st = stat()
+        while lstat(path, &st) != 0 {
+            if errno != EINTR { return nil }
+        }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return .file
+        case S_IFDIR: return .directory
+        case S_IFLNK: return .symbolicLink
+        default: return .other
+        }
+    }
+
+    /// The canonical absolute path of `path` with every symbolic link resolved (realpath(3));
+    /// nil when it (or a folder on the way) does not exist.
+    public static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     /// flock(2), waiting for the lock; EINTR retried.
     public static func lockExclusively(_ fd: Int32, _ detail: String = "") throws(SystemError) {
         try call("flock", detail) { flock(fd, LOCK_EX) }

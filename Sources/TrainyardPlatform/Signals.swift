@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CTrainyardSupport
 import Synchronization
+import TrainyardCore
 
 /// The last SIGINT or SIGTERM received (0 = none), set by the handler `Signals.install` puts in.
 private let pendingSignal = Atomic<Int32>(0)
@@ -29,6 +30,22 @@ public enum Signals {
     public static var pending: Int32? {
         let s = pendingSignal.load(ordering: .relaxed)
         return s == 0 ? nil : s
+    }
+
+    /// Throws `Interrupted` when SIGINT or SIGTERM has arrived (the signal stays pending for the
+    /// caller's own loop). Long file work — packaging, unpacking — calls it between steps so that
+    /// it stops within a fraction of a second.
+    public static func checkInterrupted(_ what: @autoclosure () -> String) throws(Interrupted) {
+        if let s = pending { throw Interrupted(signal: s, during: what()) }
+    }
+
+    /// Work stopped because SIGINT or SIGTERM arrived.
+    public struct Interrupted: TrainyardError, Equatable {
+        public var signal: Int32
+        public var during: String
+        public var message: String { "\(during) stopped by \(signalName(signal))" }
+        public var exitCode: ExitCode { .interrupted }
+        public var description: String { message }
     }
 
     public static let interrupt = SIGINT

@@ -222,4 +222,55 @@ final class JobsEndToEndTests: XCTestCase {
         XCTAssertEqual(try trainyard(["storage", "rm", "gs://e2e-data/in/local.txt"]).status, 0)
         XCTAssertEqual(try trainyard(["storage", "cat", "gs://e2e-data/in/local.txt"]).status, 1)
     }
+
+    func testStorageNeverLeavesTheBucketThroughALinkAndCopiesALoopOnce() throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: home + "/outside", withIntermediateDirectories: true)
+        try "secret".write(toFile: home + "/outside/secret.txt", atomically: true, encoding: .utf8)
+        try fm.createDirectory(atPath: home + "/buckets/e2e-links/in", withIntermediateDirectories: true)
+        try "mine".write(toFile: home + "/buckets/e2e-links/in/mine.txt", atomically: true, encoding: .utf8)
+        try fm.createSymbolicLink(atPath: home + "/buckets/e2e-links/out", withDestinationPath: home + "/outside")
+        try fm.createSymbolicLink(atPath: home + "/buckets/e2e-links/in/loop", withDestinationPath: "..")
+        for args in [["cat", "gs://e2e-links/out/secret.txt"], ["cp", home + "/outside/secret.txt", "gs://e2e-links/out/new.txt"],
+                     ["rm", "gs://e2e-links/out/secret.txt"], ["cp", "gs://e2e-links/out/secret.txt", home + "/stolen.txt"]] {
+            let r = try trainyard(["storage"] + args)
+            XCTAssertEqual(r.status, 3, "\(args): \(r.stdout)\(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("may not leave its bucket"), r.stderr)
+        }
+        XCTAssertEqual(try String(contentsOfFile: home + "/outside/secret.txt", encoding: .utf8), "secret")
+        XCTAssertFalse(fm.fileExists(atPath: home + "/outside/new.txt"))
+        XCTAssertFalse(fm.fileExists(atPath: home + "/stolen.txt"))
+        // rm of the link removes the link, never what it names.
+        XCTAssertEqual(try trainyard(["storage", "rm", "gs://e2e-links/out"]).status, 0)
+        XCTAssertTrue(fm.fileExists(atPath: home + "/outside/secret.txt"))
+        // cp -r of a folder holding a link loop copies each file once and names the link it skipped.
+        let copy = try trainyard(["storage", "cp", "-r", "gs://e2e-links/in", home + "/copy"], timeout: 30)
+        XCTAssertEqual(copy.status, 0, copy.stderr)
+        XCTAssertTrue(copy.stdout.contains("Copied 1 file"), copy.stdout)
+        XCTAssertTrue(copy.stderr.contains("Skipping symbolic link"), copy.stderr)
+        XCTAssertEqual(try fm.subpathsOfDirectory(atPath: home + "/copy").sorted(), ["mine.txt"])
+        // rm -r of a folder holding a link to an outside folder removes the link, not what it names.
+        try fm.createSymbolicLink(atPath: home + "/buckets/e2e-links/in/outside", withDestinationPath: home + "/outside")
+        XCTAssertEqual(try trainyard(["storage", "rm", "-r", "gs://e2e-links/in"]).status, 0)
+        XCTAssertFalse(fm.fileExists(atPath: home + "/buckets/e2e-links/in"))
+        XCTAssertEqual(try String(contentsOfFile: home + "/outside/secret.txt", encoding: .utf8), "secret")
+    }
+
+    func testAFailedPackageJobLeavesNoUnpackedTaskFolders() throws {
+        let pkg = home + "/src/trainer"
+        try FileManager.default.createDirectory(atPath: pkg, withIntermediateDirectories: true)
+        try "print('hi')\n".write(toFile: pkg + "/task.py", atomically: true, encoding: .utf8)
+        try "secrets.env\r\n".write(toFile: pkg + "/.gcloudignore", atomically: true, encoding: .utf8)
+        try "TOKEN=1\n".write(toFile: pkg + "/secrets.env", atomically: true, encoding: .utf8)
+        let submit = try trainyard(["jobs", "submit", "training", "fails_1", "--job-dir", "gs://e2e-bucket/out/f1",
+                                    "--staging-bucket", "gs://e2e-staging", "--package-path", pkg, "--command", "ls trainer; exit 3", "--stream-logs"], timeout: 60)
+        XCTAssertNotEqual(submit.status, 0, submit.stdout + submit.stderr)
+        XCTAssertTrue(submit.stdout.contains("task.py"), submit.stdout)
+        XCTAssertFalse(submit.stdout.contains("secrets.env"), "a CRLF .gcloudignore keeps it out: \(submit.stdout)")
+        let describe = try JSONParser.parse(try trainyard(["jobs", "describe", "fails_1", "--json"]).stdout)
+        XCTAssertEqual(describe["state"], "FAILED")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/jobs/fails_1/tasks"), "no unpacked task folders")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/buckets/e2e-bucket/out/f1"), "no empty job folder in the bucket")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: home + "/buckets/e2e-bucket/out"), "only the folder the job made")
+    }
 }

@@ -84,6 +84,19 @@ public struct Checkpoint: Sendable, Equatable {
             guard hiddenCount < 1000 else { throw DecodeError(reason: "implausible layer count \(hiddenCount)") }
             let hidden = try (0..<hiddenCount).map { _ in Int(try r.u32()) }
             guard inputs > 0, classes > 1, hidden.allSatisfy({ $0 > 0 }) else { throw DecodeError(reason: "invalid architecture") }
+            // Sizes come from the file: count the parameters they imply without overflowing, and no
+            // more than the file can hold, before anything is computed from them.
+            let widths = [inputs] + hidden + [classes]
+            var needed = 0
+            for l in 0..<(widths.count - 1) {
+                let (kernel, o1) = widths[l].multipliedReportingOverflow(by: widths[l + 1])
+                let (layer, o2) = kernel.addingReportingOverflow(widths[l + 1])
+                let (sum, o3) = needed.addingReportingOverflow(layer)
+                guard !o1, !o2, !o3, sum <= r.remaining / 4 else {
+                    throw DecodeError(reason: "a \(widths.map(String.init).joined(separator: "-")) model has more parameters than the file's \(bytes.count) bytes can hold")
+                }
+                needed = sum
+            }
             architecture = MLPArchitecture(inputs: inputs, hidden: hidden, classes: classes)
             let slotCount = Int(try r.u8())
             parameters = try r.floats()

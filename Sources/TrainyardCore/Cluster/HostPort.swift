@@ -27,8 +27,14 @@ public struct HostPort: Hashable, Sendable, CustomStringConvertible, Comparable 
             portPart = text[text.index(after: colon)...]
             if hostPart.contains(":") { throw FieldError(path: "", "\"\(text)\" is not host:port (write IPv6 hosts as [addr]:port)") }
         }
-        guard !hostPart.isEmpty, !hostPart.contains(where: { $0 == " " || $0 == "/" || $0 == "\t" }) else {
-            throw FieldError(path: "", "\"\(text)\" is not host:port (bad host)")
+        // A name or IPv4 address: ASCII letters, digits, `-`, `.`, `_`. Inside brackets, an IPv6
+        // address (with `:`, and `%zone`). Anything else could not be written back and read again.
+        let bracketed = text.hasPrefix("[")
+        let allowed = { (c: Character) -> Bool in
+            c.isASCII && (c.isLetter || c.isNumber || c == "-" || c == "." || c == "_" || (bracketed && (c == ":" || c == "%")))
+        }
+        guard !hostPart.isEmpty, hostPart.allSatisfy(allowed), !bracketed || hostPart.contains(":") else {
+            throw FieldError(path: "", "\"\(text)\" is not host:port (bad host: letters, digits, -, . and _, or an IPv6 address in [brackets])")
         }
         guard let port = Int(portPart), (allowPortZero ? 0 : 1)...65535 ~= port else {
             throw FieldError(path: "", "\"\(text)\" is not host:port (the port must be a number in 1...65535)")

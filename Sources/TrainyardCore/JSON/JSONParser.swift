@@ -191,6 +191,10 @@ public struct JSONParser {
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         guard let d = Double(text) else { throw error("invalid number") }
+        guard d.isFinite else {
+            index = start
+            throw error("number \(text.count > 40 ? text.prefix(40) + "…" : Substring(text)) is too large for a Double (at most ±1.8e308)")
+        }
         return d
     }
 }

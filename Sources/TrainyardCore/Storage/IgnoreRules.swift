@@ -5,11 +5,33 @@
 /// (otherwise it matches at any depth); `*`, `?`, `[…]` within a name, `**` across folders; and
 /// gcloud's `#!include:.gitignore`. The last matching rule wins. Pure: the caller reads the files.
 public struct IgnoreRules: Sendable, Equatable {
+    /// One segment of a compiled pattern: `**` (any number of folders), a plain name, or a glob.
+    enum Segment: Sendable, Equatable {
+        case anyFolders
+        case name(Substring)
+        case glob([Character])
+
+        init(_ text: Substring) {
+            if text == "**" { self = .anyFolders }
+            else if text.contains(where: { "*?[\\".contains($0) }) { self = .glob(Array(text)) }
+            else { self = .name(text) }
+        }
+
+        func matches(_ name: Substring) -> Bool {
+            switch self {
+            case .anyFolders: return true
+            case .name(let n): return n == name
+            case .glob(let p): return IgnoreRules.glob(p, Array(name))
+            }
+        }
+    }
+
+    /// A rule compiled to its segments. A pattern that matches at any depth starts with `**`, so
+    /// every rule is matched against the whole path the same way.
     struct Rule: Sendable, Equatable {
-        var pattern: [Substring]
+        var segments: [Segment]
         var negated: Bool
         var directoryOnly: Bool
-        var anchored: Bool
     }
 
     private var rules: [Rule] = []
@@ -17,10 +39,11 @@ public struct IgnoreRules: Sendable, Equatable {
     public init() {}
 
     /// Parses a rules file. `include` resolves `#!include:FILE` lines (gcloudignore) to their text.
+    /// Lines may end in LF, CRLF or CR alike.
     public init(parsing text: String, include: (String) -> String? = { _ in nil }) {
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: true) {
+        // "\r\n" is one Character in Swift, so a split on "\n" alone would keep CRLF files in one line.
+        for raw in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
             var line = raw
-            if line.last == "\r" { line = line.dropLast() }
             if line.hasPrefix("#!include:") {
                 if let included = include(String(line.dropFirst("#!include:".count)).trimmedSpaces) {
                     rules += IgnoreRules(parsing: included).rules
@@ -38,7 +61,15 @@ public struct IgnoreRules: Sendable, Equatable {
             var anchored = line.dropLast().contains("/")
             if line.hasPrefix("/") { anchored = true; line = line.dropFirst() }
             guard !line.isEmpty else { continue }
-            rules.append(Rule(pattern: line.split(separator: "/"), negated: negated, directoryOnly: directoryOnly, anchored: anchored))
+            var segments: [Segment] = []
+            for part in line.split(separator: "/") {
+                let segment = Segment(part)
+                // `a/**/**/b` is `a/**/b`: consecutive `**` add nothing.
+                if segment == .anyFolders && segments.last == .anyFolders { continue }
+                segments.append(segment)
+            }
+            if !anchored && segments.first != .anyFolders { segments.insert(.anyFolders, at: 0) }
+            rules.append(Rule(segments: segments, negated: negated, directoryOnly: directoryOnly))
         }
     }
 
@@ -46,35 +77,51 @@ public struct IgnoreRules: Sendable, Equatable {
 
     /// Whether the file or folder at `path` (relative to the package root, `/`-separated) is ignored.
     /// A file inside an ignored folder is ignored too (as git does, a later `!` cannot bring it back).
+    ///
+    /// Time: at most (rules × pattern segments × path segments²) segment comparisons, whatever
+    /// the patterns; no backtracking.
     public func ignores(_ path: String, isDirectory: Bool) -> Bool {
         let parts = path.split(separator: "/")
         for depth in 1..<max(1, parts.count) {
-            if decide(Array(parts.prefix(depth)), isDirectory: true) { return true }
+            if decide(parts[..<depth], isDirectory: true) { return true }
         }
-        return decide(parts, isDirectory: isDirectory)
+        return decide(parts[...], isDirectory: isDirectory)
     }
 
-    private func decide(_ parts: [Substring], isDirectory: Bool) -> Bool {
+    private func decide(_ parts: ArraySlice<Substring>, isDirectory: Bool) -> Bool {
         var ignored = false
         for rule in rules where !(rule.directoryOnly && !isDirectory) {
-            let hit = rule.anchored
-                ? IgnoreRules.match(rule.pattern[...], parts[...])
-                : parts.indices.contains { IgnoreRules.match(rule.pattern[...], parts[$0...]) && (rule.pattern.count > 1 || $0 == parts.count - 1) }
-            if hit { ignored = !rule.negated }
+            if IgnoreRules.match(rule.segments, parts) { ignored = !rule.negated }
         }
         return ignored
     }
 
-    /// Whole-path match of pattern segments against path segments (`**` spans any number).
-    static func match(_ pattern: ArraySlice<Substring>, _ path: ArraySlice<Substring>) -> Bool {
-        guard let head = pattern.first else { return path.isEmpty }
-        if head == "**" {
-            let rest = pattern.dropFirst()
-            if rest.isEmpty { return true }
-            return (path.startIndex...path.endIndex).contains { match(rest, path[$0...]) }
+    /// Whole-path match of pattern segments against path segments (`**` spans any number), as a
+    /// simulation of the pattern's automaton: the set of pattern positions reachable after each
+    /// path segment. Linear in the path's length for a given pattern.
+    static func match(_ pattern: [Segment], _ path: ArraySlice<Substring>) -> Bool {
+        var states = [Bool](repeating: false, count: pattern.count + 1)
+        var next = states
+        func close(_ s: inout [Bool]) {
+            // `**` may also match no folder at all: its position reaches the next one.
+            for i in 0..<pattern.count where s[i] && pattern[i] == .anyFolders { s[i + 1] = true }
         }
-        guard let name = path.first, glob(Array(head), Array(name)) else { return false }
-        return match(pattern.dropFirst(), path.dropFirst())
+        states[0] = true
+        close(&states)
+        for name in path {
+            for i in next.indices { next[i] = false }
+            var any = false
+            for i in 0..<pattern.count where states[i] {
+                switch pattern[i] {
+                case .anyFolders: next[i] = true; any = true
+                default: if pattern[i].matches(name) { next[i + 1] = true; any = true }
+                }
+            }
+            guard any else { return false }
+            close(&next)
+            swap(&states, &next)
+        }
+        return states[pattern.count]
     }
 
     /// `*`, `?` and `[abc]`/`[a-z]`/`[!x]` within one name.

@@ -33,6 +33,7 @@ public struct StorageURI: Sendable, Equatable, Hashable, CustomStringConvertible
         guard !bucket.contains("..") else { throw FieldError(path: "", "\"\(text)\": bucket name \"\(bucket)\" may not contain \"..\"") }
         var path = String(rest.dropFirst(bucket.count))
         if path.hasPrefix("/") { path.removeFirst() }
+        if path.hasPrefix("/") { throw FieldError(path: "", "\"\(text)\": empty path segment (\"//\") — an absolute path inside a bucket is not allowed") }
         let trailing = path.hasSuffix("/")
         if trailing { path.removeLast() }
         if !path.isEmpty {
@@ -55,6 +56,8 @@ public struct StorageURI: Sendable, Equatable, Hashable, CustomStringConvertible
         trailingSlash = false
     }
 
+    /// The URI as written: `gs://bucket`, `gs://bucket/path` or `gs://bucket/path/` (it parses
+    /// back to the same value; `gs://bucket/` is the bucket itself).
     public var description: String { StorageURI.scheme + bucket + (path.isEmpty ? "" : "/" + path) + (trailingSlash && !path.isEmpty ? "/" : "") }
 
     /// The local folder of a bucket under `home` (`$TRAINYARD_HOME`).

@@ -129,7 +129,7 @@ public struct TierCatalog: Sendable {
                 if let lists = try root.optional("price_lists") {
                     for (id, list) in try lists.entries() {
                         priceLists[id] = (try list.optional("description")?.string() ?? "", try list.required("date").string(),
-                                          try list.optional("dollars_per_ml_unit")?.double() ?? 0.49)
+                                          try TierCatalog.nonNegative(list, "dollars_per_ml_unit") ?? 0.49)
                     }
                 }
                 if let billing = try root.optional("billing") {
@@ -175,12 +175,7 @@ public struct TierCatalog: Sendable {
         for a in try f.optional("accelerators")?.array() ?? [] {
             accelerators.append(.init(type: try a.required("type").string(), count: try a.required("count").int(in: 1...64)))
         }
-        func nonNegative(_ key: String) throws(FieldError) -> Double? {
-            guard let x = try f.optional(key) else { return nil }
-            let v = try x.double()
-            guard v >= 0 else { throw x.fail("must be ≥ 0") }
-            return v
-        }
+        func nonNegative(_ key: String) throws(FieldError) -> Double? { try TierCatalog.nonNegative(f, key) }
         let sources = try f.required("sources")
         _ = try sources.entries()
         let m = MachineType(
@@ -194,6 +189,14 @@ public struct TierCatalog: Sendable {
             source: f.source)
         guard m.vcpus > 0 || !m.accelerators.isEmpty else { throw FieldError(source: f.source, path: f.childPath("vcpus"), "a machine type needs vCPUs or accelerators") }
         return (m, f)
+    }
+
+    /// The number at `key` of `f`, if present; a price, size or rate below 0 is an error naming the field.
+    static func nonNegative(_ f: JSONField, _ key: String) throws(FieldError) -> Double? {
+        guard let x = try f.optional(key) else { return nil }
+        let v = try x.double()
+        guard v >= 0 else { throw x.fail("must be ≥ 0 (got \(v))") }
+        return v
     }
 
     static func tier(_ f: JSONField) throws(FieldError) -> ScaleTier {
@@ -216,7 +219,8 @@ public struct TierCatalog: Sendable {
             name: try f.required("name").string(), gcloudName: try f.optional("gcloud_name")?.string() ?? "",
             description: try f.optional("description")?.string() ?? "", custom: custom, master: master,
             workerCount: workerCount, workerType: workerType, parameterServerCount: psCount, parameterServerType: psType,
-            listedPricePerHour: try f.optional("listed_price_per_hour")?.double(), listedMLUnitsPerHour: try f.optional("listed_ml_units_per_hour")?.double(),
+            listedPricePerHour: try TierCatalog.nonNegative(f, "listed_price_per_hour"),
+            listedMLUnitsPerHour: try TierCatalog.nonNegative(f, "listed_ml_units_per_hour"),
             priceList: try f.optional("price_list")?.string(),
             rules: try (f.optional("rules")?.array() ?? []).map { (x) throws(FieldError) in try x.string() },
             derived: try (f.optional("derived")?.array() ?? []).map { (x) throws(FieldError) in try x.string() },

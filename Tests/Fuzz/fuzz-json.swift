@@ -1,0 +1,10 @@
+// libFuzzer entry point for `FuzzTargets.json` (built and run by Tests/Fuzz/run.sh).
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    do {
+        try FuzzTargets.json(Array(UnsafeBufferPointer(start: data, count: size)))
+    } catch {
+        fatalError("\(error)")
+    }
+    return 0
+}
