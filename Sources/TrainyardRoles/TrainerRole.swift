@@ -344,15 +344,21 @@ public final class TrainerRole {
             return .rpcFailed(error.code, reason: "checkpointing: \(error)", now: MonotonicClock.now())
         }
         let step = result.merged.globalStep
+        saveCheckpoint(step: step, parameters: parameters, slots: result.slots, source: "")
+        return .checkpointWritten(step: step)
+    }
+
+    /// Writes one checkpoint (atomically, keeping the newest `--keep-checkpoints`) and logs it; a
+    /// periodic checkpoint that cannot be written is a warning (the final one decides the outcome).
+    private func saveCheckpoint(step: Int64, parameters: [Float], slots: [[Float]], source: String) {
         do {
             let checkpoint = Checkpoint(globalStep: step, incarnation: machine.incarnation, architecture: architecture,
-                                        parameters: parameters, slots: result.slots)
+                                        parameters: parameters, slots: slots)
             let path = try store.save(checkpoint, keep: settings.keepCheckpoints)
-            log("checkpoint \((path as NSString).lastPathComponent) at global step \(step)")
+            log("checkpoint \((path as NSString).lastPathComponent) at global step \(step)\(source)")
         } catch {
             log("warning: checkpoint at step \(step) failed: \(error)")
         }
-        return .checkpointWritten(step: step)
     }
 
     /// The checkpoint of exactly global step `step`, from every ps's snapshot of it.
@@ -370,14 +376,7 @@ public final class TrainerRole {
             if error.code == .noSnapshot { return .snapshotUnavailable(step: step, reason: error.description) }
             return .rpcFailed(error.code, reason: "checkpointing: \(error)", now: MonotonicClock.now())
         }
-        do {
-            let checkpoint = Checkpoint(globalStep: result.merged.globalStep, incarnation: machine.incarnation, architecture: architecture,
-                                        parameters: snapshot, slots: result.slots)
-            let path = try store.save(checkpoint, keep: settings.keepCheckpoints)
-            log("checkpoint \((path as NSString).lastPathComponent) at global step \(result.merged.globalStep) (every ps's snapshot of that step)")
-        } catch {
-            log("warning: checkpoint at step \(step) failed: \(error)")
-        }
+        saveCheckpoint(step: result.merged.globalStep, parameters: snapshot, slots: result.slots, source: " (every ps's snapshot of that step)")
         return .checkpointWritten(step: step)
     }
 

@@ -101,23 +101,9 @@ public enum YAMLWriter {
         if !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
             return "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
         }
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if u.value < 0x20 || u.value == 0x7F {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
+        // A JSON string is a YAML double-quoted scalar: its escapes are YAML's too.
+        var out = ""
+        JSONValue.writeString(s, to: &out)
+        return out
     }
 }
