@@ -99,7 +99,9 @@ public enum YAMLWriter {
     /// which only double quotes can escape.
     static func quoted(_ s: String) -> String {
         if !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-            return "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
+            var out = "'"
+            for c in s { out += c == "'" ? "''" : String(c) }
+            return out + "'"
         }
         // A JSON string is a YAML double-quoted scalar: its escapes are YAML's too.
         var out = ""
