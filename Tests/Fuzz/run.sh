@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds and runs Trainyard's libFuzzer harnesses (Docs/security.md, "Fuzzing").
 #
-#   Tests/Fuzz/run.sh [--time SECONDS] [--build-only] [TARGET…]
+#   Tests/Fuzz/run.sh [--time SECONDS] [--build-only | --typecheck] [TARGET…]
 #
 # Targets: frame message json yaml tfconfig csv idx checkpoint ignore storageuri (default: all, one
 # after another). Each harness is `Tests/Fuzz/fuzz-TARGET.swift` over the shared checks in
 # `Tests/TrainyardCoreTests/FuzzTargets.swift` (the same functions `swift test` replays the saved
 # inputs through), linked against the pure core's parsers built with -sanitize=fuzzer,address.
 # It is kept out of `swift build`: SwiftPM builds only the targets Package.swift declares.
+# `--typecheck` only type-checks the core's fuzzed sources on their own (seconds; CI runs it, so a core
+# file that starts to need something outside that list is caught before anyone fuzzes).
 #
 # Inputs: the committed corpus `Tests/Fuzz/corpus/TARGET/` seeds a working copy under
 # `.build/fuzz/work/TARGET/`; new inputs that add coverage are merged back into the committed corpus
@@ -19,12 +21,14 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 seconds=60
 build_only=0
+typecheck=0
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --time) seconds="$2"; shift 2 ;;
         --build-only) build_only=1; shift ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        --typecheck) typecheck=1; shift ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
     esac
@@ -49,7 +53,12 @@ mkdir -p "$build"
 core="$repo/Sources/TrainyardCore"
 # The pure parsers and codecs: they import nothing, so they build without the kernel.
 sources=("$core"/Support/*.swift "$core"/JSON/*.swift "$core"/Wire/*.swift "$core"/Cluster/*.swift "$core"/Storage/*.swift
-         "$core"/Data/*.swift "$core"/Checkpoint/*.swift "$core"/Model/MLPArchitecture.swift)
+         "$core"/Data/*.swift "$core"/Checkpoint/*.swift "$core"/Model/MLPArchitecture.swift "$core"/Launch/RoleEnvironment.swift)
+if [ $typecheck -eq 1 ]; then
+    swiftc -parse-as-library -typecheck -module-name TrainyardCore "${sources[@]}"
+    echo "run.sh: the fuzzed core sources type-check on their own"
+    exit 0
+fi
 flags=(-parse-as-library -O -g -sanitize=fuzzer,address -use-ld=lld)
 
 stamp="$build/libTrainyardCore.stamp"
