@@ -84,6 +84,91 @@ final class WireHardeningEndToEndTests: XCTestCase {
         XCTAssertTrue(log.contains("no hello within 2 s"), log)
         XCTAssertTrue(log.contains("unknown-task: worker-7 is not a task of this job's cluster"), log)
     }
+
+    /// The pid and TF_CONFIG address of a live `trainyard-ps` of the job in `jobDir`, once it is up.
+    private func livePS(of jobDir: String, until deadline: Deadline) -> (Int32, HostPort)? {
+        while !deadline.hasPassed {
+            for pid in Harness.processes(mentioning: jobDir) {
+                guard let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
+                      comm.trimmingCharacters(in: .whitespacesAndNewlines) == "trainyard-ps",
+                      let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { continue }
+                for entry in environ.split(separator: 0) {
+                    let text = String(decoding: entry, as: UTF8.self)
+                    guard text.hasPrefix(RoleEnvironment.tfConfig + "=") else { continue }
+                    if let config = try? TFConfig(parsing: String(text.dropFirst(RoleEnvironment.tfConfig.count + 1))),
+                       let address = config.ownAddress {
+                        return (pid, address)
+                    }
+                }
+            }
+            MonotonicClock.sleep(seconds: 0.02)
+        }
+        return nil
+    }
+
+    /// The attack users reported, against a whole job: while a real job trains, connections keep
+    /// announcing 512 MiB hellos to its ps. Each is refused from its header, the ps stays small, and the
+    /// job succeeds.
+    func testAJobSucceedsWhileItsPSIsAttackedWithHugeHeaders() throws {
+        let dir = Harness.temporaryDirectory("attack")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let jobDir = dir + "/job"
+        let (launcher, out, err) = try Harness.start(["train", "--workers", "1", "--ps", "1", "--max-steps", "3000",
+                                                      "--job-dir", jobDir] + Harness.smallJob)
+        let outData = Locked(Data()), errData = Locked(Data())
+        let drained = DispatchGroup()
+        drained.enter()
+        DispatchQueue.global().async { outData.set(out.fileHandleForReading.readDataToEndOfFile()); drained.leave() }
+        drained.enter()
+        DispatchQueue.global().async { errData.set(err.fileHandleForReading.readDataToEndOfFile()); drained.leave() }
+        defer {
+            if launcher.isRunning { kill(launcher.processIdentifier, SIGKILL) }
+            launcher.waitUntilExit()
+            XCTAssertEqual(Harness.waitForNoProcesses(mentioning: jobDir, timeout: 20), [])
+        }
+
+        guard let (psPID, address) = livePS(of: jobDir, until: .after(seconds: 60)) else {
+            return XCTFail("no trainyard-ps of the job appeared in 60 s")
+        }
+        var rounds = 0, refused = 0, peakMegabytes = 0.0
+        let jobDeadline = Deadline.after(seconds: 240)
+        // Attack in rounds of four connections until the job ends; at least one whole round must be refused
+        // while the launcher still runs, or the job finished before the attack and nothing was shown.
+        while launcher.isRunning && !jobDeadline.hasPassed {
+            var attackers: [Socket] = []
+            for _ in 0..<4 {
+                guard let s = try? Socket.connect(to: address, deadline: .after(seconds: 5)) else { continue }
+                try? s.write(WireHardeningTests_header(announcing: 512 << 20), until: .after(seconds: 5))
+                attackers.append(s)
+            }
+            for s in attackers {
+                if let reply = try? FrameConnection(socket: s).receive(until: .after(seconds: 10)),
+                   case .error(let e) = reply.message, e.code == .badRequest, e.message.contains("before hello") {
+                    refused += 1
+                }
+                s.close()
+            }
+            if launcher.isRunning {
+                let rss = residentMegabytes(psPID)
+                if rss.isFinite { peakMegabytes = max(peakMegabytes, rss) }
+                rounds += 1
+            }
+            MonotonicClock.sleep(seconds: 0.05)
+        }
+        XCTAssertFalse(jobDeadline.hasPassed, "the job did not finish in 240 s under the attack")
+        launcher.waitUntilExit()
+        drained.wait()
+        let stdout = String(decoding: outData.get(), as: UTF8.self), stderr = String(decoding: errData.get(), as: UTF8.self)
+
+        print("attack on ps-0 during the job: \(rounds) rounds, \(refused) connections refused, ps peak RSS \(peakMegabytes) MB")
+        XCTAssertGreaterThan(rounds, 0, "the job ended before a whole round of the attack was refused")
+        XCTAssertGreaterThanOrEqual(refused, 4, "every attacking connection must be refused from its header")
+        XCTAssertLessThan(peakMegabytes, 64, "the ps grew under the attack")
+        XCTAssertEqual(launcher.terminationStatus, 0, stdout + stderr)
+        XCTAssertTrue(stdout.contains("Job SUCCEEDED"), stdout)
+        let psLog = (try? String(contentsOfFile: jobDir + "/logs/ps-0.log", encoding: .utf8)) ?? ""
+        XCTAssertTrue(psLog.contains("frame payload of 536870912 bytes exceeds the limit"), psLog)
+    }
 }
 
 /// A frame header announcing `length` payload bytes for a hello, and nothing more.
