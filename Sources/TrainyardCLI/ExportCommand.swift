@@ -35,7 +35,7 @@ enum ExportCommand {
         subcommands: [
             .init(words: ["tfjob"], usage: "trainyard export tfjob --name NAME --image IMAGE [OPTIONS] [TRAIN OPTIONS | --job ID | --template NAME]",
                   summary: "Writes a Kubeflow TFJob (kubeflow.org/v1) with Chief, Worker and PS replicas for `trainyard train`'s options (--scale-tier, the CUSTOM flags, --restart-policy, --backoff-limit, the training options), a submitted job or a template, after checking it against the TFJob CRD's schema and the operator's webhook rules. `--check FILE` checks any manifest: exit 0 when valid, 3 with one `PATH: problem` line per problem. See Docs/beyond-one-machine.md.",
-                  options: exportOptions + LaunchSettings.help.filter { !["--start-port P", "--bandwidth-scale F", "--no-bandwidth-emulation", "--job-dir DIR"].contains($0.0) } + TrainSettings.help),
+                  options: exportOptions + LaunchSettings.help.filter { !["--start-port P", "--job-dir DIR"].contains($0.0) } + TrainSettings.help),
         ])
 
     static func run(_ argv: [String]) throws -> ExitCode {
@@ -102,6 +102,9 @@ enum ExportCommand {
             }
         } else {
             settings = try LaunchSettings.parse(args.items)
+            if settings.startPort != nil {
+                throw UsageError("--start-port does not apply to a TFJob: every task listens on port 2222 of its own pod")
+            }
             if settings.jobDirectory != nil {
                 throw UsageError("--job-dir is a folder on this machine; in the pods the job folder is a volume: give --job-dir-claim PVC (and --mount-path DIR)")
             }

@@ -44,6 +44,9 @@ public struct TFJobExport: Sendable {
     /// Multiplies the machine types' vCPUs and memory (a node's allocatable is below its size).
     public var resourceScale = 1.0
 
+    /// The uid and gid the repository's Dockerfile runs the roles as.
+    public static let imageUser = 1000
+
     /// Where the Secret is mounted when the token comes as a file.
     public static let tokenMountPath = "/var/run/secrets/trainyard"
 
@@ -109,7 +112,7 @@ public struct TFJobExport: Sendable {
             env.append(.object([("name", "TRAINYARD_JOB_TOKEN_FILE"), ("value", .string(TFJobExport.tokenMountPath + "/" + tokenKey))]))
             mounts.append(.object([("name", "job-token"), ("mountPath", .string(TFJobExport.tokenMountPath)), ("readOnly", true)]))
             volumes.append(.object([("name", "job-token"), ("secret", .object([
-                ("secretName", .string(tokenSecret)), ("defaultMode", 0o400),
+                ("secretName", .string(tokenSecret)), ("defaultMode", 0o440),
                 ("items", .array([.object([("key", .string(tokenKey)), ("path", .string(tokenKey))])])),
             ]))]))
         case .env:
@@ -129,7 +132,11 @@ public struct TFJobExport: Sendable {
         ]
         if let resources = resources(for: role) { container.append(("resources", resources)) }
         container.append(("volumeMounts", .array(mounts)))
-        return .object([("containers", .array([.object(container)])), ("volumes", .array(volumes))])
+        // The image's user (Dockerfile: uid 1000); fsGroup makes the claim writable and the token
+        // file (mode 0440, group fsGroup) readable for it.
+        let security: JSONValue = .object([("runAsNonRoot", true), ("runAsUser", JSONValue(TFJobExport.imageUser)),
+                                           ("runAsGroup", JSONValue(TFJobExport.imageUser)), ("fsGroup", JSONValue(TFJobExport.imageUser))])
+        return .object([("securityContext", security), ("containers", .array([.object(container)])), ("volumes", .array(volumes))])
     }
 
     /// Requests equal to limits (the Guaranteed class: a task gets what its machine type has),
