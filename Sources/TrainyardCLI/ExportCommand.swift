@@ -203,7 +203,9 @@ enum ExportCommand {
             print("\(file): a valid TFJob (kubeflow.org/v1 schema of training-operator release-1.9, and the operator's webhook rules)")
             return .success
         }
-        for p in problems { print("\(file): \(p)") }
+        // A hostile file may hold millions of problems: the first 200 say enough.
+        for p in problems.prefix(200) { print("\(file): \(p)") }
+        if problems.count > 200 { print("\(file): … and \(problems.count - 200) more") }
         Posix.write("trainyard: error: \(file): \(problems.count) problem\(problems.count == 1 ? "" : "s"): not a valid TFJob\n", to: 2)
         return .invalidInput
     }

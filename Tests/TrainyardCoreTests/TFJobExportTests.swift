@@ -221,7 +221,20 @@ final class TFJobExportTests: XCTestCase {
         assertProblem(Self.setting(m, container + ["env", "0", "name"], "TRAINYARD_LISTEN_HOST"),
                       "spec.tfReplicaSpecs.PS.template.spec.containers[0].env[1]: duplicate entry")
         assertProblem(Self.setting(m, ["spec", "runPolicy", "backoffLimit"], "3"), "spec.runPolicy.backoffLimit: must be an integer, got a string")
+        assertProblem(Self.setting(m, ["metadata", "labels", "team"], "ml team"), "metadata.labels.team: the value may hold only")
+        assertProblem(Self.setting(m, ["metadata", "labels", "Bad.Prefix/x"], "y"), "metadata.labels.Bad.Prefix/x: the key's prefix must be a DNS subdomain")
+        assertProblem(Self.setting(m, ["spec", "tfReplicaSpecs", "PS", "template", "metadata", "labels", "role"], "-ps"),
+                      "spec.tfReplicaSpecs.PS.template.metadata.labels.role: the value must start and end with a letter or a digit")
+        assertProblem(Self.setting(m, ["metadata", "labels", "n"], 3), "metadata.labels.n: must be a string, got a number")
         XCTAssertEqual(TFJobCheck.problems("a string").map(\.description), ["a TFJob manifest is an object (apiVersion, kind, metadata, spec), got a string"])
+    }
+
+    func testAManifestWithManyDuplicateEntriesGetsOneProblemPerDuplicate() throws {
+        let m = try Self.export(tier: "STANDARD_1").manifest()
+        let env = JSONValue.array(Array(repeating: .object([("name", "X"), ("value", "1")]), count: 20_000))
+        let problems = TFJobCheck.problems(Self.setting(m, ["spec", "tfReplicaSpecs", "PS", "template", "spec", "containers", "0", "env"], env))
+        XCTAssertEqual(problems.count, 19_999)
+        XCTAssertEqual(problems.last?.path, "spec.tfReplicaSpecs.PS.template.spec.containers[0].env[19999]")
     }
 
     func testWarningsNameTheKnownTroubles() throws {

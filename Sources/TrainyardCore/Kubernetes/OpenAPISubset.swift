@@ -137,6 +137,8 @@ public enum OpenAPISubset {
     }
 
     static func unknownFieldMessage(_ key: String, known: [String]) -> String {
+        // No suggestion for a long key: edit distance costs its length times each name's.
+        guard key.count <= 64 else { return "unknown field (the schema allows: \(known.sorted().joined(separator: ", ")))" }
         let near = known.min { editDistance($0.lowercased(), key.lowercased()) < editDistance($1.lowercased(), key.lowercased()) }
         if let near, editDistance(near.lowercased(), key.lowercased()) <= max(2, key.count / 3) {
             return "unknown field (did you mean \(near)?)"
@@ -149,18 +151,18 @@ public enum OpenAPISubset {
         case "map":
             let keys = (s["x-kubernetes-list-map-keys"]?.arrayValue ?? []).compactMap(\.stringValue)
             guard !keys.isEmpty else { return }
-            var seen: [[JSONValue]] = []
+            // Hashed by their JSON text: a hostile list of many entries costs linear time.
+            var seen = Set<String>()
             for (i, item) in items.enumerated() {
                 let id = keys.map { item[$0] ?? .null }
-                if seen.contains(id) {
+                if !seen.insert(JSONValue.array(id).serialized()).inserted {
                     let shown = zip(keys, id).map { "\($0.0)=\($0.1.serialized())" }.joined(separator: ", ")
                     out.append(.init("\(path)[\(i)]", "duplicate entry (\(shown)): entries must be unique by \(keys.joined(separator: ", "))"))
-                } else {
-                    seen.append(id)
                 }
             }
         case "set":
-            for (i, item) in items.enumerated() where items[..<i].contains(item) {
+            var seen = Set<String>()
+            for (i, item) in items.enumerated() where !seen.insert(item.serialized()).inserted {
                 out.append(.init("\(path)[\(i)]", "duplicate value \(item.serialized()) in a set"))
             }
         default:

@@ -32,6 +32,10 @@ public enum TFJobCheck {
         out += metadata(manifest["metadata"])
         if let spec = manifest["spec"], case .object = spec {
             out += webhook(spec)
+            // The operator copies these onto the pods it creates, which the API server checks.
+            for (type, r) in spec["tfReplicaSpecs"]?.objectValue ?? [] {
+                if let l = r["template"]?["metadata"]?["labels"] { out += labels(l, at: "spec.tfReplicaSpecs.\(type).template.metadata.labels") }
+            }
             if let name = manifest["metadata"]?["name"]?.stringValue, dns1035Problem(name) == nil { out += podNames(job: name, spec: spec) }
         }
         // One problem per path and message, in the order found.
@@ -94,6 +98,7 @@ public enum TFJobCheck {
             case "map":
                 guard let entries = value.objectValue else { out.append(.init(at, "must be a map of strings, got \(value.kindName)")); continue }
                 for (k, v) in entries where v.stringValue == nil { out.append(.init(at + "." + k, "must be a string, got \(v.kindName)")) }
+                if key == "labels" { out += labels(value, at: at) }
             default: break
             }
         }
@@ -192,6 +197,35 @@ public enum TFJobCheck {
     }
 
     // MARK: Names
+
+    /// Kubernetes' label rules: a key is an optional DNS-subdomain prefix and `/`, then a name of at
+    /// most 63 characters (alphanumerics, `-`, `_`, `.`, alphanumeric at both ends); a value is
+    /// empty or such a name.
+    static func labels(_ map: JSONValue, at path: String) -> [ManifestProblem] {
+        var out: [ManifestProblem] = []
+        for (key, value) in map.objectValue ?? [] {
+            let parts = key.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts.last ?? "")
+            if parts.count == 2 {
+                let prefix = String(parts[0])
+                if prefix.isEmpty || prefix.utf8.count > 253 || prefix.split(separator: ".", omittingEmptySubsequences: false).contains(where: { dns1123LabelProblem(String($0)) != nil }) {
+                    out.append(.init(path + "." + key, "the key's prefix must be a DNS subdomain (lower-case labels joined by dots)"))
+                }
+            }
+            if let reason = labelNameProblem(name, empty: false) { out.append(.init(path + "." + key, "the key's name \(reason)")) }
+            if let text = value.stringValue, let reason = labelNameProblem(text, empty: true) { out.append(.init(path + "." + key, "the value \(reason)")) }
+        }
+        return out
+    }
+
+    static func labelNameProblem(_ s: String, empty: Bool) -> String? {
+        if s.isEmpty { return empty ? nil : "is empty" }
+        if s.utf8.count > 63 { return "is longer than 63 characters" }
+        func alnum(_ c: Unicode.Scalar) -> Bool { ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) }
+        guard let f = s.unicodeScalars.first, let l = s.unicodeScalars.last, alnum(f), alnum(l) else { return "must start and end with a letter or a digit" }
+        for c in s.unicodeScalars where !(alnum(c) || c == "-" || c == "_" || c == ".") { return "may hold only letters, digits, '-', '_' and '.' (found \"\(c)\")" }
+        return nil
+    }
 
     /// Why `name` is not a DNS-1035 label (`[a-z]([-a-z0-9]*[a-z0-9])?`, at most 63 characters), or nil.
     public static func dns1035Problem(_ name: String) -> String? {
