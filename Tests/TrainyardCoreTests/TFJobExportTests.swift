@@ -255,6 +255,43 @@ final class TFJobExportTests: XCTestCase {
         XCTAssertTrue(TFJobCRDSchema.source.contains("release-1.9"))
     }
 
+    static let kubeflowFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/kubeflow").path
+
+    /// The vendored schema is the CRD file of training-operator release-1.9, descriptions removed:
+    /// the file (Tests/Fixtures/kubeflow) has the sha256 the source names, and Trainyard's own YAML
+    /// reader turns it into the same schema.
+    func testVendoredSchemaIsTheFetchedCRDWithoutDescriptions() throws {
+        let text = try String(contentsOfFile: Self.kubeflowFixtures + "/kubeflow.org_tfjobs.yaml", encoding: .utf8)
+        var hash = SHA256()
+        hash.update(text)
+        XCTAssertEqual(hash.finalize(), TFJobCRDSchema.sourceSHA256)
+        let crd = try YAMLParser.parse(text)
+        XCTAssertEqual(crd["kind"], "CustomResourceDefinition")
+        let version = try XCTUnwrap(crd["spec"]?["versions"]?.arrayValue?.first)
+        XCTAssertEqual(version["name"], "v1")
+        func strip(_ v: JSONValue) -> JSONValue {
+            switch v {
+            case .object(let fields):
+                // A key named description inside `properties` is a field, not documentation.
+                return .object(fields.filter { $0.0 != "description" }.map { ($0.0, $0.0 == "properties" ? .object($0.1.objectValue!.map { ($0.0, strip($0.1)) }) : strip($0.1)) })
+            case .array(let items): return .array(items.map(strip))
+            default: return v
+            }
+        }
+        XCTAssertEqual(strip(try XCTUnwrap(version["schema"]?["openAPIV3Schema"])), TFJobCheck.schema)
+    }
+
+    /// The training operator's own TFJob examples are valid (no false alarms), and a CRD is not a TFJob.
+    func testTheOperatorsExamplesPassTheCheck() throws {
+        for name in ["tfjob-simple.yaml", "tfjob-multi-worker.yaml"] {
+            let text = try String(contentsOfFile: Self.kubeflowFixtures + "/" + name, encoding: .utf8)
+            XCTAssertEqual(TFJobCheck.problems(try JSONField.parse(text, source: name).value), [], name)
+        }
+        let crd = try YAMLParser.parse(try String(contentsOfFile: Self.kubeflowFixtures + "/kubeflow.org_tfjobs.yaml", encoding: .utf8))
+        XCTAssertTrue(TFJobCheck.problems(crd).contains(.init("kind", "must be TFJob, got \"CustomResourceDefinition\"")))
+    }
+
     func testQuantitiesAndNames() {
         for q in ["4", "500m", "7373Mi", "1.5Gi", ".5", "1e3", "+2", "-1", "3.", "2E"] { XCTAssertTrue(OpenAPISubset.isQuantity(q), q) }
         for q in ["", "4x", "Mi", "1.5 Gi", "1e", "1Ki2", ".", "1mi", "--1"] { XCTAssertFalse(OpenAPISubset.isQuantity(q), q) }
