@@ -80,3 +80,33 @@ final class ExportTemplateEndToEndTests: XCTestCase {
         XCTAssertTrue(start.stderr.contains("2222"), start.stderr)
     }
 }
+
+/// A submitted job exports under its own name made a DNS-1035 label, with its tier and arguments.
+final class ExportSubmittedJobEndToEndTests: XCTestCase {
+    var home = ""
+
+    override func setUp() { home = Harness.temporaryDirectory("export-job-home") }
+
+    override func tearDown() {
+        for pid in Harness.processes(mentioning: home) { kill(pid, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: home)
+    }
+
+    func testSubmittedJobExports() throws {
+        let env = ["TRAINYARD_HOME": home]
+        let submit = try Harness.run(["jobs", "submit", "training", "Export_Job_1", "--scale-tier", "BASIC", "--job-dir", home + "/out",
+                                      "--", "--max-steps", "20"] + Harness.smallJob, environment: env)
+        XCTAssertEqual(submit.status, 0, submit.stderr)
+        let r = try Harness.run(["export", "tfjob", "--job", "Export_Job_1", "--image", "img", "--job-dir-claim", "c"], environment: env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("  name: export-job-1\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("    Chief:\n") && !r.stdout.contains("    Worker:\n") && !r.stdout.contains("    PS:\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("- '20'\n"), r.stdout)
+        let missing = try Harness.run(["export", "tfjob", "--job", "nope", "--image", "img"], environment: env)
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.stderr.contains("no job named nope"), missing.stderr)
+        // The job ends on its own; nothing outlives it.
+        let stream = try Harness.run(["jobs", "stream-logs", "Export_Job_1", "--polling-interval", "0.1"], environment: env)
+        XCTAssertEqual(stream.status, 0, stream.stdout + stream.stderr)
+    }
+}
