@@ -196,15 +196,34 @@ enum ExportCommand {
         } catch {
             throw RuntimeFailure("cannot read \(file): \(error)", exitCode: .invalidInput)
         }
-        let document = try JSONField.parse(text, source: file).value
-        let problems = TFJobCheck.problems(document)
-        for w in TFJobCheck.warnings(document) { Posix.write("trainyard: warning: \(w)\n", to: 2) }
+        // A kubectl file may hold several documents (a Secret, a claim, the TFJob): each TFJob is checked.
+        let documents: [JSONValue]
+        if YAMLParser.looksLikeJSON(text) {
+            documents = [try JSONField.parse(text, source: file).value]
+        } else {
+            do { documents = try YAMLParser.parseDocuments(text) } catch { throw FieldError(source: file, path: "", error.description) }
+        }
+        guard !documents.isEmpty else { throw FieldError(source: file, path: "", "is empty: no TFJob to check") }
+        var problems: [String] = []
+        var checked = 0
+        for (i, document) in documents.enumerated() {
+            let place = documents.count == 1 ? "\(file)" : "\(file): document \(i + 1)"
+            if documents.count > 1, let kind = document["kind"]?.stringValue, kind != "TFJob" {
+                Posix.write("trainyard: \(place) is a \(kind), not a TFJob: not checked\n", to: 2)
+                continue
+            }
+            checked += 1
+            problems += TFJobCheck.problems(document).map { "\(place): \($0)" }
+            for w in TFJobCheck.warnings(document) { Posix.write("trainyard: warning: \(place): \(w)\n", to: 2) }
+        }
+        guard checked > 0 else { throw FieldError(source: file, path: "", "holds no TFJob (its \(documents.count) documents are of other kinds)") }
         if problems.isEmpty {
-            print("\(file): a valid TFJob (kubeflow.org/v1 schema of training-operator release-1.9, and the operator's webhook rules)")
+            let what = checked == 1 ? "a valid TFJob" : "\(checked) valid TFJobs"
+            print("\(file): \(what) (kubeflow.org/v1 schema of training-operator release-1.9, and the operator's webhook rules)")
             return .success
         }
         // A hostile file may hold millions of problems: the first 200 say enough.
-        for p in problems.prefix(200) { print("\(file): \(p)") }
+        for p in problems.prefix(200) { print(p) }
         if problems.count > 200 { print("\(file): … and \(problems.count - 200) more") }
         Posix.write("trainyard: error: \(file): \(problems.count) problem\(problems.count == 1 ? "" : "s"): not a valid TFJob\n", to: 2)
         return .invalidInput

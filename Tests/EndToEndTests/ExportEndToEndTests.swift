@@ -28,6 +28,14 @@ final class ExportEndToEndTests: XCTestCase {
         XCTAssertTrue(bad.stdout.contains("spec.tfReplicaSpecs.Worker.template.spec.containers[0].image: required"), bad.stdout)
         XCTAssertTrue(bad.stdout.contains("spec.runPolicy.backofLimit: unknown field (did you mean backoffLimit?)"), bad.stdout)
         XCTAssertEqual(try Harness.run(["export", "tfjob", "--check", dir + "/missing.yaml"]).status, 3)
+
+        // A kubectl file with a Secret before the job: the TFJob is checked, the Secret named and skipped.
+        let stream = "apiVersion: v1\nkind: Secret\nmetadata: {name: mnist-1-token}\nstringData: {token: abc}\n---\n" + broken
+        try stream.write(toFile: dir + "/all.yaml", atomically: true, encoding: .utf8)
+        let all = try Harness.run(["export", "tfjob", "--check", dir + "/all.yaml"])
+        XCTAssertEqual(all.status, 3, all.stdout + all.stderr)
+        XCTAssertTrue(all.stderr.contains("document 1 is a Secret, not a TFJob: not checked"), all.stderr)
+        XCTAssertTrue(all.stdout.contains("all.yaml: document 2: spec.runPolicy.backofLimit: unknown field"), all.stdout)
     }
 
     func testJSONOutputOnStdoutChecksToo() throws {

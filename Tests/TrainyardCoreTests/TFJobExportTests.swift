@@ -292,6 +292,17 @@ final class TFJobExportTests: XCTestCase {
         XCTAssertTrue(TFJobCheck.problems(crd).contains(.init("kind", "must be TFJob, got \"CustomResourceDefinition\"")))
     }
 
+    func testYAMLStreamsSplitIntoDocumentsWithLinesOfTheWholeFile() throws {
+        let text = "# a Secret and a job\n---\nkind: Secret\nstringData: {token: x}\n---\n\n---\nkind: TFJob\nspec: {a: 1}\n...\n--- # last\nkind: Other\n"
+        XCTAssertEqual(try YAMLParser.parseDocuments(text), [.object([("kind", "Secret"), ("stringData", .object([("token", "x")]))]),
+                                                             .object([("kind", "TFJob"), ("spec", .object([("a", 1)]))]), .object([("kind", "Other")])])
+        XCTAssertEqual(try YAMLParser.parseDocuments("a: 1\n"), [.object([("a", 1)])])
+        XCTAssertEqual(try YAMLParser.parseDocuments(""), [])
+        XCTAssertThrowsError(try YAMLParser.parseDocuments("a: 1\n---\nb: 2\nc: &x 3\n")) { error in
+            XCTAssertEqual((error as? YAMLParser.SyntaxError)?.line, 4, "\(error)")
+        }
+    }
+
     func testQuantitiesAndNames() {
         for q in ["4", "500m", "7373Mi", "1.5Gi", ".5", "1e3", "+2", "-1", "3.", "2E"] { XCTAssertTrue(OpenAPISubset.isQuantity(q), q) }
         for q in ["", "4x", "Mi", "1.5 Gi", "1e", "1Ki2", ".", "1mi", "--1"] { XCTAssertFalse(OpenAPISubset.isQuantity(q), q) }
