@@ -187,7 +187,7 @@ enum CostCommand {
         var lines = ["bounds (each resource alone; the prediction queues them together):", TextTable.render(t)]
         var parts = [["part of a step", "ms"]]
         for (name, v) in p.parts where v > 0 { parts.append([name, String(format: "%.4f", v * 1000)]) }
-        lines += ["", "a step's work (per global step):", TextTable.render(parts)]
+        lines += ["", "one training task's step (W of them run at once; synchronous: each step waits for K):", TextTable.render(parts)]
         if !sensitivity.isEmpty {
             var s = [["input moved", "to", "time", "Δ time", "cost $", "Δ cost", "to", "time", "Δ time", "cost $", "Δ cost"]]
             func pct(_ x: Double, _ base: Double) -> String { String(format: "%+.1f%%", (x / base - 1) * 100) }

@@ -35,6 +35,24 @@ public enum Calibration {
 
     public static func cpuSeconds() -> Double { Posix.processCPUSeconds() }
 
+    /// The share of a core one busy thread gets now: CPU time over wall time while spinning for
+    /// `seconds`. 1 on a machine with a free core; C/(1+L) with L other busy processes on C cores.
+    public static func cpuShare(seconds: Double = 0.25) -> Double {
+        let cpu0 = cpuSeconds(), wall0 = MonotonicClock.now()
+        var x = 1.0
+        while MonotonicClock.now() - wall0 < seconds {
+            for _ in 0..<20_000 { x = x * 1.000001 + 1e-9 }
+        }
+        let share = (cpuSeconds() - cpu0) / max(1e-9, MonotonicClock.now() - wall0)
+        return x.isNaN ? 1 : min(1, max(0.01, share))
+    }
+
+    /// Other busy processes implied by a one-thread share of `share` on `cores` cores (0 when a
+    /// core was free: fewer than `cores` others cannot be seen this way).
+    public static func backgroundLoad(share: Double, cores: Int) -> Double {
+        share >= 0.97 ? 0 : max(0, Double(cores) / share - 1)
+    }
+
     /// Runs `body` repeatedly for about `seconds`; returns wall seconds per call (best of three rounds).
     public static func time(_ seconds: Double, _ body: () -> Void) -> Double {
         body()
@@ -51,6 +69,8 @@ public enum Calibration {
     /// Measures the profile; `note` hears a line as each part starts.
     public static func measure(quick: Bool, note: (String) -> Void = { _ in }) throws -> CalibrationProfile {
         let scale = quick ? 0.3 : 1.0
+        // What one thread gets of a core now: the profile is scaled to a quiet machine by it.
+        let shareBefore = cpuShare()
 
         // 1. Training compute over model sizes: fit seconds = fixed + flops / rate.
         note("measuring training compute…\n")
@@ -164,14 +184,54 @@ public enum Calibration {
         _ = try? client.call(.shutdown(reason: "calibrated"), timeout: 2)
         client.disconnect()
 
+        // 5. The training task's own work per step beyond the kernel (drawing the batch, checking
+        //    the gradients, applying them): a real one-task run of two model sizes.
+        note("measuring the training task's own work per step…\n")
+        var overheads: [(Double, Double)] = []
+        for (features, hidden, batch, steps) in [(64, [256, 256], 32, quick ? 150 : 300), (784, [1024, 512], 8, quick ? 25 : 50)] {
+            var training = TrainSettings()
+            training.features = features
+            training.hidden = hidden
+            training.classes = 10
+            training.batchSize = batch
+            training.examples = 5_000
+            training.logEvery = 5
+            training.maxSteps = steps
+            training.checkpointEvery = steps + 1
+            training.evalEvery = steps + 1
+            var settings = LaunchSettings()
+            settings.topology = Topology(workers: 0, parameterServers: 0)
+            settings.training = training
+            let folder = NSTemporaryDirectory() + "trainyard-calibrate-\(UInt32.random(in: 0...UInt32.max))"
+            settings.jobDirectory = folder
+            settings.restartPolicy = .never
+            var options = Launcher.Options()
+            options.showProgress = false
+            defer { Files.remove(folder) }
+            let summary = try Launcher(settings: settings, options: options).run()
+            let arch = MLPArchitecture(inputs: features, hidden: hidden, classes: 10)
+            if summary.outcome.status == .succeeded, let rate = CostValidation.steadyRate(MetricsLog(jobDirectory: folder).records(), maxSteps: steps) {
+                overheads.append((Double(arch.parameterCount), 1 / rate - (fixed + CostModel.trainingFLOPs(arch, batch: batch) * inverseRate)))
+            }
+        }
+        var trainerPerValue = 0.0
+        if overheads.count == 2, overheads[1].0 > overheads[0].0 {
+            trainerPerValue = max(0, (overheads[1].1 - overheads[0].1) / (overheads[1].0 - overheads[0].0))
+            fixed += max(0, overheads[0].1 - overheads[0].0 * trainerPerValue)
+        }
+
         let f = ISO8601DateFormatter()
         var cpuName = "unknown CPU"
         if let info = try? Files.readText("/proc/cpuinfo"), let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) {
             cpuName = line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? cpuName
         }
-        return CalibrationProfile(cores: ProcessInfo.processInfo.activeProcessorCount, stepFixedSeconds: fixed, flopsPerSecond: 1 / inverseRate,
-                                  rpcSeconds: rpcSeconds, rpcCPUSeconds: rpcCPU, byteSeconds: byteSeconds, updateSecondsPerValue: update,
-                                  kernel: KernelBackendName.current, build: build, measuredAt: f.string(from: Date()),
-                                  host: "\(Posix.hostname()) (\(cpuName))")
+        var profile = CalibrationProfile(cores: ProcessInfo.processInfo.activeProcessorCount, stepFixedSeconds: fixed, flopsPerSecond: 1 / inverseRate,
+                                         rpcSeconds: rpcSeconds, rpcCPUSeconds: rpcCPU, byteSeconds: byteSeconds, updateSecondsPerValue: update,
+                                         kernel: KernelBackendName.current, build: build, measuredAt: f.string(from: Date()),
+                                         host: "\(Posix.hostname()) (\(cpuName))")
+        profile.trainerSecondsPerValue = trainerPerValue
+        let share = max(shareBefore, cpuShare())
+        if share < 0.97 { note(String(format: "other programs were busy: one thread got %.0f%% of a core; the profile is scaled to a quiet machine\n", share * 100)) }
+        return share < 0.97 ? profile.slowed(by: share) : profile
     }
 }

@@ -207,7 +207,8 @@ public enum ProgramCost {
                 if let t, let r = TrialMetrics.fromLogLine(rest), let step = r.step { reports.append((t, step)) }
             }
         }
-        let samples = ((try? Files.readText(record.jobDirectory + "/resources.jsonl")) ?? "").split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+        // The launcher samples a submitted job's tasks into the job's own folder.
+        let samples = ((try? Files.readText(JobStore.folder(name) + "/resources.jsonl")) ?? (try? Files.readText(record.jobDirectory + "/resources.jsonl")) ?? "").split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
         do {
             return (try ProgramProfile.measure(reports: reports, samples: samples), record)
         } catch {

@@ -166,21 +166,10 @@ public enum CostValidation {
         public var computeDrift: Double? { profileAfter.map { $0.flopsPerSecond / profile.flopsPerSecond - 1 } }
     }
 
-    /// Other programs' processes that want a CPU now: `procs_running` of /proc/stat sampled for
-    /// `seconds`, less this sampling thread.
-    public static func backgroundLoad(seconds: Double = 0.3) -> Double {
-        var total = 0.0, n = 0.0
-        let start = MonotonicClock.now()
-        repeat {
-            if let text = try? Files.readText("/proc/stat"),
-               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("procs_running ") }),
-               let v = Double(line.split(separator: " ").last ?? "") {
-                total += v
-                n += 1
-            }
-            MonotonicClock.sleep(seconds: 0.01)
-        } while MonotonicClock.now() - start < seconds
-        return n > 0 ? max(0, total / n - 1) : 0
+    /// Other programs' processes that want a CPU now, from the share of a core one busy thread
+    /// gets (`Calibration.cpuShare`).
+    public static func backgroundLoad(cores: Int) -> Double {
+        Calibration.backgroundLoad(share: Calibration.cpuShare(), cores: cores)
     }
 
     /// Runs every configuration here and sets the prediction against the measurement.
@@ -194,7 +183,7 @@ public enum CostValidation {
         let seconds = quick || small ? 1.0 : 2.5
         for (n, config) in try configs(catalog, small: small).enumerated() {
             let architecture = MLPArchitecture(inputs: config.training.features, hidden: config.training.hidden, classes: config.training.classes)
-            let load = backgroundLoad()
+            let load = backgroundLoad(cores: profile.cores)
             var inputs = CostEstimator.inputs(plan: config.plan, training: config.training, architecture: architecture, profile: profile,
                                               local: true, scale: config.scale, emulate: config.emulate)
             inputs.backgroundLoad = load
