@@ -118,8 +118,9 @@ enum CostCommand {
     /// job's own cluster, or (compare) every tier.
     static func programCost(job: String, compare: Bool, tierName: String?, custom: CustomClusterFlags, training: TrainSettings, catalog: TierCatalog,
                             local: Bool, scale: Double?, bytesPerStep: Double?, json: Bool, explain: Bool) throws -> ExitCode {
-        let (m, record) = try ProgramCost.profile(job: job)
+        let (measured, record) = try ProgramCost.profile(job: job)
         let cores = ProcessInfo.processInfo.activeProcessorCount
+        let m = ProgramCost.withWait(measured, ranOn: try JobService.clusterPlan(record.spec, catalog: catalog), training: training, cores: cores)
         var plans: [ClusterPlan] = []
         if compare {
             plans = try catalog.orderedTiers.filter { !$0.custom }.map { try catalog.plan(for: $0) }
@@ -141,7 +142,8 @@ enum CostCommand {
             let measured: JSONValue = .object([("steps_per_sec", JSONValue(m.stepsPerSecond)), ("steps", JSONValue(m.steps)), ("window_seconds", JSONValue(m.windowSeconds)),
                                               ("trainer_cpu_seconds_per_step", JSONValue(m.trainerCPUSeconds)), ("ps_cpu_seconds_per_step", JSONValue(m.psCPUSeconds)),
                                               ("trainer_bytes_per_step", m.trainerBytes.map { JSONValue($0) } ?? .null),
-                                              ("trainers", JSONValue(m.trainers)), ("parameter_servers", JSONValue(m.parameterServers))])
+                                              ("trainers", JSONValue(m.trainers)), ("parameter_servers", JSONValue(m.parameterServers)),
+                                              ("wait_seconds_per_step", JSONValue(m.waitSeconds))])
             let rows: [JSONValue] = zip(plans, estimates).map { plan, e in
                 var fields = estimateJSON(e, training: training, architecture: architecture).objectValue ?? []
                 fields.removeAll { $0.0 == "model" }
@@ -154,8 +156,8 @@ enum CostCommand {
             print(JSONValue.object([("job", .string(job)), ("measured", measured), ("estimates", .array(rows))]).prettySerialized())
             return .success
         }
-        print(String(format: "job %@ measured here: %.1f steps/s over %.1f s; per global step %.3f ms of training-task CPU, %.3f ms of ps CPU, %@",
-                     job, m.stepsPerSecond, m.windowSeconds, m.trainerCPUSeconds * 1000, m.psCPUSeconds * 1000,
+        print(String(format: "job %@ measured here: %.1f steps/s over %.1f s; per global step %.3f ms of training-task CPU, %.3f ms of ps CPU, a task waits %.3f ms per step on neither, %@",
+                     job, m.stepsPerSecond, m.windowSeconds, m.trainerCPUSeconds * 1000, m.psCPUSeconds * 1000, m.waitSeconds * 1000,
                      m.trainerBytes.map { "\(Int($0)) bytes written by the training tasks" } ?? "no byte counters"))
         if compare {
             print(compareTable(estimates, local: local))

@@ -237,7 +237,28 @@ public enum ProgramCost {
                          psSpeed: local ? trainerSpeed : psSpeed, rpcSeconds: rpc, sharedCores: local ? cores : nil,
                          trainerBandwidth: trainerBandwidth, psBandwidth: psBandwidth, bytesOverride: bytesPerStep)
         i.replicasToAggregate = training.replicasToAggregate
+        i.waitSeconds = m.waitSeconds
         return i
+    }
+
+    /// `m` with the time a training task's step waited on something else than CPU and links:
+    /// the measured step time less the model's for the cluster it ran on here (0 when the model
+    /// explains it all).
+    public static func withWait(_ m: ProgramProfile, ranOn plan: ClusterPlan?, training: TrainSettings, cores: Int) -> ProgramProfile {
+        var m = m
+        m.waitSeconds = 0
+        let here: CostModel.Inputs
+        if let plan {
+            here = inputs(m, plan: plan, training: training, cores: cores, local: true, scale: nil, bytesPerStep: nil)
+        } else {
+            here = m.inputs(trainers: max(1, m.trainers), parameterServers: m.parameterServers, batch: training.batchSize, sync: training.sync,
+                            computeSeconds: m.trainerCPUSeconds, psSpeed: 1, rpcSeconds: 0, sharedCores: cores, trainerBandwidth: nil, psBandwidth: nil,
+                            bytesOverride: nil)
+        }
+        let modelled = CostModel.predict(here)
+        let w = Double(max(1, m.trainers))
+        m.waitSeconds = max(0, w / m.stepsPerSecond - w / modelled.stepsPerSecond)
+        return m
     }
 
     public static func estimate(_ m: ProgramProfile, plan: ClusterPlan, training: TrainSettings, steps: Int, cores: Int, catalog: TierCatalog, local: Bool,
@@ -248,6 +269,9 @@ public enum ProgramCost {
         e.notes.append(String(format: "measured here: %.1f steps/s, %.3f ms of training-task CPU and %.3f ms of ps CPU per step, %@ written per step by the training tasks (an upper bound on what they sent)",
                               m.stepsPerSecond, m.trainerCPUSeconds * 1000, m.psCPUSeconds * 1000,
                               bytesPerStep.map { "\(Int($0)) bytes (given)" } ?? m.trainerBytes.map { "\(Int($0)) bytes" } ?? "unknown bytes"))
+        if m.waitSeconds > 0 {
+            e.notes.append(String(format: "a training task waited %.3f ms per step here on neither CPU nor links (sleeps, disk, a data service…): assumed the same on every tier", m.waitSeconds * 1000))
+        }
         if m.trainerBytes == nil && bytesPerStep == nil { e.notes.append("no byte counters: the links are left out; give --bytes-per-step B") }
         return e
     }

@@ -66,6 +66,9 @@ public enum CostModel {
         /// Here: processes of other programs that want a core all the time (`cost validate`
         /// measures it before each run); each of the job's processes gets its share of the cores.
         public var backgroundLoad: Double = 0
+        /// Seconds per step a training task waits on something the model does not see (a measured
+        /// program's sleeps, disk, a data service): a delay, the same everywhere.
+        public var waitSeconds: Double = 0
         /// Egress of a training task and of a ps, bytes per second (nil = unlimited).
         public var trainerBandwidth: Double?
         public var psBandwidth: Double?
@@ -196,6 +199,7 @@ public enum CostModel {
                       ("ps update (CPU)", updateCPU), ("push through the worker link", pushTime), ("answer through the busiest ps link", pullTime)]
             if !local { parts.append(("request round trip", rpc)) }
         }
+        if i.waitSeconds > 0 { parts.append(("waiting on what the model does not see (measured)", i.waitSeconds)) }
         if local {
             bounds.append((.cpu, rate(cpuTotal, cores)))
             bounds.append((.compute, rate(c, min(Double(w), cores))))
@@ -229,7 +233,7 @@ public enum CostModel {
                 work = c + trainerMessages + psBusiest * Double(w)
             }
             let barrier = Double(w) * pullTime + psSerial + rpc
-            let step = work + pushTime + barrier
+            let step = work + pushTime + barrier + i.waitSeconds
             bounds.append((.syncBarrier, rate(barrier)))
             let x = 1 / step
             bounds.sort { $0.1 < $1.1 }
@@ -245,7 +249,7 @@ public enum CostModel {
             var servers: Int
         }
         var stations: [Station] = []
-        var think = pushTime
+        var think = pushTime + i.waitSeconds
         if local {
             // Here every process shares the cores: compute, requests, bytes and updates are CPU work.
             stations.append(Station(demand: cpuTotal, servers: max(1, i.sharedCores!)))

@@ -15,6 +15,9 @@ public struct ProgramProfile: Sendable, Equatable {
     public var trainerBytes: Double?
     public var trainers: Int
     public var parameterServers: Int
+    /// Seconds per training task's step spent waiting on neither CPU nor links (set by the
+    /// estimator from the model of the cluster it ran on).
+    public var waitSeconds: Double = 0
 
     public enum Problem: Error, Equatable, CustomStringConvertible {
         case noSteps
