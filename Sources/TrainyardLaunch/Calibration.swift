@@ -53,24 +53,49 @@ public enum Calibration {
         share >= 0.97 ? 0 : max(0, Double(cores) / share - 1)
     }
 
-    /// Runs `body` repeatedly for about `seconds`; returns wall seconds per call (best of three rounds).
+    /// Runs `body` repeatedly for about `seconds`; returns CPU seconds per call (best of three
+    /// rounds). CPU time, not wall time: what other programs take of the cores does not count,
+    /// so the profile is the same on a busy machine (the model adds the load where it predicts).
     public static func time(_ seconds: Double, _ body: () -> Void) -> Double {
         body()
         var best = Double.infinity
         for _ in 0..<3 {
             var n = 0
             let start = MonotonicClock.now()
-            while MonotonicClock.now() - start < seconds / 3 { body(); n += 1 }
-            best = min(best, (MonotonicClock.now() - start) / Double(n))
+            let cpu0 = cpuSeconds()
+            while MonotonicClock.now() - start < seconds / 3 || n < 2 { body(); n += 1 }
+            let cpu = cpuSeconds() - cpu0
+            // getrusage counts in microseconds at least: fall back on wall time for a round too short to see.
+            best = min(best, cpu > 1e-3 ? cpu / Double(n) : (MonotonicClock.now() - start) / Double(n))
         }
         return best
+    }
+
+    /// CPU seconds per global step of one task from a run's metrics records (time, step) and its
+    /// resource samples (time, cpu_seconds): the growth of its CPU between the samples inside the
+    /// steady window (from 15% of the steps on) over the steps between them.
+    public static func cpuPerStep(records: [JSONValue], samples: [JSONValue], task: String, maxSteps: Int) -> Double? {
+        let points = records.filter { $0["kind"] == "train" }.compactMap { r -> (Double, Double)? in
+            guard let t = r["time"]?.doubleValue, let s = r["step"]?.doubleValue else { return nil }
+            return (t, s)
+        }.sorted { $0.0 < $1.0 }
+        guard let first = points.first(where: { $0.1 >= Double(maxSteps * 15 / 100) }), let last = points.last, last.0 > first.0 else { return nil }
+        func step(at t: Double) -> Double? {
+            guard let k = points.firstIndex(where: { $0.0 >= t }), k > 0 else { return nil }
+            let (t0, s0) = points[k - 1], (t1, s1) = points[k]
+            return t1 > t0 ? s0 + (s1 - s0) * (t - t0) / (t1 - t0) : s1
+        }
+        let inside = samples.compactMap { r -> (Double, Double)? in
+            guard r["task"]?.stringValue == task, let t = r["time"]?.doubleValue, let c = r["cpu_seconds"]?.doubleValue, t >= first.0, t <= last.0 else { return nil }
+            return (t, c)
+        }.sorted { $0.0 < $1.0 }
+        guard let a = inside.first, let b = inside.last, b.0 > a.0, let sa = step(at: a.0), let sb = step(at: b.0), sb - sa >= 5 else { return nil }
+        return (b.1 - a.1) / (sb - sa)
     }
 
     /// Measures the profile; `note` hears a line as each part starts.
     public static func measure(quick: Bool, note: (String) -> Void = { _ in }) throws -> CalibrationProfile {
         let scale = quick ? 0.3 : 1.0
-        // What one thread gets of a core now: the profile is scaled to a quiet machine by it.
-        let shareBefore = cpuShare()
 
         // 1. Training compute over model sizes: fit seconds = fixed + flops / rate.
         note("measuring training compute…\n")
@@ -188,14 +213,14 @@ public enum Calibration {
         //    the gradients, applying them): a real one-task run of two model sizes.
         note("measuring the training task's own work per step…\n")
         var overheads: [(Double, Double)] = []
-        for (features, hidden, batch, steps) in [(64, [256, 256], 32, quick ? 150 : 300), (784, [1024, 512], 8, quick ? 25 : 50)] {
+        for (features, hidden, batch, steps, logEvery) in [(64, [256, 256], 32, quick ? 200 : 400, 10), (784, [1024, 512], 8, quick ? 40 : 80, 4)] {
             var training = TrainSettings()
             training.features = features
             training.hidden = hidden
             training.classes = 10
             training.batchSize = batch
             training.examples = 5_000
-            training.logEvery = 5
+            training.logEvery = logEvery
             training.maxSteps = steps
             training.checkpointEvery = steps + 1
             training.evalEvery = steps + 1
@@ -210,8 +235,10 @@ public enum Calibration {
             defer { Files.remove(folder) }
             let summary = try Launcher(settings: settings, options: options).run()
             let arch = MLPArchitecture(inputs: features, hidden: hidden, classes: 10)
-            if summary.outcome.status == .succeeded, let rate = CostValidation.steadyRate(MetricsLog(jobDirectory: folder).records(), maxSteps: steps) {
-                overheads.append((Double(arch.parameterCount), 1 / rate - (fixed + CostModel.trainingFLOPs(arch, batch: batch) * inverseRate)))
+            let samples = ((try? Files.readText(folder + "/resources.jsonl")) ?? "").split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+            if summary.outcome.status == .succeeded,
+               let cpu = cpuPerStep(records: MetricsLog(jobDirectory: folder).records(), samples: samples, task: "chief-0", maxSteps: steps) {
+                overheads.append((Double(arch.parameterCount), cpu - (fixed + CostModel.trainingFLOPs(arch, batch: batch) * inverseRate)))
             }
         }
         var trainerPerValue = 0.0
@@ -230,8 +257,6 @@ public enum Calibration {
                                          kernel: KernelBackendName.current, build: build, measuredAt: f.string(from: Date()),
                                          host: "\(Posix.hostname()) (\(cpuName))")
         profile.trainerSecondsPerValue = trainerPerValue
-        let share = max(shareBefore, cpuShare())
-        if share < 0.97 { note(String(format: "other programs were busy: one thread got %.0f%% of a core; the profile is scaled to a quiet machine\n", share * 100)) }
-        return share < 0.97 ? profile.slowed(by: share) : profile
+        return profile
     }
 }
