@@ -213,7 +213,8 @@ public enum Calibration {
         //    the gradients, applying them): a real one-task run of two model sizes.
         note("measuring the training task's own work per step…\n")
         var overheads: [(Double, Double)] = []
-        for (features, hidden, batch, steps, logEvery) in [(64, [256, 256], 32, quick ? 200 : 400, 10), (784, [1024, 512], 8, quick ? 40 : 80, 4)] {
+        for (features, hidden, batch, steps, logEvery) in [(16, [16], 4, quick ? 3000 : 6000, 50), (64, [256, 256], 32, quick ? 200 : 400, 10),
+                                                           (784, [1024, 512], 8, quick ? 40 : 80, 4)] {
             var training = TrainSettings()
             training.features = features
             training.hidden = hidden
@@ -241,10 +242,19 @@ public enum Calibration {
                 overheads.append((Double(arch.parameterCount), cpu - (fixed + CostModel.trainingFLOPs(arch, batch: batch) * inverseRate)))
             }
         }
+        // The tiny model's overhead is the fixed part; the per-parameter part is fitted to the
+        // other two on relative error: v = Σ (x·y / y²) / Σ (x² / y²), x = P, y = overhead − fixed.
         var trainerPerValue = 0.0
-        if overheads.count == 2, overheads[1].0 > overheads[0].0 {
-            trainerPerValue = max(0, (overheads[1].1 - overheads[0].1) / (overheads[1].0 - overheads[0].0))
-            fixed += max(0, overheads[0].1 - overheads[0].0 * trainerPerValue)
+        if overheads.count == 3 {
+            let a = max(0, overheads[0].1)
+            var num = 0.0, den = 0.0
+            for (x, o) in overheads.dropFirst() {
+                let y = max(1e-9, o - a)
+                num += x * y / (y * y)
+                den += x * x / (y * y)
+            }
+            trainerPerValue = den > 0 ? max(0, num / den) : 0
+            fixed += a
         }
 
         let f = ISO8601DateFormatter()
