@@ -213,8 +213,9 @@ public enum Calibration {
         //    the gradients, applying them): a real one-task run of two model sizes.
         note("measuring the training task's own work per step…\n")
         var overheads: [(Double, Double)] = []
-        for (features, hidden, batch, steps, logEvery) in [(16, [16], 4, quick ? 3000 : 6000, 50), (64, [256, 256], 32, quick ? 200 : 400, 10),
-                                                           (784, [1024, 512], 8, quick ? 40 : 80, 4)] {
+        var shardRun: (parameters: Double, cpu: Double, kernel: Double)?
+        for (features, hidden, batch, steps, logEvery, ps) in [(16, [16], 4, quick ? 3000 : 6000, 50, 0), (64, [256, 256], 32, quick ? 200 : 400, 10, 0),
+                                                               (784, [1024, 512], 8, quick ? 40 : 80, 4, 0), (784, [1024, 512], 8, quick ? 40 : 80, 4, 1)] {
             var training = TrainSettings()
             training.features = features
             training.hidden = hidden
@@ -226,7 +227,7 @@ public enum Calibration {
             training.checkpointEvery = steps + 1
             training.evalEvery = steps + 1
             var settings = LaunchSettings()
-            settings.topology = Topology(workers: 0, parameterServers: 0)
+            settings.topology = Topology(workers: 0, parameterServers: ps)
             settings.training = training
             let folder = NSTemporaryDirectory() + "trainyard-calibrate-\(UInt32.random(in: 0...UInt32.max))"
             settings.jobDirectory = folder
@@ -239,7 +240,12 @@ public enum Calibration {
             let samples = ((try? Files.readText(folder + "/resources.jsonl")) ?? "").split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
             if summary.outcome.status == .succeeded,
                let cpu = cpuPerStep(records: MetricsLog(jobDirectory: folder).records(), samples: samples, task: "chief-0", maxSteps: steps) {
-                overheads.append((Double(arch.parameterCount), cpu - (fixed + CostModel.trainingFLOPs(arch, batch: batch) * inverseRate)))
+                let kernel = fixed + CostModel.trainingFLOPs(arch, batch: batch) * inverseRate
+                if ps == 0 {
+                    overheads.append((Double(arch.parameterCount), cpu - kernel))
+                } else {
+                    shardRun = (Double(arch.parameterCount), cpu, kernel)
+                }
             }
         }
         // The tiny model's overhead is the fixed part; the per-parameter part is fitted to the
@@ -267,6 +273,13 @@ public enum Calibration {
                                          kernel: KernelBackendName.current, build: build, measuredAt: f.string(from: Date()),
                                          host: "\(Posix.hostname()) (\(cpuName))")
         profile.trainerSecondsPerValue = trainerPerValue
+        // 6. With a ps, a training task splits its gradients into shards and merges the values
+        //    back (beyond the messages' CPU measured above): its CPU per step in a one-task, one-ps
+        //    run, less the kernel, its own work alone and its half of the messages, per parameter.
+        if let run = shardRun {
+            let messages = (rpcCPU + 2 * 4 * run.parameters * byteSeconds) / 2
+            profile.shardSecondsPerValue = max(0, (run.cpu - run.kernel - run.parameters * trainerPerValue - messages) / run.parameters)
+        }
         return profile
     }
 }

@@ -44,7 +44,8 @@ public enum CostEstimator {
         let batch = max(1, Int((Double(training.batchSize) * perturbation.batch).rounded()))
         let trainerSpeed = perturbation.familySpeed[trainerType.family] ?? 1
         let psSpeed = plan.parameterServer.flatMap { perturbation.familySpeed[$0.family] } ?? 1
-        let oneCore = profile.trainerStepSeconds(architecture, batch: batch)
+        let sharding = plan.parameterServerCount > 0 ? Double(architecture.parameterCount) * profile.shardSecondsPerValue : 0
+        let oneCore = profile.trainerStepSeconds(architecture, batch: batch) + sharding
         let factor = local ? (scale ?? Catalog.defaultBandwidthScale(plan, localCores: profile.cores)) : 1
         let bw = perturbation.bandwidth
         let ps = max(plan.parameterServerCount == 0 ? 0 : 1, plan.parameterServerCount + perturbation.parameterServerDelta)

@@ -20,6 +20,9 @@ public struct CalibrationProfile: Sendable, Equatable {
     /// measured on a real one-task run of the trainer; 0 in profiles from before it was measured.
     public var trainerSecondsPerValue: Double = 0
     public var trainerSecondsPerExample: Double = 0
+    /// With parameter servers: a training task's work per parameter to split its gradients into
+    /// shards and merge the values back (a one-task, one-ps run); 0 when not measured.
+    public var shardSecondsPerValue: Double = 0
     /// Which kernel build and configuration were measured.
     public var kernel: String
     public var build: String
@@ -61,6 +64,7 @@ public struct CalibrationProfile: Sendable, Equatable {
         p.updateSecondsPerValue *= factor
         p.trainerSecondsPerValue *= factor
         p.trainerSecondsPerExample *= factor
+        p.shardSecondsPerValue *= factor
         return p
     }
 
@@ -70,7 +74,8 @@ public struct CalibrationProfile: Sendable, Equatable {
             ("rpc_seconds", JSONValue(rpcSeconds)), ("rpc_cpu_seconds", JSONValue(rpcCPUSeconds)), ("byte_seconds", JSONValue(byteSeconds)),
             ("loopback_bytes_per_second", JSONValue((1 / byteSeconds).rounded())),
             ("update_seconds_per_value", JSONValue(updateSecondsPerValue)),
-            ("trainer_seconds_per_value", JSONValue(trainerSecondsPerValue)), ("trainer_seconds_per_example", JSONValue(trainerSecondsPerExample)), ("kernel", .string(kernel)), ("build", .string(build)),
+            ("trainer_seconds_per_value", JSONValue(trainerSecondsPerValue)), ("trainer_seconds_per_example", JSONValue(trainerSecondsPerExample)),
+            ("shard_seconds_per_value", JSONValue(shardSecondsPerValue)), ("kernel", .string(kernel)), ("build", .string(build)),
             ("measured_at", .string(measuredAt)), ("host", .string(host)),
         ])
     }
@@ -92,6 +97,7 @@ public struct CalibrationProfile: Sendable, Equatable {
         updateSecondsPerValue = try positive("update_seconds_per_value")
         trainerSecondsPerValue = try r.optional("trainer_seconds_per_value")?.double() ?? 0
         trainerSecondsPerExample = try r.optional("trainer_seconds_per_example")?.double() ?? 0
+        shardSecondsPerValue = try r.optional("shard_seconds_per_value")?.double() ?? 0
         kernel = try r.optional("kernel")?.string() ?? "?"
         build = try r.optional("build")?.string() ?? "?"
         measuredAt = try r.optional("measured_at")?.string() ?? "?"
