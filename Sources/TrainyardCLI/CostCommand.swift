@@ -232,7 +232,7 @@ enum CostCommand {
                              ("batch_size", JSONValue(r.config.training.batchSize)), ("sync", .bool(r.config.training.sync)),
                              ("replicas_to_aggregate", r.config.training.replicasToAggregate.map { JSONValue($0) } ?? .null),
                              ("background_load", JSONValue(r.backgroundLoad)),
-                             ("predicted", JSONValue(r.predicted.stepsPerSecond)), ("measured", number(r.measured)),
+                             ("predicted", JSONValue(r.predicted.stepsPerSecond)), ("predicted_quiet", JSONValue(r.predictedQuiet)), ("measured", number(r.measured)),
                              ("error", number(r.error)), ("bottleneck", .string(r.predicted.bottleneck.rawValue)),
                              ("next_bottleneck", r.predicted.next.map { .string($0.0.rawValue) } ?? .null),
                              ("regime_agrees", r.regimeAgrees.map { .bool($0) } ?? .null), ("status", .string(r.status))])

@@ -46,6 +46,8 @@ public enum CostValidation {
     public struct Row: Sendable {
         public var config: Config
         public var predicted: CostModel.Prediction
+        /// The prediction for a quiet machine (no background load), to show what the load did.
+        public var predictedQuiet: Double
         public var measured: Double?
         /// Other programs' runnable processes measured just before the run.
         public var backgroundLoad: Double
@@ -186,6 +188,7 @@ public enum CostValidation {
             let load = backgroundLoad(cores: profile.cores)
             var inputs = CostEstimator.inputs(plan: config.plan, training: config.training, architecture: architecture, profile: profile,
                                               local: true, scale: config.scale, emulate: config.emulate)
+            let quiet = CostModel.predict(inputs).stepsPerSecond
             inputs.backgroundLoad = load
             let predicted = CostModel.predict(inputs)
             var training = config.training
@@ -205,7 +208,7 @@ public enum CostValidation {
             let summary = try Launcher(settings: settings, plan: config.plan, options: options).run()
             let measured = summary.outcome.status == .succeeded ? steadyRate(MetricsLog(jobDirectory: root + "/\(n)").records(), maxSteps: training.maxSteps) : nil
             Files.remove(root + "/\(n)")
-            let row = Row(config: config, predicted: predicted, measured: measured, backgroundLoad: load, status: summary.outcome.status.rawValue)
+            let row = Row(config: config, predicted: predicted, predictedQuiet: quiet, measured: measured, backgroundLoad: load, status: summary.outcome.status.rawValue)
             progress(measured.map { String(format: "%.0f steps/s (predicted %.0f)\n", $0, predicted.stepsPerSecond) } ?? "\(row.status)\n")
             rows.append(row)
         }
