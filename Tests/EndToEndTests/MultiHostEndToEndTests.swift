@@ -115,6 +115,7 @@ final class MultiHostEndToEndTests: XCTestCase {
     func testAShapedLinkSlowsTheJobButItFinishes() throws {
         let output = try scenario("link-shaped")
         XCTAssertTrue(output.contains("ok   the token bucket held packets back"), output)
+        XCTAssertTrue(output.contains("ok   the shaped link carried no more than its bucket lets through"), output)
         XCTAssertTrue(output.contains("ok   the chief exited 0"), output)
     }
 }
