@@ -87,6 +87,7 @@ kill_namespace() {  # every process in namespace $1, SIGKILL (a lost host), and 
 }
 teardown() {
     local ns
+    disown -a 2>/dev/null  # the roles still running are killed below: no job-control notice for each
     for ns in "${namespaces[@]}"; do
         if ip netns list 2>/dev/null | grep -qw "^$ns"; then
             kill_namespace "$ns"
