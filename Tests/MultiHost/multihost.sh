@@ -128,9 +128,9 @@ worker0_name=trainyard-worker-0.multihost.svc
 worker1_name=trainyard-worker-1.multihost.svc
 ps_name=trainyard-ps-0.multihost.svc
 
-hosts_file() {  # the cluster "DNS" every host sees; $1 = 1 to include the ps (published late in `run`)
+hosts_file() {  # the cluster "DNS" every host sees; $1 = 1 to include the chief and the ps (published late in `run`)
     echo "127.0.0.1 localhost"
-    echo "$addr_h0 $chief_name h0"
+    [ "$1" = 1 ] && echo "$addr_h0 $chief_name h0"
     echo "$addr_h1 $worker0_name $worker1_name h1"
     [ "$1" = 1 ] && echo "$addr_h2 $ps_name h2"
     return 0
@@ -247,10 +247,11 @@ run_scenario() {
     start_role "$h1" worker 0; worker0=$started
     start_role "$h1" worker 1; worker1=$started
     if [ "$late_ps" = 1 ]; then
-        # The ps's name is published only after the others started, as a pod scheduled late: they
-        # must retry a name that does not resolve yet, not fail.
+        # The chief's and the ps's names are published only after the trainers started, as the DNS
+        # records of pods not ready yet: the chief must retry its own name to listen on, the
+        # trainers the ps's name, not fail.
         sleep 1.5
-        local n; for n in 0 1 2; do echo "$addr_h2 $ps_name h2" >> "/etc/netns/$prefix-h$n/hosts"; done
+        local n; for n in 0 1 2; do printf '%s\n' "$addr_h0 $chief_name h0" "$addr_h2 $ps_name h2" >> "/etc/netns/$prefix-h$n/hosts"; done
     fi
     start_role "$h2" ps 0; ps=$started
 
