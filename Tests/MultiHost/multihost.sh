@@ -53,7 +53,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#scenarios[@]} -gt 0 ] || usage
 [[ "$run_id" =~ ^[A-Za-z0-9]{1,8}$ ]] || { echo "multihost: --run-id '$run_id' must be 1 to 8 letters or digits (it names network namespaces)" >&2; exit 2; }
-[[ "$max_steps" =~ ^[0-9]+$ ]] && [ "$max_steps" -ge 200 ] || { echo "multihost: --max-steps must be a whole number ≥ 200 (the faults fire at steps 60 to 120)" >&2; exit 2; }
+[[ "$max_steps" =~ ^[0-9]+$ ]] && [ "$max_steps" -ge 200 ] || { echo "multihost: --max-steps must be a whole number ≥ 200 (the faults fire once step 60 is recorded, and the job must outlast them)" >&2; exit 2; }
 for exe in trainyard-chief trainyard-worker trainyard-ps; do
     [ -x "$bin/$exe" ] || { echo "multihost: $bin/$exe not found: build first (swift build) or give --bin DIR" >&2; exit 2; }
 done
@@ -293,7 +293,6 @@ run_scenario() {
     link-shaped)
         # h2's link in both directions is shaped with a token bucket (netem is not in this kernel).
         wait_for_step 60 60 || { abandon; return; }
-        local before; before=$(ps_record | sed -n 's/.*"updates_per_sec": \([0-9.]*\).*/\1/p')
         ip netns exec "$h2" tc qdisc add dev eth0 root tbf rate 256kbit burst 4kb latency 400ms
         ip netns exec "$br" tc qdisc add dev p2 root tbf rate 256kbit burst 4kb latency 400ms
         wait_for_records 1 30; local a; a=$(ps_record)   # sampled after the buckets were in place
@@ -302,6 +301,8 @@ run_scenario() {
         local stats; stats="$(ip netns exec "$h2" tc -s qdisc show dev eth0; ip netns exec "$br" tc -s qdisc show dev p2)"
         ip netns exec "$h2" tc qdisc del dev eth0 root
         ip netns exec "$br" tc qdisc del dev p2 root
+        wait_for_records 2 10   # an interval wholly after the buckets were removed (if the job still runs)
+        local after; after=$(ps_record | sed -n 's/.*"updates_per_sec": \([0-9.]*\).*/\1/p')
         local over; over=$(echo "$stats" | sed -n 's/.*overlimits \([0-9]*\).*/\1/p' | awk '{s+=$1} END {print s+0}')
         check "$([ "$over" -gt 0 ] && echo 0 || echo 1)" "the token bucket held packets back ($over overlimits)"
         # Every applied step is a push of 195 gradients (780 bytes, headers not counted) through
@@ -312,7 +313,7 @@ run_scenario() {
         seconds=$(awk -v x="$(record_time "$a")" -v y="$(record_time "$b")" 'BEGIN {printf "%.2f", y - x}')
         bound=$(awk -v t="$seconds" 'BEGIN {printf "%d", (32000 * t + 4096) / 780 + 3}')
         check "$([ "$steps" -le "$bound" ] && echo 0 || echo 1)" "the shaped link carried no more than its bucket lets through: $steps steps in $seconds s (at most $bound)"
-        echo "  figures: $(awk -v n="$steps" -v t="$seconds" 'BEGIN {printf "%.1f", n / t}') steps/s while shaped to 256 kbit/s; ${before:-?} updates/s just before"
+        echo "  figures: $(awk -v n="$steps" -v t="$seconds" 'BEGIN {printf "%.1f", n / t}') steps/s while shaped to 256 kbit/s; ${after:-?} updates/s once unshaped"
         ;;
     esac
 
