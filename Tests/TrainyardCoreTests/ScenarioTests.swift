@@ -135,6 +135,24 @@ final class ScenarioAnalysisTests: XCTestCase {
         XCTAssertEqual(r.rateRatio!, 1, accuracy: 1e-6)
     }
 
+    func testARecoveryIsMeasuredFromItsOwnRestartNotALaterFaultsOnTheSameTask() {
+        // A time fault kills worker-0 at 0.8 s (restarted at 0.98 s); a step fault kills it again at
+        // 4.83 s (restarted at 5.11 s). Training never stopped. The first fault recovered at its own
+        // restart, not at the second one: on a busy machine the step fault comes later, and taking the
+        // later restart made the first recovery 4.3 s instead of 0.2 s (a verdict that flipped on load).
+        var o = ScenarioObservations()
+        for i in 0...60 { o.samples.append((Double(i) * 0.1, Int64(i * 100))) }
+        o.faults = [.init(index: 0, summary: "kill worker-0 at 0.8 s", targets: [.worker(0)], firedAt: 0.8, firedAtStep: 800),
+                    .init(index: 1, summary: "kill worker-0 at step 4830", targets: [.worker(0)], firedAt: 4.83, firedAtStep: 4830)]
+        o.restarts = [(0.98, .worker(0)), (5.11, .worker(0))]
+        o.endedAt = 6
+        let reports = ScenarioAnalysis.faultReports(o)
+        XCTAssertEqual(reports[0].recoveredAt!, 1.0, accuracy: 1e-9)
+        XCTAssertEqual(reports[0].recoverySeconds!, 0.2, accuracy: 1e-9)
+        XCTAssertEqual(reports[1].recoveredAt!, 5.2, accuracy: 1e-9)
+        XCTAssertEqual(reports[1].recoverySeconds!, 0.37, accuracy: 1e-9)
+    }
+
     func testExpectationsPassAndFail() {
         let o = observations()
         let reports = ScenarioAnalysis.faultReports(o)

@@ -114,9 +114,13 @@ public enum ScenarioAnalysis {
         o.faults.map { f in
             // The cluster is whole again once the fault is lifted, every hit task is running again,
             // and any restore the fault caused is done.
+            // Each hit task's first restart after the fault is the one this fault caused: a later one
+            // belongs to a later fault that hit the same task (and is measured there).
             var reference = f.endedAt ?? f.firedAt
-            for r in o.restarts where r.time >= f.firedAt && f.targets.contains(r.task) && r.time < f.firedAt + 30 {
-                reference = max(reference, r.time)
+            for task in f.targets {
+                if let r = o.restarts.first(where: { $0.task == task && $0.time >= f.firedAt && $0.time < f.firedAt + 30 }) {
+                    reference = max(reference, r.time)
+                }
             }
             // A restore belongs to the last fault that fired before it.
             let restore = o.restores.first { r in
