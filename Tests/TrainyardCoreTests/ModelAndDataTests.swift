@@ -19,6 +19,36 @@ final class ModelAndDataTests: XCTestCase {
         XCTAssertEqual(Set(d.make(Array(0..<100)).labels).count, 3)
     }
 
+    /// A task's synthetic data made an example at a time as batches read it: the same examples,
+    /// the same batches in the same order as the whole shard made at once, and nothing made
+    /// before it is read (launch makes no data; a worker never makes the held-out set).
+    func testLazySyntheticDataIsTheSameDataMadeOnlyWhenRead() {
+        let d = SyntheticDataset(seed: 11, inputs: 9, classes: 4, examples: 500)
+        let eager = d.split(evalFraction: 0.2, shard: 1, of: 3)
+        let lazy = d.lazySplit(evalFraction: 0.2, shard: 1, of: 3)
+        XCTAssertEqual(lazy.trainExamples.count, eager.train.count)
+        XCTAssertEqual(lazy.trainExamples.madeCount, 0)
+        var a = BatchSampler(data: eager.train, batchSize: 16, seed: 5)
+        var b = BatchSampler(examples: lazy.trainExamples, batchSize: 16, seed: 5)
+        var xa = [Float](repeating: 0, count: 16 * 9), xb = xa
+        var ya = [Int32](repeating: 0, count: 16), yb = ya
+        a.next(features: &xa, labels: &ya)
+        b.next(features: &xb, labels: &yb)
+        XCTAssertEqual(xa, xb)
+        XCTAssertEqual(ya, yb)
+        XCTAssertEqual(lazy.trainExamples.madeCount, 16)
+        XCTAssertEqual(lazy.evalExamples.madeCount, 0)
+        for _ in 0..<40 {  // several epochs: rows read again come from the cache
+            a.next(features: &xa, labels: &ya)
+            b.next(features: &xb, labels: &yb)
+            XCTAssertEqual(xa, xb)
+            XCTAssertEqual(ya, yb)
+        }
+        XCTAssertEqual(lazy.train, eager.train)
+        XCTAssertEqual(lazy.eval, eager.eval)
+        XCTAssertEqual(lazy.evalExamples.madeCount, eager.eval.count)
+    }
+
     func testCheckpointRoundTripAndDamageDetection() throws {
         let arch = MLPArchitecture(inputs: 3, hidden: [4], classes: 2)
         let c = Checkpoint(globalStep: 77, incarnation: 2, architecture: arch, parameters: arch.initialParameters(seed: 1),
