@@ -130,7 +130,11 @@ public enum ClusterBench {
         let compute = cpu("compute")
         let wire = ["encode", "decode", "send", "receive", "wait_header"].reduce(0) { $0 + cpu($1) }
         let ps = cpu("update") + cpu("handle")
-        return [("compute", compute), ("wire", wire), ("ps_requests", ps), ("other", max(0, total - compute - wire - ps))]
+        let data = cpu("data")
+        // Pull and push calls less their wire work: gathering and scattering shards, bookkeeping.
+        let shards = max(0, cpu("pull") + cpu("push") - wire)
+        return [("compute", compute), ("data", data), ("wire", wire), ("shard_copies", shards), ("ps_requests", ps),
+                ("other", max(0, total - compute - data - wire - shards - ps))]
     }
 
     /// The share of the whole job's CPU (every task's) that went into computing gradients: what the
@@ -204,7 +208,7 @@ public enum ClusterBench {
         }
         lines.append("")
         lines.append("where each task's CPU went (seconds, from the tasks' own counters):")
-        lines.append("  task          cpu   compute    wire  ps-requests  other")
+        lines.append("  task          cpu   compute     data     wire   shards  ps-reqs    other")
         for p in r.profiles {
             let split = cpuSplit(p)
             lines.append("  " + p.task.padding(toLength: 10, withPad: " ", startingAt: 0)

@@ -10,8 +10,10 @@ import TrainyardCore
 public final class TimeCounters: Sendable {
     /// The buckets, in the order they are reported.
     public enum Bucket: Int, CaseIterable, Sendable {
-        /// Trainer: forward and backward pass (and the batch's sampling).
+        /// Trainer: forward and backward pass (the gradients).
         case compute
+        /// Trainer: the batch's examples copied out of the data set (made first, when synthetic and new).
+        case data
         /// Trainer: the whole pull of every shard (send, wait, decode, scatter).
         case pull
         /// Trainer: the whole push of every shard and its reply (send, wait for the ps, decode, scatter).
@@ -36,6 +38,7 @@ public final class TimeCounters: Sendable {
         public var name: String {
             switch self {
             case .compute: return "compute"
+            case .data: return "data"
             case .pull: return "pull"
             case .push: return "push"
             case .lockWait: return "lock_wait"

@@ -177,7 +177,7 @@ public final class TrainerRole {
                 if !isChief { TrialVerdictGate.holdWhileChiefWaits(jobDirectory: context.jobDirectory) }
                 let started = MonotonicClock.now()
                 if trainingSpan == nil { trainingSpan = (started, started) }
-                let gradientsFinite = TimeCounters.process.time(.compute) { computeStep() }
+                let gradientsFinite = computeStep()
                 let factor = faults.slowFactor
                 if factor > 1 { sleepInterruptibly((MonotonicClock.now() - started) * (factor - 1)) }
                 feed(.stepComputed(loss: stepLoss, gradientsFinite: gradientsFinite))
@@ -257,13 +257,15 @@ public final class TrainerRole {
 
     /// Computes the next batch's loss and gradients; returns whether every gradient is finite.
     private func computeStep() -> Bool {
-        batchFeatures.withUnsafeMutableBufferPointer { x in
-            batchLabels.withUnsafeMutableBufferPointer { y in
-                sampler.next(features: x.baseAddress!, labels: y.baseAddress!)
+        TimeCounters.process.time(.data) {
+            batchFeatures.withUnsafeMutableBufferPointer { x in
+                batchLabels.withUnsafeMutableBufferPointer { y in
+                    sampler.next(features: x.baseAddress!, labels: y.baseAddress!)
+                }
             }
         }
         let rows = settings.batchSize
-        let result = parameters.withUnsafeBufferPointer { p in
+        let result = TimeCounters.process.time(.compute) { parameters.withUnsafeBufferPointer { p in
             batchFeatures.withUnsafeBufferPointer { x in
                 batchLabels.withUnsafeBufferPointer { y in
                     gradients.withUnsafeMutableBufferPointer { g in
@@ -271,15 +273,10 @@ public final class TrainerRole {
                     }
                 }
             }
-        }
+        } }
         stepLoss = result.loss
         stepCorrect = result.correct
-        let finite = gradients.withUnsafeBufferPointer { g in
-            // NaN and ±inf are the only values whose difference with themselves is not 0.
-            var sum: Float = 0
-            for x in g { sum += x - x }
-            return sum == 0
-        }
+        let finite = FiniteCheck.allFinite(gradients)
         if !finite && settings.allowDivergence {
             // Training on (--allow-divergence) sends non-finite values as 0: a parameter server
             // refuses a push that carries any (non-finite-gradients), so the shard stays finite.

@@ -49,6 +49,27 @@ final class ModelAndDataTests: XCTestCase {
         XCTAssertEqual(lazy.evalExamples.madeCount, eager.eval.count)
     }
 
+    /// The vectorized finiteness check finds NaN and ±infinity anywhere (in the 16-wide body and
+    /// in the tail), and passes the extreme finite values.
+    func testFiniteCheckFindsEveryNonFiniteValue() {
+        let finite: [Float] = [0, -0.0, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude, 1, -3]
+        for n in [0, 1, 15, 16, 17, 40, 1000] {
+            var values = (0..<n).map { finite[$0 % finite.count] }
+            XCTAssertTrue(FiniteCheck.allFinite(values), "n \(n)")
+            for bad in [Float.nan, .infinity, -.infinity, -Float.nan, Float(bitPattern: 0x7F80_0001)] {
+                for position in Set([0, n / 2, n - 1]) where n > 0 {
+                    let saved = values[position]
+                    values[position] = bad
+                    XCTAssertFalse(FiniteCheck.allFinite(values), "n \(n), \(bad) at \(position)")
+                    values[position] = saved
+                }
+            }
+        }
+        XCTAssertNil(ParameterServer.nonFinite([1, 2, 3]))
+        XCTAssertEqual(ParameterServer.nonFinite([1, .nan, 3, .infinity])?.count, 2)
+        XCTAssertEqual(ParameterServer.nonFinite([1, .nan, 3, .infinity])?.first, 1)
+    }
+
     func testCheckpointRoundTripAndDamageDetection() throws {
         let arch = MLPArchitecture(inputs: 3, hidden: [4], classes: 2)
         let c = Checkpoint(globalStep: 77, incarnation: 2, architecture: arch, parameters: arch.initialParameters(seed: 1),
