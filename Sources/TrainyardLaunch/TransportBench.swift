@@ -29,6 +29,14 @@ public enum TransportBench {
         public var copy: Double, copyMedian: Double
         public var ratio: Double { wire / copy }
         public var ratioMedian: Double { wireMedian / copyMedian }
+        /// Push only: the ps's mean time per update under its lock (NaN check and SGD, from its own
+        /// counters), and the wire's MB/s with it taken out: the transport alone.
+        public var updateSeconds: Double?
+        public var wireNetOfUpdate: Double? {
+            guard let u = updateSeconds, wire > 0 else { return nil }
+            let t = Double(megabytes) * 1e6 / (wire * 1e6) - u
+            return t > 0 ? Double(megabytes) / t : nil
+        }
     }
 
     public struct Result: Sendable {
@@ -37,6 +45,8 @@ public enum TransportBench {
         /// iperf3's loopback bulk rate in MB/s, or why there is none.
         public var iperf: Double?
         public var iperfNote: String
+        /// Each size's ps's own profile record (where its time went over both directions).
+        public var psProfiles: [(Int, JSONValue)] = []
     }
 
     /// A child process of the benchmark, always reaped.
@@ -63,7 +73,7 @@ public enum TransportBench {
     }
 
     /// A real `trainyard-ps` on a loopback port of its own, and this process's client to it as the chief.
-    static func startParameterServer() throws -> (Child, PeerClient) {
+    static func startParameterServer(jobDirectory: String) throws -> (Child, PeerClient) {
         let token = Launcher.makeToken()
         let psListener = try loopback()
         let chiefPlaceholder = try loopback()  // the chief's TF_CONFIG address (nothing connects to it)
@@ -79,7 +89,7 @@ public enum TransportBench {
         guard let psPath = Executables.role(.ps), Posix.isExecutable(psPath) else {
             throw RuntimeFailure("trainyard-ps is not beside trainyard (\(Executables.binDirectory)): build every product (swift build -c release)", exitCode: .systemError)
         }
-        let ps = try Child(SpawnRequest(executable: psPath, arguments: ["--optimizer", "sgd", "--learning-rate", "0.000001"],
+        let ps = try Child(SpawnRequest(executable: psPath, arguments: ["--optimizer", "sgd", "--learning-rate", "0.000001", "--job-dir", jobDirectory],
                                         environment: environment, outputPath: "/dev/null", inherited: [psListener.fd]))
         return (ps, PeerClient(server: .ps(0), address: psListener.localAddress, hello: Hello(token: token, task: .chief(0))))
     }
@@ -100,16 +110,24 @@ public enum TransportBench {
         defer { copy.close() }
 
         var rows: [Row] = []
+        var psProfiles: [(Int, JSONValue)] = []
         for mb in c.sizesMB {
             let bytes = mb * 1_000_000
             let floats = bytes / 4
-            // A ps per size: a shard's size is fixed once initialized.
-            let (ps, client) = try startParameterServer()
-            defer { ps.stop(grace: 3) }
-            defer {
+            // A ps per size (a shard's size is fixed once initialized), with a job folder of its
+            // own for its profile record.
+            let psDirectory = NSTemporaryDirectory() + "trainyard-bench-transport-\(UInt32.random(in: 0...UInt32.max))"
+            defer { Files.remove(psDirectory) }
+            let (ps, client) = try startParameterServer(jobDirectory: psDirectory)
+            var running = true
+            func stopParameterServer() {
+                guard running else { return }
+                running = false
                 _ = try? client.call(.shutdown(reason: "benchmark over"), timeout: 5)
                 client.disconnect()
+                ps.stop(grace: 3)
             }
+            defer { stopParameterServer() }
             client.incarnation = 1
             do {
                 _ = try client.call(.initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: .max,
@@ -161,6 +179,13 @@ public enum TransportBench {
                                 wire: mbs(wireTimes.min()!), wireMedian: mbs(KernelBench.median(wireTimes)),
                                 copy: mbs(copyTimes.min()!), copyMedian: mbs(KernelBench.median(copyTimes))))
             }
+            stopParameterServer()
+            let profile = MetricsLog(jobDirectory: psDirectory).records().last { $0["kind"] == "profile" }
+            psProfiles.append((mb, profile ?? .null))
+            if let p = profile, let update = p["update_seconds"]?.doubleValue, let n = p["updates"]?.doubleValue, n > 0,
+               let i = rows.lastIndex(where: { $0.megabytes == mb && $0.direction == "push" }) {
+                rows[i].updateSeconds = update / n
+            }
         }
         var header = [UInt64(0), UInt64(0)]
         try? header.withUnsafeMutableBytes { try copy.write(UnsafeRawBufferPointer($0), until: .after(seconds: 2)) }
@@ -170,7 +195,7 @@ public enum TransportBench {
         if c.iperf {
             (iperf, iperfNote) = runIperf()
         }
-        return Result(configuration: c, rows: rows, iperf: iperf, iperfNote: iperfNote)
+        return Result(configuration: c, rows: rows, iperf: iperf, iperfNote: iperfNote, psProfiles: psProfiles)
     }
 
     /// iperf3 over loopback (a one-shot server and a 2-second client), when it is on PATH.
@@ -243,9 +268,13 @@ public enum TransportBench {
                 ("wire_mb_per_sec", .number(row.wire.rounded())), ("wire_mb_per_sec_median", .number(row.wireMedian.rounded())),
                 ("socket_copy_mb_per_sec", .number(row.copy.rounded())), ("socket_copy_mb_per_sec_median", .number(row.copyMedian.rounded())),
                 ("ratio", round(row.ratio)), ("ratio_median", round(row.ratioMedian)),
+                ("ps_update_seconds_per_push", row.updateSeconds.map { .number(($0 * 1e6).rounded() / 1e6) } ?? .null),
+                ("wire_net_of_update_mb_per_sec", row.wireNetOfUpdate.map { .number($0.rounded()) } ?? .null),
+                ("ratio_net_of_update", row.wireNetOfUpdate.map { round($0 / row.copy) } ?? .null),
             ]) })),
             ("iperf3_mb_per_sec", r.iperf.map { .number($0.rounded()) } ?? .null),
             ("iperf3", .string(r.iperfNote)),
+            ("ps_profiles", .array(r.psProfiles.map { mb, p in .object([("megabytes", .number(Double(mb))), ("profile", p)]) })),
         ])
     }
 
@@ -256,7 +285,16 @@ public enum TransportBench {
         for row in r.rows {
             func cell(_ a: Double, _ b: Double) -> String { String(format: "%.0f (%.0f)", a, b).padding(toLength: 22, withPad: " ", startingAt: 0) }
             lines.append(String(format: "  %3d MB  %@   ", row.megabytes, row.direction) + cell(row.wire, row.wireMedian) + cell(row.copy, row.copyMedian)
-                         + String(format: "%.2f (%.2f)", row.ratio, row.ratioMedian))
+                         + String(format: "%.2f (%.2f)", row.ratio, row.ratioMedian)
+                         + (row.wireNetOfUpdate.map { String(format: "   without the ps's update (%.2f ms): %.0f MB/s, %.2f", row.updateSeconds! * 1000, $0, $0 / row.copy) } ?? ""))
+        }
+        lines.append("")
+        lines.append("each ps's CPU (seconds, its own counters, both directions): update = pushes under the lock, wire = encode + decode + send + receive + wait")
+        for (mb, p) in r.psProfiles {
+            func cpu(_ name: String) -> Double { p[name + "_cpu_seconds"]?.doubleValue ?? 0 }
+            let wire = ["encode", "decode", "send", "receive", "wait_header"].reduce(0) { $0 + cpu($1) }
+            lines.append(String(format: "  %3d MB  cpu %.2f  update %.2f (%d updates)  wire %.2f  other requests %.2f", mb,
+                                p["cpu_seconds"]?.doubleValue ?? 0, cpu("update"), p["updates"]?.intValue ?? 0, wire, cpu("handle")))
         }
         lines.append("")
         lines.append("iperf3: " + (r.iperf.map { String(format: "%.0f MB/s (%@)", $0, r.iperfNote) } ?? r.iperfNote))
