@@ -80,6 +80,21 @@ public final class FrameConnection: @unchecked Sendable {
         try counters.time(.send) { () throws(SocketError) in try socket.write(bytes, until: deadline) }
     }
 
+    /// Sends a frame given as its first bytes (`head`, whose header announces the whole length)
+    /// and the rest as buffers written where they lie (`FrameCodec.pushHead` and the pieces of a
+    /// gradient array, say).
+    public func send(head: [UInt8], pieces: [UnsafeRawBufferPointer], until deadline: Deadline) throws(SocketError) {
+        let total = head.count + pieces.reduce(0) { $0 + $1.count }
+        try shaper?.beforeSend(bytes: total, to: peer, deadline: deadline)
+        var failure: SocketError?
+        TimeCounters.process.time(.send) {
+            head.withUnsafeBytes { h in
+                do throws(SocketError) { try socket.write(parts: [h] + pieces, until: deadline) } catch { failure = error }
+            }
+        }
+        if let failure { throw failure }
+    }
+
     /// Reads one frame. Throws `SocketError` for transport failures and `FrameError` for bytes that
     /// are not a valid frame (the caller should close the connection). A header announcing more
     /// than `limit` is refused before the payload is allocated.

@@ -132,6 +132,21 @@ public enum FrameCodec {
         return Parts(head: w.bytes, floats: floats, tail: tail)
     }
 
+    /// The bytes in front of a push's gradients (header, base step, return-values flag, count):
+    /// `parts(frame).head` for that push, for a sender that writes the gradients from elsewhere
+    /// (the pieces of a whole-model array) right after it.
+    public static func pushHead(requestID: UInt32, incarnation: UInt32, deadlineMillis: UInt32,
+                                baseStep: Int64, returnValues: Bool, count: Int) -> [UInt8] {
+        var w = ByteWriter(capacity: headerSize + 17)
+        writeHeader(Frame(requestID: requestID, incarnation: incarnation, deadlineMillis: deadlineMillis,
+                          message: .push(Push(baseStep: baseStep, gradients: [], returnValues: returnValues))), into: &w)
+        w.write(baseStep)
+        w.write(returnValues)
+        w.write(UInt64(count))
+        w.patch(UInt32(w.bytes.count - headerSize + count * 4), at: 20)
+        return w.bytes
+    }
+
     /// For a message whose payload is fixed fields, one Float array and (for a pull reply) its
     /// optimizer slots: how many payload bytes come before the array's values, the u64 count
     /// included. A reader can take these, then read the values straight into a `[Float]`, then
