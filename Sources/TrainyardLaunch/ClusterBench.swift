@@ -19,7 +19,7 @@ public enum ClusterBench {
         public var referenceSeconds = 1.0
         /// Where the job runs; nil = a temporary folder, removed afterwards.
         public var jobDirectory: String?
-        /// Extra training options for the job (`--wire-dtype bf16`, say), as `trainyard train` takes them.
+        /// Extra training options for the job (`--learning-rate 0.05`, say), as `trainyard train` takes them.
         public var extraArguments: [String] = []
         public init() {}
     }
