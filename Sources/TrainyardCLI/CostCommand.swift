@@ -13,7 +13,7 @@ enum CostCommand {
                             ("--tiers-dir DIR", "the scale-tier catalog (default: ScaleTiers/ of this checkout)")] + TrainSettings.help,
         subcommands: [
             .init(words: ["compare"], usage: "trainyard cost compare [--svg FILE] [--local] [model and training options] [--json]", summary: "Every tier side by side; --svg draws time against cost."),
-            .init(words: ["validate"], usage: "trainyard cost validate [--json] [--quick]", summary: "Runs local configurations and sets predicted against measured throughput."),
+            .init(words: ["validate"], usage: "trainyard cost validate [--json] [--quick] [--tiny]", summary: "Runs 16 local configurations, one per regime, and sets predicted against measured throughput, with the ranking and the tiers' order."),
         ])
 
     static let options: [(String, String)] = CustomClusterFlags.help + [
@@ -21,9 +21,12 @@ enum CostCommand {
         ("--epochs E --examples N", "instead of --max-steps: E passes over N examples"),
         ("--hidden, --features, --classes, --batch-size, --sync, --replicas-to-aggregate", "the model and training, as for train"),
         ("--local", "predict the run on this machine (bandwidth emulation on) instead of the cloud"),
+        ("--explain", "every bound with its value, the bottleneck and the next one, and how far time and cost move when each input moves ±20%"),
+        ("--from-job NAME", "cost a finished job's own program (--command / --module-name) from its measured run (Docs/cost-model.md)"),
+        ("--bytes-per-step B", "with --from-job: bytes a training task sends per step, instead of its measured write counters"),
         ("--json", "JSON output"),
         ("compare [--svg FILE]", "every tier side by side; --svg draws time against cost"),
-        ("validate [--json] [--quick]", "run local configurations and compare predicted with measured throughput"),
+        ("validate [--json] [--quick] [--tiny]", "run local configurations and compare predicted with measured throughput (--tiny: two tiny ones, to check the output)"),
     ]
 
     static func run(_ argv: [String]) throws -> ExitCode {
@@ -34,6 +37,10 @@ enum CostCommand {
         let local = try args.flag("--local")
         let svg = try args.value("--svg")
         let quick = try args.flag("--quick")
+        let tiny = try args.flag("--tiny")
+        let explain = try args.flag("--explain")
+        let fromJob = try args.value("--from-job")
+        let bytesPerStep = try args.double("--bytes-per-step", in: 0...1e15)
         let tiersDir = try args.value("--tiers-dir")
         let tierName = try args.value("--scale-tier")
         var custom = try CustomClusterFlags.parse(&args)
@@ -46,8 +53,12 @@ enum CostCommand {
         if examples != nil { training.examples = examples! }
         let catalog = try Catalog.load(tiersDir)
 
-        if sub == "validate" { return try validate(catalog: catalog, json: json, quick: quick) }
+        if sub == "validate" { return try validate(catalog: catalog, json: json, quick: quick, tiny: tiny) }
 
+        if let fromJob {
+            return try programCost(job: fromJob, compare: sub == "compare", tierName: tierName, custom: custom, training: training,
+                                   catalog: catalog, local: local, scale: scale, bytesPerStep: bytesPerStep, json: json, explain: explain)
+        }
         let profile = try Calibration.loadOrMeasure { if !json { Posix.write($0, to: 2) } }
         let architecture = MLPArchitecture(inputs: training.features, hidden: training.hidden, classes: training.classes)
         func steps(for plan: ClusterPlan) throws -> Int {
@@ -90,39 +101,166 @@ enum CostCommand {
         let plan = tier.custom ? try custom.plan(in: catalog) : try catalog.plan(for: tier)
         let e = CostEstimator.estimate(plan: plan, job: CostEstimator.Job(training: training, architecture: architecture, steps: try steps(for: plan)),
                          profile: profile, catalog: catalog, local: local, scale: scale)
+        let sensitivity = explain ? CostEstimator.sensitivity(plan: plan, job: CostEstimator.Job(training: training, architecture: architecture, steps: try steps(for: plan)),
+                                                              profile: profile, catalog: catalog, local: local, scale: scale) : nil
         if json {
-            print(estimateJSON(e, training: training, architecture: architecture).prettySerialized())
+            var fields = estimateJSON(e, training: training, architecture: architecture).objectValue ?? []
+            if let sensitivity { fields.append(("sensitivity", sensitivityJSON(sensitivity))) }
+            print(JSONValue.object(fields).prettySerialized())
         } else {
             print(describe(e, training: training, architecture: architecture, local: local))
+            if explain { print(explainText(e, sensitivity: sensitivity ?? [])) }
         }
         return .success
     }
 
-    static func validate(catalog: TierCatalog, json: Bool, quick: Bool) throws -> ExitCode {
-        let report = try CostValidation.run(catalog: catalog, quick: quick) { if !json { Posix.write($0, to: 2) } }
+    /// `--from-job NAME`: the program of a finished job, measured from its run, on one tier, the
+    /// job's own cluster, or (compare) every tier.
+    static func programCost(job: String, compare: Bool, tierName: String?, custom: CustomClusterFlags, training: TrainSettings, catalog: TierCatalog,
+                            local: Bool, scale: Double?, bytesPerStep: Double?, json: Bool, explain: Bool) throws -> ExitCode {
+        let (measured, record) = try ProgramCost.profile(job: job)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let m = ProgramCost.withWait(measured, ranOn: try JobService.clusterPlan(record.spec, catalog: catalog), training: training, cores: cores)
+        var plans: [ClusterPlan] = []
+        if compare {
+            plans = try catalog.orderedTiers.filter { !$0.custom }.map { try catalog.plan(for: $0) }
+        } else if let tierName {
+            guard let tier = catalog.tier(named: tierName) else {
+                throw UsageError("unknown scale tier \"\(tierName)\" (tiers: \(catalog.orderedTiers.map(\.name).joined(separator: ", ")))")
+            }
+            plans = [tier.custom ? try custom.plan(in: catalog) : try catalog.plan(for: tier)]
+        } else {
+            guard let plan = try JobService.clusterPlan(record.spec, catalog: catalog) else {
+                throw UsageError("job \(job) names no scale tier to cost: give --scale-tier TIER (or use `cost compare --from-job \(job)`)")
+            }
+            plans = [plan]
+        }
+        let steps = training.maxSteps
+        let estimates = plans.map { ProgramCost.estimate(m, plan: $0, training: training, steps: steps, cores: cores, catalog: catalog, local: local, scale: scale, bytesPerStep: bytesPerStep) }
+        let architecture = MLPArchitecture(inputs: 1, hidden: [], classes: 2)
+        if json {
+            let measured: JSONValue = .object([("steps_per_sec", JSONValue(m.stepsPerSecond)), ("steps", JSONValue(m.steps)), ("window_seconds", JSONValue(m.windowSeconds)),
+                                              ("trainer_cpu_seconds_per_step", JSONValue(m.trainerCPUSeconds)), ("ps_cpu_seconds_per_step", JSONValue(m.psCPUSeconds)),
+                                              ("trainer_bytes_per_step", m.trainerBytes.map { JSONValue($0) } ?? .null),
+                                              ("trainers", JSONValue(m.trainers)), ("parameter_servers", JSONValue(m.parameterServers)),
+                                              ("wait_seconds_per_step", JSONValue(m.waitSeconds))])
+            let rows: [JSONValue] = zip(plans, estimates).map { plan, e in
+                var fields = estimateJSON(e, training: training, architecture: architecture).objectValue ?? []
+                fields.removeAll { $0.0 == "model" }
+                if explain {
+                    fields.append(("sensitivity", sensitivityJSON(ProgramCost.sensitivity(m, plan: plan, training: training, steps: steps, cores: cores, catalog: catalog,
+                                                                                         local: local, scale: scale, bytesPerStep: bytesPerStep))))
+                }
+                return .object(fields)
+            }
+            print(JSONValue.object([("job", .string(job)), ("measured", measured), ("estimates", .array(rows))]).prettySerialized())
+            return .success
+        }
+        print(String(format: "job %@ measured here: %.1f steps/s over %.1f s; per global step %.3f ms of training-task CPU, %.3f ms of ps CPU, a task waits %.3f ms per step on neither, %@",
+                     job, m.stepsPerSecond, m.windowSeconds, m.trainerCPUSeconds * 1000, m.psCPUSeconds * 1000, m.waitSeconds * 1000,
+                     m.trainerBytes.map { "\(Int($0)) bytes written by the training tasks" } ?? "no byte counters"))
+        if compare {
+            print(compareTable(estimates, local: local))
+            return .success
+        }
+        for (plan, e) in zip(plans, estimates) {
+            print("\(e.plan.tierName): \(e.plan.description)\(local ? " — run here, bandwidth emulated" : " — in the cloud")")
+            print(String(format: "  step time         %.3f ms per global step", e.prediction.stepSeconds * 1000))
+            print("  time to finish    \(steps) steps in \(CostEstimator.duration(e.seconds))")
+            if let b = e.bill { print(String(format: "  cost              $%.4f (%.4f ML units, %.0f min billed)", b.dollars, b.mlUnits, b.billedMinutes)) }
+            print("  bottleneck        \(e.prediction.bottleneck.rawValue)" + (e.prediction.next.map { " (next: \($0.0.rawValue))" } ?? ""))
+            for n in e.notes { print("  note: " + n) }
+            if explain {
+                print(explainText(e, sensitivity: ProgramCost.sensitivity(m, plan: plan, training: training, steps: steps, cores: cores, catalog: catalog,
+                                                                         local: local, scale: scale, bytesPerStep: bytesPerStep)))
+            }
+        }
+        return .success
+    }
+
+    /// `--explain`: every bound and the parts of a step, then the sensitivity table.
+    static func explainText(_ e: CostEstimator.Estimate, sensitivity: [CostEstimator.Sensitivity]) -> String {
+        let p = e.prediction
+        var t = [["bound", "steps/s at most", "×predicted"]]
+        for (b, v) in p.bounds {
+            t.append([b.rawValue + (b == p.bottleneck ? "  ← bottleneck" : b == p.next?.0 ? "  ← next" : ""),
+                      v.isFinite ? String(format: "%.1f", v) : "unbounded", v.isFinite ? String(format: "%.2f", v / p.stepsPerSecond) : "–"])
+        }
+        var lines = ["bounds (each resource alone; the prediction queues them together):", TextTable.render(t)]
+        var parts = [["part of a step", "ms"]]
+        for (name, v) in p.parts where v > 0 { parts.append([name, String(format: "%.4f", v * 1000)]) }
+        lines += ["", "one training task's step (W of them run at once; synchronous: each step waits for K):", TextTable.render(parts)]
+        if !sensitivity.isEmpty {
+            var s = [["input moved", "to", "time", "Δ time", "cost $", "Δ cost", "to", "time", "Δ time", "cost $", "Δ cost"]]
+            func pct(_ x: Double, _ base: Double) -> String { String(format: "%+.1f%%", (x / base - 1) * 100) }
+            for r in sensitivity {
+                let dl = r.dollarsLow.map { String(format: "%.4f", $0) } ?? "–", dh = r.dollarsHigh.map { String(format: "%.4f", $0) } ?? "–"
+                let cl = pair(r.dollarsLow, e.bill?.dollars).map { pct($0.0, $0.1) } ?? "–"
+                let ch = pair(r.dollarsHigh, e.bill?.dollars).map { pct($0.0, $0.1) } ?? "–"
+                s.append([r.input, r.low, CostEstimator.duration(r.secondsLow), pct(r.secondsLow, e.seconds), dl, cl,
+                          r.high, CostEstimator.duration(r.secondsHigh), pct(r.secondsHigh, e.seconds), dh, ch])
+            }
+            lines += ["", "sensitivity (each input alone moved ±20%; cost billed per minute with the minimum, so short jobs may not move):", TextTable.render(s)]
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func pair(_ a: Double?, _ b: Double?) -> (Double, Double)? {
+        guard let a, let b, b > 0 else { return nil }
+        return (a, b)
+    }
+
+    static func sensitivityJSON(_ rows: [CostEstimator.Sensitivity]) -> JSONValue {
+        .array(rows.map { r in
+            .object([("input", .string(r.input)), ("low", .string(r.low)), ("high", .string(r.high)),
+                     ("seconds_low", JSONValue(r.secondsLow)), ("seconds_high", JSONValue(r.secondsHigh)),
+                     ("dollars_low", r.dollarsLow.map { JSONValue($0) } ?? .null), ("dollars_high", r.dollarsHigh.map { JSONValue($0) } ?? .null)])
+        })
+    }
+
+    static func validate(catalog: TierCatalog, json: Bool, quick: Bool, tiny: Bool) throws -> ExitCode {
+        let report = try CostValidation.run(catalog: catalog, quick: quick, small: tiny) { if !json { Posix.write($0, to: 2) } }
         let (profile, rows, median, worst, met) = (report.profile, report.rows, report.medianAbsError, report.maxAbsError, report.met)
+        func number(_ v: Double?) -> JSONValue { v.map { $0.isFinite ? JSONValue($0) : .null } ?? .null }
         if json {
             print(JSONValue.object([
-                ("profile", profile.json),
+                ("profile", profile.json), ("profile_after", report.profileAfter?.json ?? .null), ("compute_drift", number(report.computeDrift)),
                 ("configurations", .array(rows.map { r in
-                    .object([("name", .string(r.config.name)), ("cluster", .string(r.config.plan.description)),
+                    .object([("name", .string(r.config.name)), ("regime", .string(r.config.regime.rawValue)), ("cluster", .string(r.config.plan.description)),
+                             ("processes", JSONValue(r.config.plan.topology.taskCount)), ("links_emulated", .bool(r.config.emulate)),
                              ("model", .string(MLPArchitecture(inputs: r.config.training.features, hidden: r.config.training.hidden, classes: r.config.training.classes).description)),
                              ("batch_size", JSONValue(r.config.training.batchSize)), ("sync", .bool(r.config.training.sync)),
-                             ("predicted", JSONValue(r.predicted.stepsPerSecond)), ("measured", r.measured.map { JSONValue($0) } ?? .null),
-                             ("error", r.error.map { JSONValue($0) } ?? .null), ("bottleneck", .string(r.predicted.bottleneck.rawValue)), ("status", .string(r.status))])
+                             ("replicas_to_aggregate", r.config.training.replicasToAggregate.map { JSONValue($0) } ?? .null),
+                             ("background_load", JSONValue(r.backgroundLoad)),
+                             ("predicted", JSONValue(r.predicted.stepsPerSecond)), ("predicted_quiet", JSONValue(r.predictedQuiet)), ("measured", number(r.measured)),
+                             ("error", number(r.error)), ("bottleneck", .string(r.predicted.bottleneck.rawValue)),
+                             ("next_bottleneck", r.predicted.next.map { .string($0.0.rawValue) } ?? .null),
+                             ("regime_agrees", r.regimeAgrees.map { .bool($0) } ?? .null), ("status", .string(r.status))])
                 })),
-                ("median_abs_error", median.map { JSONValue($0) } ?? .null), ("max_abs_error", worst.map { JSONValue($0) } ?? .null),
-                ("targets", .object([("median_abs_error", 0.15), ("max_abs_error", 0.30), ("met", .bool(met))])),
+                ("median_abs_error", number(median)), ("max_abs_error", number(worst)),
+                ("ranking", .object([("pairs", JSONValue(report.rankingPairs)), ("pairs_agreeing", JSONValue(report.rankingAgree)),
+                                     ("spearman", number(report.spearman))])),
+                ("tier_pairs", .array(report.tierPairs.map { .object([("a", .string($0.a)), ("b", .string($0.b)), ("time_order_agrees", .bool($0.timeAgrees)),
+                                                                      ("cost_order_agrees", .bool($0.costAgrees))]) })),
+                ("targets", .object([("median_abs_error", JSONValue(CostValidation.Report.medianTarget)), ("max_abs_error", JSONValue(CostValidation.Report.maxTarget)),
+                                     ("met", .bool(met))])),
             ]).prettySerialized())
         } else {
-            var t = [["configuration", "cluster here", "predicted steps/s", "measured steps/s", "error", "bottleneck"]]
+            var t = [["configuration", "regime", "cluster here", "load", "predicted steps/s", "measured steps/s", "error", "model's bottleneck"]]
             for r in rows {
-                t.append([r.config.name, "\(r.config.plan.topology)", String(format: "%.0f", r.predicted.stepsPerSecond),
+                t.append([r.config.name, r.config.regime.rawValue, "\(r.config.plan.topology)\(r.config.emulate ? "" : ", links off")", String(format: "%.1f", r.backgroundLoad),
+                          String(format: "%.0f", r.predicted.stepsPerSecond),
                           r.measured.map { String(format: "%.0f", $0) } ?? r.status, r.error.map { String(format: "%+.1f%%", $0 * 100) } ?? "–",
-                          r.predicted.bottleneck.rawValue])
+                          r.predicted.bottleneck.rawValue + (r.regimeAgrees == false ? " (not the regime's)" : "")])
             }
             print(TextTable.render(t))
-            print(String(format: "median |error| %.1f%%, largest %.1f%% — targets (≤ 15%%, none above 30%%) %@", (median ?? .nan) * 100, (worst ?? .nan) * 100, met ? "met" : "NOT met"))
+            print(String(format: "median |error| %.1f%%, largest %.1f%% — targets (≤ %.0f%%, none above %.0f%%) %@", (median ?? .nan) * 100, (worst ?? .nan) * 100,
+                         CostValidation.Report.medianTarget * 100, CostValidation.Report.maxTarget * 100, met ? "met" : "NOT met"))
+            print("ranking by throughput: \(report.rankingAgree) of \(report.rankingPairs) pairs ordered as measured" + (report.spearman.map { String(format: ", Spearman ρ %.3f", $0) } ?? ""))
+            for p in report.tierPairs {
+                print("tiers \(p.a) vs \(p.b): time order \(p.timeAgrees ? "as measured" : "WRONG"), cost order \(p.costAgrees ? "as measured" : "WRONG")")
+            }
+            if let d = report.computeDrift { print(String(format: "calibration drift over the run: compute rate %+.1f%% (after vs before)", d * 100)) }
         }
         return rows.allSatisfy { $0.measured != nil } ? .success : .failure
     }
@@ -140,9 +278,10 @@ enum CostCommand {
             lines.append(String(format: "  ML units          %.4f", b.mlUnits))
             lines.append(String(format: "  cost              $%.4f", b.dollars))
         }
-        let ranked = p.bounds.sorted { $0.1 < $1.1 }
         var bottleneck = "  bottleneck        \(p.bottleneck.rawValue)"
-        if ranked.count > 1, ranked[0].1 > 0 { bottleneck += String(format: " (next: %@ at %.1f× the rate)", ranked[1].0.rawValue, ranked[1].1 / ranked[0].1) }
+        if let b = p.bound(p.bottleneck), b.isFinite, let next = p.next, b > 0 {
+            bottleneck += String(format: " (next: %@ at %.1f× its rate)", next.0.rawValue, next.1 / b)
+        }
         lines.append(bottleneck)
         lines += e.notes.map { "  note: " + $0 }
         return lines.joined(separator: "\n")
@@ -157,7 +296,9 @@ enum CostCommand {
             ("steps", JSONValue(Int((e.seconds * e.prediction.stepsPerSecond).rounded()))), ("seconds", JSONValue(e.seconds)),
             ("billed_minutes", e.bill.map { JSONValue($0.billedMinutes) } ?? .null), ("ml_units", e.bill.map { JSONValue($0.mlUnits) } ?? .null),
             ("dollars", e.bill.map { JSONValue($0.dollars) } ?? .null), ("bottleneck", .string(e.prediction.bottleneck.rawValue)),
-            ("bounds", .object(e.prediction.bounds.map { ($0.0.rawValue, JSONValue($0.1)) })), ("notes", JSONValue(e.notes)),
+            ("bounds", .object(e.prediction.bounds.map { ($0.0.rawValue, $0.1.isFinite ? JSONValue($0.1) : .null) })),
+            ("next_bottleneck", e.prediction.next.map { .string($0.0.rawValue) } ?? .null),
+            ("parts_seconds", .object(e.prediction.parts.map { ($0.0, JSONValue($0.1)) })), ("notes", JSONValue(e.notes)),
         ])
     }
 

@@ -35,17 +35,62 @@ public enum Calibration {
 
     public static func cpuSeconds() -> Double { Posix.processCPUSeconds() }
 
-    /// Runs `body` repeatedly for about `seconds`; returns wall seconds per call (best of three rounds).
+    /// The share of a core one busy thread gets now: CPU time over wall time while spinning for
+    /// `seconds`. 1 on a machine with a free core; C/(1+L) with L other busy processes on C cores.
+    public static func cpuShare(seconds: Double = 0.25) -> Double {
+        let cpu0 = cpuSeconds(), wall0 = MonotonicClock.now()
+        var x = 1.0
+        while MonotonicClock.now() - wall0 < seconds {
+            for _ in 0..<20_000 { x = x * 1.000001 + 1e-9 }
+        }
+        let share = (cpuSeconds() - cpu0) / max(1e-9, MonotonicClock.now() - wall0)
+        return x.isNaN ? 1 : min(1, max(0.01, share))
+    }
+
+    /// Other busy processes implied by a one-thread share of `share` on `cores` cores (0 when a
+    /// core was free: fewer than `cores` others cannot be seen this way).
+    public static func backgroundLoad(share: Double, cores: Int) -> Double {
+        share >= 0.97 ? 0 : max(0, Double(cores) / share - 1)
+    }
+
+    /// Runs `body` repeatedly for about `seconds`; returns CPU seconds per call (best of three
+    /// rounds). CPU time, not wall time: what other programs take of the cores does not count,
+    /// so the profile is the same on a busy machine (the model adds the load where it predicts).
     public static func time(_ seconds: Double, _ body: () -> Void) -> Double {
         body()
         var best = Double.infinity
         for _ in 0..<3 {
             var n = 0
             let start = MonotonicClock.now()
-            while MonotonicClock.now() - start < seconds / 3 { body(); n += 1 }
-            best = min(best, (MonotonicClock.now() - start) / Double(n))
+            let cpu0 = cpuSeconds()
+            while MonotonicClock.now() - start < seconds / 3 || n < 2 { body(); n += 1 }
+            let cpu = cpuSeconds() - cpu0
+            // getrusage counts in microseconds at least: fall back on wall time for a round too short to see.
+            best = min(best, cpu > 1e-3 ? cpu / Double(n) : (MonotonicClock.now() - start) / Double(n))
         }
         return best
+    }
+
+    /// CPU seconds per global step of one task from a run's metrics records (time, step) and its
+    /// resource samples (time, cpu_seconds): the growth of its CPU between the samples inside the
+    /// steady window (from 15% of the steps on) over the steps between them.
+    public static func cpuPerStep(records: [JSONValue], samples: [JSONValue], task: String, maxSteps: Int) -> Double? {
+        let points = records.filter { $0["kind"] == "train" }.compactMap { r -> (Double, Double)? in
+            guard let t = r["time"]?.doubleValue, let s = r["step"]?.doubleValue else { return nil }
+            return (t, s)
+        }.sorted { $0.0 < $1.0 }
+        guard let first = points.first(where: { $0.1 >= Double(maxSteps * 15 / 100) }), let last = points.last, last.0 > first.0 else { return nil }
+        func step(at t: Double) -> Double? {
+            guard let k = points.firstIndex(where: { $0.0 >= t }), k > 0 else { return nil }
+            let (t0, s0) = points[k - 1], (t1, s1) = points[k]
+            return t1 > t0 ? s0 + (s1 - s0) * (t - t0) / (t1 - t0) : s1
+        }
+        let inside = samples.compactMap { r -> (Double, Double)? in
+            guard r["task"]?.stringValue == task, let t = r["time"]?.doubleValue, let c = r["cpu_seconds"]?.doubleValue, t >= first.0, t <= last.0 else { return nil }
+            return (t, c)
+        }.sorted { $0.0 < $1.0 }
+        guard let a = inside.first, let b = inside.last, b.0 > a.0, let sa = step(at: a.0), let sb = step(at: b.0), sb - sa >= 5 else { return nil }
+        return (b.1 - a.1) / (sb - sa)
     }
 
     /// Measures the profile; `note` hears a line as each part starts.
@@ -164,14 +209,77 @@ public enum Calibration {
         _ = try? client.call(.shutdown(reason: "calibrated"), timeout: 2)
         client.disconnect()
 
+        // 5. The training task's own work per step beyond the kernel (drawing the batch, checking
+        //    the gradients, applying them): a real one-task run of two model sizes.
+        note("measuring the training task's own work per step…\n")
+        var overheads: [(Double, Double)] = []
+        var shardRun: (parameters: Double, cpu: Double, kernel: Double)?
+        for (features, hidden, batch, steps, logEvery, ps) in [(16, [16], 4, quick ? 3000 : 6000, 50, 0), (64, [256, 256], 32, quick ? 200 : 400, 10, 0),
+                                                               (784, [1024, 512], 8, quick ? 40 : 80, 4, 0), (784, [1024, 512], 8, quick ? 40 : 80, 4, 1)] {
+            var training = TrainSettings()
+            training.features = features
+            training.hidden = hidden
+            training.classes = 10
+            training.batchSize = batch
+            training.examples = 5_000
+            training.logEvery = logEvery
+            training.maxSteps = steps
+            training.checkpointEvery = steps + 1
+            training.evalEvery = steps + 1
+            var settings = LaunchSettings()
+            settings.topology = Topology(workers: 0, parameterServers: ps)
+            settings.training = training
+            let folder = NSTemporaryDirectory() + "trainyard-calibrate-\(UInt32.random(in: 0...UInt32.max))"
+            settings.jobDirectory = folder
+            settings.restartPolicy = .never
+            var options = Launcher.Options()
+            options.showProgress = false
+            defer { Files.remove(folder) }
+            let summary = try Launcher(settings: settings, options: options).run()
+            let arch = MLPArchitecture(inputs: features, hidden: hidden, classes: 10)
+            let samples = ((try? Files.readText(folder + "/resources.jsonl")) ?? "").split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+            if summary.outcome.status == .succeeded,
+               let cpu = cpuPerStep(records: MetricsLog(jobDirectory: folder).records(), samples: samples, task: "chief-0", maxSteps: steps) {
+                let kernel = fixed + CostModel.trainingFLOPs(arch, batch: batch) * inverseRate
+                if ps == 0 {
+                    overheads.append((Double(arch.parameterCount), cpu - kernel))
+                } else {
+                    shardRun = (Double(arch.parameterCount), cpu, kernel)
+                }
+            }
+        }
+        // The tiny model's overhead is the fixed part; the per-parameter part is fitted to the
+        // other two on relative error: v = Σ (x·y / y²) / Σ (x² / y²), x = P, y = overhead − fixed.
+        var trainerPerValue = 0.0
+        if overheads.count == 3 {
+            let a = max(0, overheads[0].1)
+            var num = 0.0, den = 0.0
+            for (x, o) in overheads.dropFirst() {
+                let y = max(1e-9, o - a)
+                num += x * y / (y * y)
+                den += x * x / (y * y)
+            }
+            trainerPerValue = den > 0 ? max(0, num / den) : 0
+            fixed += a
+        }
+
         let f = ISO8601DateFormatter()
         var cpuName = "unknown CPU"
         if let info = try? Files.readText("/proc/cpuinfo"), let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) {
             cpuName = line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? cpuName
         }
-        return CalibrationProfile(cores: ProcessInfo.processInfo.activeProcessorCount, stepFixedSeconds: fixed, flopsPerSecond: 1 / inverseRate,
-                                  rpcSeconds: rpcSeconds, rpcCPUSeconds: rpcCPU, byteSeconds: byteSeconds, updateSecondsPerValue: update,
-                                  kernel: KernelBackendName.current, build: build, measuredAt: f.string(from: Date()),
-                                  host: "\(Posix.hostname()) (\(cpuName))")
+        var profile = CalibrationProfile(cores: ProcessInfo.processInfo.activeProcessorCount, stepFixedSeconds: fixed, flopsPerSecond: 1 / inverseRate,
+                                         rpcSeconds: rpcSeconds, rpcCPUSeconds: rpcCPU, byteSeconds: byteSeconds, updateSecondsPerValue: update,
+                                         kernel: KernelBackendName.current, build: build, measuredAt: f.string(from: Date()),
+                                         host: "\(Posix.hostname()) (\(cpuName))")
+        profile.trainerSecondsPerValue = trainerPerValue
+        // 6. With a ps, a training task splits its gradients into shards and merges the values
+        //    back (beyond the messages' CPU measured above): its CPU per step in a one-task, one-ps
+        //    run, less the kernel, its own work alone and its half of the messages, per parameter.
+        if let run = shardRun {
+            let messages = (rpcCPU + 2 * 4 * run.parameters * byteSeconds) / 2
+            profile.shardSecondsPerValue = max(0, (run.cpu - run.kernel - run.parameters * trainerPerValue - messages) / run.parameters)
+        }
+        return profile
     }
 }

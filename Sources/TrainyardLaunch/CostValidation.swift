@@ -1,25 +1,64 @@
 import Foundation
 import TrainyardCore
+import TrainyardKernel
 import TrainyardPlatform
 
-/// `trainyard cost validate`: runs several clusters here, with bandwidth emulation on, and sets the
-/// throughput the model predicts for each against the throughput measured.
+/// `trainyard cost validate`: runs clusters here, one per regime the model claims (compute,
+/// ps CPU, wire, emulated links, synchronous with and without backup workers, more processes than
+/// cores, small and large models), and sets the throughput the model predicts for each against the
+/// throughput measured. Calibration runs in the same command, before and after, and the background
+/// load is measured right before each run, so a change of load hits both sides.
 public enum CostValidation {
+    /// The regime a configuration is meant to exercise.
+    public enum Regime: String, Sendable, CaseIterable {
+        case compute
+        case psCPU = "ps CPU"
+        case wire
+        case links
+        case sync
+        case syncBackup = "sync + backup"
+        case oversubscribed
+
+        /// The bottlenecks that agree with the regime (oversubscribed and sync runs may be bound by anything).
+        public var expected: [CostModel.Bottleneck]? {
+            switch self {
+            case .compute: return [.compute]
+            case .psCPU: return [.psCPU]
+            case .wire: return [.wire]
+            case .links: return [.workerNetwork, .psNetwork]
+            case .sync, .syncBackup, .oversubscribed: return nil
+            }
+        }
+    }
+
     public struct Config: Sendable {
         public var name: String
+        public var regime: Regime
         public var plan: ClusterPlan
         public var training: TrainSettings
+        /// Links limited to the machine types' bandwidth × `scale` (nil: the default factor), or unlimited.
+        public var emulate: Bool
+        public var scale: Double?
+        /// A scale tier run as it is (for the tier ranking).
+        public var tier: String?
     }
 
     public struct Row: Sendable {
         public var config: Config
         public var predicted: CostModel.Prediction
+        /// The prediction for a quiet machine (no background load), to show what the load did.
+        public var predictedQuiet: Double
         public var measured: Double?
-        public var error: Double? { measured.map { (predicted.stepsPerSecond - $0) / $0 } }
+        /// Other programs' runnable processes measured just before the run.
+        public var backgroundLoad: Double
         public var status: String
+        public var error: Double? { measured.map { (predicted.stepsPerSecond - $0) / $0 } }
+        /// Whether the model's bottleneck is one the regime expects (nil: the regime names none).
+        public var regimeAgrees: Bool? { config.regime.expected.map { $0.contains(predicted.bottleneck) } }
     }
 
-    public static func configs(_ catalog: TierCatalog) throws -> [Config] {
+    /// A model of 64-256-256-10 with batch 32, and the variations of the set.
+    public static func baseTraining() -> TrainSettings {
         var base = TrainSettings()
         base.features = 64
         base.hidden = [256, 256]
@@ -27,63 +66,133 @@ public enum CostValidation {
         base.examples = 20_000
         base.batchSize = 32
         base.logEvery = 10
+        return base
+    }
+
+    public static func configs(_ catalog: TierCatalog, small: Bool = false) throws -> [Config] {
+        let base = baseTraining()
         func custom(_ workers: Int, _ ps: Int, type: String = "n1-standard-4") throws -> ClusterPlan {
             var f = CustomClusterFlags()
             f.masterMachineType = type
             if workers > 0 { f.workerCount = workers; f.workerMachineType = type }
-            f.parameterServerCount = ps
-            f.parameterServerMachineType = type
+            if ps > 0 {
+                f.parameterServerCount = ps
+                f.parameterServerMachineType = type
+            }
             return try f.plan(in: catalog)
         }
+        func tier(_ name: String) throws -> ClusterPlan {
+            guard let t = catalog.tier(named: name) else { throw UsageError("cost validate needs the tier \(name) in the catalog (ScaleTiers/)") }
+            var p = try catalog.plan(for: t)
+            p.tierName = name
+            return p
+        }
+        var compute = base
+        compute.batchSize = 256
+        var tiny = base
+        tiny.features = 16
+        tiny.hidden = [16]
+        tiny.batchSize = 4
+        var large = base
+        large.features = 784
+        large.hidden = [1024, 512]
+        large.batchSize = 8
+        var largeCompute = base
+        largeCompute.features = 256
+        largeCompute.hidden = [512, 256]
+        largeCompute.batchSize = 128
+        var smallModel = base
+        smallModel.features = 32
+        smallModel.hidden = [64, 32]
+        smallModel.batchSize = 64
         var sync = base
         sync.sync = true
-        var small = base
-        small.features = 32
-        small.hidden = [64, 32]
-        small.batchSize = 64
-        var standard = try catalog.plan(for: catalog.tier(named: "STANDARD_1")!)
-        standard.tierName = "STANDARD_1"
+        var backup = sync
+        backup.replicasToAggregate = 2
+        // Links of about 30 MB/s (n1-standard-4's 8 Gbps × 0.03): a 336 kB push takes 11 ms.
+        let slowLinks = 0.03
+        if small {
+            return [
+                Config(name: "compute, 1 trainer", regime: .compute, plan: try custom(0, 1), training: tiny, emulate: false, scale: nil, tier: nil),
+                Config(name: "links, 1 worker", regime: .links, plan: try custom(1, 1), training: tiny, emulate: true, scale: 0.0005, tier: nil),
+            ]
+        }
         return [
-            Config(name: "1 worker, 1 ps", plan: try custom(1, 1), training: base),
-            Config(name: "2 workers, 1 ps", plan: try custom(2, 1), training: base),
-            Config(name: "4 workers, 1 ps", plan: try custom(4, 1), training: base),
-            Config(name: "2 workers, 2 ps", plan: try custom(2, 2), training: base),
-            Config(name: "4 workers, 2 ps", plan: try custom(4, 2), training: base),
-            Config(name: "4 workers, 4 ps", plan: try custom(4, 4), training: base),
-            Config(name: "STANDARD_1", plan: standard, training: base),
-            Config(name: "2 workers, 2 ps, small model", plan: try custom(2, 2), training: small),
-            Config(name: "2 workers, 2 ps, sync", plan: try custom(2, 2), training: sync),
+            Config(name: "compute, 1 trainer alone", regime: .compute, plan: try tier("BASIC"), training: compute, emulate: false, scale: nil, tier: "BASIC"),
+            Config(name: "compute, 2 trainers", regime: .compute, plan: try custom(1, 1), training: compute, emulate: false, scale: nil, tier: nil),
+            Config(name: "compute, 4 trainers", regime: .compute, plan: try custom(3, 1), training: compute, emulate: false, scale: nil, tier: nil),
+            Config(name: "compute, large model", regime: .compute, plan: try custom(1, 1), training: largeCompute, emulate: false, scale: nil, tier: nil),
+            Config(name: "ps CPU, 4 trainers, tiny batch", regime: .psCPU, plan: try custom(3, 1), training: tiny, emulate: false, scale: nil, tier: nil),
+            Config(name: "ps CPU, 2 trainers, tiny batch", regime: .psCPU, plan: try custom(1, 1), training: tiny, emulate: false, scale: nil, tier: nil),
+            Config(name: "wire, large model, 1 ps", regime: .wire, plan: try custom(1, 1), training: large, emulate: false, scale: nil, tier: nil),
+            Config(name: "wire, large model, 2 ps", regime: .wire, plan: try custom(1, 2), training: large, emulate: false, scale: nil, tier: nil),
+            Config(name: "links, 1 worker, 1 ps", regime: .links, plan: try custom(1, 1), training: base, emulate: true, scale: slowLinks, tier: nil),
+            Config(name: "links, 4 workers, 2 ps", regime: .links, plan: try custom(3, 2), training: base, emulate: true, scale: slowLinks, tier: nil),
+            Config(name: "small model, 2 workers, 2 ps", regime: .compute, plan: try custom(1, 2), training: smallModel, emulate: false, scale: nil, tier: nil),
+            Config(name: "sync, 2 trainers", regime: .sync, plan: try custom(1, 1), training: sync, emulate: false, scale: nil, tier: nil),
+            Config(name: "sync, 3 trainers, 2 to aggregate", regime: .syncBackup, plan: try custom(2, 1), training: backup, emulate: false, scale: nil, tier: nil),
+            Config(name: "STANDARD_1 (8 processes)", regime: .oversubscribed, plan: try tier("STANDARD_1"), training: base, emulate: true, scale: nil, tier: "STANDARD_1"),
+            Config(name: "STANDARD_1, links off", regime: .oversubscribed, plan: try tier("STANDARD_1"), training: base, emulate: false, scale: nil, tier: nil),
+            Config(name: "PREMIUM_1 (31 processes)", regime: .oversubscribed, plan: try tier("PREMIUM_1"), training: base, emulate: true, scale: nil, tier: "PREMIUM_1"),
         ]
+    }
+
+    /// One pair of tiers: whether the model orders them as measured, by time and by cost.
+    public struct TierPair: Sendable {
+        public var a: String
+        public var b: String
+        public var timeAgrees: Bool
+        public var costAgrees: Bool
     }
 
     /// The outcome of a validation: each configuration predicted and measured.
     public struct Report: Sendable {
         public var profile: CalibrationProfile
+        /// The calibration again after the runs (nil with `--quick`): its drift is the load's change.
+        public var profileAfter: CalibrationProfile?
         public var rows: [Row]
         public var medianAbsError: Double?
         public var maxAbsError: Double?
-        public static let medianTarget = 0.15, maxTarget = 0.30
-        /// Every configuration measured and both targets met.
+        /// Configurations ordered by throughput: pairs ordered alike, pairs, Spearman's ρ.
+        public var rankingAgree: Int
+        public var rankingPairs: Int
+        public var spearman: Double?
+        public var tierPairs: [TierPair]
+        public static let medianTarget = 0.05, maxTarget = 0.12
+        /// Every configuration measured, both error targets met, and every tier pair ordered right.
         public var met: Bool {
             medianAbsError.map { $0 <= Report.medianTarget } == true && maxAbsError.map { $0 <= Report.maxTarget } == true
-                && rows.allSatisfy { $0.measured != nil }
+                && rows.allSatisfy { $0.measured != nil } && tierPairs.allSatisfy { $0.timeAgrees && $0.costAgrees }
         }
+        /// How far the compute rate moved between the two calibrations (after ÷ before − 1).
+        public var computeDrift: Double? { profileAfter.map { $0.flopsPerSecond / profile.flopsPerSecond - 1 } }
+    }
+
+    /// Other programs' processes that want a CPU now, from the share of a core one busy thread
+    /// gets (`Calibration.cpuShare`).
+    public static func backgroundLoad(cores: Int) -> Double {
+        Calibration.backgroundLoad(share: Calibration.cpuShare(), cores: cores)
     }
 
     /// Runs every configuration here and sets the prediction against the measurement.
     /// `progress` hears a line as each configuration starts and ends.
-    public static func run(catalog: TierCatalog, quick: Bool, progress: (String) -> Void) throws -> Report {
-        let profile = try Calibration.loadOrMeasure(note: progress)
+    public static func run(catalog: TierCatalog, quick: Bool, small: Bool = false, progress: (String) -> Void) throws -> Report {
+        progress("calibrating (before the runs)…\n")
+        let profile = try Calibration.measure(quick: true, note: { _ in })
         let root = NSTemporaryDirectory() + "trainyard-validate-\(UInt32.random(in: 0...UInt32.max))"
         defer { Files.remove(root) }
         var rows: [Row] = []
-        let seconds = quick ? 1.5 : 3.0
-        for (n, config) in try configs(catalog).enumerated() {
+        let seconds = quick || small ? 1.0 : 2.5
+        for (n, config) in try configs(catalog, small: small).enumerated() {
             let architecture = MLPArchitecture(inputs: config.training.features, hidden: config.training.hidden, classes: config.training.classes)
-            let predicted = CostModel.predict(CostEstimator.inputs(plan: config.plan, training: config.training, architecture: architecture,
-                                                                   profile: profile, local: true, scale: nil))
+            let load = backgroundLoad(cores: profile.cores)
+            var inputs = CostEstimator.inputs(plan: config.plan, training: config.training, architecture: architecture, profile: profile,
+                                              local: true, scale: config.scale, emulate: config.emulate)
+            let quiet = CostModel.predict(inputs).stepsPerSecond
+            inputs.backgroundLoad = load
+            let predicted = CostModel.predict(inputs)
             var training = config.training
-            training.maxSteps = min(50_000, max(300, Int(predicted.stepsPerSecond * seconds)))
+            training.maxSteps = min(50_000, max(small ? 40 : 100, Int(predicted.stepsPerSecond * seconds)))
             training.checkpointEvery = training.maxSteps + 1
             training.evalEvery = training.maxSteps + 1
             var settings = LaunchSettings()
@@ -91,18 +200,47 @@ public enum CostValidation {
             settings.training = training
             settings.jobDirectory = root + "/\(n)"
             settings.restartPolicy = .never
+            settings.emulateBandwidth = config.emulate
+            settings.bandwidthScale = config.scale
             var options = Launcher.Options()
             options.showProgress = false
-            progress("running \(config.name) (\(config.plan.topology), \(training.maxSteps) steps)… ")
+            progress("running \(config.name) (\(config.plan.topology), \(training.maxSteps) steps, background load \(String(format: "%.1f", load)))… ")
             let summary = try Launcher(settings: settings, plan: config.plan, options: options).run()
             let measured = summary.outcome.status == .succeeded ? steadyRate(MetricsLog(jobDirectory: root + "/\(n)").records(), maxSteps: training.maxSteps) : nil
-            let row = Row(config: config, predicted: predicted, measured: measured, status: summary.outcome.status.rawValue)
+            Files.remove(root + "/\(n)")
+            let row = Row(config: config, predicted: predicted, predictedQuiet: quiet, measured: measured, backgroundLoad: load, status: summary.outcome.status.rawValue)
             progress(measured.map { String(format: "%.0f steps/s (predicted %.0f)\n", $0, predicted.stepsPerSecond) } ?? "\(row.status)\n")
             rows.append(row)
         }
+        var after: CalibrationProfile?
+        if !quick && !small {
+            progress("calibrating (after the runs)…\n")
+            after = try Calibration.measure(quick: true, note: { _ in })
+        }
         let errors = rows.compactMap(\.error).map(abs).sorted()
         let median = errors.isEmpty ? nil : (errors.count % 2 == 1 ? errors[errors.count / 2] : (errors[errors.count / 2 - 1] + errors[errors.count / 2]) / 2)
-        return Report(profile: profile, rows: rows, medianAbsError: median, maxAbsError: errors.last)
+        let measuredRows = rows.filter { $0.measured != nil }
+        let ranking = Ranking.pairwise(predicted: measuredRows.map(\.predicted.stepsPerSecond), measured: measuredRows.map { $0.measured! })
+        let rho = Ranking.spearman(measuredRows.map(\.predicted.stepsPerSecond), measuredRows.map { $0.measured! })
+        return Report(profile: profile, profileAfter: after, rows: rows, medianAbsError: median, maxAbsError: errors.last,
+                      rankingAgree: ranking.agree, rankingPairs: ranking.pairs, spearman: rho, tierPairs: tierPairs(rows))
+    }
+
+    /// Every pair of tiers run as they are: the same steps on each, so time ∝ 1/throughput and
+    /// cost ∝ ML units per hour / throughput (pro rata: a run this short would bill every tier's
+    /// 10-minute minimum).
+    public static func tierPairs(_ rows: [Row]) -> [TierPair] {
+        let tiers = rows.filter { $0.config.tier != nil && $0.measured != nil }
+        var pairs: [TierPair] = []
+        for (k, a) in tiers.enumerated() {
+            for b in tiers[(k + 1)...] {
+                let ua = a.config.plan.mlUnitsPerHour ?? 0, ub = b.config.plan.mlUnitsPerHour ?? 0
+                let time = Ranking.pairwise(predicted: [1 / a.predicted.stepsPerSecond, 1 / b.predicted.stepsPerSecond], measured: [1 / a.measured!, 1 / b.measured!])
+                let cost = Ranking.pairwise(predicted: [ua / a.predicted.stepsPerSecond, ub / b.predicted.stepsPerSecond], measured: [ua / a.measured!, ub / b.measured!])
+                pairs.append(TierPair(a: a.config.tier!, b: b.config.tier!, timeAgrees: time.agree == time.pairs, costAgrees: cost.agree == cost.pairs))
+            }
+        }
+        return pairs
     }
 
     /// Global steps per second over the middle of the run: from the first record at or past 15% of

@@ -5,7 +5,9 @@ import TrainyardPlatform
 /// launcher's loop: every 0.1 s in a job's first 10 s (small jobs take well under a second), then
 /// every 0.5 s, then every 2 s after 5 minutes. Each line: `time` (Unix seconds), `elapsed`
 /// (seconds since the launcher started), `task`, `pid`, `cpu_percent` (of one core, over the last
-/// interval; absent on a task's first sample), `rss_bytes`.
+/// interval; absent on a task's first sample), `cpu_seconds` (the process's CPU so far), `rss_bytes`,
+/// `written_bytes` (bytes passed to write-like system calls so far — sockets, pipes and files:
+/// `wchar` of `/proc/PID/io`; absent where the kernel hides it).
 public struct ResourceSampler {
     public let path: String
     private let started: Double
@@ -34,7 +36,9 @@ public struct ResourceSampler {
             if let previous = last[task], previous.pid == pid, now > previous.at {
                 fields.append(("cpu_percent", JSONValue(((usage.cpuSeconds - previous.cpu) / (now - previous.at) * 1000).rounded() / 10)))
             }
+            fields.append(("cpu_seconds", JSONValue((usage.cpuSeconds * 1000).rounded() / 1000)))
             fields.append(("rss_bytes", JSONValue(usage.residentBytes)))
+            if let written = ProcessTable.writtenBytes(of: pid) { fields.append(("written_bytes", JSONValue(written))) }
             last[task] = (pid, now, usage.cpuSeconds)
             lines.append(JSONValue.object(fields).serialized())
         }

@@ -73,6 +73,23 @@ public enum Files {
         return result
     }
 
+    /// Reads at most `limit` bytes from the start of a file (a file that is not trusted to be small).
+    public static func read(_ path: String, limit: Int) throws -> [UInt8] {
+        let fd = try Posix.open(path, O_RDONLY)
+        defer { Posix.close(fd) }
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: min(max(limit, 1), 1 << 16))
+        while result.count < limit {
+            let want = min(buffer.count, limit - result.count)
+            let n = try buffer.withUnsafeMutableBytes { raw in
+                try Posix.read(fd, raw.baseAddress!, count: want, path)
+            }
+            if n == 0 { break }
+            result.append(contentsOf: buffer[0..<n])
+        }
+        return result
+    }
+
     public static func readText(_ path: String) throws -> String {
         String(decoding: try read(path), as: UTF8.self)
     }

@@ -34,6 +34,9 @@ public final class PeerClient: @unchecked Sendable {
     public var incarnation: UInt32 = 0
     /// The server's status from the last hello on this connection.
     public private(set) var lastStatus: Status?
+    /// Why the last request failed at the transport (nil after a request that got through): tells
+    /// a name that does not resolve from a refused connection or a peer that does not answer.
+    public private(set) var lastTransportFailure: SocketError?
 
     /// The emulated network this client's connections pass through; nil = unshaped.
     public let shaper: NetworkShaper?
@@ -73,6 +76,7 @@ public final class PeerClient: @unchecked Sendable {
             let conn = FrameConnection(socket: socket, peer: server, shaper: shaper)
             connection = conn
         } catch {
+            lastTransportFailure = error
             throw .transport("cannot connect to \(server) at \(address): \(error)")
         }
         // The token stays here: the server challenges, the client proves its task's key.
@@ -87,6 +91,7 @@ public final class PeerClient: @unchecked Sendable {
             throw .transport("\(server) answered hello with \(reply.name)")
         }
         lastStatus = status
+        lastTransportFailure = nil
         return status
     }
 
@@ -115,6 +120,7 @@ public final class PeerClient: @unchecked Sendable {
         do {
             try connection.send(head: head, pieces: pieces, until: deadline)
         } catch {
+            lastTransportFailure = error
             disconnect()
             throw .transport("\(server) at \(address): \(error)")
         }
@@ -129,6 +135,7 @@ public final class PeerClient: @unchecked Sendable {
             do {
                 frame = try connection.receive(until: deadline)
             } catch {
+                lastTransportFailure = error as? SocketError ?? .closed("\(error)")
                 disconnect()
                 throw .transport("\(server) at \(address): \(error)")
             }
@@ -156,6 +163,7 @@ public final class PeerClient: @unchecked Sendable {
         do {
             try connection.send(Frame(requestID: id, incarnation: incarnation, deadlineMillis: millis, message: message), until: deadline)
         } catch {
+            lastTransportFailure = error
             disconnect()
             throw .transport("\(server) at \(address): \(error)")
         }

@@ -59,4 +59,12 @@ public enum ProcessTable {
               pages.count > 1, let resident = Int(pages[1]) else { return nil }
         return ((user + system) / Posix.clockTicksPerSecond, resident * Posix.pageSize)
     }
+
+    /// Bytes the process has passed to write-like system calls so far (`wchar` of `/proc/<pid>/io`:
+    /// sockets, pipes and files alike); nil once it is gone or when the kernel hides it.
+    public static func writtenBytes(of pid: Int32) -> Int? {
+        guard let io = try? Files.readText("/proc/\(pid)/io"),
+              let line = io.split(separator: "\n").first(where: { $0.hasPrefix("wchar:") }) else { return nil }
+        return Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces))
+    }
 }

@@ -5,6 +5,8 @@ import TrainyardPlatform
 
 /// The parameter server process: serves `ParameterServer` over TCP, one thread per connection,
 /// until the chief says the job is over (exit 0), a signal arrives, or the launcher disappears.
+/// Started without the launcher, it does not exit when the chief ends the job: it serves on (every
+/// request answered `shutting-down`) until SIGTERM or SIGINT, then exits 0.
 public enum ParameterServerRole {
     public static func run(_ context: RoleContext) throws -> ExitCode {
         let log = context.log
@@ -86,18 +88,31 @@ public enum ParameterServerRole {
         var lastInitialized = false
         var lastIncarnation: UInt32 = 0
         var metrics = ParameterServerMetrics(context)
+        var jobEnded = false
         while true {
-            if let reason = exitReason.withLock({ $0 }) {
-                // Let the last replies go out, then stop.
-                MonotonicClock.sleep(seconds: 0.1)
-                server.stop()
+            if !jobEnded, let reason = exitReason.withLock({ $0 }) {
                 let s = state.withLock { ($0.globalStep, $0.appliedPushes) }
-                log("shutting down at global step \(s.0) after \(s.1) updates: \(reason)")
+                if context.launched {
+                    // Let the last replies go out, then stop.
+                    MonotonicClock.sleep(seconds: 0.1)
+                    server.stop()
+                    log("shutting down at global step \(s.0) after \(s.1) updates: \(reason)")
+                    metrics.profile(appliedPushes: s.1, since: firstInitializedAt)
+                    return .success
+                }
+                // Started without the launcher (by hand, or as a TFJob pod): a ps never exits on its
+                // own; it answers every late request with shutting-down until it is stopped.
+                jobEnded = true
                 metrics.profile(appliedPushes: s.1, since: firstInitializedAt)
-                return .success
+                log("the chief ended the job at global step \(s.0) after \(s.1) updates (\(reason)); "
+                    + "serving on until stopped, as a ps started without the launcher does (TFJob: cleanPodPolicy Running or All removes this pod)")
             }
             if let signal = Signals.take() {
                 server.stop()
+                if jobEnded {
+                    log("stopping on \(signalName(signal)) after the job ended")
+                    return .success
+                }
                 log("stopping on \(signalName(signal))")
                 return signal == Signals.terminate ? TrainerMachine.preemptedExitCode : .interrupted
             }
@@ -118,7 +133,7 @@ public enum ParameterServerRole {
                     log("warning: \(missing.sorted().map(\.description).joined(separator: ", ")) never pushed within the \(JSONValue.format(settings.startupTimeout)) s startup timeout: training starts without them")
                 }
             }
-            if now - lastReport >= 5 {
+            if !jobEnded && now - lastReport >= 5 {
                 log("global step \(snapshot.2), \(snapshot.3) updates applied, \(server.openConnections) connections")
                 lastReport = now
             }

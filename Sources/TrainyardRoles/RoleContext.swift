@@ -20,6 +20,10 @@ public struct RoleContext: @unchecked Sendable {
     /// What one connection may cost this task's server (`TRAINYARD_HANDSHAKE_TIMEOUT`,
     /// `TRAINYARD_IDLE_TIMEOUT`, `TRAINYARD_MAX_CONNECTIONS`), the cap kept below the descriptor limit.
     public var wireLimits = WireLimits()
+    /// Whether the launcher started this task (`TRAINYARD_PARENT_PID`). Without it (a task run by
+    /// hand, or as a Kubeflow TFJob pod) a ps does not exit when the chief ends the job: it serves on
+    /// until it is stopped, as TFJob expects of ps replicas.
+    public var launched = true
 
     public var task: TaskID { config.task.id }
 
@@ -43,9 +47,8 @@ public struct RoleContext: @unchecked Sendable {
             throw FieldError(source: "TF_CONFIG", path: "task.type",
                              "this executable runs \(accepted.map(\.rawValue).sorted().joined(separator: " or ")) tasks, not \(config.task.type)")
         }
-        guard let token = environment[RoleEnvironment.token], !token.isEmpty else {
-            throw UsageError("\(RoleEnvironment.token) is not set: every task of a job needs the same job token (the launcher sets it)")
-        }
+        let token = try RoleEnvironment.token(environment: environment) { path, limit in try Files.read(path, limit: limit) }
+        let listenHost = try RoleEnvironment.listenHost(environment: environment)
         guard let own = config.ownAddress else {
             throw FieldError(source: "TF_CONFIG", path: "cluster.\(config.task.type)", "has no address for task \(config.task.id)")
         }
@@ -57,7 +60,8 @@ public struct RoleContext: @unchecked Sendable {
                 throw RuntimeFailure("the socket passed in \(RoleEnvironment.listenFD) is bound to port \(listener.localAddress.port), but TF_CONFIG gives \(own)", exitCode: .systemError)
             }
         } else {
-            listener = try Socket.listen(on: own)
+            let address = HostPort(host: listenHost ?? own.host, port: own.port)
+            listener = try listen(on: address, waitingUpTo: settings.startupTimeout, for: config.task.id)
         }
 
         if let parentText = environment[RoleEnvironment.parentPID], let parent = Int32(parentText) {
@@ -74,7 +78,31 @@ public struct RoleContext: @unchecked Sendable {
         let jobDirectory = Files.absolute(jobDir ?? FileManager.default.currentDirectoryPath)
         return RoleContext(config: config, token: token, settings: settings, jobDirectory: jobDirectory,
                            listener: listener, log: RoleLog(task: config.task.id), shaper: shaper, jobDirectoryGiven: jobDir != nil,
-                           wireLimits: wireLimits)
+                           wireLimits: wireLimits, launched: environment[RoleEnvironment.parentPID] != nil)
+    }
+
+    /// Listens on `address`, retrying with backoff while its name does not resolve yet (a pod's own
+    /// DNS record may appear after the pod starts), until `timeout` seconds have passed.
+    static func listen(on address: HostPort, waitingUpTo timeout: Double, for task: TaskID) throws -> Socket {
+        let deadline = Deadline.after(seconds: timeout)
+        let backoff = Backoff(initial: 0.05, maximum: 1.0)
+        var attempt = 0
+        while true {
+            let failure: SocketError
+            do throws(SocketError) {
+                return try Socket.listen(on: address)
+            } catch {
+                failure = error
+            }
+            var unresolved = false
+            if case .resolve = failure { unresolved = true }
+            if !unresolved { throw failure }
+            if deadline.hasPassed {
+                throw RuntimeFailure("\(task) cannot listen on \(address): the name did not resolve for \(JSONValue.format(timeout)) s (\(failure)); check the TF_CONFIG address, or set \(RoleEnvironment.listenHost)=0.0.0.0 to listen on every interface", exitCode: .clusterError)
+            }
+            MonotonicClock.sleep(seconds: min(backoff.delay(attempt: attempt), max(0.01, deadline.remaining)))
+            attempt += 1
+        }
     }
 }
 

@@ -11,6 +11,8 @@ public final class ShardSet {
     /// The clients, in shard order: `clients[i]` holds shard `i` of `partition`.
     public let clients: [ShardClient]
     public let partition: Partition
+    /// The shards that do not answer the status rounds, and why (names them when a trainer gives up).
+    public private(set) var silence = PeerSilence()
 
     public init(clients: [ShardClient], partition: Partition) {
         precondition(clients.count == partition.shardCount, "one client per shard")
@@ -82,14 +84,33 @@ public final class ShardSet {
                     return .refused(.badRequest, reason: "ps-\(i) holds \(status.shardElements) values but this task's \(model) model puts \(partition.elements(inShard: i)) there: do all tasks have the same --hidden and data?")
                 }
                 statuses.append(status)
+                silence.answered(client.server)
             } catch {
                 if let code = (error as? RPCError)?.code, code == .badToken || code == .badRequest || code == .unknownTask {
                     return .refused(code, reason: "ps-\(i): \(error)")
+                }
+                if let peer = client as? PeerClient, (error as? RPCError)?.code == nil {
+                    let kind = ShardSet.failure(peer.lastTransportFailure)
+                    silence.failed(peer.server, at: peer.address, kind)
+                    if let line = silence.describe(peer.server) {
+                        return .unreachable(reason: kind == .other ? "\(line) (last: \(error))" : line)
+                    }
                 }
                 return .unreachable(reason: "ps-\(i): \(error)")
             }
         }
         return .answered(statuses)
+    }
+
+    /// The kind of a transport failure, as `PeerSilence` reports it.
+    static func failure(_ error: SocketError?) -> PeerSilence.Failure {
+        switch error {
+        case .resolve?: return .notResolved
+        case .timedOut?: return .timedOut
+        case .closed(let why)? where why.contains("refused"): return .refused
+        case .closed?: return .closed
+        case .system?, nil: return .other
+        }
     }
 
     /// Sets every shard, under `incarnation`, to its piece of `values` (and of each optimizer slot

@@ -115,13 +115,16 @@ final class CostModelTests: XCTestCase {
     }
 
     // In the inputs: c = 1 ms, α = 0.1 ms, 50 µs CPU per request, 1 ns per byte, 1 ns per value; M = 1300 B, P = 325.
-    let psCPU = 0.00005 + 2 * 1300 * 1e-9 + 325e-9  // one request, 2M bytes, the update, for one ps
+    // Half of the messages' CPU is the training task's, half the ps's; the ps also updates P values.
+    let halfMessages = (0.00005 + 2 * 1300 * 1e-9) / 2
+    var psCPU: Double { 325e-9 + halfMessages }  // the one ps's work per step
+    var think: Double { 0.001 + 0.0001 + halfMessages }  // a cloud task's own: compute, its message CPU, the round trip
 
     func testComputeBoundInTheCloud() {
-        // Two tasks, each computing 1 ms and waiting 0.1 ms on the network; the ps's CPU is the only queue.
-        let two = mva(think: 0.0011, [(psCPU, 1)], w: 2)
-        let n1 = 1 / (0.0011 + psCPU)
-        XCTAssertEqual(two, 2 / (0.0011 + psCPU * (1 + n1 * psCPU)), accuracy: 1e-9, "the hand recursion agrees with itself")
+        // Two tasks, each computing and waiting on the network; the ps's CPU is the only queue.
+        let two = mva(think: think, [(psCPU, 1)], w: 2)
+        let n1 = 1 / (think + psCPU)
+        XCTAssertEqual(two, 2 / (think + psCPU * (1 + n1 * psCPU)), accuracy: 1e-9, "the hand recursion agrees with itself")
         let p = CostModel.predict(inputs())
         XCTAssertEqual(p.stepsPerSecond, two, accuracy: 1e-6)
         XCTAssertEqual(p.bottleneck, .compute)
@@ -131,34 +134,110 @@ final class CostModelTests: XCTestCase {
     func testPsNetworkQueues() {
         // A ps link of 130 kB/s: 10 ms per answer of 1300 B. Two tasks queue on it, just under its 100 steps/s.
         let p = CostModel.predict(inputs(psBW: 130_000))
-        XCTAssertEqual(p.stepsPerSecond, mva(think: 0.0011, [(psCPU, 1), (0.01, 1)], w: 2), accuracy: 1e-6)
-        XCTAssertEqual(p.stepsPerSecond, 99.406, accuracy: 0.01)
+        XCTAssertEqual(p.stepsPerSecond, mva(think: think, [(psCPU, 1), (0.01, 1)], w: 2), accuracy: 1e-6)
         XCTAssertLessThan(p.stepsPerSecond, 100)
+        XCTAssertGreaterThan(p.stepsPerSecond, 99)
         XCTAssertEqual(p.bottleneck, .psNetwork)
+        XCTAssertEqual(p.bound(.psNetwork)!, 100, accuracy: 1e-9)
     }
 
     func testWorkerNetworkAndSharedCPU() {
         // Each task's own link of 130 kB/s is a delay of 10 ms per push: 8 tasks barely queue anywhere.
         let w = CostModel.predict(inputs(trainers: 8, bw: 130_000, psBW: 1e12))
-        XCTAssertEqual(w.stepsPerSecond, mva(think: 0.0111, [(psCPU, 1), (1300 / 1e12, 1)], w: 8), accuracy: 1e-6)
+        XCTAssertEqual(w.stepsPerSecond, mva(think: think + 0.01, [(psCPU, 1), (1300 / 1e12, 1)], w: 8), accuracy: 1e-6)
         XCTAssertEqual(w.bottleneck, .workerNetwork)
-        // Here: 8 tasks on 2 cores; each step is 1.0529 ms of CPU, so the cores cap it near 1900 steps/s.
-        let cpuDemand = 0.001 + psCPU
+        XCTAssertEqual(w.bound(.workerNetwork)!, 8 * 130_000 / 1300, accuracy: 1e-6)
+        // Here: 8 tasks on 2 cores; each step is 1.0529 ms of CPU, so the cores cap it near 1900 steps/s,
+        // and the ps's update (under its lock) is a one-server queue of its own.
+        let cpuDemand = 0.001 + 2 * halfMessages + 325e-9
         let cpu = CostModel.predict(inputs(trainers: 8, cores: 2))
-        XCTAssertEqual(cpu.stepsPerSecond, mva(think: 0, [(cpuDemand, 2)], w: 8), accuracy: 1e-6)
+        XCTAssertEqual(cpu.stepsPerSecond, mva(think: 0, [(cpuDemand, 2), (325e-9, 1)], w: 8), accuracy: 1e-6)
         XCTAssertEqual(cpu.stepsPerSecond, 2 / cpuDemand, accuracy: 2)
-        XCTAssertEqual(cpu.bottleneck, .cpu)
+        XCTAssertEqual(cpu.bound(.cpu)!, 2 / cpuDemand, accuracy: 1e-6)
+        XCTAssertEqual(cpu.bottleneck, .compute, "the shared CPU binds, and compute is most of its work")
+    }
+
+    func testOtherProgramsTakeTheirShareOfTheCores() {
+        // One task alone on 2 cores with 2 spinning programs gets 2/3 of a core: its step takes 1.5×.
+        var i = inputs(ps: 0, cores: 2)
+        i.trainers = 1
+        let quiet = CostModel.predict(i)
+        i.backgroundLoad = 2
+        let busy = CostModel.predict(i)
+        XCTAssertEqual(quiet.stepSeconds, 0.001, accuracy: 1e-12)
+        XCTAssertEqual(busy.stepSeconds, 0.0015, accuracy: 1e-12)
     }
 
     func testSynchronousStep() {
-        // 4 tasks on 2 cores: (c + message CPU)·2 + the push + 4 answers through the ps link + the update.
+        // 4 tasks on 2 cores: every task's compute and message CPU and the ps's share of each push
+        // shares the cores; then the push, and the barrier: 4 answers through the ps link, the update, a round trip.
         let p = CostModel.predict(inputs(trainers: 4, bw: 1_300_000, psBW: 1_300_000, cores: 2, sync: true))
-        let messageCPU: Double = 0.00005 + 2 * 1300 * 1e-9
-        let compute: Double = (0.001 + messageCPU) * 2
-        let transfers: Double = 0.001 + 4 * 0.001
-        let step: Double = compute + transfers + 325e-9
+        let work = (4 * (0.001 + halfMessages) + 4 * psCPU) / 2
+        let barrier = 4 * 0.001 + 325e-9 + 0.0001
+        let step = work + 0.001 + barrier
         XCTAssertEqual(p.stepSeconds, step, accuracy: 1e-12)
         XCTAssertEqual(p.examplesPerSecond, 4 * 10 / step, accuracy: 1e-6)
+        XCTAssertEqual(p.bound(.syncBarrier)!, 1 / barrier, accuracy: 1e-6)
+    }
+
+    func testEveryBoundOnceAndTheNextBottleneckIsAnotherOne() {
+        let cases = [inputs(), inputs(psBW: 130_000), inputs(trainers: 8, bw: 130_000, psBW: 1e12), inputs(trainers: 8, cores: 2),
+                     inputs(trainers: 4, bw: 1_300_000, psBW: 1_300_000, cores: 2, sync: true), inputs(trainers: 3, ps: 2, cores: 2)]
+        for i in cases {
+            let p = CostModel.predict(i)
+            let names = p.bounds.map(\.0)
+            XCTAssertEqual(Set(names).count, names.count, "each resource once: \(names)")
+            XCTAssertEqual(p.bounds.map(\.1), p.bounds.map(\.1).sorted(), "tightest first")
+            XCTAssertTrue(p.bounds.allSatisfy { $0.1 > 0 })
+            let next = try! XCTUnwrap(p.next)
+            XCTAssertNotEqual(next.0, p.bottleneck)
+            XCTAssertNotEqual(next.0, .cpu)
+            XCTAssertTrue(p.bounds.contains { $0.0 == p.bottleneck })
+            XCTAssertLessThanOrEqual(p.stepsPerSecond, p.bounds[0].1 * (1 + 1e-9), "no prediction beats a bound")
+        }
+        // The choice itself: the tightest bound, and after the shared CPU the largest part of its work.
+        XCTAssertEqual(CostModel.bottleneck(of: [(.psCPU, 10), (.psNetwork, 20)]), .psCPU)
+        XCTAssertEqual(CostModel.bottleneck(of: [(.cpu, 5), (.compute, 50), (.wire, 8), (.psCPU, 9)]), .wire)
+        XCTAssertEqual(CostModel.next(after: .psCPU, in: [(.psCPU, 10), (.cpu, 11), (.psNetwork, 20), (.wire, .infinity)])!.0, .psNetwork)
+        XCTAssertNil(CostModel.next(after: .compute, in: [(.compute, 10)]))
+    }
+
+    func testRanking() {
+        let agreed = Ranking.pairwise(predicted: [1, 2, 3, 4], measured: [10, 20, 30, 40])
+        XCTAssertEqual(agreed.agree, 6)
+        XCTAssertEqual(agreed.pairs, 6)
+        let swapped = Ranking.pairwise(predicted: [1, 2, 3], measured: [10, 30, 20])
+        XCTAssertEqual(swapped.agree, 2)
+        XCTAssertEqual(swapped.disagreeing.map { [$0.0, $0.1] }, [[1, 2]])
+        XCTAssertEqual(Ranking.pairwise(predicted: [1, 1.01], measured: [2, 1], tie: 0.02).pairs, 0, "a predicted tie is not a pair")
+        XCTAssertEqual(Ranking.spearman([1, 2, 3, 4], [10, 20, 30, 40])!, 1, accuracy: 1e-12)
+        XCTAssertEqual(Ranking.spearman([1, 2, 3, 4], [40, 30, 20, 10])!, -1, accuracy: 1e-12)
+        XCTAssertEqual(Ranking.ranks([5, 1, 5, 2]), [3.5, 1, 3.5, 2])
+        XCTAssertNil(Ranking.spearman([1, 1], [1, 2]))
+    }
+
+    func testProgramProfileFromMetricLinesAndCounters() throws {
+        // Steps 0…100 at 50 steps/s; two training tasks each burn 10 ms of CPU and write 4000 bytes
+        // per second, the ps 5 ms per second.
+        let reports = (0...10).map { (1000 + Double($0) * 0.2, $0 * 10) }
+        var samples: [JSONValue] = []
+        for k in 0...25 {
+            let t = 1000 + Double(k) * 0.1
+            for task in ["chief-0", "worker-0"] {
+                samples.append(.object([("time", JSONValue(t)), ("task", .string(task)), ("cpu_seconds", JSONValue(0.01 * (t - 1000))),
+                                        ("written_bytes", JSONValue(4000 * (t - 1000)))]))
+            }
+            samples.append(.object([("time", JSONValue(t)), ("task", .string("ps-0")), ("cpu_seconds", JSONValue(0.005 * (t - 1000)))]))
+        }
+        let m = try ProgramProfile.measure(reports: reports, samples: samples)
+        XCTAssertEqual(m.stepsPerSecond, 50, accuracy: 1e-9)
+        XCTAssertEqual(m.trainerCPUSeconds, 0.02 / 50, accuracy: 1e-9)
+        XCTAssertEqual(m.psCPUSeconds, 0.005 / 50, accuracy: 1e-9)
+        XCTAssertEqual(m.trainerBytes!, 8000 / 50, accuracy: 1e-6)
+        XCTAssertEqual(m.trainers, 2)
+        XCTAssertEqual(m.parameterServers, 1)
+        XCTAssertThrowsError(try ProgramProfile.measure(reports: [(1, 5)], samples: samples)) { XCTAssertEqual($0 as? ProgramProfile.Problem, .noSteps) }
+        XCTAssertThrowsError(try ProgramProfile.measure(reports: reports, samples: [])) { XCTAssertEqual($0 as? ProgramProfile.Problem, .noSamples) }
     }
 
     func testBillingHasAPerMinuteGranularityAndTenMinuteMinimum() {

@@ -116,4 +116,22 @@ final class ShardSetTests: XCTestCase {
             XCTAssertEqual((error as? RPCError)?.code, .notInitialized)
         }
     }
+
+    /// A ps that refuses every connection is named, with its address and how it failed, in the
+    /// reason a trainer gives up with (over a real socket: nothing listens on the port).
+    func testAPollNamesTheParameterServerThatNeverAnswered() throws {
+        let probe = try Socket.listen(on: HostPort(host: "127.0.0.1", port: 0))
+        let port = probe.localAddress.port
+        probe.close()
+        let client = PeerClient(server: .ps(0), address: HostPort(host: "localhost", port: port), hello: Hello(token: "t", task: .worker(0)))
+        let shards = ShardSet(clients: [client], partition: Partition(variables: [VariableSpec(name: "a", rows: 4, cols: 1)], shardCount: 1))
+        for _ in 0..<2 {
+            guard case .unreachable(let reason) = shards.poll(timeout: 1, model: "test") else { return XCTFail("a ps that is not there answered") }
+            XCTAssertEqual(reason, "ps-0 (localhost:\(port)) never answered: connection refused")
+        }
+        XCTAssertTrue(shards.silence.isSilent(.ps(0)))
+        guard case .closed(let why)? = client.lastTransportFailure, why.contains("refused") else {
+            return XCTFail("the client's last failure is not a refused connection: \(String(describing: client.lastTransportFailure))")
+        }
+    }
 }

@@ -15,6 +15,14 @@ public struct CalibrationProfile: Sendable, Equatable {
     public var byteSeconds: Double
     /// Seconds per value for the ps to apply an update (momentum).
     public var updateSecondsPerValue: Double
+    /// A training task's own work per step beyond the kernel, per parameter (its gradient check,
+    /// copying the values the ps send back into place) and per example (drawing the batch):
+    /// measured on a real one-task run of the trainer; 0 in profiles from before it was measured.
+    public var trainerSecondsPerValue: Double = 0
+    public var trainerSecondsPerExample: Double = 0
+    /// With parameter servers: a training task's work per parameter to split its gradients into
+    /// shards and merge the values back (a one-task, one-ps run); 0 when not measured.
+    public var shardSecondsPerValue: Double = 0
     /// Which kernel build and configuration were measured.
     public var kernel: String
     public var build: String
@@ -41,12 +49,33 @@ public struct CalibrationProfile: Sendable, Equatable {
         stepFixedSeconds + CostModel.trainingFLOPs(architecture, batch: batch) / flopsPerSecond
     }
 
+    /// A training task's compute per step: the kernel's and its own bookkeeping.
+    public func trainerStepSeconds(_ architecture: MLPArchitecture, batch: Int) -> Double {
+        stepSeconds(architecture, batch: batch) + Double(architecture.parameterCount) * trainerSecondsPerValue + Double(batch) * trainerSecondsPerExample
+    }
+
+    /// This profile with every CPU cost × `factor` (a machine `factor` times slower).
+    public func slowed(by factor: Double) -> CalibrationProfile {
+        var p = self
+        p.stepFixedSeconds *= factor
+        p.flopsPerSecond /= factor
+        p.rpcCPUSeconds *= factor
+        p.byteSeconds *= factor
+        p.updateSecondsPerValue *= factor
+        p.trainerSecondsPerValue *= factor
+        p.trainerSecondsPerExample *= factor
+        p.shardSecondsPerValue *= factor
+        return p
+    }
+
     public var json: JSONValue {
         .object([
             ("cores", JSONValue(cores)), ("step_fixed_seconds", JSONValue(stepFixedSeconds)), ("flops_per_second", JSONValue(flopsPerSecond)),
             ("rpc_seconds", JSONValue(rpcSeconds)), ("rpc_cpu_seconds", JSONValue(rpcCPUSeconds)), ("byte_seconds", JSONValue(byteSeconds)),
             ("loopback_bytes_per_second", JSONValue((1 / byteSeconds).rounded())),
-            ("update_seconds_per_value", JSONValue(updateSecondsPerValue)), ("kernel", .string(kernel)), ("build", .string(build)),
+            ("update_seconds_per_value", JSONValue(updateSecondsPerValue)),
+            ("trainer_seconds_per_value", JSONValue(trainerSecondsPerValue)), ("trainer_seconds_per_example", JSONValue(trainerSecondsPerExample)),
+            ("shard_seconds_per_value", JSONValue(shardSecondsPerValue)), ("kernel", .string(kernel)), ("build", .string(build)),
             ("measured_at", .string(measuredAt)), ("host", .string(host)),
         ])
     }
@@ -66,6 +95,9 @@ public struct CalibrationProfile: Sendable, Equatable {
         rpcCPUSeconds = try positive("rpc_cpu_seconds")
         byteSeconds = try positive("byte_seconds")
         updateSecondsPerValue = try positive("update_seconds_per_value")
+        trainerSecondsPerValue = try r.optional("trainer_seconds_per_value")?.double() ?? 0
+        trainerSecondsPerExample = try r.optional("trainer_seconds_per_example")?.double() ?? 0
+        shardSecondsPerValue = try r.optional("shard_seconds_per_value")?.double() ?? 0
         kernel = try r.optional("kernel")?.string() ?? "?"
         build = try r.optional("build")?.string() ?? "?"
         measuredAt = try r.optional("measured_at")?.string() ?? "?"

@@ -4,46 +4,71 @@
 /// Per global step (asynchronous training) one training task pushes its gradients to every shard
 /// (M bytes through its own link, one request per ps) and each ps answers with its shard after the
 /// update (the busiest ps sends f·M through its link); then the task computes. W tasks circulate
-/// through the resources they share — the busiest ps's link, and here the machine's C cores — so
-/// the job is a closed queueing network, solved exactly by mean value analysis; what a task has to
-/// itself (its link, and in the cloud its CPU and the network latency) is a delay.
-/// Synchronous training: a step waits for the aggregate and then every task's answer leaves the ps,
-/// so T_sync = (c + message CPU)·max(1, W/C) + M/B_w + W·f·M/B_ps (+ α in the cloud), and a step
-/// consumes K batches.
+/// through the resources they share — the busiest ps's link and its serialized update, and here the
+/// machine's C cores — so the job is a closed queueing network, solved by mean value analysis; what
+/// a task has to itself (its link, and in the cloud its CPU and the network latency) is a delay.
+/// Synchronous training: every task computes, the K-th push of a step releases the barrier, the
+/// ps applies the average and answers all W; a step consumes K batches.
 public enum CostModel {
     /// Forward and backward FLOPs of one step: 6 multiply-adds-worth per weight per example.
     public static func trainingFLOPs(_ a: MLPArchitecture, batch: Int) -> Double {
         6 * Double(a.forwardMACsPerExample) * Double(batch)
     }
 
-    public enum Bottleneck: String, Sendable {
+    /// The resources a job can be bound by; each has a bound (steps/s it allows) in a prediction.
+    public enum Bottleneck: String, Sendable, CaseIterable {
+        /// The training tasks' own computation (forward, backward, the step's bookkeeping).
         case compute
+        /// Here: every process shares this machine's cores (the sum of the parts below).
         case cpu = "shared CPU"
+        /// The parameter servers' work: requests and the optimizer update (here: the requests of
+        /// both ends, which the ps count multiplies).
         case psCPU = "ps CPU"
-        case workerNetwork = "worker network"
-        case psNetwork = "ps network"
+        /// Moving the bytes: encoding, copying through the kernel, decoding (CPU per byte).
+        case wire
+        /// A training task's own outgoing link (emulated here, the NIC in the cloud).
+        case workerNetwork = "worker link"
+        /// The busiest ps's outgoing link: it answers every push with its shard.
+        case psNetwork = "ps link"
+        /// The request round trip between machines (the cloud only).
         case latency = "request latency"
+        /// Synchronous training: the K-th push releases the step, and the ps answers all W.
+        case syncBarrier = "sync barrier"
     }
 
     /// Everything the model needs about one job.
     public struct Inputs: Sendable, Equatable {
-        public var architecture: MLPArchitecture
+        /// Parameters the ps hold (P); the update touches each once per step.
+        public var parameterCount: Int
+        /// Bytes one push carries (and one full answer): M = 4P for Trainyard's trainer.
+        public var modelBytes: Double
         public var batch: Int
         /// Training tasks (chief + workers).
         public var trainers: Int
         public var parameterServers: Int
         public var sync: Bool
         public var replicasToAggregate: Int?
-        /// Compute seconds per step on a training task.
+        /// Compute seconds per step on a training task (its kernel and its per-step bookkeeping).
         public var computeSeconds: Double
         /// Request round-trip time.
         public var rpcSeconds: Double
-        /// CPU seconds per request (both ends), and per byte moved (both ends); nil = machines do not share CPUs.
+        /// CPU seconds per request (both ends), and per byte moved (both ends).
         public var rpcCPUSeconds: Double
         public var byteCPUSeconds: Double
         public var updateSecondsPerValue: Double
+        /// A measured program's ps CPU seconds per global step (over all ps), replacing the request,
+        /// byte and update terms on the ps side (`cost --from-job`); nil for Trainyard's trainer.
+        public var psCPUSecondsPerStep: Double?
+        /// How much faster a ps's CPU is than the calibrated core (its CPU work is divided by it).
+        public var psSpeed: Double
         /// Cores every process shares (a local run); nil when each task has its own machine.
         public var sharedCores: Int?
+        /// Here: processes of other programs that want a core all the time (`cost validate`
+        /// measures it before each run); each of the job's processes gets its share of the cores.
+        public var backgroundLoad: Double = 0
+        /// Seconds per step a training task waits on something the model does not see (a measured
+        /// program's sleeps, disk, a data service): a delay, the same everywhere.
+        public var waitSeconds: Double = 0
         /// Egress of a training task and of a ps, bytes per second (nil = unlimited).
         public var trainerBandwidth: Double?
         public var psBandwidth: Double?
@@ -52,8 +77,20 @@ public enum CostModel {
 
         public init(architecture: MLPArchitecture, batch: Int, trainers: Int, parameterServers: Int, sync: Bool = false, replicasToAggregate: Int? = nil,
                     computeSeconds: Double, rpcSeconds: Double, rpcCPUSeconds: Double, byteCPUSeconds: Double, updateSecondsPerValue: Double,
-                    sharedCores: Int?, trainerBandwidth: Double?, psBandwidth: Double?, largestShardFraction: Double? = nil) {
-            self.architecture = architecture
+                    sharedCores: Int?, trainerBandwidth: Double?, psBandwidth: Double?, largestShardFraction: Double? = nil, psSpeed: Double = 1) {
+            self.init(parameterCount: architecture.parameterCount, modelBytes: 4 * Double(architecture.parameterCount), batch: batch, trainers: trainers,
+                      parameterServers: parameterServers, sync: sync, replicasToAggregate: replicasToAggregate, computeSeconds: computeSeconds,
+                      rpcSeconds: rpcSeconds, rpcCPUSeconds: rpcCPUSeconds, byteCPUSeconds: byteCPUSeconds, updateSecondsPerValue: updateSecondsPerValue,
+                      sharedCores: sharedCores, trainerBandwidth: trainerBandwidth, psBandwidth: psBandwidth,
+                      largestShardFraction: largestShardFraction ?? Inputs.largestShare(architecture, parameterServers), psSpeed: psSpeed)
+        }
+
+        public init(parameterCount: Int, modelBytes: Double, batch: Int, trainers: Int, parameterServers: Int, sync: Bool = false, replicasToAggregate: Int? = nil,
+                    computeSeconds: Double, rpcSeconds: Double, rpcCPUSeconds: Double, byteCPUSeconds: Double, updateSecondsPerValue: Double,
+                    psCPUSecondsPerStep: Double? = nil, sharedCores: Int?, trainerBandwidth: Double?, psBandwidth: Double?,
+                    largestShardFraction: Double, psSpeed: Double = 1) {
+            self.parameterCount = parameterCount
+            self.modelBytes = modelBytes
             self.batch = batch
             self.trainers = trainers
             self.parameterServers = parameterServers
@@ -64,21 +101,20 @@ public enum CostModel {
             self.rpcCPUSeconds = rpcCPUSeconds
             self.byteCPUSeconds = byteCPUSeconds
             self.updateSecondsPerValue = updateSecondsPerValue
+            self.psCPUSecondsPerStep = psCPUSecondsPerStep
+            self.psSpeed = psSpeed
             self.sharedCores = sharedCores
             self.trainerBandwidth = trainerBandwidth
             self.psBandwidth = psBandwidth
-            if let f = largestShardFraction {
-                self.largestShardFraction = f
-            } else if parameterServers > 0 {
-                let p = Partition(variables: architecture.variables, shardCount: parameterServers)
-                self.largestShardFraction = Double((0..<parameterServers).map { p.elements(inShard: $0) }.max() ?? 0) / Double(max(1, p.totalElements))
-            } else {
-                self.largestShardFraction = 0
-            }
+            self.largestShardFraction = parameterServers > 0 ? largestShardFraction : 0
         }
 
-        /// Model bytes moved per pull (and per push).
-        public var modelBytes: Double { 4 * Double(architecture.parameterCount) }
+        /// The largest share of the model one of `shards` ps holds, as the cluster partitions it.
+        public static func largestShare(_ architecture: MLPArchitecture, _ shards: Int) -> Double {
+            guard shards > 0 else { return 0 }
+            let p = Partition(variables: architecture.variables, shardCount: shards)
+            return Double((0..<shards).map { p.elements(inShard: $0) }.max() ?? 0) / Double(max(1, p.totalElements))
+        }
     }
 
     public struct Prediction: Sendable, Equatable {
@@ -87,13 +123,36 @@ public enum CostModel {
         public var examplesPerSecond: Double
         /// Seconds per global step.
         public var stepSeconds: Double
+        /// The bound that binds (for the shared CPU here: the largest part of its work).
         public var bottleneck: Bottleneck
-        /// Every bound, steps per second, by resource.
+        /// Every bound, steps per second, by resource, tightest first; each resource once.
         public var bounds: [(Bottleneck, Double)]
+        /// Seconds per step of each part of a step's work (for `--explain`).
+        public var parts: [(String, Double)]
+
+        /// The tightest bound other than the bottleneck (and other than the shared CPU, which is
+        /// the sum of parts): what binds next if the bottleneck is relieved.
+        public var next: (Bottleneck, Double)? { CostModel.next(after: bottleneck, in: bounds) }
+
+        public func bound(_ b: Bottleneck) -> Double? { bounds.first { $0.0 == b }?.1 }
 
         public static func == (a: Prediction, b: Prediction) -> Bool {
             a.stepsPerSecond == b.stepsPerSecond && a.bottleneck == b.bottleneck
         }
+    }
+
+    /// The next distinct bound after `bottleneck`: the tightest finite one that is neither it nor
+    /// the shared CPU.
+    public static func next(after bottleneck: Bottleneck, in bounds: [(Bottleneck, Double)]) -> (Bottleneck, Double)? {
+        bounds.filter { $0.0 != bottleneck && $0.0 != .cpu && $0.1.isFinite }.min { $0.1 < $1.1 }
+    }
+
+    /// The bottleneck from the bounds: the tightest; when that is the shared CPU, the part of the
+    /// CPU's work that is largest (compute, ps CPU or wire).
+    public static func bottleneck(of bounds: [(Bottleneck, Double)]) -> Bottleneck {
+        guard let tightest = bounds.filter({ $0.1.isFinite }).min(by: { $0.1 < $1.1 }) else { return .compute }
+        guard tightest.0 == .cpu else { return tightest.0 }
+        return bounds.filter { [.compute, .psCPU, .wire].contains($0.0) }.min { $0.1 < $1.1 }?.0 ?? .cpu
     }
 
     public static func predict(_ i: Inputs) -> Prediction {
@@ -101,51 +160,105 @@ public enum CostModel {
         let s = Double(i.parameterServers)
         let w = max(1, i.trainers)
         let alone = i.parameterServers == 0
+        let f = i.largestShardFraction
         // Per step, a training task sends its gradients (M bytes, through its own link) and each ps
         // answers with its shard after the update (f·M through the busiest ps's link): one request
         // per ps.
+        let local = i.sharedCores != nil
+        let cores = Double(i.sharedCores ?? 1)
+        // Here, other programs' runnable processes take their share of the cores: each of the job's
+        // W busy processes gets min(1, C/(W+L)) of a core instead of min(1, C/W).
+        let slow = local && i.backgroundLoad > 0 ? min(1, cores / Double(w)) / min(1, cores / (Double(w) + i.backgroundLoad)) : 1
         let pushTime = alone ? 0 : m / (i.trainerBandwidth ?? .infinity)
-        let pullTime = alone ? 0 : i.largestShardFraction * m / (i.psBandwidth ?? .infinity)
-        let messageCPU = alone ? 0 : s * i.rpcCPUSeconds + 2 * m * i.byteCPUSeconds
-        let updateCPU = Double(i.architecture.parameterCount) * i.updateSecondsPerValue
+        let pullTime = alone ? 0 : f * m / (i.psBandwidth ?? .infinity)
+        let requestCPU = alone ? 0 : s * i.rpcCPUSeconds * slow
+        let wireCPU = alone ? 0 : 2 * m * i.byteCPUSeconds * slow
+        let updateCPU = alone ? 0 : Double(i.parameterCount) * i.updateSecondsPerValue * slow
+        // The ps side of a step (all ps together), and the trainer's side of the messages.
+        let psStep: Double
+        let trainerMessages: Double
+        if let measured = i.psCPUSecondsPerStep {
+            psStep = alone ? 0 : measured * slow / i.psSpeed
+            trainerMessages = 0
+        } else {
+            psStep = (updateCPU + (requestCPU + wireCPU) / 2) / i.psSpeed
+            trainerMessages = (requestCPU + wireCPU) / 2
+        }
+        let psBusiest = alone ? 0 : (i.psCPUSecondsPerStep != nil ? psStep / s : f * psStep)
+        // The ps's update runs under its state's lock: one step at a time per ps.
+        let psSerial = alone ? 0 : (i.psCPUSecondsPerStep != nil ? psBusiest : f * updateCPU / i.psSpeed)
+        let rpc = alone ? 0 : i.rpcSeconds
+        let c = i.computeSeconds * slow
 
-        if i.sync {
+        func rate(_ d: Double, _ n: Double = 1) -> Double { d > 0 ? n / d : .infinity }
+        var bounds: [(Bottleneck, Double)] = []
+        let cpuTotal = c + trainerMessages + psStep
+        var parts: [(String, Double)] = [("compute (training task)", c)]
+        if !alone {
+            parts += [("requests (CPU, both ends)", requestCPU), ("bytes on the wire (CPU, both ends)", wireCPU),
+                      ("ps update (CPU)", updateCPU), ("push through the worker link", pushTime), ("answer through the busiest ps link", pullTime)]
+            if !local { parts.append(("request round trip", rpc)) }
+        }
+        if i.waitSeconds > 0 { parts.append(("waiting on what the model does not see (measured)", i.waitSeconds)) }
+        if local {
+            bounds.append((.cpu, rate(cpuTotal, cores)))
+            bounds.append((.compute, rate(c, min(Double(w), cores))))
+            if !alone {
+                let psPart = i.psCPUSecondsPerStep != nil ? psStep : requestCPU + updateCPU
+                bounds.append((.psCPU, min(rate(psPart, cores), rate(psSerial))))
+                bounds.append((.wire, rate(wireCPU, cores)))
+            }
+        } else {
+            bounds.append((.compute, rate(c + trainerMessages, Double(w))))
+            if !alone {
+                bounds.append((.psCPU, rate(psBusiest)))
+                bounds.append((.wire, rate(f * wireCPU / 2 / i.psSpeed)))
+                bounds.append((.latency, rate(rpc, Double(w))))
+            }
+        }
+        if !alone {
+            bounds.append((.workerNetwork, rate(pushTime, Double(w))))
+            bounds.append((.psNetwork, rate(pullTime)))
+        }
+
+        if i.sync && !alone {
             let k = Double(i.replicasToAggregate ?? i.trainers)
-            let contention = i.sharedCores.map { max(1, Double(w) / Double($0)) } ?? 1
-            let compute = (i.computeSeconds + messageCPU) * contention
-            let pullAll = alone ? 0 : Double(w) * pullTime
-            let rpcTime = alone || i.sharedCores != nil ? 0 : i.rpcSeconds
-            let step = compute + pushTime + pullAll + rpcTime + updateCPU
-            let bounds: [(Bottleneck, Double)] = [(.compute, 1 / (compute + updateCPU)), (.psNetwork, pullAll > 0 ? 1 / pullAll : .infinity),
-                                                  (.workerNetwork, pushTime > 0 ? 1 / pushTime : .infinity), (.latency, rpcTime > 0 ? 1 / rpcTime : .infinity)]
+            // Every task computes each step (backup tasks too: their late pushes are dropped); here
+            // all of it shares the cores. Then the K-th push releases the barrier: the ps applies the
+            // average and answers all W through its link, and the tasks wake up.
+            let work: Double
+            if local {
+                work = max(c + trainerMessages + psStep / Double(w), (Double(w) * (c + trainerMessages) + psStep * Double(w)) / cores)
+            } else {
+                work = c + trainerMessages + psBusiest * Double(w)
+            }
+            let barrier = Double(w) * pullTime + psSerial + rpc
+            let step = work + pushTime + barrier + i.waitSeconds
+            bounds.append((.syncBarrier, rate(barrier)))
             let x = 1 / step
+            bounds.sort { $0.1 < $1.1 }
             return Prediction(stepsPerSecond: x, examplesPerSecond: x * k * Double(i.batch), stepSeconds: step,
-                              bottleneck: bounds.min { $0.1 < $1.1 }!.0, bounds: bounds)
+                              bottleneck: bottleneck(of: bounds), bounds: bounds, parts: parts)
         }
 
         // Asynchronous: W training tasks circulate through the resources they share — a closed
         // queueing network, solved by mean value analysis. What each task has to itself (its own
         // link; in the cloud also its own CPU and the network's latency) is a delay.
         struct Station {
-            var name: Bottleneck
             var demand: Double
             var servers: Int
         }
         var stations: [Station] = []
-        var delays: [(Bottleneck, Double)] = [(.workerNetwork, pushTime)]
-        if let cores = i.sharedCores {
+        var think = pushTime + i.waitSeconds
+        if local {
             // Here every process shares the cores: compute, requests, bytes and updates are CPU work.
-            stations.append(Station(name: .cpu, demand: i.computeSeconds + messageCPU + updateCPU, servers: cores))
+            stations.append(Station(demand: cpuTotal, servers: max(1, i.sharedCores!)))
+            if psSerial > 0 { stations.append(Station(demand: psSerial, servers: 1)) }
         } else {
-            delays.append((.compute, i.computeSeconds))
-            if !alone {
-                delays.append((.latency, i.rpcSeconds))
-                // Each ps's own CPU: its share of the updates and of the message handling.
-                stations.append(Station(name: .psCPU, demand: (updateCPU + messageCPU) / s, servers: 1))
-            }
+            think += c + trainerMessages + rpc
+            if psBusiest > 0 { stations.append(Station(demand: psBusiest, servers: 1)) }
         }
-        if pullTime > 0 { stations.append(Station(name: .psNetwork, demand: pullTime, servers: 1)) }
-        let think = delays.map(\.1).reduce(0, +)
+        if pullTime > 0 { stations.append(Station(demand: pullTime, servers: 1)) }
         var queues = [Double](repeating: 0, count: stations.count)
         var x = 0.0
         for n in 1...w {
@@ -155,19 +268,12 @@ public enum CostModel {
                 let c = Double(st.servers)
                 residence[k] = st.demand / c * (1 + queues[k]) + st.demand * (c - 1) / c
             }
-            x = Double(n) / (think + residence.reduce(0, +))
+            x = Double(n) / max(1e-12, think + residence.reduce(0, +))
             for (k, st) in stations.enumerated() { queues[k] = x * st.demand / Double(st.servers) * (1 + queues[k]) }
         }
-        // The asymptotic bound of each resource, for the report.
-        var bounds: [(Bottleneck, Double)] = stations.map { ($0.name, Double($0.servers) / $0.demand) }
-        bounds.append((.compute, Double(w) / max(1e-12, think + stations.map(\.demand).reduce(0, +))))
-        // The bottleneck: the busiest shared resource if it is nearly saturated, else what a task waits on most.
-        let utilizations = stations.map { (st: Station) in (st.name, x * st.demand / Double(st.servers)) }
-        var name = utilizations.max { $0.1 < $1.1 }.map { $0.1 >= 0.8 ? $0.0 : nil } ?? nil
-        if name == nil {
-            name = (delays + stations.map { ($0.name, $0.demand) }).max { $0.1 < $1.1 }!.0
-        }
-        return Prediction(stepsPerSecond: x, examplesPerSecond: x * Double(i.batch), stepSeconds: 1 / x, bottleneck: name!, bounds: bounds)
+        bounds.sort { $0.1 < $1.1 }
+        return Prediction(stepsPerSecond: x, examplesPerSecond: x * Double(i.batch), stepSeconds: 1 / x, bottleneck: bottleneck(of: bounds),
+                          bounds: bounds, parts: parts)
     }
 
     /// What a job costs: `hours` of the cluster at `mlUnitsPerHour`, billed per `granularity`
@@ -186,13 +292,70 @@ public enum CostModel {
     }
 
     /// Cloud compute: Trainyard's kernel runs one thread per task; a cloud task on `vcpus` vCPUs
-    /// (half of them physical cores) is assumed to use its cores at `efficiency` — an assumption,
-    /// stated in Docs/cost-model.md, since no cloud run validates it.
-    public static func cloudComputeSeconds(localOneCore: Double, vcpus: Int, efficiency: Double = 0.7) -> Double {
+    /// (half of them physical cores) is assumed to use its cores at `efficiency`, each core
+    /// `speed` × the calibrated one — assumptions (guesses), stated in Docs/cost-model.md, since no
+    /// cloud run validates them.
+    public static func cloudComputeSeconds(localOneCore: Double, vcpus: Int, efficiency: Double = cloudEfficiency, speed: Double = 1) -> Double {
         let cores = max(1, Double(vcpus) / 2)
-        return localOneCore / max(1, cores * efficiency)
+        return localOneCore / max(1, cores * efficiency) / speed
     }
+
+    /// The share of a cloud task's physical cores the kernel is assumed to use (a guess).
+    public static let cloudEfficiency = 0.7
 
     /// The request round trip assumed between cloud VMs in one zone (an assumption: not measured here).
     public static let cloudRPCSeconds = 200e-6
+}
+
+/// How well one ordering agrees with another (`cost validate`'s ranking checks). Pure.
+public enum Ranking {
+    /// Pairs (i < j) both orderings put the same way round, and the pairs compared; a pair tied in
+    /// `predicted` (within `tie`, relative) is left out.
+    public static func pairwise(predicted: [Double], measured: [Double], tie: Double = 0) -> (agree: Int, pairs: Int, disagreeing: [(Int, Int)]) {
+        precondition(predicted.count == measured.count)
+        var agree = 0, pairs = 0
+        var wrong: [(Int, Int)] = []
+        for i in predicted.indices {
+            for j in predicted.indices where j > i {
+                let p = predicted[i] - predicted[j]
+                if abs(p) <= tie * max(abs(predicted[i]), abs(predicted[j])) { continue }
+                pairs += 1
+                if (p > 0) == (measured[i] - measured[j] > 0) { agree += 1 } else { wrong.append((i, j)) }
+            }
+        }
+        return (agree, pairs, wrong)
+    }
+
+    /// Spearman's rank correlation (ties get their average rank); nil for fewer than two values
+    /// or a constant list.
+    public static func spearman(_ a: [Double], _ b: [Double]) -> Double? {
+        precondition(a.count == b.count)
+        guard a.count > 1 else { return nil }
+        let ra = ranks(a), rb = ranks(b)
+        let n = Double(a.count)
+        let ma = ra.reduce(0, +) / n, mb = rb.reduce(0, +) / n
+        var sab = 0.0, saa = 0.0, sbb = 0.0
+        for k in ra.indices {
+            sab += (ra[k] - ma) * (rb[k] - mb)
+            saa += (ra[k] - ma) * (ra[k] - ma)
+            sbb += (rb[k] - mb) * (rb[k] - mb)
+        }
+        guard saa > 0, sbb > 0 else { return nil }
+        return sab / (saa * sbb).squareRoot()
+    }
+
+    /// 1-based ranks, ascending; ties share their average rank.
+    public static func ranks(_ v: [Double]) -> [Double] {
+        let order = v.indices.sorted { v[$0] < v[$1] }
+        var r = [Double](repeating: 0, count: v.count)
+        var k = 0
+        while k < order.count {
+            var e = k
+            while e + 1 < order.count && v[order[e + 1]] == v[order[k]] { e += 1 }
+            let average = Double(k + e) / 2 + 1
+            for t in k...e { r[order[t]] = average }
+            k = e + 1
+        }
+        return r
+    }
 }

@@ -1,0 +1,82 @@
+import Foundation
+import XCTest
+@testable import TrainyardCore
+
+/// `trainyard cost --explain` and `cost validate --json` as a user runs them: the structure of
+/// what they print and that every figure is finite and positive — not the model's accuracy,
+/// which depends on the machine's load.
+final class CostEndToEndTests: XCTestCase {
+
+    /// A home with a saved calibration, so `cost` does not measure this machine.
+    func home() throws -> String {
+        let home = Harness.temporaryDirectory("cost-home")
+        let kernel = try Harness.run(["calibrate", "--json", "--quick"], environment: ["TRAINYARD_HOME": home], timeout: 300)
+        XCTAssertEqual(kernel.status, 0, kernel.stderr)
+        return home
+    }
+
+    func testExplainNamesEveryBoundADistinctNextBottleneckAndASensitivityTable() throws {
+        let home = try home()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let env = ["TRAINYARD_HOME": home]
+        let r = try Harness.run(["cost", "--scale-tier", "STANDARD_1", "--hidden", "1024,1024", "--features", "32", "--explain"], environment: env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for bound in ["compute", "ps CPU", "wire", "worker link", "ps link", "request latency"] {
+            XCTAssertTrue(r.stdout.contains(bound), "--explain does not show the \(bound) bound:\n\(r.stdout)")
+        }
+        XCTAssertTrue(r.stdout.contains("← bottleneck") && r.stdout.contains("← next"), r.stdout)
+        let line = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.contains("bottleneck ") && $0.contains("(next: ") })
+        let first = line.components(separatedBy: "bottleneck")[1].components(separatedBy: "(next:")[0].trimmingCharacters(in: .whitespaces)
+        let next = line.components(separatedBy: "(next: ")[1].components(separatedBy: " at ")[0]
+        XCTAssertNotEqual(first, next, "the next bottleneck is the same as the first: \(line)")
+        for input in ["per-vCPU speed", "network Gbps", "ps count", "batch size"] {
+            XCTAssertTrue(r.stdout.contains(input), "the sensitivity table has no row for \(input):\n\(r.stdout)")
+        }
+        // Synchronous training shows the barrier.
+        let sync = try Harness.run(["cost", "--scale-tier", "STANDARD_1", "--sync", "--explain"], environment: env)
+        XCTAssertEqual(sync.status, 0, sync.stderr)
+        XCTAssertTrue(sync.stdout.contains("sync barrier"), sync.stdout)
+        // JSON: the bounds, the next bottleneck and the sensitivity rows, all positive numbers.
+        let j = try Harness.run(["cost", "--scale-tier", "STANDARD_1", "--explain", "--json"], environment: env)
+        XCTAssertEqual(j.status, 0, j.stderr)
+        let v = try JSONParser.parse(j.stdout)
+        XCTAssertNotEqual(v["bottleneck"]?.stringValue, v["next_bottleneck"]?.stringValue)
+        let bounds = try XCTUnwrap(v["bounds"]?.objectValue)
+        XCTAssertGreaterThanOrEqual(bounds.count, 5)
+        let rows = try XCTUnwrap(v["sensitivity"]?.arrayValue)
+        XCTAssertGreaterThanOrEqual(rows.count, 4)
+        for row in rows {
+            for key in ["seconds_low", "seconds_high", "dollars_low", "dollars_high"] {
+                let x = try XCTUnwrap(row[key]?.doubleValue, "\(key) in \(row)")
+                XCTAssertTrue(x.isFinite && x > 0, "\(key) = \(x)")
+            }
+        }
+    }
+
+    func testValidateJSONHasTheShapeTheLeadReads() throws {
+        let home = Harness.temporaryDirectory("cost-validate")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let r = try Harness.run(["cost", "validate", "--tiny", "--json"], environment: ["TRAINYARD_HOME": home], timeout: 300)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let v = try JSONParser.parse(r.stdout)
+        let configs = try XCTUnwrap(v["configurations"]?.arrayValue)
+        XCTAssertEqual(configs.count, 2)
+        for c in configs {
+            for key in ["name", "regime", "cluster", "bottleneck", "status"] { XCTAssertNotNil(c[key]?.stringValue, "\(key) in \(c)") }
+            for key in ["predicted", "measured", "background_load"] {
+                let x = try XCTUnwrap(c[key]?.doubleValue, "\(key) in \(c)")
+                XCTAssertTrue(x.isFinite && x >= 0, "\(key) = \(x)")
+            }
+            XCTAssertGreaterThan(c["predicted"]!.doubleValue!, 0)
+            XCTAssertGreaterThan(c["measured"]!.doubleValue!, 0)
+            XCTAssertTrue(c["error"]?.doubleValue?.isFinite == true)
+        }
+        XCTAssertNotNil(v["median_abs_error"]?.doubleValue)
+        XCTAssertNotNil(v["max_abs_error"]?.doubleValue)
+        XCTAssertNotNil(v["ranking"]?["pairs"]?.intValue)
+        XCTAssertNotNil(v["tier_pairs"]?.arrayValue)
+        XCTAssertEqual(v["targets"]?["median_abs_error"]?.doubleValue, 0.05)
+        XCTAssertEqual(v["targets"]?["max_abs_error"]?.doubleValue, 0.12)
+        XCTAssertNotNil(v["profile"]?["flops_per_second"]?.doubleValue)
+    }
+}

@@ -1,0 +1,82 @@
+import XCTest
+import TrainyardCore
+@testable import TrainyardLaunch
+
+/// The estimator's sensitivity table and the validation set, without running anything.
+final class CostEstimatorTests: XCTestCase {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    let profile = CalibrationProfile(cores: 2, stepFixedSeconds: 20e-6, flopsPerSecond: 10e9, rpcSeconds: 60e-6, rpcCPUSeconds: 40e-6,
+                                     byteSeconds: 1e-9, updateSecondsPerValue: 1e-9, kernel: "test", build: "debug", measuredAt: "now", host: "test")
+
+    func job(batch: Int = 32, hidden: [Int] = [256, 256], steps: Int = 100_000) -> CostEstimator.Job {
+        var t = TrainSettings()
+        t.features = 64
+        t.hidden = hidden
+        t.batchSize = batch
+        return CostEstimator.Job(training: t, architecture: MLPArchitecture(inputs: 64, hidden: hidden, classes: 10), steps: steps)
+    }
+
+    func row(_ rows: [CostEstimator.Sensitivity], _ prefix: String) throws -> CostEstimator.Sensitivity {
+        try XCTUnwrap(rows.first { $0.input.hasPrefix(prefix) }, "no row \(prefix) in \(rows.map(\.input))")
+    }
+
+    func testSensitivityMovesTheRightWay() throws {
+        let catalog = try Catalog.load(Self.repository + "/ScaleTiers")
+        let plan = try catalog.plan(for: catalog.tier(named: "STANDARD_1")!)
+        let j = job()
+        let base = CostEstimator.estimate(plan: plan, job: j, profile: profile, catalog: catalog, local: false, scale: nil)
+        let rows = CostEstimator.sensitivity(plan: plan, job: j, profile: profile, catalog: catalog, local: false, scale: nil)
+        // Every machine family of the tier has its row, and every figure is finite and positive.
+        for m in plan.machines.map(\.0) { XCTAssertNotNil(rows.first { $0.input.contains(m.family) }, "no row for \(m.family)") }
+        for r in rows {
+            XCTAssertTrue(r.secondsLow.isFinite && r.secondsLow > 0 && r.secondsHigh.isFinite && r.secondsHigh > 0, r.input)
+            XCTAssertNotNil(r.dollarsLow)
+        }
+        // Faster machines and faster links never make the job slower; slower ones never faster.
+        for r in rows where r.input.hasPrefix("per-vCPU") || r.input.hasPrefix("network") {
+            XCTAssertGreaterThanOrEqual(r.secondsLow, base.seconds * (1 - 1e-9), r.input)
+            XCTAssertLessThanOrEqual(r.secondsHigh, base.seconds * (1 + 1e-9), r.input)
+        }
+        // What binds moves the answer: speeding up the bottleneck's input helps strictly.
+        let bottleneck = base.prediction.bottleneck
+        if bottleneck == .psNetwork || bottleneck == .workerNetwork {
+            XCTAssertLessThan(try row(rows, "network").secondsHigh, base.seconds)
+        }
+        // More ps hold smaller shards: with the ps link binding, more of them is faster and costs
+        // more per hour; a bigger batch takes fewer steps for the same examples.
+        let slowLinks = try CostEstimator.sensitivity(plan: plan, job: job(hidden: [1024, 1024]), profile: profile, catalog: catalog, local: true, scale: 0.001)
+        let ps = try row(slowLinks, "ps count")
+        XCTAssertLessThan(ps.secondsHigh, ps.secondsLow)
+        XCTAssertGreaterThan(try row(rows, "batch").secondsLow, try row(rows, "batch").secondsHigh * 0.5)
+        XCTAssertEqual(try row(rows, "ps count").high, "4")
+    }
+
+    func testComputeBoundLocalRunMovesWithTheCPUNotTheLinks() throws {
+        let catalog = try Catalog.load(Self.repository + "/ScaleTiers")
+        let plan = try catalog.plan(for: catalog.tier(named: "BASIC")!)
+        let j = job(batch: 256)
+        let base = CostEstimator.estimate(plan: plan, job: j, profile: profile, catalog: catalog, local: true, scale: nil)
+        XCTAssertEqual(base.prediction.bottleneck, .compute)
+        let rows = CostEstimator.sensitivity(plan: plan, job: j, profile: profile, catalog: catalog, local: true, scale: nil)
+        let cpu = try row(rows, "CPU speed")
+        XCTAssertEqual(cpu.secondsLow, base.seconds / 0.8, accuracy: base.seconds * 1e-9)
+        XCTAssertEqual(cpu.secondsHigh, base.seconds / 1.2, accuracy: base.seconds * 1e-9)
+        let net = try row(rows, "network")
+        XCTAssertEqual(net.secondsLow, base.seconds, accuracy: base.seconds * 1e-9, "one task alone sends nothing")
+    }
+
+    func testTheValidationSetCoversEveryRegime() throws {
+        let catalog = try Catalog.load(Self.repository + "/ScaleTiers")
+        let configs = try CostValidation.configs(catalog)
+        XCTAssertGreaterThanOrEqual(configs.count, 14)
+        XCTAssertEqual(Set(configs.map(\.regime)), Set(CostValidation.Regime.allCases))
+        // Compute-bound with the links off on 1, 2 and 4 trainers; STANDARD_1 and PREMIUM_1 as they are.
+        let computeTrainers = Set(configs.filter { $0.regime == .compute && !$0.emulate }.map { $0.plan.topology.workers + 1 })
+        XCTAssertTrue(computeTrainers.isSuperset(of: [1, 2, 4]))
+        XCTAssertEqual(Set(configs.compactMap(\.tier)), ["BASIC", "STANDARD_1", "PREMIUM_1"])
+        XCTAssertTrue(configs.contains { $0.training.sync && $0.training.replicasToAggregate == nil })
+        XCTAssertTrue(configs.contains { $0.training.sync && ($0.training.replicasToAggregate ?? 99) < $0.plan.topology.workers + 1 })
+        XCTAssertTrue(configs.contains { $0.plan.topology.taskCount > 2 * 8 }, "a run with many more processes than cores")
+    }
+}
