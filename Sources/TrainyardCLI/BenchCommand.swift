@@ -11,10 +11,19 @@ import TrainyardKernel
 /// load from another process hits both sides alike; the report gives the best and the median.
 enum BenchCommand {
     static let help = HelpPage(
-        usage: "trainyard bench kernel [--json] [--repeat N] [--min-time S] [--no-reference] [--python PATH]",
-        summary: "Measures the training kernel: GEMM GFLOP/s and MLP examples/s, against numpy (single-threaded OpenBLAS) in the same run when it is installed.",
-        options: options,
-        footer: "GEMM shapes (M×K×N): 128x784x256, 256x784x512, 512x512x512, as nn (A·B), nt (A·Bᵀ) and tn (Aᵀ·B).\nMLP: 784-256-128-10, ReLU, softmax cross-entropy, batch 128, one thread: forward, backward and an SGD update.")
+        usage: "trainyard bench SUITE [OPTIONS]",
+        summary: "Measures Trainyard against references taken in the same run, so the figures are ratios that survive a busy machine.",
+        subcommands: [
+            .init(words: ["kernel"], usage: "trainyard bench kernel [--json] [--repeat N] [--min-time S] [--no-reference] [--python PATH]",
+                  summary: "Measures the training kernel: GEMM GFLOP/s and MLP examples/s, against numpy (single-threaded OpenBLAS) in the same run when it is installed.\n\nGEMM shapes (M×K×N): 128x784x256, 256x784x512, 512x512x512, as nn (A·B), nt (A·Bᵀ) and tn (Aᵀ·B).\nMLP: 784-256-128-10, ReLU, softmax cross-entropy, batch 128, one thread: forward, backward and an SGD update.",
+                  options: options),
+            .init(words: ["cluster"], usage: "trainyard bench cluster [--json] [--workers N] [--ps M] [--hidden A,B,…] [--batch B] [--steps S] [--reference-seconds S] [--job-dir DIR] [-- TRAIN-OPTIONS]",
+                  summary: "Runs one real training job (chief, workers and ps as processes; MLP 784-256-128-10, batch 128, SGD, chief + 2 workers + 2 ps by default) and reports its steady-state examples/s (from 20% of the steps on), launch to its first finished step, the compute bound (cores × this build's one-thread MLP training rate on the same model and batch, measured in this run before and after the job) and the fraction of it reached, and where each task's time went from the tasks' own counters (compute, pull, push; encoding, decoding, sending, receiving; the ps's lock waits and updates). Options after -- go to the job as `trainyard train` takes them (--learning-rate 0.05, say).",
+                  options: clusterOptions),
+            .init(words: ["transport"], usage: "trainyard bench transport [--json] [--sizes MB,…] [--repeat N] [--min-time S] [--no-iperf]",
+                  summary: "Pulls and pushes one shard (1, 4 and 16 MB by default) between this process, as the chief, and a real trainyard-ps over the wire (hello with HMAC challenge-response, frames, limits), against a plain socket copy loop of the same bytes between this process and a child in the same run, and iperf3 over loopback when it is on PATH. Reports MB/s and the ratio wire/copy.",
+                  options: transportOptions),
+        ])
 
     static let options: [(String, String)] = [
         ("--json", "print one JSON document instead of the table"),
@@ -24,11 +33,80 @@ enum BenchCommand {
         ("--python PATH", "the Python that runs the numpy reference (default: python3 on PATH)"),
     ]
 
+    static let clusterOptions: [(String, String)] = [
+        ("--json", "print one JSON document instead of the table"),
+        ("--workers N", "worker tasks besides the chief (default 2)"),
+        ("--ps M", "parameter servers (default 2)"),
+        ("--hidden A,B,…", "hidden layer widths, or none (default 256,128)"),
+        ("--batch B", "examples per step per training task (default 128)"),
+        ("--steps S", "global steps of the job (default 3000)"),
+        ("--reference-seconds S", "seconds of one-thread MLP timing before and after the job (default 1)"),
+        ("--job-dir DIR", "run the job there and keep it (default: a temporary folder, removed)"),
+    ]
+
+    static let transportOptions: [(String, String)] = [
+        ("--json", "print one JSON document instead of the table"),
+        ("--sizes MB,…", "shard sizes in MB (10⁶ bytes; default 1,4,16)"),
+        ("--repeat N", "timed repeats per case; the best and the median are reported (default 5)"),
+        ("--min-time S", "seconds each repeat runs at least (default 0.2)"),
+        ("--no-iperf", "skip iperf3 even when it is on PATH"),
+    ]
+
     /// M×K×N: the FLOP count is 2·M·K·N in every orientation.
     static let shapes: [(m: Int, k: Int, n: Int)] = [(128, 784, 256), (256, 784, 512), (512, 512, 512)]
     static let orientations = ["nn", "nt", "tn"]
 
     static func run(_ argv: [String]) throws -> ExitCode {
+        switch argv.first {
+        case "cluster": return try runCluster(Array(argv.dropFirst()))
+        case "transport": return try runTransport(Array(argv.dropFirst()))
+        default: return try runKernel(argv)
+        }
+    }
+
+    static func runCluster(_ argv: [String]) throws -> ExitCode {
+        let split = argv.firstIndex(of: "--")
+        var args = Arguments(split.map { Array(argv[..<$0]) } ?? argv)
+        var c = ClusterBench.Configuration()
+        let json = try args.flag("--json")
+        c.workers = try args.int("--workers", in: 0...64) ?? c.workers
+        c.parameterServers = try args.int("--ps", in: 1...64) ?? c.parameterServers
+        if let hidden = try args.value("--hidden") {
+            do { c.hidden = try TrainSettings.parseHidden(hidden) } catch { throw UsageError("--hidden: \(error)") }
+        }
+        c.batch = try args.int("--batch", in: 1...65_536) ?? c.batch
+        c.steps = try args.int("--steps", in: 10...10_000_000) ?? c.steps
+        c.referenceSeconds = try args.double("--reference-seconds", in: 0.1...60) ?? c.referenceSeconds
+        c.jobDirectory = try args.value("--job-dir")
+        try args.finish()
+        if let split { c.extraArguments = Array(argv[(split + 1)...]) }
+        _ = try ClusterBench.settings(c, jobDirectory: "/tmp/check")  // options after -- are checked before anything runs
+        let result = try ClusterBench.run(c, note: { if !json { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } })
+        print(json ? ClusterBench.json(result).prettySerialized() : ClusterBench.table(result))
+        return result.status == "SUCCEEDED" ? .success : .failure
+    }
+
+    static func runTransport(_ argv: [String]) throws -> ExitCode {
+        var args = Arguments(argv)
+        var c = TransportBench.Configuration()
+        let json = try args.flag("--json")
+        if let sizes = try args.value("--sizes") {
+            let parsed = sizes.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil && (1...256).contains($0!) }) else {
+                throw UsageError("--sizes takes shard sizes in MB from 1 to 256, separated by commas (1,4,16), not \"\(sizes)\"")
+            }
+            c.sizesMB = parsed.map { $0! }
+        }
+        c.repeats = try args.int("--repeat", in: 1...1000) ?? c.repeats
+        c.minTime = try args.double("--min-time", in: 0.001...60) ?? c.minTime
+        c.iperf = !(try args.flag("--no-iperf"))
+        try args.finish()
+        let result = try TransportBench.run(c, note: { if !json { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } })
+        print(json ? TransportBench.json(result).prettySerialized() : TransportBench.table(result))
+        return .success
+    }
+
+    static func runKernel(_ argv: [String]) throws -> ExitCode {
         var args = Arguments(argv)
         let json = try args.flag("--json")
         let repeats = try args.int("--repeat", in: 1...1000) ?? 10
@@ -36,9 +114,9 @@ enum BenchCommand {
         let noReference = try args.flag("--no-reference")
         let python = try args.value("--python")
         guard let what = args.positional() else {
-            throw UsageError("bench needs a suite: `trainyard bench kernel`")
+            throw UsageError("bench needs a suite: `trainyard bench kernel`, `trainyard bench cluster` or `trainyard bench transport`")
         }
-        guard what == "kernel" else { throw UsageError("unknown bench suite \"\(what)\" (the one suite is `kernel`)") }
+        guard what == "kernel" else { throw UsageError("unknown bench suite \"\(what)\" (the suites are kernel, cluster and transport)") }
         try args.finish()
 
         let warmUp = max(0.05, minTime / 2)

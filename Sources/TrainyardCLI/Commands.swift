@@ -28,7 +28,7 @@ public enum TrainyardCommand {
         Command(name: "models", summary: "the model registry: register, list, show", help: ModelsCommand.help, run: ModelsCommand.run),
         Command(name: "report", summary: "write a self-contained HTML report of a job, scenario run or sweep", help: ReportCommand.help, run: ReportCommand.run),
         Command(name: "export", summary: "export a job to Kubernetes: a Kubeflow TFJob manifest, checked; --check validates one", help: ExportCommand.help, run: ExportCommand.run),
-        Command(name: "bench", summary: "measure the training kernel: GEMM GFLOP/s and MLP examples/s, against numpy when present", help: BenchCommand.help, run: BenchCommand.run),
+        Command(name: "bench", summary: "benchmarks against same-run references: kernel (vs numpy), cluster (vs the compute bound), transport (vs a socket copy)", help: BenchCommand.help, run: BenchCommand.run),
         Command(name: "version", summary: "print the version (also --version)", help: HelpPage(usage: "trainyard version", summary: "Prints Trainyard's version and the kernel build in use."),
                 run: { argv in
                     var args = Arguments(argv)
@@ -75,6 +75,7 @@ public enum TrainyardCommand {
             return .success
         case "_shim": return try Shim.run(Array(argv.dropFirst()))
         case "_supervise": return try JobSupervisor.run(Array(argv.dropFirst()))
+        case "_bench-echo": return try TransportBench.echoServer(Array(argv.dropFirst()))
         default: break
         }
         guard let command = commands.first(where: { $0.name == name }) else {

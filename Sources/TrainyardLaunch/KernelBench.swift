@@ -62,8 +62,8 @@ public enum KernelBench {
 
     /// MLP training steps on synthetic data: loss and gradients, then SGD on every parameter.
     public final class MLPCase {
-        public let architecture = MLPArchitecture(inputs: 784, hidden: [256, 128], classes: 10)
-        public let batch = 128
+        public let architecture: MLPArchitecture
+        public let batch: Int
         public let batches = 8
         public let trainer: MLPTrainer
         public var parameters: [Float]
@@ -72,11 +72,13 @@ public enum KernelBench {
         public var next = 0
         public var lastLoss = 0.0
 
-        public init() {
+        public init(architecture: MLPArchitecture = MLPArchitecture(inputs: 784, hidden: [256, 128], classes: 10), batch: Int = 128) {
+            self.architecture = architecture
+            self.batch = batch
             trainer = MLPTrainer(architecture: architecture, maxBatch: batch)
             parameters = architecture.initialParameters(seed: 1)
             gradients = [Float](repeating: 0, count: architecture.parameterCount)
-            data = SyntheticDataset(seed: 3, inputs: 784, classes: 10, examples: batch * batches).make(Array(0..<batch * batches))
+            data = SyntheticDataset(seed: 3, inputs: architecture.inputs, classes: architecture.classes, examples: batch * batches).make(Array(0..<batch * batches))
         }
 
         /// FLOPs of one example's step: forward (2·Σ w_l·w_{l+1}), weight gradients (the same), and input
@@ -99,7 +101,7 @@ public enum KernelBench {
                 gradients.withUnsafeMutableBufferPointer { g in
                     data.features.withUnsafeBufferPointer { x in
                         data.labels.withUnsafeBufferPointer { y in
-                            let r = trainer.lossAndGradients(parameters: p.baseAddress!, inputs: x.baseAddress! + start * 784,
+                            let r = trainer.lossAndGradients(parameters: p.baseAddress!, inputs: x.baseAddress! + start * architecture.inputs,
                                                              labels: y.baseAddress! + start, rows: batch, gradients: g.baseAddress!)
                             lastLoss = r.loss
                         }

@@ -58,24 +58,97 @@ public final class FrameConnection: @unchecked Sendable {
     }
 
     public func send(_ frame: Frame, until deadline: Deadline) throws(SocketError) {
-        let bytes = FrameCodec.encode(frame)
+        let counters = TimeCounters.process
+        // A frame with a large Float array goes out from the array's own buffer (no frame copy).
+        if let parts = counters.time(.encode, { FrameCodec.parts(frame) }) {
+            try shaper?.beforeSend(bytes: parts.count, to: peer, deadline: deadline)
+            var failure: SocketError?
+            counters.time(.send) {
+                parts.head.withUnsafeBytes { head in
+                    parts.floats.withUnsafeBytes { floats in
+                        parts.tail.withUnsafeBytes { tail in
+                            do throws(SocketError) { try socket.write(parts: [head, floats, tail], until: deadline) } catch { failure = error }
+                        }
+                    }
+                }
+            }
+            if let failure { throw failure }
+            return
+        }
+        let bytes = counters.time(.encode) { FrameCodec.encode(frame) }
         try shaper?.beforeSend(bytes: bytes.count, to: peer, deadline: deadline)
-        try socket.write(bytes, until: deadline)
+        try counters.time(.send) { () throws(SocketError) in try socket.write(bytes, until: deadline) }
+    }
+
+    /// Sends a frame given as its first bytes (`head`, whose header announces the whole length)
+    /// and the rest as buffers written where they lie (`FrameCodec.pushHead` and the pieces of a
+    /// gradient array, say).
+    public func send(head: [UInt8], pieces: [UnsafeRawBufferPointer], until deadline: Deadline) throws(SocketError) {
+        let total = head.count + pieces.reduce(0) { $0 + $1.count }
+        try shaper?.beforeSend(bytes: total, to: peer, deadline: deadline)
+        var failure: SocketError?
+        TimeCounters.process.time(.send) {
+            head.withUnsafeBytes { h in
+                do throws(SocketError) { try socket.write(parts: [h] + pieces, until: deadline) } catch { failure = error }
+            }
+        }
+        if let failure { throw failure }
     }
 
     /// Reads one frame. Throws `SocketError` for transport failures and `FrameError` for bytes that
     /// are not a valid frame (the caller should close the connection). A header announcing more
     /// than `limit` is refused before the payload is allocated.
     public func receive(until deadline: Deadline, limit: Int? = nil) throws -> Frame {
+        let counters = TimeCounters.process
         var header = [UInt8](repeating: 0, count: FrameCodec.headerSize)
-        try header.withUnsafeMutableBytes { raw in try socket.read(into: raw, until: deadline) }
-        let h = try FrameCodec.decodeHeader(header, limit: limit ?? payloadLimit)
-        var payload = [UInt8](repeating: 0, count: h.payloadLength)
-        if h.payloadLength > 0 {
-            try payload.withUnsafeMutableBytes { raw in try socket.read(into: raw, until: deadline) }
+        var failure: SocketError?
+        counters.time(.waitHeader) {
+            header.withUnsafeMutableBytes { raw in
+                do throws(SocketError) { try socket.read(into: raw, until: deadline) } catch { failure = error }
+            }
         }
+        if let failure { throw failure }
+        let h = try FrameCodec.decodeHeader(header, limit: limit ?? payloadLimit)
+        let started = MonotonicClock.now(), startedCPU = Posix.threadCPUSeconds()
+        if let offset = FrameCodec.floatsOffset(tag: h.tag), h.payloadLength >= offset + FrameCodec.partsThreshold * 4 {
+            // A push, pull reply or push reply: the values go straight from the socket into their array.
+            let head = try readBytes(offset, until: deadline)
+            let announced = FrameCodec.announcedCount(head: head)
+            if announced <= UInt64((h.payloadLength - offset) / 4) {
+                let n = Int(announced)
+                var failure: SocketError?
+                let floats = [Float](unsafeUninitializedCapacity: n) { buffer, count in
+                    do throws(SocketError) { try socket.read(into: UnsafeMutableRawBufferPointer(buffer), until: deadline) } catch { failure = error }
+                    count = failure == nil ? n : 0
+                }
+                if let failure { throw failure }
+                let tail = try readBytes(h.payloadLength - offset - n * 4, until: deadline)
+                counters.add(.receive, seconds: MonotonicClock.now() - started, cpu: Posix.threadCPUSeconds() - startedCPU)
+                try shaper?.afterReceive(bytes: FrameCodec.headerSize + h.payloadLength, from: peer, deadline: deadline)
+                return try counters.time(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(h, head: head, floats: floats, tail: tail) }
+            }
+            // A count the payload cannot hold: read the rest and let the one decoder name the error.
+            let rest = try readBytes(h.payloadLength - offset, until: deadline)
+            return try FrameCodec.decodePayload(h, head + rest)
+        }
+        // Allocated uninitialized: the socket fills every byte, or the read throws.
+        let payload = try readBytes(h.payloadLength, until: deadline)
+        counters.add(.receive, seconds: MonotonicClock.now() - started, cpu: Posix.threadCPUSeconds() - startedCPU)
         try shaper?.afterReceive(bytes: FrameCodec.headerSize + h.payloadLength, from: peer, deadline: deadline)
-        return try FrameCodec.decodePayload(h, payload)
+        return try counters.time(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(h, payload) }
+    }
+
+    /// Exactly `count` bytes from the socket.
+    private func readBytes(_ count: Int, until deadline: Deadline) throws(SocketError) -> [UInt8] {
+        var failure: SocketError?
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 {
+                do throws(SocketError) { try socket.read(into: UnsafeMutableRawBufferPointer(buffer), until: deadline) } catch { failure = error }
+            }
+            initialized = failure == nil ? count : 0
+        }
+        if let failure { throw failure }
+        return bytes
     }
 
     /// A server's read of the next request, under the server's `WireLimits`: before the hello, a

@@ -101,6 +101,32 @@ public final class PeerClient: @unchecked Sendable {
         return try sendOnConnection(message, until: deadline)
     }
 
+    /// Sends a push whose gradients are `ranges` of `flat` back to back (a shard's pieces of the
+    /// whole-model gradient array), written from there without gathering them first; the same
+    /// bytes as `send(.push(…))` of the gathered array. Returns its request id. Connects first.
+    public func sendPush(baseStep: Int64, returnValues: Bool, from flat: UnsafeBufferPointer<Float>, ranges: [Range<Int>],
+                         until deadline: Deadline) throws(RPCError) -> UInt32 {
+        try connect(until: deadline)
+        guard let connection else { throw .transport("not connected to \(server)") }
+        let id = nextRequestID
+        nextRequestID &+= 1
+        let millis = deadline.at == .infinity ? 0 : UInt32(clamping: max(1, Int(deadline.remaining * 1000)))
+        let count = ranges.reduce(0) { $0 + $1.count }
+        let head = TimeCounters.process.time(.encode) {
+            FrameCodec.pushHead(requestID: id, incarnation: incarnation, deadlineMillis: millis, baseStep: baseStep, returnValues: returnValues, count: count)
+        }
+        let raw = UnsafeRawBufferPointer(flat)
+        let pieces = ranges.map { UnsafeRawBufferPointer(rebasing: raw[($0.lowerBound * 4)..<($0.upperBound * 4)]) }
+        do {
+            try connection.send(head: head, pieces: pieces, until: deadline)
+        } catch {
+            lastTransportFailure = error
+            disconnect()
+            throw .transport("\(server) at \(address): \(error)")
+        }
+        return id
+    }
+
     /// Waits for the answer to request `id`. A server error is thrown as `.server`.
     public func receive(_ id: UInt32, until deadline: Deadline) throws(RPCError) -> Message {
         guard let connection else { throw .transport("not connected to \(server)") }

@@ -194,6 +194,12 @@ extension Posix {
         try call("send") { Glibc.send(fd, bytes, count, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// send(2) without SIGPIPE, with MSG_MORE when `more` (more bytes follow at once: the kernel
+    /// holds a partial packet for them); EINTR retried.
+    public static func send(_ fd: Int32, _ bytes: UnsafeRawPointer, count: Int, more: Bool) throws(SystemError) -> Int {
+        try call("send") { Glibc.send(fd, bytes, count, Int32(MSG_NOSIGNAL) | (more ? Int32(MSG_MORE) : 0)) }
+    }
+
     /// recv(2): how many bytes came, 0 at end of stream; EINTR retried.
     public static func recv(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, count: Int) throws(SystemError) -> Int {
         try call("recv") { Glibc.recv(fd, buffer, count, 0) }
@@ -345,6 +351,13 @@ extension Posix {
         var u = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
         return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) * 1e-6 + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) * 1e-6
+    }
+
+    /// CPU seconds the calling thread has used (CLOCK_THREAD_CPUTIME_ID).
+    public static func threadCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
     /// Clock ticks per second, the unit of /proc/PID/stat's CPU times.

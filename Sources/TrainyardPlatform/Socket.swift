@@ -194,6 +194,31 @@ public final class Socket: @unchecked Sendable {
         }
     }
 
+    /// Sends several buffers as one stream of bytes, each from where it lies (no copy into one
+    /// buffer): all but the last go with MSG_MORE, so the kernel packs them as one write would.
+    public func write(parts: [UnsafeRawBufferPointer], until deadline: Deadline) throws(SocketError) {
+        let total = parts.reduce(0) { $0 + $1.count }
+        var sent = 0
+        for (i, part) in parts.enumerated() where part.count > 0 {
+            let more = parts[(i + 1)...].contains { $0.count > 0 }
+            var offset = 0
+            while offset < part.count {
+                do throws(SystemError) {
+                    let n = try Posix.send(fd, part.baseAddress! + offset, count: part.count - offset, more: more)
+                    if n > 0 { offset += n; continue }
+                } catch {
+                    switch error.errno {
+                    case EAGAIN, EWOULDBLOCK:
+                        guard try wait(for: Int16(POLLOUT), until: deadline) else { throw .timedOut("sending \(total) bytes (\(sent + offset) sent)") }
+                    case EPIPE, ECONNRESET, ENOTCONN: throw .closed("peer went away while sending")
+                    default: throw .system(error)
+                    }
+                }
+            }
+            sent += part.count
+        }
+    }
+
     public func write(_ bytes: [UInt8], until deadline: Deadline) throws(SocketError) {
         var failure: SocketError?
         bytes.withUnsafeBytes { raw in

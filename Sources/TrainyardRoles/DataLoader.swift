@@ -8,7 +8,8 @@ public enum DataLoader {
         switch settings.dataset {
         case .synthetic:
             let synthetic = SyntheticDataset(seed: settings.seed, inputs: settings.features, classes: settings.classes, examples: settings.examples)
-            return synthetic.split(evalFraction: settings.evalFraction, shard: shard, of: shardCount)
+            // Generated an example at a time as training reads them: launch makes no data.
+            return synthetic.lazySplit(evalFraction: settings.evalFraction, shard: shard, of: shardCount)
         case .csv(let path):
             let text = try readFile(path)
             let options = CSVDataset.Options(label: settings.labelColumn.map(CSVDataset.LabelColumn.init(parsing:)) ?? .automatic,

@@ -25,4 +25,16 @@ struct ParameterServerMetrics {
                     ("updates_per_sec", JSONValue((rate * 10).rounded() / 10))])
         last = (now, appliedPushes)
     }
+
+    /// The ps's own profile at shutdown, one `kind: "profile"` record: seconds in each
+    /// `TimeCounters` bucket (waiting for the lock, pushes applied under it, other requests,
+    /// encoding, decoding, sending, receiving, waiting for requests), the updates applied, the
+    /// seconds since the chief first initialized the shard, and the process's CPU seconds.
+    func profile(appliedPushes: Int, since initialized: Double?) {
+        guard let log else { return }
+        var fields: [(String, JSONValue)] = [("task", .string(task.description)), ("kind", "profile"), ("updates", JSONValue(appliedPushes))]
+        if let initialized { fields.append(("serving_seconds", JSONValue(((MonotonicClock.now() - initialized) * 1e6).rounded() / 1e6))) }
+        fields.append(("cpu_seconds", JSONValue((Posix.processCPUSeconds() * 1e3).rounded() / 1e3)))
+        log.append(fields + TimeCounters.process.fields)
+    }
 }

@@ -18,16 +18,31 @@ public enum ParameterServerRole {
         let trainers = Set(context.config.cluster.trainingTasks)
         state.withLock { $0.trainers = trainers }
         var initializedAt: Double?
+        var firstInitializedAt: Double?
         let exitReason = Mutex<String?>(nil)
         let replyTimeout = settings.rpcTimeout
         // Synchronous pushes wait here for their step to be applied.
         let stepAdvanced = NSCondition()
 
+        let counters = TimeCounters.process
         let server = FrameServer(listener: context.listener, shaper: context.shaper, limits: context.wireLimits, log: { log($0) }) { connection in
             var peer = ParameterServer.Peer()
             while true {
                 guard let frame = connection.receiveRequest(authenticatedLimit: { state.withLock { $0.payloadLimit } }) else { return }
-                let directives = state.withLock { $0.handle(frame, from: &peer) }
+                let arrived = MonotonicClock.now()
+                var locked = arrived, lockedCPU = 0.0
+                let directives = state.withLock { server in
+                    locked = MonotonicClock.now()
+                    lockedCPU = Posix.threadCPUSeconds()
+                    return server.handle(frame, from: &peer)
+                }
+                let handled = MonotonicClock.now(), handledCPU = Posix.threadCPUSeconds() - lockedCPU
+                counters.add(.lockWait, seconds: locked - arrived)
+                if case .push = frame.message {
+                    counters.add(.update, seconds: handled - locked, cpu: handledCPU)
+                } else {
+                    counters.add(.handle, seconds: handled - locked, cpu: handledCPU)
+                }
                 if let task = peer.task, !connection.isAuthenticated { connection.authenticate(as: task) }
                 for directive in directives {
                     switch directive {
@@ -82,11 +97,13 @@ public enum ParameterServerRole {
                     MonotonicClock.sleep(seconds: 0.1)
                     server.stop()
                     log("shutting down at global step \(s.0) after \(s.1) updates: \(reason)")
+                    metrics.profile(appliedPushes: s.1, since: firstInitializedAt)
                     return .success
                 }
                 // Started without the launcher (by hand, or as a TFJob pod): a ps never exits on its
                 // own; it answers every late request with shutting-down until it is stopped.
                 jobEnded = true
+                metrics.profile(appliedPushes: s.1, since: firstInitializedAt)
                 log("the chief ended the job at global step \(s.0) after \(s.1) updates (\(reason)); "
                     + "serving on until stopped, as a ps started without the launcher does (TFJob: cleanPodPolicy Running or All removes this pod)")
             }
@@ -107,6 +124,7 @@ public enum ParameterServerRole {
                 lastInitialized = snapshot.0
                 lastIncarnation = snapshot.1
                 initializedAt = now
+                firstInitializedAt = firstInitializedAt ?? now
             }
             if let since = initializedAt, now - since > settings.startupTimeout {
                 initializedAt = nil

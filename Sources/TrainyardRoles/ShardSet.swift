@@ -160,7 +160,17 @@ public final class ShardSet {
     public func push(gradients: [Float], baseStep: Int64, updating parameters: inout [Float], until deadline: Deadline) throws(RPCError) -> MergedPush {
         var ids: [UInt32] = []
         for (i, client) in clients.enumerated() {
-            ids.append(try client.send(.push(Push(baseStep: baseStep, gradients: partition.gather(shard: i, from: gradients), returnValues: true)), until: deadline))
+            if let peer = client as? PeerClient, partition.elements(inShard: i) >= FrameCodec.partsThreshold {
+                // Straight from the gradient array's pieces to the socket: no gathered copy.
+                let ranges = partition.shards[i].map { $0.flatStart..<($0.flatStart + $0.count) }
+                var result: Result<UInt32, RPCError> = .failure(.transport("no gradients"))
+                gradients.withUnsafeBufferPointer { g in
+                    do throws(RPCError) { result = .success(try peer.sendPush(baseStep: baseStep, returnValues: true, from: g, ranges: ranges, until: deadline)) } catch { result = .failure(error) }
+                }
+                ids.append(try result.get())
+            } else {
+                ids.append(try client.send(.push(Push(baseStep: baseStep, gradients: partition.gather(shard: i, from: gradients), returnValues: true)), until: deadline))
+            }
         }
         var replies: [PushReply] = []
         var elements: [Int] = []

@@ -65,12 +65,12 @@ public final class TrainerRole {
             throw FieldError(source: "TF_CONFIG", path: "task", "\(context.task) is not a training task of the cluster")
         }
         data = try DataLoader.load(settings, shard: shard, of: trainingTasks.count)
-        guard data.train.count > 0 else {
+        guard data.trainExamples.count > 0 else {
             throw FieldError(source: "--dataset", path: "", "shard \(shard) of \(trainingTasks.count) has no training examples: use more examples or fewer workers")
         }
-        architecture = MLPArchitecture(inputs: data.train.inputs, hidden: settings.hidden, classes: data.train.classes)
+        architecture = MLPArchitecture(inputs: data.trainExamples.inputs, hidden: settings.hidden, classes: data.trainExamples.classes)
         trainer = MLPTrainer(architecture: architecture, maxBatch: settings.batchSize)
-        sampler = BatchSampler(data: data.train, batchSize: settings.batchSize, seed: settings.seed &+ UInt64(shard) &* 7919)
+        sampler = BatchSampler(examples: data.trainExamples, batchSize: settings.batchSize, seed: settings.seed &+ UInt64(shard) &* 7919)
         parameters = [Float](repeating: 0, count: architecture.parameterCount)
         snapshot = parameters
         gradients = [Float](repeating: 0, count: architecture.parameterCount)
@@ -116,12 +116,33 @@ public final class TrainerRole {
     }
 
     public func run() -> ExitCode {
+        let code = runLoop()
+        writeProfile()
+        return code
+    }
+
+    /// When this task's first training step began and its last one ended (`MonotonicClock`).
+    private var trainingSpan: (first: Double, last: Double)?
+
+    /// The task's own profile, one `kind: "profile"` record in `metrics.jsonl`: seconds in each
+    /// `TimeCounters` bucket, the steps taken, the span from the first step's pull to the last
+    /// push, and the process's CPU seconds (`trainyard bench cluster` reads it).
+    private func writeProfile() {
+        guard localSteps > 0 else { return }
+        var fields: [(String, JSONValue)] = [("task", .string(context.task.description)), ("kind", "profile"),
+                                             ("local_steps", JSONValue(localSteps)), ("batch", JSONValue(settings.batchSize))]
+        if let span = trainingSpan { fields.append(("training_seconds", JSONValue(((span.last - span.first) * 1e6).rounded() / 1e6))) }
+        fields.append(("cpu_seconds", JSONValue((Posix.processCPUSeconds() * 1e3).rounded() / 1e3)))
+        metrics.append(fields + TimeCounters.process.fields)
+    }
+
+    private func runLoop() -> ExitCode {
         control.start(name: context.task.description)
         defer { control.stop() }
         faults.start(log: log)
         let placement = shards.isLocal ? "kept in this process (no parameter servers)" : "over \(shards.count) ps"
         log("model \(architecture) (\(architecture.parameterCount) parameters) \(placement); "
-            + "\(data.train.count) training examples in this task's shard, batch \(settings.batchSize), kernel \(KernelInfo.backend)")
+            + "\(data.trainExamples.count) training examples in this task's shard, batch \(settings.batchSize), kernel \(KernelInfo.backend)")
 
         feed(.started(now: MonotonicClock.now()))
         while machine.hasPendingDirectives {
@@ -149,16 +170,20 @@ public final class TrainerRole {
                 feed(initializeCluster(incarnation: incarnation))
             case .pull(let incarnation):
                 shards.incarnation = incarnation
-                feed(pull())
+                let started = MonotonicClock.now()
+                if machine.phase == .training, trainingSpan == nil { trainingSpan = (started, started) }
+                feed(TimeCounters.process.time(.pull) { pull() })
             case .computeStep:
                 if !isChief { TrialVerdictGate.holdWhileChiefWaits(jobDirectory: context.jobDirectory) }
                 let started = MonotonicClock.now()
+                if trainingSpan == nil { trainingSpan = (started, started) }
                 let gradientsFinite = computeStep()
                 let factor = faults.slowFactor
                 if factor > 1 { sleepInterruptibly((MonotonicClock.now() - started) * (factor - 1)) }
                 feed(.stepComputed(loss: stepLoss, gradientsFinite: gradientsFinite))
             case .push:
-                feed(push())
+                feed(TimeCounters.process.time(.push) { push() })
+                trainingSpan?.last = MonotonicClock.now()
             case .writeCheckpoint:
                 feed(writeCheckpoint())
             case .checkpointSnapshot(let step):
@@ -232,13 +257,15 @@ public final class TrainerRole {
 
     /// Computes the next batch's loss and gradients; returns whether every gradient is finite.
     private func computeStep() -> Bool {
-        batchFeatures.withUnsafeMutableBufferPointer { x in
-            batchLabels.withUnsafeMutableBufferPointer { y in
-                sampler.next(features: x.baseAddress!, labels: y.baseAddress!)
+        TimeCounters.process.time(.data) {
+            batchFeatures.withUnsafeMutableBufferPointer { x in
+                batchLabels.withUnsafeMutableBufferPointer { y in
+                    sampler.next(features: x.baseAddress!, labels: y.baseAddress!)
+                }
             }
         }
         let rows = settings.batchSize
-        let result = parameters.withUnsafeBufferPointer { p in
+        let result = TimeCounters.process.time(.compute) { parameters.withUnsafeBufferPointer { p in
             batchFeatures.withUnsafeBufferPointer { x in
                 batchLabels.withUnsafeBufferPointer { y in
                     gradients.withUnsafeMutableBufferPointer { g in
@@ -246,15 +273,10 @@ public final class TrainerRole {
                     }
                 }
             }
-        }
+        } }
         stepLoss = result.loss
         stepCorrect = result.correct
-        let finite = gradients.withUnsafeBufferPointer { g in
-            // NaN and ±inf are the only values whose difference with themselves is not 0.
-            var sum: Float = 0
-            for x in g { sum += x - x }
-            return sum == 0
-        }
+        let finite = FiniteCheck.allFinite(gradients)
         if !finite && settings.allowDivergence {
             // Training on (--allow-divergence) sends non-finite values as 0: a parameter server
             // refuses a push that carries any (non-finite-gradients), so the shard stays finite.
@@ -398,7 +420,7 @@ public final class TrainerRole {
         lastEvaluation = (step, result.loss, result.accuracy)
         metrics.append([("task", .string(context.task.description)), ("kind", "eval"), ("step", JSONValue(Int(step))),
                         ("loss", JSONValue(result.loss)), ("accuracy", JSONValue(result.accuracy)),
-                        ("examples", JSONValue(data.eval.count))])
+                        ("examples", JSONValue(data.evalExamples.count))])
         log("evaluation at global step \(step): loss \(String(format: "%.4f", result.loss)), accuracy \(String(format: "%.4f", result.accuracy))")
         return result
     }

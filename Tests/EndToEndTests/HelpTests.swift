@@ -11,7 +11,7 @@ final class HelpTests: XCTestCase {
         ["jobs", "create-template"], ["jobs", "run"], ["jobs", "templates"],
         ["storage"], ["storage", "ls"], ["storage", "cp"], ["storage", "cat"], ["storage", "rm"],
         ["sweep"], ["sweep", "run"], ["sweep", "list"], ["sweep", "describe"],
-        ["models"], ["models", "register"], ["models", "list"], ["models", "show"], ["bench"], ["report"], ["export"], ["export", "tfjob"], ["version"],
+        ["models"], ["models", "register"], ["models", "list"], ["models", "show"], ["bench"], ["bench", "kernel"], ["bench", "cluster"], ["bench", "transport"], ["report"], ["export"], ["export", "tfjob"], ["version"],
     ]
 
     func testEveryCommandAndSubcommandHasHelp() throws {

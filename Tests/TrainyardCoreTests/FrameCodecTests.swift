@@ -29,6 +29,63 @@ final class FrameCodecTests: XCTestCase {
         }
     }
 
+    /// The large frames go out in three pieces (no copy of the array) and come in the same way:
+    /// the pieces are byte for byte `encode`, and the split decoder gives the same frame.
+    func testLargeFramesSplitAroundTheirArrayAreTheSameBytes() throws {
+        let n = FrameCodec.partsThreshold + 3
+        let values = (0..<n).map { Float($0) * 0.5 - 7 }
+        let large: [Message] = [
+            .push(Push(baseStep: 41, gradients: values, returnValues: true)),
+            .pullReply(Parameters(globalStep: 9, done: true, values: values)),
+            .pushReply(PushReply(globalStep: 12, applied: true, done: false, values: values)),
+        ]
+        for message in large {
+            let frame = Frame(requestID: 77, incarnation: 3, deadlineMillis: 250, message: message)
+            let bytes = FrameCodec.encode(frame)
+            let parts = try XCTUnwrap(FrameCodec.parts(frame), message.name)
+            let joined = parts.head + parts.floats.withUnsafeBytes { Array($0) } + parts.tail
+            XCTAssertEqual(joined, bytes, message.name)
+            XCTAssertEqual(parts.count, bytes.count)
+
+            let header = try FrameCodec.decodeHeader(Array(bytes.prefix(FrameCodec.headerSize)))
+            let offset = try XCTUnwrap(FrameCodec.floatsOffset(tag: header.tag))
+            let payload = Array(bytes[FrameCodec.headerSize...])
+            XCTAssertEqual(FrameCodec.announcedCount(head: Array(payload.prefix(offset))), UInt64(n))
+            let tail = Array(payload[(offset + n * 4)...])
+            XCTAssertEqual(try FrameCodec.decodePayload(header, head: Array(payload.prefix(offset)), floats: values, tail: tail), frame, message.name)
+        }
+        // Small arrays, slots, and other messages are encoded whole.
+        XCTAssertNil(FrameCodec.parts(Frame(message: .push(Push(baseStep: 0, gradients: [1, 2])))))
+        XCTAssertNil(FrameCodec.parts(Frame(message: .pullReply(Parameters(globalStep: 0, done: false, values: values, slots: [values])))))
+        XCTAssertNil(FrameCodec.parts(Frame(message: .status)))
+    }
+
+    /// The split decoder refuses what the whole decoder refuses: a bad boolean, trailing bytes,
+    /// a head that does not announce the array it came with.
+    func testTheSplitDecoderRefusesWhatTheWholeDecoderRefuses() throws {
+        let values = [Float](repeating: 1, count: FrameCodec.partsThreshold)
+        let frame = Frame(requestID: 1, message: .push(Push(baseStep: 0, gradients: values)))
+        var bytes = FrameCodec.encode(frame)
+        bytes[FrameCodec.headerSize + 8] = 7  // return-values flag: not a boolean
+        let header = try FrameCodec.decodeHeader(Array(bytes.prefix(FrameCodec.headerSize)))
+        let offset = FrameCodec.floatsOffset(tag: header.tag)!
+        let head = Array(bytes[FrameCodec.headerSize..<(FrameCodec.headerSize + offset)])
+        XCTAssertThrowsError(try FrameCodec.decodePayload(header, head: head, floats: values, tail: [])) { error in
+            XCTAssertEqual(error as? FrameError, .malformed(tag: 7, reason: "expected a boolean byte, got 7"))
+        }
+        XCTAssertThrowsError(try FrameCodec.decodePayload(header, Array(bytes[FrameCodec.headerSize...])))
+        // Trailing bytes after the array.
+        var long = header
+        long.payloadLength += 2
+        var good = head
+        good[8] = 0
+        XCTAssertThrowsError(try FrameCodec.decodePayload(long, head: good, floats: values, tail: [0, 0])) { error in
+            XCTAssertEqual(error as? FrameError, .malformed(tag: 7, reason: "2 unexpected trailing bytes"))
+        }
+        // An array other than the one announced.
+        XCTAssertThrowsError(try FrameCodec.decodePayload(header, head: good, floats: Array(values.dropLast()), tail: []))
+    }
+
     func testTheTokenNeverCrossesTheWire() throws {
         let bytes = FrameCodec.encode(Frame(message: .hello(Hello(token: "s3cret-token", task: .worker(1)))))
         XCTAssertNil(String(decoding: bytes, as: UTF8.self).range(of: "s3cret-token"))

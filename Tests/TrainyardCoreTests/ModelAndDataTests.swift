@@ -19,6 +19,57 @@ final class ModelAndDataTests: XCTestCase {
         XCTAssertEqual(Set(d.make(Array(0..<100)).labels).count, 3)
     }
 
+    /// A task's synthetic data made an example at a time as batches read it: the same examples,
+    /// the same batches in the same order as the whole shard made at once, and nothing made
+    /// before it is read (launch makes no data; a worker never makes the held-out set).
+    func testLazySyntheticDataIsTheSameDataMadeOnlyWhenRead() {
+        let d = SyntheticDataset(seed: 11, inputs: 9, classes: 4, examples: 500)
+        let eager = d.split(evalFraction: 0.2, shard: 1, of: 3)
+        let lazy = d.lazySplit(evalFraction: 0.2, shard: 1, of: 3)
+        XCTAssertEqual(lazy.trainExamples.count, eager.train.count)
+        XCTAssertEqual(lazy.trainExamples.madeCount, 0)
+        var a = BatchSampler(data: eager.train, batchSize: 16, seed: 5)
+        var b = BatchSampler(examples: lazy.trainExamples, batchSize: 16, seed: 5)
+        var xa = [Float](repeating: 0, count: 16 * 9), xb = xa
+        var ya = [Int32](repeating: 0, count: 16), yb = ya
+        a.next(features: &xa, labels: &ya)
+        b.next(features: &xb, labels: &yb)
+        XCTAssertEqual(xa, xb)
+        XCTAssertEqual(ya, yb)
+        XCTAssertEqual(lazy.trainExamples.madeCount, 16)
+        XCTAssertEqual(lazy.evalExamples.madeCount, 0)
+        for _ in 0..<40 {  // several epochs: rows read again come from the cache
+            a.next(features: &xa, labels: &ya)
+            b.next(features: &xb, labels: &yb)
+            XCTAssertEqual(xa, xb)
+            XCTAssertEqual(ya, yb)
+        }
+        XCTAssertEqual(lazy.train, eager.train)
+        XCTAssertEqual(lazy.eval, eager.eval)
+        XCTAssertEqual(lazy.evalExamples.madeCount, eager.eval.count)
+    }
+
+    /// The vectorized finiteness check finds NaN and ±infinity anywhere (in the 16-wide body and
+    /// in the tail), and passes the extreme finite values.
+    func testFiniteCheckFindsEveryNonFiniteValue() {
+        let finite: [Float] = [0, -0.0, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude, 1, -3]
+        for n in [0, 1, 15, 16, 17, 40, 1000] {
+            var values = (0..<n).map { finite[$0 % finite.count] }
+            XCTAssertTrue(FiniteCheck.allFinite(values), "n \(n)")
+            for bad in [Float.nan, .infinity, -.infinity, -Float.nan, Float(bitPattern: 0x7F80_0001)] {
+                for position in Set([0, n / 2, n - 1]) where n > 0 {
+                    let saved = values[position]
+                    values[position] = bad
+                    XCTAssertFalse(FiniteCheck.allFinite(values), "n \(n), \(bad) at \(position)")
+                    values[position] = saved
+                }
+            }
+        }
+        XCTAssertNil(ParameterServer.nonFinite([1, 2, 3]))
+        XCTAssertEqual(ParameterServer.nonFinite([1, .nan, 3, .infinity])?.count, 2)
+        XCTAssertEqual(ParameterServer.nonFinite([1, .nan, 3, .infinity])?.first, 1)
+    }
+
     func testCheckpointRoundTripAndDamageDetection() throws {
         let arch = MLPArchitecture(inputs: 3, hidden: [4], classes: 2)
         let c = Checkpoint(globalStep: 77, incarnation: 2, architecture: arch, parameters: arch.initialParameters(seed: 1),

@@ -48,6 +48,26 @@ final class LoopbackTests: XCTestCase {
         XCTAssertThrowsError(try worker.call(.pull(Pull()), timeout: 2)) { XCTAssertEqual(($0 as? RPCError)?.code, .staleIncarnation) }
     }
 
+    /// Shards large enough to travel in pieces (sent from their arrays, read straight into new
+    /// ones) arrive exactly, both ways, over a real socket.
+    func testLargeShardsTravelExactly() throws {
+        let (server, address, box) = try startServer()
+        defer { server.stop() }
+        let n = 300_001
+        let values = (0..<n).map { Float($0 % 1000) * 0.25 }
+        let chief = PeerClient(server: .ps(0), address: address, hello: Hello(token: "tok", task: .chief(0)))
+        XCTAssertEqual(try chief.call(.initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 10, values: values)), timeout: 10), .ack(globalStep: 0))
+        chief.incarnation = 1
+        XCTAssertEqual(try chief.call(.pull(Pull()), timeout: 10), .pullReply(Parameters(globalStep: 0, done: false, values: values)))
+        let gradients = (0..<n).map { Float($0 % 7) }
+        guard case .pushReply(let r) = try chief.call(.push(Push(baseStep: 0, gradients: gradients, returnValues: true)), timeout: 10) else {
+            return XCTFail("no push reply")
+        }
+        let expected = zip(values, gradients).map { $0 - $1 }
+        XCTAssertEqual(r.values, expected)
+        XCTAssertEqual(box.ps.withLock { $0.values }, expected)
+    }
+
     func testStrangersAreRejected() throws {
         let (server, address, _) = try startServer()
         defer { server.stop() }

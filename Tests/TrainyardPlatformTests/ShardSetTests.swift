@@ -1,3 +1,4 @@
+import Synchronization
 import XCTest
 import TrainyardCore
 import TrainyardPlatform
@@ -15,6 +16,55 @@ final class ShardSetTests: XCTestCase {
         let sgd = OptimizerConfig(kind: .sgd, learningRate: 0.5)
         return ShardSet(clients: [LocalShard(owner: .chief(0), token: "t", optimizer: sgd), LocalShard(owner: .chief(0), token: "t", optimizer: sgd)],
                         partition: partition)
+    }
+
+    /// Over real sockets, a push goes to each ps straight from the pieces of the gradient array
+    /// (no gathered copy): each ps applies exactly its own values' gradients, in partition order.
+    func testPushesSentFromTheGradientArraysPiecesReachEachShardExactly() throws {
+        let big = Partition(variables: [VariableSpec(name: "w", rows: 300, cols: 100), VariableSpec(name: "b", rows: 1, cols: 100),
+                                        VariableSpec(name: "v", rows: 100, cols: 90), VariableSpec(name: "c", rows: 1, cols: 90)],
+                            shardCount: 2, minimumPiece: 5000)
+        final class Box: Sendable { let ps = Mutex(ParameterServer(task: .ps(0), token: "tok", optimizer: OptimizerConfig(kind: .sgd, learningRate: 1))) }
+        var servers: [FrameServer] = []
+        var boxes: [Box] = []
+        var clients: [ShardClient] = []
+        defer { for s in servers { s.stop() } }
+        for i in 0..<2 {
+            let box = Box()
+            let listener = try Socket.listen(on: HostPort(host: "127.0.0.1", port: 0))
+            let server = FrameServer(listener: listener) { conn in
+                var peer = ParameterServer.Peer()
+                while let frame = try? conn.receive(until: .never) {
+                    for case .reply(let f) in box.ps.withLock({ $0.handle(frame, from: &peer) }) { try? conn.send(f, until: .after(seconds: 5)) }
+                }
+            }
+            server.start(name: "ps-\(i)")
+            servers.append(server)
+            boxes.append(box)
+            clients.append(PeerClient(server: .ps(i), address: listener.localAddress, hello: Hello(token: "tok", task: .chief(0))))
+        }
+        XCTAssertTrue(big.shards.allSatisfy { $0.reduce(0) { $0 + $1.count } >= FrameCodec.partsThreshold })
+        let shards = ShardSet(clients: clients, partition: big)
+        let values = (0..<big.totalElements).map { Float($0 % 997) }
+        try shards.initialize(incarnation: 1, globalStep: 0, maxSteps: 10, values: values, slots: [], until: .after(seconds: 10))
+        let gradients = (0..<big.totalElements).map { Float($0 % 13) - 6 }
+        var parameters = [Float](repeating: 0, count: big.totalElements)
+        let merged = try shards.push(gradients: gradients, baseStep: 0, updating: &parameters, until: .after(seconds: 10))
+        XCTAssertTrue(merged.reply.applied)
+        XCTAssertTrue(merged.carriedValues)
+        let expected = zip(values, gradients).map { $0 - $1 }
+        XCTAssertEqual(parameters, expected)
+        for i in 0..<2 {
+            XCTAssertEqual(boxes[i].ps.withLock { $0.values }, big.gather(shard: i, from: expected), "ps-\(i)")
+        }
+    }
+
+    /// `FrameCodec.pushHead` is the head `parts` gives the same push.
+    func testPushHeadIsTheSplitPushesHead() throws {
+        let gradients = [Float](repeating: 0.5, count: FrameCodec.partsThreshold + 1)
+        let frame = Frame(requestID: 9, incarnation: 4, deadlineMillis: 1234, message: .push(Push(baseStep: 77, gradients: gradients, returnValues: true)))
+        XCTAssertEqual(FrameCodec.pushHead(requestID: 9, incarnation: 4, deadlineMillis: 1234, baseStep: 77, returnValues: true, count: gradients.count),
+                       FrameCodec.parts(frame)?.head)
     }
 
     func testPullScattersEveryShardAndMergesTheirSteps() throws {

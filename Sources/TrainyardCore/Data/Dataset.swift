@@ -30,19 +30,97 @@ public struct Dataset: Sendable, Equatable {
     }
 }
 
+/// Labelled examples a task reads one at a time: a `Dataset` in memory, or a synthetic one whose
+/// examples are generated the first time each is read (and kept). Used by one thread.
+public final class Examples: @unchecked Sendable {
+    public let inputs: Int
+    public let classes: Int
+    public let count: Int
+    private var eager: Dataset?
+    // Lazy: the generator, the global index of each row, what is made so far.
+    private let generator: SyntheticDataset.Generator?
+    private let indices: [Int]
+    private var features: [Float]
+    private var labels: [Int32]
+    private var made: [Bool]
+    public private(set) var madeCount = 0
+
+    public init(_ data: Dataset) {
+        inputs = data.inputs
+        classes = data.classes
+        count = data.count
+        eager = data
+        generator = nil
+        indices = []
+        features = []
+        labels = []
+        made = []
+    }
+
+    init(lazy data: SyntheticDataset, indices: [Int]) {
+        inputs = data.inputs
+        classes = data.classes
+        count = indices.count
+        generator = SyntheticDataset.Generator(data)
+        self.indices = indices
+        // Rows are written before they are read (`made`), so the storage starts uninitialized.
+        features = [Float](unsafeUninitializedCapacity: indices.count * data.inputs) { _, n in n = indices.count * data.inputs }
+        labels = [Int32](repeating: 0, count: indices.count)
+        made = [Bool](repeating: false, count: indices.count)
+    }
+
+    /// Copies example `row`'s features to `destination` and returns its label.
+    public func copy(row: Int, to destination: UnsafeMutablePointer<Float>) -> Int32 {
+        if let eager {
+            eager.features.withUnsafeBufferPointer { destination.update(from: $0.baseAddress! + row * inputs, count: inputs) }
+            return eager.labels[row]
+        }
+        make(row)
+        features.withUnsafeBufferPointer { destination.update(from: $0.baseAddress! + row * inputs, count: inputs) }
+        return labels[row]
+    }
+
+    private func make(_ row: Int) {
+        guard !made[row], let generator else { return }
+        let d = inputs
+        let label = features.withUnsafeMutableBufferPointer { generator.example(indices[row], into: $0.baseAddress! + row * d) }
+        labels[row] = label
+        made[row] = true
+        madeCount += 1
+    }
+
+    /// Every example in memory (the lazy ones generated now, once).
+    public var dataset: Dataset {
+        if let eager { return eager }
+        for row in 0..<count { make(row) }
+        let whole = Dataset(inputs: inputs, classes: classes, features: features, labels: labels)
+        eager = whole
+        features = []
+        return whole
+    }
+}
+
 /// A training set and its held-out evaluation set.
 public struct DataSplit: Sendable {
-    public var train: Dataset
-    public var eval: Dataset
+    public let trainExamples: Examples
+    public let evalExamples: Examples
+    /// The training set, all in memory.
+    public var train: Dataset { trainExamples.dataset }
+    /// The held-out set, all in memory.
+    public var eval: Dataset { evalExamples.dataset }
     public init(train: Dataset, eval: Dataset) {
-        self.train = train
-        self.eval = eval
+        trainExamples = Examples(train)
+        evalExamples = Examples(eval)
+    }
+    public init(trainExamples: Examples, evalExamples: Examples) {
+        self.trainExamples = trainExamples
+        self.evalExamples = evalExamples
     }
 }
 
 /// Walks a data set in seeded shuffled order, one epoch after another, filling batch buffers.
 public struct BatchSampler {
-    public let data: Dataset
+    public let examples: Examples
     public let batchSize: Int
     private var order: [Int]
     private var position: Int
@@ -50,30 +128,31 @@ public struct BatchSampler {
     public private(set) var epoch = 0
 
     public init(data: Dataset, batchSize: Int, seed: UInt64) {
-        precondition(data.count > 0, "cannot sample batches from an empty data set")
-        self.data = data
+        self.init(examples: Examples(data), batchSize: batchSize, seed: seed)
+    }
+
+    public init(examples: Examples, batchSize: Int, seed: UInt64) {
+        precondition(examples.count > 0, "cannot sample batches from an empty data set")
+        self.examples = examples
         self.batchSize = batchSize
         rng = SplitMix64(seed: seed, stream: 0xB47C)
-        order = Array(0..<data.count)
+        order = Array(0..<examples.count)
         order.shuffle(using: &rng)
         position = 0
     }
 
     /// Copies the next `batchSize` examples into `features` and `labels`.
     public mutating func next(features: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) {
-        let d = data.inputs
-        data.features.withUnsafeBufferPointer { src in
-            for row in 0..<batchSize {
-                if position == order.count {
-                    order.shuffle(using: &rng)
-                    position = 0
-                    epoch += 1
-                }
-                let i = order[position]
-                position += 1
-                (features + row * d).update(from: src.baseAddress! + i * d, count: d)
-                labels[row] = data.labels[i]
+        let d = examples.inputs
+        for row in 0..<batchSize {
+            if position == order.count {
+                order.shuffle(using: &rng)
+                position = 0
+                epoch += 1
             }
+            let i = order[position]
+            position += 1
+            labels[row] = examples.copy(row: i, to: features + row * d)
         }
     }
 }

@@ -62,15 +62,17 @@ public struct Partition: Sendable, Equatable {
 
     /// Copies shard `s`'s values out of the model's flat array.
     public func gather(shard s: Int, from flat: UnsafePointer<Float>) -> [Float] {
-        var out = [Float](repeating: 0, count: elements(inShard: s))
-        out.withUnsafeMutableBufferPointer { dst in
+        // The pieces cover the shard exactly, so every element is written: no zeroing first.
+        let n = elements(inShard: s)
+        return [Float](unsafeUninitializedCapacity: n) { dst, count in
             var at = 0
             for piece in shards[s] {
-                (dst.baseAddress! + at).update(from: flat + piece.flatStart, count: piece.count)
+                (dst.baseAddress! + at).initialize(from: flat + piece.flatStart, count: piece.count)
                 at += piece.count
             }
+            precondition(at == n, "shard \(s)'s pieces hold \(at) values, not \(n)")
+            count = n
         }
-        return out
     }
 
     public func gather(shard s: Int, from flat: [Float]) -> [Float] {

@@ -339,6 +339,7 @@ public struct ParameterServer: Sendable {
 
     /// How many of `gradients` are NaN or infinite, and the first one's index; nil when all are finite.
     static func nonFinite(_ gradients: [Float]) -> (count: Int, first: Int)? {
+        if FiniteCheck.allFinite(gradients) { return nil }  // the common case, at memory speed
         var count = 0, first = -1
         gradients.withUnsafeBufferPointer { g in
             for i in g.indices where !g[i].isFinite {

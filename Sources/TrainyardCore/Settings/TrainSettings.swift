@@ -150,7 +150,7 @@ public struct TrainSettings: Sendable, Equatable {
         return nil
     }
 
-    static func parseHidden(_ text: String) throws(UsageError) -> [Int] {
+    public static func parseHidden(_ text: String) throws(UsageError) -> [Int] {
         if text.isEmpty || text == "none" { return [] }
         var widths: [Int] = []
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {

@@ -70,6 +70,13 @@ public enum FrameCodec {
     /// Serializes a frame: header and payload in one buffer, ready for a single write.
     public static func encode(_ frame: Frame) -> [UInt8] {
         var w = ByteWriter(capacity: headerSize + estimatedPayloadSize(frame.message))
+        writeHeader(frame, into: &w)
+        encodePayload(frame.message, into: &w)
+        w.patch(UInt32(w.bytes.count - headerSize), at: 20)
+        return w.bytes
+    }
+
+    private static func writeHeader(_ frame: Frame, into w: inout ByteWriter) {
         w.write(magic)
         w.write(version)
         w.write(frame.message.tag)
@@ -77,10 +84,121 @@ public enum FrameCodec {
         w.write(frame.requestID)
         w.write(frame.incarnation)
         w.write(frame.deadlineMillis)
-        w.write(UInt32(0))  // patched below
-        encodePayload(frame.message, into: &w)
-        w.patch(UInt32(w.bytes.count - headerSize), at: 20)
+        w.write(UInt32(0))  // patched once the payload's length is known
+    }
+
+    /// A frame that carries one large Float array, as three pieces whose concatenation is exactly
+    /// `encode(frame)`: the bytes before the array (header, fields, the array's u64 count), the
+    /// array itself (sent from its own buffer, never copied into a frame), and the bytes after it.
+    public struct Parts: Sendable {
+        public var head: [UInt8]
+        public var floats: [Float]
+        public var tail: [UInt8]
+        public var count: Int { head.count + floats.count * 4 + tail.count }
+    }
+
+    /// Arrays shorter than this are copied into the frame (`encode`): a copy is cheaper than a
+    /// second system call.
+    public static let partsThreshold = 4096
+
+    /// `frame` as `Parts` when it is a push, a pull reply without optimizer slots or a push reply
+    /// carrying at least `partsThreshold` values; nil otherwise (send `encode(frame)`).
+    public static func parts(_ frame: Frame) -> Parts? {
+        var w = ByteWriter(capacity: 64)
+        writeHeader(frame, into: &w)
+        let floats: [Float]
+        var tail: [UInt8] = []
+        switch frame.message {
+        case .push(let p):
+            w.write(p.baseStep)
+            w.write(p.returnValues)
+            floats = p.gradients
+        case .pullReply(let p) where p.slots.isEmpty:
+            w.write(p.globalStep)
+            w.write(p.done)
+            floats = p.values
+            tail = [0]  // no optimizer slots
+        case .pushReply(let p):
+            w.write(p.globalStep)
+            w.write(p.applied)
+            w.write(p.done)
+            floats = p.values
+        default:
+            return nil
+        }
+        guard floats.count >= partsThreshold else { return nil }
+        w.write(UInt64(floats.count))
+        w.patch(UInt32(w.bytes.count - headerSize + floats.count * 4 + tail.count), at: 20)
+        return Parts(head: w.bytes, floats: floats, tail: tail)
+    }
+
+    /// The bytes in front of a push's gradients (header, base step, return-values flag, count):
+    /// `parts(frame).head` for that push, for a sender that writes the gradients from elsewhere
+    /// (the pieces of a whole-model array) right after it.
+    public static func pushHead(requestID: UInt32, incarnation: UInt32, deadlineMillis: UInt32,
+                                baseStep: Int64, returnValues: Bool, count: Int) -> [UInt8] {
+        var w = ByteWriter(capacity: headerSize + 17)
+        writeHeader(Frame(requestID: requestID, incarnation: incarnation, deadlineMillis: deadlineMillis,
+                          message: .push(Push(baseStep: baseStep, gradients: [], returnValues: returnValues))), into: &w)
+        w.write(baseStep)
+        w.write(returnValues)
+        w.write(UInt64(count))
+        w.patch(UInt32(w.bytes.count - headerSize + count * 4), at: 20)
         return w.bytes
+    }
+
+    /// For a message whose payload is fixed fields, one Float array and (for a pull reply) its
+    /// optimizer slots: how many payload bytes come before the array's values, the u64 count
+    /// included. A reader can take these, then read the values straight into a `[Float]`, then
+    /// the rest, and decode with `decodePayload(_:head:floats:tail:)`. nil for other tags.
+    public static func floatsOffset(tag: UInt8) -> Int? {
+        switch tag {
+        case 6: return 8 + 1 + 8     // pull reply: step, done, count
+        case 7: return 8 + 1 + 8     // push: base step, return values, count
+        case 8: return 8 + 1 + 1 + 8 // push reply: step, applied, done, count
+        default: return nil
+        }
+    }
+
+    /// The element count a payload head (`floatsOffset(tag:)` bytes) announces.
+    public static func announcedCount(head: [UInt8]) -> UInt64 {
+        var v: UInt64 = 0
+        for i in 0..<8 { v |= UInt64(head[head.count - 8 + i]) << (8 * i) }
+        return v
+    }
+
+    /// Decodes a payload read in three pieces (see `floatsOffset(tag:)`): the same frame, and the
+    /// same errors for the same bytes, as `decodePayload(_:_:)` on their concatenation. The caller
+    /// read `floats` as the count in `head` announced, after checking it fits the payload.
+    public static func decodePayload(_ header: Header, head: [UInt8], floats: [Float], tail: [UInt8]) throws(FrameError) -> Frame {
+        guard let offset = floatsOffset(tag: header.tag), head.count == offset, announcedCount(head: head) == UInt64(floats.count),
+              header.payloadLength == head.count + floats.count * 4 + tail.count else {
+            throw .malformed(tag: header.tag, reason: "a payload split where it carries no Float array")
+        }
+        var r = ByteReader(head, end: head.count - 8)
+        var t = ByteReader(tail)
+        let message: Message
+        do {
+            switch header.tag {
+            case 6:
+                let step = try r.i64(), done = try r.bool()
+                message = .pullReply(Parameters(globalStep: step, done: done, values: floats, slots: try readSlots(&t)))
+            case 7:
+                let base = try r.i64(), returnValues = try r.bool()
+                message = .push(Push(baseStep: base, gradients: floats, returnValues: returnValues))
+            default:
+                let step = try r.i64(), applied = try r.bool(), done = try r.bool()
+                message = .pushReply(PushReply(globalStep: step, applied: applied, done: done, values: floats))
+            }
+            guard t.isAtEnd else { throw FrameError.malformed(tag: header.tag, reason: "\(t.remaining) unexpected trailing bytes") }
+        } catch let e as FrameError {
+            throw e
+        } catch let e as ByteReaderError {
+            throw .malformed(tag: header.tag, reason: e.description)
+        } catch {
+            throw .malformed(tag: header.tag, reason: "\(error)")
+        }
+        return Frame(requestID: header.requestID, incarnation: header.incarnation, deadlineMillis: header.deadlineMillis, message: message)
     }
 
     /// Validates and decodes a header. Throws on wrong magic or version and on payloads over `limit`.

@@ -1,0 +1,54 @@
+import Foundation
+import XCTest
+@testable import TrainyardCore
+
+/// `trainyard bench cluster` and `trainyard bench transport` on tiny settings: they run real
+/// processes, leave none behind, and report every figure their JSON promises. No figure's value
+/// is checked (timing belongs to the benchmarks, not to tests), only that it is there and sane.
+final class BenchEndToEndTests: XCTestCase {
+    func testClusterBenchRunsAJobAndReportsItsProfile() throws {
+        let r = try Harness.run(["bench", "cluster", "--json", "--workers", "1", "--ps", "2", "--hidden", "16", "--batch", "16",
+                                 "--steps", "120", "--reference-seconds", "0.1"], timeout: 300)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try JSONParser.parse(r.stdout)
+        XCTAssertEqual(doc["status"]?.stringValue, "SUCCEEDED")
+        XCTAssertEqual(doc["model"]?.stringValue, "784-16-10")
+        XCTAssertGreaterThan(doc["one_thread_examples_per_sec"]?.doubleValue ?? 0, 0)
+        XCTAssertEqual(doc["compute_bound_examples_per_sec"]?.doubleValue ?? 0,
+                       (doc["cores"]?.doubleValue ?? 0) * (doc["one_thread_examples_per_sec"]?.doubleValue ?? 0), accuracy: 2)
+        XCTAssertGreaterThan(doc["launch_to_first_step_seconds"]?.doubleValue ?? 0, 0)
+        XCTAssertNotNil(doc["wall_seconds"]?.doubleValue)
+        // Every task wrote its own profile: the trainers their compute, pulls and pushes, the ps its updates.
+        let tasks = doc["tasks"]?.arrayValue ?? []
+        XCTAssertEqual(Set(tasks.compactMap { $0["task"]?.stringValue }), ["chief-0", "worker-0", "ps-0", "ps-1"], r.stdout)
+        for t in tasks {
+            let name = t["task"]?.stringValue ?? "?"
+            XCTAssertGreaterThan(t["cpu_seconds"]?.doubleValue ?? 0, 0, name)
+            if name.hasPrefix("ps") {
+                XCTAssertGreaterThan(t["updates"]?.doubleValue ?? 0, 0, name)
+                XCTAssertGreaterThan(t["update_seconds"]?.doubleValue ?? 0, 0, name)
+            } else {
+                XCTAssertGreaterThan(t["local_steps"]?.doubleValue ?? 0, 0, name)
+                for bucket in ["compute", "push", "encode", "decode", "send", "receive"] {
+                    XCTAssertGreaterThan(t[bucket + "_seconds"]?.doubleValue ?? 0, 0, "\(name) \(bucket)")
+                }
+                XCTAssertNotNil(t["fractions"]?["compute"]?.doubleValue, name)
+            }
+        }
+    }
+
+    func testTransportBenchComparesTheWireWithASocketCopy() throws {
+        let r = try Harness.run(["bench", "transport", "--json", "--sizes", "1", "--repeat", "1", "--min-time", "0.02", "--no-iperf"], timeout: 300)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try JSONParser.parse(r.stdout)
+        let rows = doc["rows"]?.arrayValue ?? []
+        XCTAssertEqual(rows.compactMap { $0["direction"]?.stringValue }, ["pull", "push"])
+        for row in rows {
+            XCTAssertEqual(row["megabytes"]?.intValue, 1)
+            XCTAssertGreaterThan(row["wire_mb_per_sec"]?.doubleValue ?? 0, 0)
+            XCTAssertGreaterThan(row["socket_copy_mb_per_sec"]?.doubleValue ?? 0, 0)
+            XCTAssertGreaterThan(row["ratio"]?.doubleValue ?? 0, 0)
+        }
+        XCTAssertEqual(doc["iperf3"]?.stringValue, "skipped (--no-iperf)")
+    }
+}
