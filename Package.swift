@@ -4,16 +4,25 @@
 // Linux only: the platform layer calls Glibc directly and reads /proc (Docs/README.md maps the targets).
 import PackageDescription
 
-// The training kernel is compiled twice from one set of sources: a portable build and, on x86_64,
-// a build for AVX2 + FMA. `TrainyardKernel` picks one at start-up from the CPU's features, so a
-// binary never executes an AVX2 instruction on a CPU without it. (Docs/kernel.md)
+// The training kernel is compiled three times from one set of sources: a portable build and, on
+// x86_64, a build for AVX2 + FMA and one for AVX-512. `TrainyardKernel` picks one at start-up from
+// the CPU's features, so a binary never executes an AVX2 or AVX-512 instruction on a CPU without
+// it. (Docs/kernel.md)
 #if arch(x86_64)
 let fastKernelFlags: [SwiftSetting] = [
     .unsafeFlags(["-target-cpu", "haswell"]),
     .define("TRAINYARD_FMA"),
 ]
+// The 12×32 zmm micro-kernel (explicit SIMD16 and addingProduct).
+let avx512KernelFlags: [SwiftSetting] = [
+    .unsafeFlags(["-target-cpu", "skylake-avx512"]),
+    .define("TRAINYARD_FMA"),
+    .define("TRAINYARD_AVX512"),
+]
 #else
 let fastKernelFlags: [SwiftSetting] = [.define("TRAINYARD_FMA")]
+// Elsewhere the module exists (TrainyardKernel imports it) but is never chosen.
+let avx512KernelFlags: [SwiftSetting] = []
 #endif
 
 let package = Package(
@@ -42,8 +51,13 @@ let package = Package(
             linkerSettings: [.linkedLibrary("m")]
         ),
         .target(
+            name: "TrainyardKernelAVX512",
+            swiftSettings: avx512KernelFlags + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release)), .unsafeFlags(["-O"], .when(configuration: .debug))],
+            linkerSettings: [.linkedLibrary("m")]
+        ),
+        .target(
             name: "TrainyardKernel",
-            dependencies: ["TrainyardKernelPortable", "TrainyardKernelAVX2", "CTrainyardSupport"]
+            dependencies: ["TrainyardKernelPortable", "TrainyardKernelAVX2", "TrainyardKernelAVX512", "CTrainyardSupport"]
         ),
 
         // The pure core: cluster spec, wire format, role state machines, model, data, settings.
@@ -71,7 +85,7 @@ let package = Package(
 
         .testTarget(
             name: "TrainyardKernelTests",
-            dependencies: ["TrainyardKernel", "TrainyardKernelPortable", "TrainyardKernelAVX2", "TrainyardCore"]
+            dependencies: ["TrainyardKernel", "TrainyardKernelPortable", "TrainyardKernelAVX2", "TrainyardKernelAVX512", "TrainyardCore"]
         ),
         .testTarget(name: "TrainyardCoreTests", dependencies: ["TrainyardCore"]),
         .testTarget(name: "TrainyardPlatformTests", dependencies: ["TrainyardPlatform", "TrainyardRoles"]),

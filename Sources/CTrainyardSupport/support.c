@@ -1,6 +1,9 @@
 #define _GNU_SOURCE
 #include "CTrainyardSupport.h"
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
@@ -14,6 +17,49 @@ int ty_cpu_has_avx2_fma(void) {
 #else
     return 0;
 #endif
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+
+/// XCR0, the state the OS saves on a context switch (valid only when CPUID says OSXSAVE).
+static unsigned long long ty_xgetbv0(void) {
+    unsigned int eax, edx;
+    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+    return ((unsigned long long)edx << 32) | eax;
+}
+#endif
+
+int ty_cpu_has_avx512(void) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
+    const unsigned int fma = 1u << 12, osxsave = 1u << 27, avx = 1u << 28;
+    if ((ecx & (fma | osxsave | avx)) != (fma | osxsave | avx)) return 0;
+    // XCR0: SSE (1), AVX upper halves (2), opmask (5), ZMM0-15 upper halves (6), ZMM16-31 (7).
+    const unsigned long long zmmState = (1ull << 1) | (1ull << 2) | (1ull << 5) | (1ull << 6) | (1ull << 7);
+    if ((ty_xgetbv0() & zmmState) != zmmState) return 0;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
+    // Leaf 7 EBX: AVX2 (5), BMI1 (3), BMI2 (8), AVX512F (16), DQ (17), CD (28), BW (30), VL (31):
+    // what `-target-cpu skylake-avx512` lets the compiler use in vector code.
+    const unsigned int need = (1u << 3) | (1u << 5) | (1u << 8) | (1u << 16) | (1u << 17) | (1u << 28) | (1u << 30) | (1u << 31);
+    return (ebx & need) == need;
+#else
+    return 0;
+#endif
+}
+
+void ty_exit_with_message(const char *message, int code) {
+#if defined(__unix__)
+    size_t length = strlen(message);
+    while (length > 0) {
+        ssize_t n = write(2, message, length);
+        if (n <= 0) break;
+        message += n;
+        length -= (size_t)n;
+    }
+#endif
+    exit(code);
 }
 
 int ty_set_parent_death_signal(int signal) {

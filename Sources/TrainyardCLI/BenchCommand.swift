@@ -4,7 +4,8 @@ import TrainyardLaunch
 import TrainyardKernel
 
 /// `trainyard bench kernel`: GEMM GFLOP/s in the three orientations and MLP training examples/s,
-/// side by side with numpy (single-threaded OpenBLAS) on the same shapes when it is installed.
+/// side by side with numpy (single-threaded OpenBLAS) on the same shapes when it is installed, and
+/// the MLP beside TensorFlow training the same model on one thread when `import tensorflow` works.
 ///
 /// Every case is warmed up, then timed `--repeat` times, each repeat calling the operation until
 /// at least `--min-time` seconds have passed. Ours and numpy's repeats alternate, so a burst of
@@ -14,8 +15,8 @@ enum BenchCommand {
         usage: "trainyard bench SUITE [OPTIONS]",
         summary: "Measures Trainyard against references taken in the same run, so the figures are ratios that survive a busy machine.",
         subcommands: [
-            .init(words: ["kernel"], usage: "trainyard bench kernel [--json] [--repeat N] [--min-time S] [--no-reference] [--python PATH]",
-                  summary: "Measures the training kernel: GEMM GFLOP/s and MLP examples/s, against numpy (single-threaded OpenBLAS) in the same run when it is installed.\n\nGEMM shapes (M×K×N): 128x784x256, 256x784x512, 512x512x512, as nn (A·B), nt (A·Bᵀ) and tn (Aᵀ·B).\nMLP: 784-256-128-10, ReLU, softmax cross-entropy, batch 128, one thread: forward, backward and an SGD update.",
+            .init(words: ["kernel"], usage: "trainyard bench kernel [--json] [--repeat N] [--min-time S] [--no-reference] [--no-tensorflow] [--python PATH]",
+                  summary: "Measures the training kernel: GEMM GFLOP/s and MLP examples/s, against numpy (single-threaded OpenBLAS) and TensorFlow (one thread, same MLP) in the same run when they are installed.\n\nGEMM shapes (M×K×N): 128x784x256, 256x784x512, 512x512x512, as nn (A·B), nt (A·Bᵀ) and tn (Aᵀ·B).\nMLP: 784-256-128-10, ReLU, softmax cross-entropy, batch 128, one thread: forward, backward and an SGD update.\nTRAINYARD_KERNEL=portable|avx2|avx512 forces a kernel build (Docs/kernel.md).",
                   options: options),
             .init(words: ["cluster"], usage: "trainyard bench cluster [--json] [--workers N] [--ps M] [--hidden A,B,…] [--batch B] [--steps S] [--reference-seconds S] [--job-dir DIR] [-- TRAIN-OPTIONS]",
                   summary: "Runs one real training job (chief, workers and ps as processes; MLP 784-256-128-10, batch 128, SGD, chief + 2 workers + 2 ps by default) and reports its steady-state examples/s (from 20% of the steps on), launch to its first finished step, the compute bound (cores × this build's one-thread MLP training rate on the same model and batch, measured in this run before and after the job) and the fraction of it reached, and where each task's time went from the tasks' own counters (compute, pull, push; encoding, decoding, sending, receiving; the ps's lock waits and updates). Options after -- go to the job as `trainyard train` takes them (--learning-rate 0.05, say).",
@@ -29,8 +30,9 @@ enum BenchCommand {
         ("--json", "print one JSON document instead of the table"),
         ("--repeat N", "timed repeats per case; the best and the median are reported (default 10)"),
         ("--min-time S", "seconds each repeat runs at least (default 0.05, so ≥ 0.5 s per case; the MLP runs 3× longer)"),
-        ("--no-reference", "skip the numpy reference"),
-        ("--python PATH", "the Python that runs the numpy reference (default: python3 on PATH)"),
+        ("--no-reference", "skip the numpy and TensorFlow references"),
+        ("--no-tensorflow", "skip the TensorFlow MLP reference (it takes a few seconds to import)"),
+        ("--python PATH", "the Python that runs the references (default: python3 on PATH)"),
     ]
 
     static let clusterOptions: [(String, String)] = [
@@ -112,6 +114,7 @@ enum BenchCommand {
         let repeats = try args.int("--repeat", in: 1...1000) ?? 10
         let minTime = try args.double("--min-time", in: 0.001...60) ?? 0.05
         let noReference = try args.flag("--no-reference")
+        let noTensorFlow = try args.flag("--no-tensorflow")
         let python = try args.value("--python")
         guard let what = args.positional() else {
             throw UsageError("bench needs a suite: `trainyard bench kernel`, `trainyard bench cluster` or `trainyard bench transport`")
@@ -199,19 +202,66 @@ enum BenchCommand {
         }
 
         let mlp = KernelBench.MLPCase()
+        // TensorFlow starts only now, so its import does not load the CPU under the GEMM timings.
+        var tensorFlow: KernelBench.TensorFlowReference?
+        var tensorFlowNote: String
+        if noReference || noTensorFlow {
+            tensorFlowNote = noReference ? "skipped (--no-reference)" : "skipped (--no-tensorflow)"
+        } else {
+            do {
+                let t = try KernelBench.TensorFlowReference(python: python)
+                tensorFlow = t
+                try t.setUpMLP(batch: mlp.batch, batches: mlp.batches)
+                tensorFlowNote = "TensorFlow \(t.version), \(t.threads) thread, tf.function step, Keras Dense layers, SGD"
+            } catch let e as RuntimeFailure {
+                tensorFlow?.close()
+                tensorFlow = nil
+                tensorFlowNote = e.message
+            }
+        }
+        defer { tensorFlow?.close() }
         _ = KernelBench.timePerCall(minTime: warmUp, mlp.step)
         var mlpTimes: [Double] = []
-        for _ in 0..<repeats { mlpTimes.append(KernelBench.timePerCall(minTime: minTime * 3, mlp.step)) }
+        var tensorFlowTimes: [Double] = []
+        for _ in 0..<repeats {
+            mlpTimes.append(KernelBench.timePerCall(minTime: minTime * 3, mlp.step))
+            if let t = tensorFlow {
+                do { tensorFlowTimes.append(try t.timePerStep(minTime: minTime * 3)) } catch let e as RuntimeFailure {
+                    tensorFlowNote = "failed: " + e.message
+                    t.close()
+                    tensorFlow = nil
+                    tensorFlowTimes = []
+                }
+            }
+        }
         let examplesBest = Double(mlp.batch) / mlpTimes.min()!
         let examplesMedian = Double(mlp.batch) / KernelBench.median(mlpTimes)
         let flopsPerExample = mlp.flopsPerExample
-        let mlpObject: JSONValue = .object([
+        var mlpFields: [(String, JSONValue)] = [
             ("architecture", .string(mlp.architecture.description)), ("batch", .number(Double(mlp.batch))),
             ("threads", .number(1)), ("optimizer", .string("sgd")),
             ("examples_per_sec", .number(examplesBest.rounded())), ("examples_per_sec_median", .number(examplesMedian.rounded())),
             ("flops_per_example", .number(flopsPerExample)), ("gflops", .number(round3(examplesBest * flopsPerExample / 1e9))),
             ("last_step_loss", .number(round3(mlp.lastLoss))),
-        ])
+        ]
+        var tensorFlowLine: String?
+        if let t = tensorFlow, tensorFlowTimes.count == mlpTimes.count {
+            let theirBest = Double(mlp.batch) / tensorFlowTimes.min()!
+            let theirMedian = Double(mlp.batch) / KernelBench.median(tensorFlowTimes)
+            mlpFields += [
+                ("tensorflow", .object([("version", .string(t.version)), ("threads", .number(Double(t.threads))),
+                                        ("examples_per_sec", .number(theirBest.rounded())),
+                                        ("examples_per_sec_median", .number(theirMedian.rounded()))])),
+                ("ratio_tensorflow", .number(round3(examplesBest / theirBest))),
+                ("ratio_tensorflow_median", .number(round3(examplesMedian / theirMedian))),
+            ]
+            tensorFlowLine = String(format: "      TensorFlow %@, 1 thread: %.0f examples/s best (median %.0f); ours/TensorFlow %.2f (%.2f)",
+                                    t.version, theirBest, theirMedian, examplesBest / theirBest, examplesMedian / theirMedian)
+        } else {
+            mlpFields.append(("tensorflow", .object([("absent", .string(tensorFlowNote))])))
+            mlpFields.append(("ratio_tensorflow", .null))
+        }
+        let mlpObject: JSONValue = .object(mlpFields)
 
         if json {
             let doc: JSONValue = .object([
@@ -229,6 +279,7 @@ enum BenchCommand {
             print(String(format: "MLP   %@, batch %d, ReLU + softmax CE, forward + backward + SGD, 1 thread:", mlp.architecture.description, mlp.batch))
             print(String(format: "      %.0f examples/s best (median %.0f), %.1f GFLOP/s at %.2f MFLOP/example",
                          examplesBest, examplesMedian, examplesBest * flopsPerExample / 1e9, flopsPerExample / 1e6))
+            print(tensorFlowLine ?? "      TensorFlow reference absent: \(tensorFlowNote)")
         }
         return .success
     }

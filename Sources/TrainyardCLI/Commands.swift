@@ -71,6 +71,7 @@ public enum TrainyardCommand {
             }
             return .success
         case "--version", "-V":
+            try KernelBackendName.check()
             print(versionLine)
             return .success
         case "_shim": return try Shim.run(Array(argv.dropFirst()))
@@ -87,6 +88,9 @@ public enum TrainyardCommand {
             print(command.help.render(words: Help.words(rest)))
             return .success
         }
+        // A TRAINYARD_KERNEL this CPU cannot honour stops every command here, before a kernel call
+        // or a child process (which would inherit it), with exit code 3.
+        try KernelBackendName.check()
         return try command.run(rest)
     }
 

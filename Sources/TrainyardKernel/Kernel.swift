@@ -1,25 +1,62 @@
 // The training kernel's public face: one entry point per operation, dispatched once per process
-// to the AVX2+FMA build when the CPU has it, else to the portable build.
+// to the AVX-512 build, the AVX2+FMA build or the portable build, the fastest this CPU runs.
 //
-// Overview: the math lives in two modules compiled from the same sources
-// (`TrainyardKernelPortable`, and `TrainyardKernelAVX2` with `-target-cpu haswell`). Neither is
-// `@inlinable` across this boundary, so no AVX2 instruction can leak into code that runs before the
-// CPU check. `TRAINYARD_KERNEL=portable` forces the portable build (used by the tests to cover it).
+// Overview: the math lives in three modules compiled from the same sources
+// (`TrainyardKernelPortable`, `TrainyardKernelAVX2` with `-target-cpu haswell`, and
+// `TrainyardKernelAVX512` with `-target-cpu skylake-avx512`). None is `@inlinable` across this
+// boundary, so no AVX2 or AVX-512 instruction can leak into code that runs before the CPU check.
+// `TRAINYARD_KERNEL=portable|avx2|avx512` forces one; a build this CPU cannot run is refused with
+// a message and exit code 3 before any of its code runs (Docs/kernel.md).
 
 import CTrainyardSupport
 import TrainyardKernelAVX2
+import TrainyardKernelAVX512
 import TrainyardKernelPortable
 
 /// Which compiled build of the kernel this process runs.
-public enum KernelBackend: String, Sendable {
+public enum KernelBackend: String, Sendable, CaseIterable {
+    case avx512 = "avx512"
     case avx2FMA = "avx2+fma"
     case portable = "portable"
 
-    /// Chosen once: the AVX2 build when the CPU supports it, unless `TRAINYARD_KERNEL=portable`.
+    /// The environment variable that forces a build.
+    public static let environmentVariable = "TRAINYARD_KERNEL"
+
+    /// Chosen once, at first use: `TRAINYARD_KERNEL` when set, else the fastest build this CPU
+    /// runs. A forced build the CPU cannot run, or an unknown value, ends the process with the
+    /// reason on standard error and exit code 3 (invalid input) — never an illegal instruction.
+    /// Executables call `checkSelection()` first to report it in their own format.
     public static let active: KernelBackend = {
-        if let forced = getenvString("TRAINYARD_KERNEL"), forced == "portable" { return .portable }
-        return cpuSupportsAVX2FMA ? .avx2FMA : .portable
+        switch selection {
+        case .success(let backend): return backend
+        case .failure(let error): ty_exit_with_message("error: \(error)\n", 3)
+        }
     }()
+
+    /// The outcome of the choice, without acting on it.
+    public static let selection: Result<KernelBackend, KernelSelectionError> =
+        choose(forced: getenvString(environmentVariable), avx2FMA: cpuSupportsAVX2FMA, avx512: cpuSupportsAVX512)
+
+    /// Throws the reason `active` would refuse to start (an unknown `TRAINYARD_KERNEL`, or a build
+    /// this CPU cannot run), so a `main` can report it before any kernel call.
+    public static func checkSelection() throws {
+        if case .failure(let error) = selection { throw error }
+    }
+
+    /// The choice itself, pure: `forced` is `TRAINYARD_KERNEL` (nil, empty or `auto`: the best
+    /// build this CPU runs). Accepts `portable`, `avx2` (or `avx2+fma`) and `avx512`.
+    public static func choose(forced: String?, avx2FMA: Bool, avx512: Bool) -> Result<KernelBackend, KernelSelectionError> {
+        let best: KernelBackend = avx512 ? .avx512 : (avx2FMA ? .avx2FMA : .portable)
+        guard let forced, !forced.isEmpty, forced != "auto" else { return .success(best) }
+        switch forced {
+        case "portable": return .success(.portable)
+        case "avx2", "avx2+fma":
+            return avx2FMA ? .success(.avx2FMA) : .failure(.unavailable(forced: forced, needs: "AVX2 and FMA", best: best))
+        case "avx512":
+            return avx512 ? .success(.avx512) : .failure(.unavailable(forced: forced, needs: "AVX-512 (F, DQ, CD, BW, VL) with the OS saving the zmm registers", best: best))
+        default: return .failure(.unknown(forced: forced))
+        }
+    }
 
     /// Whether this CPU (and OS) can run the AVX2+FMA build, whatever `TRAINYARD_KERNEL` says.
     public static let cpuSupportsAVX2FMA: Bool = {
@@ -29,6 +66,33 @@ public enum KernelBackend: String, Sendable {
         return false
         #endif
     }()
+
+    /// Whether this CPU (and OS) can run the AVX-512 build, whatever `TRAINYARD_KERNEL` says.
+    public static let cpuSupportsAVX512: Bool = {
+        #if arch(x86_64)
+        return ty_cpu_has_avx512() != 0 && ty_cpu_has_avx2_fma() != 0
+        #else
+        return false
+        #endif
+    }()
+}
+
+/// Why `TRAINYARD_KERNEL` cannot be honoured.
+public enum KernelSelectionError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// A value that names no build.
+    case unknown(forced: String)
+    /// A build this CPU or OS cannot run; `best` is the one it can.
+    case unavailable(forced: String, needs: String, best: KernelBackend)
+
+    public var description: String {
+        switch self {
+        case .unknown(let forced):
+            return "TRAINYARD_KERNEL=\(forced) names no kernel build; use portable, avx2 or avx512, or unset it to pick the fastest this CPU runs"
+        case .unavailable(let forced, let needs, let best):
+            let bestName = best == .avx2FMA ? "avx2" : best.rawValue
+            return "TRAINYARD_KERNEL=\(forced) forces a kernel build this CPU cannot run (it needs \(needs)); unset TRAINYARD_KERNEL, or set it to \(bestName), the fastest build this CPU runs"
+        }
+    }
 }
 
 @_silgen_name("getenv") private func _getenv(_ name: UnsafePointer<CChar>) -> UnsafeMutablePointer<CChar>?
@@ -47,6 +111,7 @@ public final class GemmWorkspace {
     public init() {
         let count: Int
         switch KernelBackend.active {
+        case .avx512: count = TrainyardKernelAVX512.gemmWorkspaceFloats()
         case .avx2FMA: count = TrainyardKernelAVX2.gemmWorkspaceFloats()
         case .portable: count = TrainyardKernelPortable.gemmWorkspaceFloats()
         }
@@ -70,6 +135,7 @@ public enum Gemm {
         guard m > 0, n > 0 else { return }
         if k == 0 { if !accumulate { zero(m: m, n: n, c: c, ldc: ldc) }; return }
         switch KernelBackend.active {
+        case .avx512: TrainyardKernelAVX512.gemmNN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
         case .avx2FMA: TrainyardKernelAVX2.gemmNN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
         case .portable: TrainyardKernelPortable.gemmNN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
         }
@@ -83,6 +149,7 @@ public enum Gemm {
         guard m > 0, n > 0 else { return }
         if k == 0 { if !accumulate { zero(m: m, n: n, c: c, ldc: ldc) }; return }
         switch KernelBackend.active {
+        case .avx512: TrainyardKernelAVX512.gemmNT(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
         case .avx2FMA: TrainyardKernelAVX2.gemmNT(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
         case .portable: TrainyardKernelPortable.gemmNT(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
         }
@@ -96,6 +163,7 @@ public enum Gemm {
         guard m > 0, n > 0 else { return }
         if k == 0 { if !accumulate { zero(m: m, n: n, c: c, ldc: ldc) }; return }
         switch KernelBackend.active {
+        case .avx512: TrainyardKernelAVX512.gemmTN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
         case .avx2FMA: TrainyardKernelAVX2.gemmTN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
         case .portable: TrainyardKernelPortable.gemmTN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
         }
@@ -109,6 +177,7 @@ public enum Gemm {
         guard m > 0, n > 0 else { return }
         if k == 0 { if !accumulate { zero(m: m, n: n, c: c, ldc: ldc) }; return }
         switch KernelBackend.active {
+        case .avx512: TrainyardKernelAVX512.gemmNN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, workspace: workspace.floats)
         case .avx2FMA: TrainyardKernelAVX2.gemmNN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, workspace: workspace.floats)
         case .portable: TrainyardKernelPortable.gemmNN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, workspace: workspace.floats)
         }
@@ -122,6 +191,7 @@ public enum Gemm {
         guard m > 0, n > 0 else { return }
         if k == 0 { if !accumulate { zero(m: m, n: n, c: c, ldc: ldc) }; return }
         switch KernelBackend.active {
+        case .avx512: TrainyardKernelAVX512.gemmNT(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, workspace: workspace.floats)
         case .avx2FMA: TrainyardKernelAVX2.gemmNT(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, workspace: workspace.floats)
         case .portable: TrainyardKernelPortable.gemmNT(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, workspace: workspace.floats)
         }
@@ -135,6 +205,7 @@ public enum Gemm {
         guard m > 0, n > 0 else { return }
         if k == 0 { if !accumulate { zero(m: m, n: n, c: c, ldc: ldc) }; return }
         switch KernelBackend.active {
+        case .avx512: TrainyardKernelAVX512.gemmTN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, workspace: workspace.floats)
         case .avx2FMA: TrainyardKernelAVX2.gemmTN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, workspace: workspace.floats)
         case .portable: TrainyardKernelPortable.gemmTN(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, workspace: workspace.floats)
         }
@@ -150,6 +221,7 @@ public enum Layers {
     /// x[r][c] = act(x[r][c] + bias[c]); ReLU when `relu`, identity otherwise.
     public static func biasActivationForward(rows: Int, cols: Int, x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, relu: Bool) {
         switch KernelBackend.active {
+        case .avx512: TrainyardKernelAVX512.biasActivationForward(rows: rows, cols: cols, x: x, bias: bias, relu: relu)
         case .avx2FMA: TrainyardKernelAVX2.biasActivationForward(rows: rows, cols: cols, x: x, bias: bias, relu: relu)
         case .portable: TrainyardKernelPortable.biasActivationForward(rows: rows, cols: cols, x: x, bias: bias, relu: relu)
         }
@@ -158,6 +230,7 @@ public enum Layers {
     /// dy[i] = 0 where the ReLU output y[i] <= 0.
     public static func reluBackward(count: Int, dy: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>) {
         switch KernelBackend.active {
+        case .avx512: TrainyardKernelAVX512.reluBackward(count: count, dy: dy, y: y)
         case .avx2FMA: TrainyardKernelAVX2.reluBackward(count: count, dy: dy, y: y)
         case .portable: TrainyardKernelPortable.reluBackward(count: count, dy: dy, y: y)
         }
@@ -166,6 +239,7 @@ public enum Layers {
     /// out[c] = Σ_r x[r][c] (plus out when `accumulate`): a bias gradient.
     public static func columnSums(rows: Int, cols: Int, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
         switch KernelBackend.active {
+        case .avx512: TrainyardKernelAVX512.columnSums(rows: rows, cols: cols, x: x, out: out, accumulate: accumulate)
         case .avx2FMA: TrainyardKernelAVX2.columnSums(rows: rows, cols: cols, x: x, out: out, accumulate: accumulate)
         case .portable: TrainyardKernelPortable.columnSums(rows: rows, cols: cols, x: x, out: out, accumulate: accumulate)
         }
@@ -181,6 +255,7 @@ public enum Layers {
             precondition(labels[r] >= 0 && Int(labels[r]) < classes, "label \(labels[r]) of row \(r) outside 0..<\(classes)")
         }
         switch KernelBackend.active {
+        case .avx512: return TrainyardKernelAVX512.softmaxCrossEntropy(rows: rows, classes: classes, logits: logits, labels: labels, gradient: gradient)
         case .avx2FMA: return TrainyardKernelAVX2.softmaxCrossEntropy(rows: rows, classes: classes, logits: logits, labels: labels, gradient: gradient)
         case .portable: return TrainyardKernelPortable.softmaxCrossEntropy(rows: rows, classes: classes, logits: logits, labels: labels, gradient: gradient)
         }
@@ -201,6 +276,7 @@ public enum Updates {
 
     public static func sgd(count: Int, params: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, learningRate: Float) {
         switch KernelBackend.active {
+        case .avx512: TrainyardKernelAVX512.sgdUpdate(count: count, params: params, gradients: gradients, learningRate: learningRate)
         case .avx2FMA: TrainyardKernelAVX2.sgdUpdate(count: count, params: params, gradients: gradients, learningRate: learningRate)
         case .portable: TrainyardKernelPortable.sgdUpdate(count: count, params: params, gradients: gradients, learningRate: learningRate)
         }
@@ -211,6 +287,7 @@ public enum Updates {
         learningRate: Float, momentum: Float, nesterov: Bool
     ) {
         switch KernelBackend.active {
+        case .avx512: TrainyardKernelAVX512.momentumUpdate(count: count, params: params, velocity: velocity, gradients: gradients, learningRate: learningRate, momentum: momentum, nesterov: nesterov)
         case .avx2FMA: TrainyardKernelAVX2.momentumUpdate(count: count, params: params, velocity: velocity, gradients: gradients, learningRate: learningRate, momentum: momentum, nesterov: nesterov)
         case .portable: TrainyardKernelPortable.momentumUpdate(count: count, params: params, velocity: velocity, gradients: gradients, learningRate: learningRate, momentum: momentum, nesterov: nesterov)
         }
@@ -221,6 +298,7 @@ public enum Updates {
         gradients: UnsafePointer<Float>, learningRate: Float, beta1: Float, beta2: Float, epsilon: Float, step: Int
     ) {
         switch KernelBackend.active {
+        case .avx512: TrainyardKernelAVX512.adamUpdate(count: count, params: params, m: m, v: v, gradients: gradients, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, step: step)
         case .avx2FMA: TrainyardKernelAVX2.adamUpdate(count: count, params: params, m: m, v: v, gradients: gradients, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, step: step)
         case .portable: TrainyardKernelPortable.adamUpdate(count: count, params: params, m: m, v: v, gradients: gradients, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, step: step)
         }

@@ -21,7 +21,19 @@ typealias V8 = SIMD8<Float>
 
 // MARK: - Tile and block sizes
 
-#if TRAINYARD_FMA
+#if TRAINYARD_AVX512
+/// Micro-tile rows (AVX-512 build): 12 rows × 2 zmm vectors = 24 accumulators, + 2 B vectors + 1
+/// broadcast = 27 of the 32 zmm registers (the BLIS SKX sgemm tile, 32 × 12, seen row-major).
+let gemmMR = 12
+/// Micro-tile columns: two 16-float zmm vectors.
+let gemmNR = 32
+/// Largest k-block: a B micro-panel (KC × 32 floats, 32 KiB at 256) stays in L1 (48 KiB on Ice
+/// Lake and later, 32 KiB on Skylake-SP, where a k step's 176 bytes per 12 FMA cycles come from L2
+/// just as fast); K = 784 becomes 4 × 196 (25 KiB).
+let gemmKCMax = 256
+/// Largest m-block: the packed A block (MC × KC floats, ≤ 480 KiB) stays in a 1–2 MiB L2.
+let gemmMCMax = 480
+#elseif TRAINYARD_FMA
 /// Micro-tile rows: 6 rows × 2 vectors = 12 accumulators, + 2 B vectors + 1 broadcast = 15 of 16 ymm.
 let gemmMR = 6
 /// Micro-tile columns: two 8-float vectors.
@@ -31,11 +43,13 @@ let gemmNR = 16
 let gemmMR = 6
 let gemmNR = 8
 #endif
+#if !TRAINYARD_AVX512
 /// Largest k-block: a B micro-panel (KC × NR floats, 20 KiB at NR = 16) plus the streamed A
 /// micro-panels stay inside the 32 KiB L1 data cache.
 let gemmKCMax = 320
 /// Largest m-block: the packed A block (MC × KC floats, ≤ 360 KiB) stays inside a 512 KiB L2.
 let gemmMCMax = 288
+#endif
 /// Largest n-block: the packed B panel (KC × NC floats, ≤ 2.5 MiB) lives in L3.
 let gemmNCMax = 2048
 
@@ -250,12 +264,23 @@ func packA(mc: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, into dst: Unsafe
     var out = dst
     var i = 0
     while i + mr <= mc {
+        #if TRAINYARD_AVX512
+        let r0 = a + i * lda, r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda, r4 = r3 + lda, r5 = r4 + lda
+        let r6 = r5 + lda, r7 = r6 + lda, r8 = r7 + lda, r9 = r8 + lda, r10 = r9 + lda, r11 = r10 + lda
+        for p in 0..<kc {
+            out[0] = r0[p]; out[1] = r1[p]; out[2] = r2[p]; out[3] = r3[p]
+            out[4] = r4[p]; out[5] = r5[p]; out[6] = r6[p]; out[7] = r7[p]
+            out[8] = r8[p]; out[9] = r9[p]; out[10] = r10[p]; out[11] = r11[p]
+            out += mr
+        }
+        #else
         let r0 = a + i * lda, r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda, r4 = r3 + lda, r5 = r4 + lda
         for p in 0..<kc {
             out[0] = r0[p]; out[1] = r1[p]; out[2] = r2[p]
             out[3] = r3[p]; out[4] = r4[p]; out[5] = r5[p]
             out += mr
         }
+        #endif
         i += mr
     }
     if i < mc {
@@ -271,28 +296,37 @@ func packA(mc: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, into dst: Unsafe
 /// `readable`: how many floats of each row may be read from `a` (the columns left in A).
 ///
 /// Goes row by row through A (one sequential read of each row) and scatters MR-float pieces to
-/// the micro-panels, one 8-float store each: the two extra floats land in the slot of the next
-/// row, which overwrites them; the last row is copied exactly.
+/// the micro-panels, one vector store each (8 floats for MR = 6, 16 for MR = 12): the extra floats
+/// land in the slot of the next row, which overwrites them; the last row is copied exactly.
 func packATransposed(mc: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, readable: Int, into dst: UnsafeMutablePointer<Float>) {
     let mr = gemmMR
+    #if TRAINYARD_AVX512
+    let width = 16
+    #else
+    let width = 8
+    #endif
     let panelStride = kc * mr
     let fullPanels = mc / mr
     let rest = mc - fullPanels * mr
-    // Panels whose 8-float load stays inside the readable part of the row.
-    let vectorPanels = readable >= 8 ? min(fullPanels, (readable - 8) / mr + 1) : 0
+    // Panels whose vector load stays inside the readable part of the row.
+    let vectorPanels = readable >= width ? min(fullPanels, (readable - width) / mr + 1) : 0
     for p in 0..<kc {
         let src = a + p * lda
         let out = dst + p * mr
         var j = 0
         if p < kc - 1 {
             while j < vectorPanels {
+                #if TRAINYARD_AVX512
+                store16(load16(src + j * mr), out + j * panelStride)
+                #else
                 store(load(src + j * mr), out + j * panelStride)
+                #endif
                 j += 1
             }
         }
         while j < fullPanels {
             let s = src + j * mr, o = out + j * panelStride
-            o[0] = s[0]; o[1] = s[1]; o[2] = s[2]; o[3] = s[3]; o[4] = s[4]; o[5] = s[5]
+            for r in 0..<mr { o[r] = s[r] }
             j += 1
         }
         if rest > 0 {
@@ -387,7 +421,72 @@ func packBTransposed(kc: Int, nc: Int, b: UnsafePointer<Float>, ldb: Int, into d
     #endif
 }
 
-#if TRAINYARD_FMA
+#if TRAINYARD_AVX512
+/// One zmm register of floats (AVX-512 build only).
+typealias V16 = SIMD16<Float>
+
+@inline(__always) func load16(_ p: UnsafePointer<Float>) -> V16 {
+    UnsafeRawPointer(p).loadUnaligned(as: V16.self)
+}
+@inline(__always) func load16(_ p: UnsafeMutablePointer<Float>) -> V16 {
+    UnsafeRawPointer(p).loadUnaligned(as: V16.self)
+}
+@inline(__always) func store16(_ v: V16, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V16.self)
+}
+
+/// C[12×32] (+)= Ã[12×kc] · B̃[kc×32] from packed micro-panels: per k step two zmm loads of B̃,
+/// twelve broadcasts of Ã and 24 independent `vfmadd231ps zmm` into 24 accumulators. Written
+/// with explicit `SIMD16` and `addingProduct`: LLVM's 256-bit preference on Intel targets only
+/// narrows the loops it vectorizes itself, so explicit 512-bit vectors stay zmm.
+func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
+    var c00 = V16(), c01 = V16(), c10 = V16(), c11 = V16(), c20 = V16(), c21 = V16()
+    var c30 = V16(), c31 = V16(), c40 = V16(), c41 = V16(), c50 = V16(), c51 = V16()
+    var c60 = V16(), c61 = V16(), c70 = V16(), c71 = V16(), c80 = V16(), c81 = V16()
+    var c90 = V16(), c91 = V16(), ca0 = V16(), ca1 = V16(), cb0 = V16(), cb1 = V16()
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let b0 = load16(pb), b1 = load16(pb + 16)
+        var x = V16(repeating: pa[0])
+        c00 = c00.addingProduct(x, b0); c01 = c01.addingProduct(x, b1)
+        x = V16(repeating: pa[1])
+        c10 = c10.addingProduct(x, b0); c11 = c11.addingProduct(x, b1)
+        x = V16(repeating: pa[2])
+        c20 = c20.addingProduct(x, b0); c21 = c21.addingProduct(x, b1)
+        x = V16(repeating: pa[3])
+        c30 = c30.addingProduct(x, b0); c31 = c31.addingProduct(x, b1)
+        x = V16(repeating: pa[4])
+        c40 = c40.addingProduct(x, b0); c41 = c41.addingProduct(x, b1)
+        x = V16(repeating: pa[5])
+        c50 = c50.addingProduct(x, b0); c51 = c51.addingProduct(x, b1)
+        x = V16(repeating: pa[6])
+        c60 = c60.addingProduct(x, b0); c61 = c61.addingProduct(x, b1)
+        x = V16(repeating: pa[7])
+        c70 = c70.addingProduct(x, b0); c71 = c71.addingProduct(x, b1)
+        x = V16(repeating: pa[8])
+        c80 = c80.addingProduct(x, b0); c81 = c81.addingProduct(x, b1)
+        x = V16(repeating: pa[9])
+        c90 = c90.addingProduct(x, b0); c91 = c91.addingProduct(x, b1)
+        x = V16(repeating: pa[10])
+        ca0 = ca0.addingProduct(x, b0); ca1 = ca1.addingProduct(x, b1)
+        x = V16(repeating: pa[11])
+        cb0 = cb0.addingProduct(x, b0); cb1 = cb1.addingProduct(x, b1)
+        pa += 12
+        pb += 32
+    }
+    @inline(__always) func finish(_ row: Int, _ v0: V16, _ v1: V16) {
+        let r = c + row * ldc
+        if doLoad {
+            store16(v0 + load16(r), r); store16(v1 + load16(r + 16), r + 16)
+        } else {
+            store16(v0, r); store16(v1, r + 16)
+        }
+    }
+    finish(0, c00, c01); finish(1, c10, c11); finish(2, c20, c21); finish(3, c30, c31)
+    finish(4, c40, c41); finish(5, c50, c51); finish(6, c60, c61); finish(7, c70, c71)
+    finish(8, c80, c81); finish(9, c90, c91); finish(10, ca0, ca1); finish(11, cb0, cb1)
+}
+#elseif TRAINYARD_FMA
 /// C[6×16] (+)= Ã[6×kc] · B̃[kc×16] from packed micro-panels, with 12 independent accumulators.
 func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
     var c00 = V8(), c01 = V8(), c10 = V8(), c11 = V8(), c20 = V8(), c21 = V8()

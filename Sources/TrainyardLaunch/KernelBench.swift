@@ -112,15 +112,108 @@ public enum KernelBench {
         }
     }
 
-    /// numpy in a child Python process, driven line by line over pipes so its repeats can alternate
-    /// with ours. Single-threaded: OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and MKL_NUM_THREADS are 1.
-    public final class NumpyReference {
+    /// A reference implementation in a child Python process, driven line by line over pipes (one
+    /// command, one JSON reply) so its timed repeats can alternate with ours. Every thread-count
+    /// variable the usual libraries read is set to 1.
+    public final class PythonChild {
         let process = Process()
         let input = Pipe()
         let output = Pipe()
         var buffer = Data()
-        public private(set) var numpyVersion = "?"
-        public private(set) var blas = "?"
+        let name: String
+        /// The first line the script printed (its versions), already checked for `error`.
+        public private(set) var hello: JSONValue = .null
+
+        public init(python: String?, script: String, name: String, environment extra: [String: String] = [:]) throws {
+            self.name = name
+            var environment = ProcessInfo.processInfo.environment
+            for variable in ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
+                             "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"] {
+                environment[variable] = "1"
+            }
+            for (key, value) in extra { environment[key] = value }
+            process.environment = environment
+            if let python {
+                process.executableURL = URL(fileURLWithPath: python)
+                process.arguments = ["-c", script]
+            } else {
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                process.arguments = ["python3", "-c", script]
+            }
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            do { try process.run() } catch {
+                throw RuntimeFailure("cannot start \(python ?? "python3"): \(error.localizedDescription)")
+            }
+            let first = try reply()
+            if let error = first["error"]?.stringValue { close(); throw RuntimeFailure(error) }
+            hello = first
+        }
+
+        public func close() {
+            if process.isRunning {
+                try? input.fileHandleForWriting.write(contentsOf: Data("quit\n".utf8))
+                try? input.fileHandleForWriting.close()
+                process.waitUntilExit()
+            }
+        }
+
+        /// Sends one command line and returns the reply; a reply with `error` is thrown.
+        public func command(_ line: String) throws -> JSONValue {
+            guard process.isRunning else { throw RuntimeFailure("the \(name) process has exited") }
+            do { try input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8)) } catch {
+                throw RuntimeFailure("cannot write to the \(name) process: \(error.localizedDescription)")
+            }
+            let r = try reply()
+            if let error = r["error"]?.stringValue { throw RuntimeFailure(error) }
+            return r
+        }
+
+        /// `time S`: seconds per call of the case set up last, calling it for at least S seconds.
+        public func timePerCall(minTime: Double) throws -> Double {
+            let r = try command("time \(minTime)")
+            guard let s = r["seconds_per_call"]?.doubleValue, s > 0 else { throw RuntimeFailure("\(name) gave no timing") }
+            return s
+        }
+
+        /// The next line the child prints, parsed as JSON.
+        private func reply() throws -> JSONValue {
+            while true {
+                if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
+                    buffer.removeSubrange(buffer.startIndex...newline)
+                    do { return try JSONParser.parse(line) } catch {
+                        throw RuntimeFailure("the \(name) reference printed something that is not JSON: \(line.prefix(200))")
+                    }
+                }
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty {
+                    process.waitUntilExit()
+                    throw RuntimeFailure("python3 exited (status \(process.terminationStatus)) before answering for \(name); is it installed?")
+                }
+                buffer.append(chunk)
+            }
+        }
+    }
+
+    /// The `time S` loop both reference scripts share: calls `f` until S seconds have passed.
+    static let timeLoop = #"""
+    def time_loop(f, t_min):
+        calls = 0
+        start = time.perf_counter()
+        while True:
+            f(); calls += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= t_min:
+                return elapsed / calls
+    """#
+
+    /// numpy (single-threaded OpenBLAS) running `np.matmul` on the GEMM cases.
+    public final class NumpyReference {
+        let child: PythonChild
+        public let numpyVersion: String
+        public let blas: String
 
         static let script = #"""
     import sys, json, time
@@ -136,6 +229,7 @@ public enum KernelBench {
     except Exception:
         pass
     print(json.dumps({"numpy": np.__version__, "blas": blas.strip()})); sys.stdout.flush()
+    """# + "\n" + timeLoop + "\n" + #"""
     f = None
     for line in sys.stdin:
         w = line.split()
@@ -156,19 +250,10 @@ public enum KernelBench {
                     x, y = a.T, b
                 c = np.empty((m, n), dtype=np.float32)
                 f = lambda: np.matmul(x, y, out=c)
-                warm = time.perf_counter()
-                while time.perf_counter() - warm < 0.05:
-                    f()
+                time_loop(f, 0.05)
                 print(json.dumps({"ok": True}))
             elif w[0] == "time":
-                t_min = float(w[1]); calls = 0
-                start = time.perf_counter()
-                while True:
-                    f(); calls += 1
-                    elapsed = time.perf_counter() - start
-                    if elapsed >= t_min:
-                        break
-                print(json.dumps({"seconds_per_call": elapsed / calls}))
+                print(json.dumps({"seconds_per_call": time_loop(f, float(w[1]))}))
             else:
                 print(json.dumps({"error": "unknown command " + w[0]}))
         except Exception as e:
@@ -177,76 +262,99 @@ public enum KernelBench {
     """#
 
         public init(python: String?) throws {
-            var environment = ProcessInfo.processInfo.environment
-            for name in ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"] {
-                environment[name] = "1"
-            }
-            process.environment = environment
-            if let python {
-                process.executableURL = URL(fileURLWithPath: python)
-                process.arguments = ["-c", Self.script]
-            } else {
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                process.arguments = ["python3", "-c", Self.script]
-            }
-            process.standardInput = input
-            process.standardOutput = output
-            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-            do { try process.run() } catch {
-                throw RuntimeFailure("cannot start \(python ?? "python3"): \(error.localizedDescription)")
-            }
-            let hello = try reply()
-            if let error = hello["error"]?.stringValue { close(); throw RuntimeFailure(error) }
-            numpyVersion = hello["numpy"]?.stringValue ?? "?"
-            blas = hello["blas"]?.stringValue ?? "?"
+            child = try PythonChild(python: python, script: Self.script, name: "numpy")
+            numpyVersion = child.hello["numpy"]?.stringValue ?? "?"
+            blas = child.hello["blas"]?.stringValue ?? "?"
         }
 
         public func setUp(orientation: String, m: Int, k: Int, n: Int) throws {
-            let r = try command("case \(orientation) \(m) \(k) \(n)")
-            if let error = r["error"]?.stringValue { throw RuntimeFailure(error) }
+            _ = try child.command("case \(orientation) \(m) \(k) \(n)")
         }
 
-        public func timePerCall(minTime: Double) throws -> Double {
-            let r = try command("time \(minTime)")
-            guard let s = r["seconds_per_call"]?.doubleValue, s > 0 else {
-                throw RuntimeFailure(r["error"]?.stringValue ?? "numpy gave no timing")
-            }
-            return s
+        public func timePerCall(minTime: Double) throws -> Double { try child.timePerCall(minTime: minTime) }
+
+        public func close() { child.close() }
+    }
+
+    /// TensorFlow (tensorflow-cpu, one intra-op and one inter-op thread) training the same MLP:
+    /// Keras Dense layers 784-256-128-10 (ReLU), sparse softmax cross-entropy from logits, SGD at
+    /// 0.01, batch 128, one `tf.function` step (forward, gradient tape, `apply_gradients`) over 8
+    /// cycled batches of synthetic data already in tensors. Optional: absent when `import
+    /// tensorflow` fails.
+    public final class TensorFlowReference {
+        let child: PythonChild
+        public let version: String
+        public let threads: Int
+
+        static let script = #"""
+    import os, sys, json, time
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        import tensorflow as tf
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        import numpy as np
+    except Exception as e:
+        reason = (str(e).splitlines() or [type(e).__name__])[0]
+        print(json.dumps({"error": "tensorflow not importable (pip install tensorflow-cpu): %s" % reason})); sys.stdout.flush(); sys.exit(0)
+    print(json.dumps({"tensorflow": tf.__version__,
+                      "threads": tf.config.threading.get_intra_op_parallelism_threads()})); sys.stdout.flush()
+    """# + "\n" + timeLoop + "\n" + #"""
+    f = None
+    for line in sys.stdin:
+        w = line.split()
+        try:
+            if not w or w[0] == "quit":
+                break
+            if w[0] == "mlp":
+                batch, batches = int(w[1]), int(w[2])
+                rng = np.random.default_rng(3)
+                xs = [tf.constant(rng.standard_normal((batch, 784), dtype=np.float32)) for _ in range(batches)]
+                ys = [tf.constant(rng.integers(0, 10, batch).astype(np.int32)) for _ in range(batches)]
+                tf.keras.utils.set_random_seed(1)
+                model = tf.keras.Sequential([tf.keras.Input((784,)),
+                                             tf.keras.layers.Dense(256, activation="relu"),
+                                             tf.keras.layers.Dense(128, activation="relu"),
+                                             tf.keras.layers.Dense(10)])
+                opt = tf.keras.optimizers.SGD(learning_rate=0.01)
+                loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+                @tf.function
+                def step(x, y):
+                    with tf.GradientTape() as tape:
+                        loss = loss_fn(y, model(x, training=True))
+                    grads = tape.gradient(loss, model.trainable_variables)
+                    opt.apply_gradients(zip(grads, model.trainable_variables))
+                    return loss
+                counter = [0]
+                def f():
+                    i = counter[0] % batches
+                    counter[0] += 1
+                    step(xs[i], ys[i])
+                time_loop(f, 0.3)
+                print(json.dumps({"ok": True, "loss": float(step(xs[0], ys[0]))}))
+            elif w[0] == "time":
+                print(json.dumps({"seconds_per_call": time_loop(f, float(w[1]))}))
+            else:
+                print(json.dumps({"error": "unknown command " + w[0]}))
+        except Exception as e:
+            print(json.dumps({"error": str(e)}))
+        sys.stdout.flush()
+    """#
+
+        public init(python: String?) throws {
+            child = try PythonChild(python: python, script: Self.script, name: "tensorflow", environment: ["TF_CPP_MIN_LOG_LEVEL": "3"])
+            version = child.hello["tensorflow"]?.stringValue ?? "?"
+            threads = Int(child.hello["threads"]?.doubleValue ?? 1)
         }
 
-        public func close() {
-            if process.isRunning {
-                try? input.fileHandleForWriting.write(contentsOf: Data("quit\n".utf8))
-                try? input.fileHandleForWriting.close()
-                process.waitUntilExit()
-            }
+        /// Builds the model and data and warms the step up (traces the `tf.function`).
+        public func setUpMLP(batch: Int, batches: Int) throws {
+            _ = try child.command("mlp \(batch) \(batches)")
         }
 
-        private func command(_ line: String) throws -> JSONValue {
-            guard process.isRunning else { throw RuntimeFailure("the numpy process has exited") }
-            do { try input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8)) } catch {
-                throw RuntimeFailure("cannot write to the numpy process: \(error.localizedDescription)")
-            }
-            return try reply()
-        }
+        /// Seconds per training step (one batch).
+        public func timePerStep(minTime: Double) throws -> Double { try child.timePerCall(minTime: minTime) }
 
-        /// The next line the child prints, parsed as JSON.
-        private func reply() throws -> JSONValue {
-            while true {
-                if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
-                    buffer.removeSubrange(buffer.startIndex...newline)
-                    do { return try JSONParser.parse(line) } catch {
-                        throw RuntimeFailure("numpy reference printed something that is not JSON: \(line.prefix(200))")
-                    }
-                }
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty {
-                    process.waitUntilExit()
-                    throw RuntimeFailure("python3 exited (status \(process.terminationStatus)) before answering; is it installed?")
-                }
-                buffer.append(chunk)
-            }
-        }
+        public func close() { child.close() }
     }
 }

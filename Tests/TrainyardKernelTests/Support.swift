@@ -1,10 +1,11 @@
 import XCTest
 import TrainyardKernel
 import TrainyardKernelAVX2
+import TrainyardKernelAVX512
 import TrainyardKernelPortable
 
-/// One compiled build of the kernel, called directly (not through the dispatcher), so both builds
-/// are tested whatever this process's `KernelBackend.active` is.
+/// One compiled build of the kernel, called directly (not through the dispatcher), so every build
+/// this CPU runs is tested whatever this process's `KernelBackend.active` is.
 struct Backend: @unchecked Sendable {
     typealias GemmFn = (Int, Int, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int, Bool) -> Void
     typealias GemmWsFn = (Int, Int, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int, Bool, UnsafeMutablePointer<Float>) -> Void
@@ -57,11 +58,34 @@ struct Backend: @unchecked Sendable {
         adam: { TrainyardKernelAVX2.adamUpdate(count: $0, params: $1, m: $2, v: $3, gradients: $4, learningRate: $5, beta1: $6, beta2: $7, epsilon: $8, step: $9) }
     )
 
-    /// The builds this machine can run: the AVX2 one only on a CPU that has AVX2 and FMA (on other
-    /// architectures that module is just the FMA build of the same sources, and always runs).
+    static let avx512 = Backend(
+        name: "avx512",
+        gemmNN: { TrainyardKernelAVX512.gemmNN(m: $0, n: $1, k: $2, a: $3, lda: $4, b: $5, ldb: $6, c: $7, ldc: $8, accumulate: $9) },
+        gemmNT: { TrainyardKernelAVX512.gemmNT(m: $0, n: $1, k: $2, a: $3, lda: $4, b: $5, ldb: $6, c: $7, ldc: $8, accumulate: $9) },
+        gemmTN: { TrainyardKernelAVX512.gemmTN(m: $0, n: $1, k: $2, a: $3, lda: $4, b: $5, ldb: $6, c: $7, ldc: $8, accumulate: $9) },
+        gemmNNws: { TrainyardKernelAVX512.gemmNN(m: $0, n: $1, k: $2, a: $3, lda: $4, b: $5, ldb: $6, c: $7, ldc: $8, accumulate: $9, workspace: $10) },
+        gemmNTws: { TrainyardKernelAVX512.gemmNT(m: $0, n: $1, k: $2, a: $3, lda: $4, b: $5, ldb: $6, c: $7, ldc: $8, accumulate: $9, workspace: $10) },
+        gemmTNws: { TrainyardKernelAVX512.gemmTN(m: $0, n: $1, k: $2, a: $3, lda: $4, b: $5, ldb: $6, c: $7, ldc: $8, accumulate: $9, workspace: $10) },
+        workspaceFloats: { TrainyardKernelAVX512.gemmWorkspaceFloats(m: $0, n: $1, k: $2) },
+        biasActivationForward: { TrainyardKernelAVX512.biasActivationForward(rows: $0, cols: $1, x: $2, bias: $3, relu: $4) },
+        reluBackward: { TrainyardKernelAVX512.reluBackward(count: $0, dy: $1, y: $2) },
+        columnSums: { TrainyardKernelAVX512.columnSums(rows: $0, cols: $1, x: $2, out: $3, accumulate: $4) },
+        softmaxCrossEntropy: { TrainyardKernelAVX512.softmaxCrossEntropy(rows: $0, classes: $1, logits: $2, labels: $3, gradient: $4) },
+        sgd: { TrainyardKernelAVX512.sgdUpdate(count: $0, params: $1, gradients: $2, learningRate: $3) },
+        momentum: { TrainyardKernelAVX512.momentumUpdate(count: $0, params: $1, velocity: $2, gradients: $3, learningRate: $4, momentum: $5, nesterov: $6) },
+        adam: { TrainyardKernelAVX512.adamUpdate(count: $0, params: $1, m: $2, v: $3, gradients: $4, learningRate: $5, beta1: $6, beta2: $7, epsilon: $8, step: $9) }
+    )
+
+    /// The builds this machine can run: the AVX2 one only on a CPU that has AVX2 and FMA, the
+    /// AVX-512 one only on a CPU (and OS) with AVX-512 (on other architectures the AVX2 module is
+    /// just the FMA build of the same sources and always runs; the AVX-512 module is a plain copy
+    /// that is never chosen).
     static var runnable: [Backend] {
         #if arch(x86_64)
-        return KernelBackend.cpuSupportsAVX2FMA ? [portable, avx2] : [portable]
+        var builds = [portable]
+        if KernelBackend.cpuSupportsAVX2FMA { builds.append(avx2) }
+        if KernelBackend.cpuSupportsAVX512 { builds.append(avx512) }
+        return builds
         #else
         return [portable, avx2]
         #endif

@@ -6,6 +6,15 @@
 /// 1 when this CPU executes AVX2 and FMA instructions (and the OS saves YMM state), else 0.
 int ty_cpu_has_avx2_fma(void);
 
+/// 1 when this CPU executes the AVX-512 build of the kernel (`-target-cpu skylake-avx512`):
+/// AVX512F, DQ, CD, BW and VL with AVX2, FMA, BMI1 and BMI2 (CPUID leaves 1 and 7), and the OS
+/// saves the opmask and all 32 zmm registers (XGETBV: XCR0 bits 1, 2, 5, 6 and 7). Else 0.
+int ty_cpu_has_avx512(void);
+
+/// Writes `message` to standard error and exits with `code` (the kernel's refusal of a forced
+/// build this CPU cannot run: a clear error instead of an illegal instruction).
+void ty_exit_with_message(const char *message, int code) __attribute__((noreturn));
+
 /// Asks the kernel to send `signal` to this process when its parent dies (Linux); returns 0 on
 /// success, -1 where unsupported.
 int ty_set_parent_death_signal(int signal);

@@ -1,0 +1,1 @@
+../TrainyardKernelPortable/Gemm.swift
