@@ -15,7 +15,7 @@ enum BenchCommand {
         usage: "trainyard bench SUITE [OPTIONS]",
         summary: "Measures Trainyard against references taken in the same run, so the figures are ratios that survive a busy machine.",
         subcommands: [
-            .init(words: ["kernel"], usage: "trainyard bench kernel [--json] [--repeat N] [--min-time S] [--no-reference] [--no-tensorflow] [--python PATH]",
+            .init(words: ["kernel"], usage: "trainyard bench kernel [--json] [--repeat N] [--min-time S] [--no-reference] [--no-tensorflow] [--cpu-time] [--python PATH]",
                   summary: "Measures the training kernel: GEMM GFLOP/s and MLP examples/s, against numpy (single-threaded OpenBLAS) and TensorFlow (one thread, same MLP) in the same run when they are installed.\n\nGEMM shapes (M×K×N): 128x784x256, 256x784x512, 512x512x512, as nn (A·B), nt (A·Bᵀ) and tn (Aᵀ·B).\nMLP: 784-256-128-10, ReLU, softmax cross-entropy, batch 128, one thread: forward, backward and an SGD update.\nTRAINYARD_KERNEL=portable|avx2|avx512 forces a kernel build (Docs/kernel.md).",
                   options: options),
             .init(words: ["cluster"], usage: "trainyard bench cluster [--json] [--workers N] [--ps M] [--hidden A,B,…] [--batch B] [--steps S] [--reference-seconds S] [--job-dir DIR] [-- TRAIN-OPTIONS]",
@@ -32,6 +32,7 @@ enum BenchCommand {
         ("--min-time S", "seconds each repeat runs at least (default 0.05, so ≥ 0.5 s per case; the MLP runs 3× longer)"),
         ("--no-reference", "skip the numpy and TensorFlow references"),
         ("--no-tensorflow", "skip the TensorFlow MLP reference (it takes a few seconds to import)"),
+        ("--cpu-time", "time every side by its own process CPU time instead of the wall clock, so waiting for a core on a loaded machine is not counted"),
         ("--python PATH", "the Python that runs the references (default: python3 on PATH)"),
     ]
 
@@ -115,6 +116,7 @@ enum BenchCommand {
         let minTime = try args.double("--min-time", in: 0.001...60) ?? 0.05
         let noReference = try args.flag("--no-reference")
         let noTensorFlow = try args.flag("--no-tensorflow")
+        let cpuTime = try args.flag("--cpu-time")
         let python = try args.value("--python")
         guard let what = args.positional() else {
             throw UsageError("bench needs a suite: `trainyard bench kernel`, `trainyard bench cluster` or `trainyard bench transport`")
@@ -139,7 +141,7 @@ enum BenchCommand {
         defer { reference?.close() }
 
         if !json {
-            print("trainyard kernel benchmark: kernel \(KernelBackend.active.rawValue), 1 thread, \(repeats) repeats of ≥ \(minTime) s, best (median)")
+            print("trainyard kernel benchmark: kernel \(KernelBackend.active.rawValue), 1 thread, \(repeats) repeats of ≥ \(minTime) s \(cpuTime ? "of process CPU time" : "wall"), best (median)")
             print("reference: " + (reference == nil && !noReference ? "absent: " : "") + referenceNote)
             print("")
             print("GEMM  M×K×N         orient   GFLOP/s best (median)    numpy best (median)    ours/numpy")
@@ -161,9 +163,9 @@ enum BenchCommand {
                     }
                 }
                 for _ in 0..<repeats {
-                    ourTimes.append(KernelBench.timePerCall(minTime: minTime, ours.call))
+                    ourTimes.append(KernelBench.timePerCall(minTime: minTime, cpu: cpuTime, ours.call))
                     if useReference, let r = reference {
-                        do { theirTimes.append(try r.timePerCall(minTime: minTime)) } catch let e as RuntimeFailure {
+                        do { theirTimes.append(try r.timePerCall(minTime: minTime, cpu: cpuTime)) } catch let e as RuntimeFailure {
                             referenceError = e.message
                             useReference = false
                         }
@@ -224,9 +226,9 @@ enum BenchCommand {
         var mlpTimes: [Double] = []
         var tensorFlowTimes: [Double] = []
         for _ in 0..<repeats {
-            mlpTimes.append(KernelBench.timePerCall(minTime: minTime * 3, mlp.step))
+            mlpTimes.append(KernelBench.timePerCall(minTime: minTime * 3, cpu: cpuTime, mlp.step))
             if let t = tensorFlow {
-                do { tensorFlowTimes.append(try t.timePerStep(minTime: minTime * 3)) } catch let e as RuntimeFailure {
+                do { tensorFlowTimes.append(try t.timePerStep(minTime: minTime * 3, cpu: cpuTime)) } catch let e as RuntimeFailure {
                     tensorFlowNote = "failed: " + e.message
                     t.close()
                     tensorFlow = nil
@@ -267,6 +269,7 @@ enum BenchCommand {
             let doc: JSONValue = .object([
                 ("kernel", .string(KernelBackend.active.rawValue)), ("threads", .number(1)),
                 ("repeats", .number(Double(repeats))), ("min_time_seconds", .number(minTime)),
+                ("clock", .string(cpuTime ? "process-cpu" : "wall")),
                 ("reference", reference.map { r in .object([("name", .string("numpy")), ("version", .string(r.numpyVersion)),
                                                              ("blas", .string(r.blas)), ("threads", .number(1))]) }
                     ?? .object([("name", .string("numpy")), ("absent", .string(referenceNote))])),

@@ -8,17 +8,26 @@ import TrainyardKernel
 public enum KernelBench {
     // MARK: - Timing
 
-    public static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+    /// Seconds on the wall clock, or (`cpu`) of this process's CPU time: the time it actually ran,
+    /// leaving out the time other load kept it waiting for a core.
+    public static func now(cpu: Bool = false) -> Double {
+        if cpu {
+            var ts = timespec()
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+            return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+        }
+        return Double(DispatchTime.now().uptimeNanoseconds) * 1e-9
+    }
 
-    /// Seconds per call of `body`, calling it until `minTime` has passed.
-    public static func timePerCall(minTime: Double, _ body: () -> Void) -> Double {
+    /// Seconds per call of `body`, calling it until `minTime` has passed (on the chosen clock).
+    public static func timePerCall(minTime: Double, cpu: Bool = false, _ body: () -> Void) -> Double {
         var calls = 0
-        let start = now()
+        let start = now(cpu: cpu)
         var elapsed = 0.0
         repeat {
             body()
             calls += 1
-            elapsed = now() - start
+            elapsed = now(cpu: cpu) - start
         } while elapsed < minTime
         return elapsed / Double(calls)
     }
@@ -170,9 +179,10 @@ public enum KernelBench {
             return r
         }
 
-        /// `time S`: seconds per call of the case set up last, calling it for at least S seconds.
-        public func timePerCall(minTime: Double) throws -> Double {
-            let r = try command("time \(minTime)")
+        /// `time S [cpu]`: seconds per call of the case set up last, calling it for at least S
+        /// seconds of wall time or (`cpu`) of the child's CPU time (`time.process_time`).
+        public func timePerCall(minTime: Double, cpu: Bool = false) throws -> Double {
+            let r = try command("time \(minTime)" + (cpu ? " cpu" : ""))
             guard let s = r["seconds_per_call"]?.doubleValue, s > 0 else { throw RuntimeFailure("\(name) gave no timing") }
             return s
         }
@@ -199,14 +209,16 @@ public enum KernelBench {
 
     /// The `time S` loop both reference scripts share: calls `f` until S seconds have passed.
     static let timeLoop = #"""
-    def time_loop(f, t_min):
+    def time_loop(f, t_min, clock=time.perf_counter):
         calls = 0
-        start = time.perf_counter()
+        start = clock()
         while True:
             f(); calls += 1
-            elapsed = time.perf_counter() - start
+            elapsed = clock() - start
             if elapsed >= t_min:
                 return elapsed / calls
+    def clock_of(w):
+        return time.process_time if len(w) > 2 and w[2] == "cpu" else time.perf_counter
     """#
 
     /// numpy (single-threaded OpenBLAS) running `np.matmul` on the GEMM cases.
@@ -253,7 +265,7 @@ public enum KernelBench {
                 time_loop(f, 0.05)
                 print(json.dumps({"ok": True}))
             elif w[0] == "time":
-                print(json.dumps({"seconds_per_call": time_loop(f, float(w[1]))}))
+                print(json.dumps({"seconds_per_call": time_loop(f, float(w[1]), clock_of(w))}))
             else:
                 print(json.dumps({"error": "unknown command " + w[0]}))
         except Exception as e:
@@ -271,7 +283,7 @@ public enum KernelBench {
             _ = try child.command("case \(orientation) \(m) \(k) \(n)")
         }
 
-        public func timePerCall(minTime: Double) throws -> Double { try child.timePerCall(minTime: minTime) }
+        public func timePerCall(minTime: Double, cpu: Bool = false) throws -> Double { try child.timePerCall(minTime: minTime, cpu: cpu) }
 
         public func close() { child.close() }
     }
@@ -333,7 +345,7 @@ public enum KernelBench {
                 time_loop(f, 0.3)
                 print(json.dumps({"ok": True, "loss": float(step(xs[0], ys[0]))}))
             elif w[0] == "time":
-                print(json.dumps({"seconds_per_call": time_loop(f, float(w[1]))}))
+                print(json.dumps({"seconds_per_call": time_loop(f, float(w[1]), clock_of(w))}))
             else:
                 print(json.dumps({"error": "unknown command " + w[0]}))
         except Exception as e:
@@ -353,7 +365,7 @@ public enum KernelBench {
         }
 
         /// Seconds per training step (one batch).
-        public func timePerStep(minTime: Double) throws -> Double { try child.timePerCall(minTime: minTime) }
+        public func timePerStep(minTime: Double, cpu: Bool = false) throws -> Double { try child.timePerCall(minTime: minTime, cpu: cpu) }
 
         public func close() { child.close() }
     }
