@@ -78,7 +78,7 @@ public final class TrainerRole {
         batchLabels = [Int32](repeating: 0, count: settings.batchSize)
 
         shards = try ShardSet(cluster: cluster, model: architecture, hello: Hello(token: context.token, task: context.task),
-                              optimizer: settings.optimizerConfig, shaper: context.shaper)
+                              optimizer: settings.optimizerConfig, shaper: context.shaper, localName: context.localName(for:))
         machine = TrainerMachine(.init(
             isChief: isChief, maxSteps: Int64(settings.maxSteps), checkpointEvery: Int64(settings.checkpointEvery),
             evalEvery: Int64(settings.evalEvery), backoff: Backoff(initial: 0.05, maximum: 1.0),
@@ -92,7 +92,7 @@ public final class TrainerRole {
         self.shared = shared
         let controlLogic = TaskControl(token: context.token, members: context.members)
         let log = context.log
-        let control = FrameServer(listener: context.listener, shaper: context.shaper, limits: context.wireLimits, log: { log($0) }) { connection in
+        let control = FrameServer(listener: context.listener, localListener: context.localListener, shaper: context.shaper, limits: context.wireLimits, log: { log($0) }) { connection in
             var peer = TaskControl.Peer()
             while let frame = connection.receiveRequest(authenticatedLimit: { TaskControl.payloadLimit }) {
                 let status = shared.published.withLock { $0 }
@@ -470,7 +470,8 @@ public final class TrainerRole {
     private func shutDownCluster() {
         let hello = Hello(token: context.token, task: context.task)
         for (i, address) in context.config.cluster.addresses(of: .worker).enumerated() {
-            let client = PeerClient(server: .worker(i), address: address, hello: hello, shaper: context.shaper)
+            let client = PeerClient(server: .worker(i), address: address, hello: hello, shaper: context.shaper,
+                                    localName: context.localName(for: .worker(i)))
             _ = try? client.call(.shutdown(reason: "the job finished"), timeout: 2)
             client.disconnect()
         }
