@@ -1,6 +1,9 @@
 #define _GNU_SOURCE
 #include "CTrainyardSupport.h"
 #include <fcntl.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -125,6 +128,16 @@ int ty_abstract_unix_address(struct sockaddr_storage *storage, const char *name)
     return (int)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
 #else
     (void)storage; (void)name;
+    return -1;
+#endif
+}
+
+int ty_keep_freed_memory(void) {
+#if defined(__GLIBC__)
+    int threshold = mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    int trim = mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+    return threshold == 1 && trim == 1 ? 0 : -1;
+#else
     return -1;
 #endif
 }

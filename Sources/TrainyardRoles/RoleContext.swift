@@ -147,6 +147,7 @@ public struct RoleLog: Sendable {
 public enum RoleMain {
     public static func run(accepting: Set<TaskType>, _ body: (RoleContext) throws -> ExitCode) -> Never {
         Signals.install()
+        Posix.keepFreedMemory()
         let code: ExitCode
         do {
             let context = try RoleContext.load(arguments: Array(CommandLine.arguments.dropFirst()), accepting: accepting)

@@ -83,7 +83,11 @@ public final class TrainerRole {
             isChief: isChief, maxSteps: Int64(settings.maxSteps), checkpointEvery: Int64(settings.checkpointEvery),
             evalEvery: Int64(settings.evalEvery), backoff: Backoff(initial: 0.05, maximum: 1.0),
             peerTimeout: max(settings.startupTimeout, settings.rpcTimeout * 3),
-            finalPullWindow: max(settings.rpcTimeout * 3, 10), finalPullSettle: 2, finalPullBackoff: Backoff(), finalPullPoll: 0.005,
+            finalPullWindow: max(settings.rpcTimeout * 3, 10),
+            // Long enough for a last push from a trainer the machine has descheduled (on a busy
+            // machine two seconds was not: a ps was left one update short); a live cluster's
+            // last pushes arrive in milliseconds, so this is only waited out when a trainer died mid-push.
+            finalPullSettle: max(settings.rpcTimeout, 10), finalPullBackoff: Backoff(), finalPullPoll: 0.005,
             allowDivergence: settings.allowDivergence))
         metrics = MetricsLog(jobDirectory: context.jobDirectory)
         store = CheckpointStore(jobDirectory: context.jobDirectory)
