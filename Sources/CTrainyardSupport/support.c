@@ -1,10 +1,15 @@
 #define _GNU_SOURCE
 #include "CTrainyardSupport.h"
 #include <fcntl.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <stddef.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
 #include <signal.h>
@@ -107,6 +112,32 @@ int ty_set_timer_slack(unsigned long nanoseconds) {
     return prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0);
 #else
     (void)nanoseconds;
+    return -1;
+#endif
+}
+
+int ty_abstract_unix_address(struct sockaddr_storage *storage, const char *name) {
+#if defined(__linux__)
+    size_t n = strlen(name);
+    struct sockaddr_un *un = (struct sockaddr_un *)storage;
+    if (n == 0 || n + 1 > sizeof(un->sun_path)) return -1;
+    memset(storage, 0, sizeof(*storage));
+    un->sun_family = AF_UNIX;
+    un->sun_path[0] = 0;
+    memcpy(un->sun_path + 1, name, n);
+    return (int)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+#else
+    (void)storage; (void)name;
+    return -1;
+#endif
+}
+
+int ty_keep_freed_memory(void) {
+#if defined(__GLIBC__)
+    int threshold = mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    int trim = mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+    return threshold == 1 && trim == 1 ? 0 : -1;
+#else
     return -1;
 #endif
 }

@@ -21,8 +21,8 @@ enum BenchCommand {
             .init(words: ["cluster"], usage: "trainyard bench cluster [--json] [--workers N] [--ps M] [--hidden A,B,…] [--batch B] [--steps S] [--reference-seconds S] [--job-dir DIR] [-- TRAIN-OPTIONS]",
                   summary: "Runs one real training job (chief, workers and ps as processes; MLP 784-256-128-10, batch 128, SGD, chief + 2 workers + 2 ps by default) and reports its steady-state examples/s (from 20% of the steps on), launch to its first finished step, the compute bound (cores × this build's one-thread MLP training rate on the same model and batch, measured in this run before and after the job) and the fraction of it reached, and where each task's time went from the tasks' own counters (compute, pull, push; encoding, decoding, sending, receiving; the ps's lock waits and updates). Options after -- go to the job as `trainyard train` takes them (--learning-rate 0.05, say).",
                   options: clusterOptions),
-            .init(words: ["transport"], usage: "trainyard bench transport [--json] [--sizes MB,…] [--repeat N] [--min-time S] [--no-iperf]",
-                  summary: "Pulls and pushes one shard (1, 4 and 16 MB by default) between this process, as the chief, and a real trainyard-ps over the wire (hello with HMAC challenge-response, frames, limits), against a plain socket copy loop of the same bytes between this process and a child in the same run, and iperf3 over loopback when it is on PATH. Reports MB/s and the ratio wire/copy.",
+            .init(words: ["transport"], usage: "trainyard bench transport [--json] [--sizes MB,…] [--transport tcp|local|both] [--repeat N] [--min-time S] [--no-iperf]",
+                  summary: "Pulls and pushes one shard (1, 4 and 16 MB by default) between this process, as the chief, and a real trainyard-ps over the wire (hello with HMAC challenge-response, frames, limits), against a plain socket copy loop of the same bytes between this process and a child in the same run, and iperf3 over loopback when it is on PATH; over TCP loopback and over the same-host fast path (Unix-domain sockets, as the launcher sets them up), each wire against the copy loop over the same kind of socket. Reports MB/s and the ratio wire/copy.",
                   options: transportOptions),
         ])
 
@@ -50,6 +50,7 @@ enum BenchCommand {
     static let transportOptions: [(String, String)] = [
         ("--json", "print one JSON document instead of the table"),
         ("--sizes MB,…", "shard sizes in MB (10⁶ bytes; default 1,4,16)"),
+        ("--transport tcp|local|both", "TCP loopback, the same-host Unix-domain sockets, or both (default both)"),
         ("--repeat N", "timed repeats per case; the best and the median are reported (default 5)"),
         ("--min-time S", "seconds each repeat runs at least (default 0.2)"),
         ("--no-iperf", "skip iperf3 even when it is on PATH"),
@@ -99,6 +100,13 @@ enum BenchCommand {
                 throw UsageError("--sizes takes shard sizes in MB from 1 to 256, separated by commas (1,4,16), not \"\(sizes)\"")
             }
             c.sizesMB = parsed.map { $0! }
+        }
+        if let transport = try args.value("--transport") {
+            switch transport {
+            case "tcp", "local": c.transports = [transport]
+            case "both": c.transports = ["tcp", "local"]
+            default: throw UsageError("--transport takes tcp, local or both, not \"\(transport)\"")
+            }
         }
         c.repeats = try args.int("--repeat", in: 1...1000) ?? c.repeats
         c.minTime = try args.double("--min-time", in: 0.001...60) ?? c.minTime

@@ -194,6 +194,12 @@ public enum ClusterBench {
         lines.append("trainyard cluster benchmark: MLP \(model), batch \(c.batch), SGD, chief + \(c.workers) workers + \(c.parameterServers) ps, \(c.steps) steps"
                      + (c.extraArguments.isEmpty ? "" : " (" + c.extraArguments.joined(separator: " ") + ")"))
         lines.append("job \(r.status) in \(String(format: "%.1f", r.wallSeconds)) s: \(r.reason)")
+        let psConnections = r.profiles.reduce((tcp: 0, local: 0)) { sum, p in
+            (sum.tcp + (p.record["connections_tcp"]?.intValue ?? 0), sum.local + (p.record["connections_local"]?.intValue ?? 0))
+        }
+        if psConnections.tcp + psConnections.local > 0 {
+            lines.append("connections the ps accepted: \(psConnections.local) over the same-host Unix-domain sockets, \(psConnections.tcp) over TCP")
+        }
         lines.append("")
         lines.append(String(format: "compute bound      %8.0f examples/s  (%d cores × %.0f one-thread, kernel %@, this run)",
                             r.computeBound, r.cores, r.oneThreadExamplesPerSecond, KernelBackend.active.rawValue))

@@ -65,6 +65,9 @@ public final class Launcher {
     public let program: TaskProgram
     public let token: String
     private var listeners: [TaskID: Socket] = [:]
+    /// Each task's Unix-domain twin of its listener (the same-host fast path), and their names' prefix.
+    private var localListeners: [TaskID: Socket] = [:]
+    private var localSocketPrefix: String?
     public private(set) var cluster = ClusterSpec()
     private var pids: [TaskID: Int32] = [:]
     private var machine: SupervisorMachine
@@ -196,6 +199,8 @@ public final class Launcher {
         progress.finish()
         for socket in listeners.values { socket.close() }
         listeners = [:]
+        for socket in localListeners.values { socket.close() }
+        localListeners = [:]
 
         let summary = JobSummary(
             outcome: outcome!, topology: settings.topology, records: MetricsLog(jobDirectory: jobDirectory).records(from: metricsOffset),
@@ -268,6 +273,23 @@ public final class Launcher {
             }
         }
         cluster = settings.topology.clusterSpec(addresses: addresses)
+        if case .builtIn = program, settings.localSockets {
+            // The same-host fast path: every task also listens on a Unix-domain socket in the
+            // abstract namespace (no file to leave behind), named from this launcher's pid and a
+            // random suffix; peers connect there first. TF_CONFIG keeps the TCP addresses.
+            var generator = SystemRandomNumberGenerator()
+            let prefix = "trainyard-\(Posix.getpid())-" + String(generator.next() as UInt64, radix: 16)
+            do {
+                for task in settings.topology.tasks {
+                    localListeners[task] = try Socket.listenLocal(name: RoleEnvironment.localSocketName(prefix: prefix, task: task))
+                }
+                localSocketPrefix = prefix
+            } catch {
+                // Not fatal: the tasks talk over TCP as they would on separate hosts.
+                for socket in localListeners.values { socket.close() }
+                localListeners = [:]
+            }
+        }
         if case .external = program {
             // A user's program binds its own port: hand over the number, not the socket.
             for socket in listeners.values { socket.close() }
@@ -341,6 +363,15 @@ public final class Launcher {
         environment[RoleEnvironment.tfConfig] = tfConfig(for: task).serialized()
         environment[RoleEnvironment.token] = token
         environment[RoleEnvironment.listenFD] = "3"
+        var inherited = [listener.fd]
+        if let prefix = localSocketPrefix, let local = localListeners[task] {
+            environment[RoleEnvironment.localListenFD] = "4"
+            environment[RoleEnvironment.localSockets] = prefix
+            inherited.append(local.fd)
+        } else {
+            environment[RoleEnvironment.localListenFD] = nil
+            environment[RoleEnvironment.localSockets] = nil
+        }
         environment[RoleEnvironment.parentPID] = String(Posix.getpid())
         environment[RoleEnvironment.faultFile] = faultFilePath(task)
         if let bandwidth = bandwidths[task] { environment[RoleEnvironment.bandwidth] = String(bandwidth) } else { environment[RoleEnvironment.bandwidth] = nil }
@@ -349,7 +380,7 @@ public final class Launcher {
             arguments: ["--job-dir", jobDirectory] + settings.training.roleArguments,
             environment: environment,
             outputPath: logDirectory + "/\(task).log",
-            inherited: [listener.fd])
+            inherited: inherited)
         let pid = try processes.spawn(request)
         pids[task] = pid
         _ = machine.handle(.started(task))

@@ -12,16 +12,23 @@ import TrainyardPlatform
 /// gradients and the ps's short reply (the ps checks them and applies SGD in between, as in a
 /// job). The socket-copy pull is a 16-byte request and N bytes back; its push is N bytes and 8
 /// back. Wire and copy repeats alternate, so load from other processes hits both alike.
+///
+/// Both are measured over TCP loopback and over the same-host fast path (Unix-domain sockets in
+/// the abstract namespace, as the launcher sets them up), each wire against the copy loop over
+/// the same kind of socket.
 public enum TransportBench {
     public struct Configuration: Sendable {
         public var sizesMB: [Int] = [1, 4, 16]
         public var repeats = 5
         public var minTime = 0.2
         public var iperf = true
+        /// `tcp` and/or `local` (Unix-domain sockets, the launcher's same-host fast path).
+        public var transports = ["tcp", "local"]
         public init() {}
     }
 
     public struct Row: Sendable {
+        public var transport = "tcp"
         public var megabytes: Int
         public var direction: String
         /// MB/s (10⁶ bytes of payload per second), best of the repeats, and the median.
@@ -45,8 +52,8 @@ public enum TransportBench {
         /// iperf3's loopback bulk rate in MB/s, or why there is none.
         public var iperf: Double?
         public var iperfNote: String
-        /// Each size's ps's own profile record (where its time went over both directions).
-        public var psProfiles: [(Int, JSONValue)] = []
+        /// Each transport and size's ps's own profile record (where its time went over both directions).
+        public var psProfiles: [(String, Int, JSONValue)] = []
     }
 
     /// A child process of the benchmark, always reaped.
@@ -72,10 +79,23 @@ public enum TransportBench {
         }
     }
 
-    /// A real `trainyard-ps` on a loopback port of its own, and this process's client to it as the chief.
-    static func startParameterServer(jobDirectory: String) throws -> (Child, PeerClient) {
+    /// A Unix-domain listener on a fresh abstract name (the launcher's same-host fast path).
+    static func localListener(_ name: String) throws -> Socket {
+        do { return try Socket.listenLocal(name: name) } catch {
+            throw RuntimeFailure("cannot listen on the local socket @\(name): \(error)", exitCode: .systemError)
+        }
+    }
+
+    static func freshLocalPrefix() -> String { "trainyard-bench-\(Posix.getpid())-\(UInt32.random(in: 0...UInt32.max))" }
+
+    /// A real `trainyard-ps` on a loopback port of its own (and, with `local`, a Unix-domain socket
+    /// as the launcher gives it), and this process's client to it as the chief.
+    static func startParameterServer(jobDirectory: String, local: Bool) throws -> (Child, PeerClient) {
         let token = Launcher.makeToken()
         let psListener = try loopback()
+        let prefix = freshLocalPrefix()
+        let psLocal = local ? try localListener(RoleEnvironment.localSocketName(prefix: prefix, task: .ps(0))) : nil
+        defer { psLocal?.close() }
         let chiefPlaceholder = try loopback()  // the chief's TF_CONFIG address (nothing connects to it)
         defer { psListener.close(); chiefPlaceholder.close() }
         let cluster = ClusterSpec([.chief: [chiefPlaceholder.localAddress], .ps: [psListener.localAddress]])
@@ -86,31 +106,56 @@ public enum TransportBench {
         environment[RoleEnvironment.parentPID] = String(Posix.getpid())
         environment[RoleEnvironment.faultFile] = nil
         environment[RoleEnvironment.bandwidth] = nil
+        environment[RoleEnvironment.localListenFD] = local ? "4" : nil
+        environment[RoleEnvironment.localSockets] = local ? prefix : nil
         guard let psPath = Executables.role(.ps), Posix.isExecutable(psPath) else {
             throw RuntimeFailure("trainyard-ps is not beside trainyard (\(Executables.binDirectory)): build every product (swift build -c release)", exitCode: .systemError)
         }
         let ps = try Child(SpawnRequest(executable: psPath, arguments: ["--optimizer", "sgd", "--learning-rate", "0.000001", "--job-dir", jobDirectory],
-                                        environment: environment, outputPath: "/dev/null", inherited: [psListener.fd]))
-        return (ps, PeerClient(server: .ps(0), address: psListener.localAddress, hello: Hello(token: token, task: .chief(0))))
+                                        environment: environment, outputPath: "/dev/null",
+                                        inherited: [psListener.fd] + (psLocal.map { [$0.fd] } ?? [])))
+        return (ps, PeerClient(server: .ps(0), address: psListener.localAddress, hello: Hello(token: token, task: .chief(0)),
+                               localName: local ? RoleEnvironment.localSocketName(prefix: prefix, task: .ps(0)) : nil))
     }
 
     public static func run(_ c: Configuration, note: (String) -> Void = { _ in }) throws -> Result {
-        let echoListener = try loopback()
+        Posix.keepFreedMemory()  // as a role process does: this process plays the chief
+        var rows: [Row] = []
+        var psProfiles: [(String, Int, JSONValue)] = []
+        for transport in c.transports {
+            let local = transport == "local"
+            try run(c, local: local, rows: &rows, psProfiles: &psProfiles, note: note)
+        }
+        var iperf: Double?
+        var iperfNote = "skipped (--no-iperf)"
+        if c.iperf {
+            (iperf, iperfNote) = runIperf()
+        }
+        return Result(configuration: c, rows: rows, iperf: iperf, iperfNote: iperfNote, psProfiles: psProfiles)
+    }
+
+    /// Every size over one kind of socket: TCP loopback, or (`local`) Unix-domain sockets.
+    static func run(_ c: Configuration, local: Bool, rows: inout [Row], psProfiles: inout [(String, Int, JSONValue)], note: (String) -> Void) throws {
+        let transport = local ? "local" : "tcp"
+        let echoName = freshLocalPrefix() + "/echo"
+        let echoListener = local ? try localListener(echoName) : try loopback()
         var echoEnvironment = ProcessInfo.processInfo.environment
         echoEnvironment[RoleEnvironment.parentPID] = String(Posix.getpid())
         let echo = try Child(SpawnRequest(executable: Executables.current, arguments: ["_bench-echo"], environment: echoEnvironment,
                                           outputPath: "/dev/null", inherited: [echoListener.fd]))
         defer { echo.stop() }
         let echoAddress = echoListener.localAddress
-        echoListener.close()
         let copy: Socket
-        do { copy = try Socket.connect(to: echoAddress, deadline: .after(seconds: 10)) } catch {
+        do {
+            copy = local ? try Socket.connectLocal(name: echoName, deadline: .after(seconds: 10))
+                         : try Socket.connect(to: echoAddress, deadline: .after(seconds: 10))
+        } catch {
+            echoListener.close()
             throw RuntimeFailure("cannot reach the copy-loop child: \(error)", exitCode: .systemError)
         }
+        echoListener.close()
         defer { copy.close() }
 
-        var rows: [Row] = []
-        var psProfiles: [(Int, JSONValue)] = []
         for mb in c.sizesMB {
             let bytes = mb * 1_000_000
             let floats = bytes / 4
@@ -118,7 +163,9 @@ public enum TransportBench {
             // own for its profile record.
             let psDirectory = NSTemporaryDirectory() + "trainyard-bench-transport-\(UInt32.random(in: 0...UInt32.max))"
             defer { Files.remove(psDirectory) }
-            let (ps, client) = try startParameterServer(jobDirectory: psDirectory)
+            // Made here, not left to the ps: its metrics go to a folder that must exist.
+            try Files.createDirectory(psDirectory)
+            let (ps, client) = try startParameterServer(jobDirectory: psDirectory, local: local)
             var running = true
             func stopParameterServer() {
                 guard running else { return }
@@ -134,6 +181,9 @@ public enum TransportBench {
                                                            values: [Float](repeating: 0.5, count: floats))), timeout: 30)
             } catch {
                 throw RuntimeFailure("the ps refused initialize: \(error)", exitCode: .systemError)
+            }
+            guard client.isLocal == local else {
+                throw RuntimeFailure("the \(transport) run reached the ps over \(client.isLocal ? "a local socket" : "TCP")", exitCode: .systemError)
             }
             let gradients = [Float](repeating: 0.001, count: floats)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)
@@ -165,7 +215,7 @@ public enum TransportBench {
             }
             for (direction, wire, plain) in [("pull", wirePull, { copyRound(send: 0, receive: bytes) }),
                                              ("push", wirePush, { copyRound(send: bytes, receive: 8) })] as [(String, () -> Void, () -> Void)] {
-                note("\(mb) MB \(direction)… ")
+                note("\(transport) \(mb) MB \(direction)… ")
                 _ = KernelBench.timePerCall(minTime: c.minTime / 2, wire)
                 _ = KernelBench.timePerCall(minTime: c.minTime / 2, plain)
                 var wireTimes: [Double] = [], copyTimes: [Double] = []
@@ -175,27 +225,20 @@ public enum TransportBench {
                     if let failure { throw RuntimeFailure("\(mb) MB \(direction): \(failure)", exitCode: .systemError) }
                 }
                 let mbs = { (t: Double) in Double(bytes) / t / 1e6 }
-                rows.append(Row(megabytes: mb, direction: direction,
+                rows.append(Row(transport: transport, megabytes: mb, direction: direction,
                                 wire: mbs(wireTimes.min()!), wireMedian: mbs(KernelBench.median(wireTimes)),
                                 copy: mbs(copyTimes.min()!), copyMedian: mbs(KernelBench.median(copyTimes))))
             }
             stopParameterServer()
             let profile = MetricsLog(jobDirectory: psDirectory).records().last { $0["kind"] == "profile" }
-            psProfiles.append((mb, profile ?? .null))
+            psProfiles.append((transport, mb, profile ?? .null))
             if let p = profile, let update = p["update_seconds"]?.doubleValue, let n = p["updates"]?.doubleValue, n > 0,
-               let i = rows.lastIndex(where: { $0.megabytes == mb && $0.direction == "push" }) {
+               let i = rows.lastIndex(where: { $0.transport == transport && $0.megabytes == mb && $0.direction == "push" }) {
                 rows[i].updateSeconds = update / n
             }
         }
         var header = [UInt64(0), UInt64(0)]
         try? header.withUnsafeMutableBytes { try copy.write(UnsafeRawBufferPointer($0), until: .after(seconds: 2)) }
-
-        var iperf: Double?
-        var iperfNote = "skipped (--no-iperf)"
-        if c.iperf {
-            (iperf, iperfNote) = runIperf()
-        }
-        return Result(configuration: c, rows: rows, iperf: iperf, iperfNote: iperfNote, psProfiles: psProfiles)
     }
 
     /// iperf3 over loopback (a one-shot server and a 2-second client), when it is on PATH.
@@ -264,7 +307,7 @@ public enum TransportBench {
         return .object([
             ("repeats", .number(Double(r.configuration.repeats))), ("min_time_seconds", .number(r.configuration.minTime)),
             ("rows", .array(r.rows.map { row in .object([
-                ("megabytes", .number(Double(row.megabytes))), ("direction", .string(row.direction)),
+                ("transport", .string(row.transport)), ("megabytes", .number(Double(row.megabytes))), ("direction", .string(row.direction)),
                 ("wire_mb_per_sec", .number(row.wire.rounded())), ("wire_mb_per_sec_median", .number(row.wireMedian.rounded())),
                 ("socket_copy_mb_per_sec", .number(row.copy.rounded())), ("socket_copy_mb_per_sec_median", .number(row.copyMedian.rounded())),
                 ("ratio", round(row.ratio)), ("ratio_median", round(row.ratioMedian)),
@@ -274,26 +317,26 @@ public enum TransportBench {
             ]) })),
             ("iperf3_mb_per_sec", r.iperf.map { .number($0.rounded()) } ?? .null),
             ("iperf3", .string(r.iperfNote)),
-            ("ps_profiles", .array(r.psProfiles.map { mb, p in .object([("megabytes", .number(Double(mb))), ("profile", p)]) })),
+            ("ps_profiles", .array(r.psProfiles.map { t, mb, p in .object([("transport", .string(t)), ("megabytes", .number(Double(mb))), ("profile", p)]) })),
         ])
     }
 
     public static func table(_ r: Result) -> String {
-        var lines = ["trainyard transport benchmark: one shard between this process (chief) and a real trainyard-ps, against a plain socket copy loop between two processes, MB/s best (median) of \(r.configuration.repeats) repeats",
+        var lines = ["trainyard transport benchmark: one shard between this process (chief) and a real trainyard-ps, against a plain socket copy loop between two processes over the same kind of socket (tcp: loopback; local: Unix-domain, the launcher's same-host fast path), MB/s best (median) of \(r.configuration.repeats) repeats",
                      "",
-                     "  shard   op      wire                  socket copy           wire/copy"]
+                     "  socket  shard   op      wire                  socket copy           wire/copy"]
         for row in r.rows {
             func cell(_ a: Double, _ b: Double) -> String { String(format: "%.0f (%.0f)", a, b).padding(toLength: 22, withPad: " ", startingAt: 0) }
-            lines.append(String(format: "  %3d MB  %@   ", row.megabytes, row.direction) + cell(row.wire, row.wireMedian) + cell(row.copy, row.copyMedian)
+            lines.append("  " + row.transport.padding(toLength: 6, withPad: " ", startingAt: 0) + String(format: "  %3d MB  %@   ", row.megabytes, row.direction) + cell(row.wire, row.wireMedian) + cell(row.copy, row.copyMedian)
                          + String(format: "%.2f (%.2f)", row.ratio, row.ratioMedian)
                          + (row.wireNetOfUpdate.map { String(format: "   without the ps's update (%.2f ms): %.0f MB/s, %.2f", row.updateSeconds! * 1000, $0, $0 / row.copy) } ?? ""))
         }
         lines.append("")
         lines.append("each ps's CPU (seconds, its own counters, both directions): update = pushes under the lock, wire = encode + decode + send + receive + wait")
-        for (mb, p) in r.psProfiles {
+        for (t, mb, p) in r.psProfiles {
             func cpu(_ name: String) -> Double { p[name + "_cpu_seconds"]?.doubleValue ?? 0 }
             let wire = ["encode", "decode", "send", "receive", "wait_header"].reduce(0) { $0 + cpu($1) }
-            lines.append(String(format: "  %3d MB  cpu %.2f  update %.2f (%d updates)  wire %.2f  other requests %.2f", mb,
+            lines.append("  " + t.padding(toLength: 6, withPad: " ", startingAt: 0) + String(format: "  %3d MB  cpu %.2f  update %.2f (%d updates)  wire %.2f  other requests %.2f", mb,
                                 p["cpu_seconds"]?.doubleValue ?? 0, cpu("update"), p["updates"]?.intValue ?? 0, wire, cpu("handle")))
         }
         lines.append("")

@@ -10,6 +10,9 @@ import TrainyardCore
 /// `limits.maxConnections` open: a newcomer past that displaces the oldest connection that has not
 /// said hello, or is refused. Every refusal is logged (rate-limited) through `log`.
 /// `stop()` closes the listener and shuts down every open connection, which wakes their handlers.
+///
+/// A server may also listen on a Unix-domain socket (`localListener`: the same-host fast path the
+/// launcher sets up); its connections are served exactly as the TCP ones, under the same limits.
 public final class FrameServer: Sendable {
     private struct Entry: Sendable {
         var sequence: Int
@@ -17,6 +20,9 @@ public final class FrameServer: Sendable {
     }
 
     private let listener: Socket
+    private let localListener: Socket?
+    /// Connections accepted so far: over TCP, and over the local (Unix-domain) listener.
+    private let acceptedCounts = Mutex<(tcp: Int, local: Int)>((0, 0))
     private let handler: @Sendable (FrameConnection) -> Void
     private let open = Mutex<(next: Int, entries: [ObjectIdentifier: Entry])>((0, [:]))
     private let stopped = Atomic<Bool>(false)
@@ -26,9 +32,10 @@ public final class FrameServer: Sendable {
     public let shaper: NetworkShaper?
     public let limits: WireLimits
 
-    public init(listener: Socket, shaper: NetworkShaper? = nil, limits: WireLimits = WireLimits(),
+    public init(listener: Socket, localListener: Socket? = nil, shaper: NetworkShaper? = nil, limits: WireLimits = WireLimits(),
                 log: @escaping @Sendable (String) -> Void = { _ in }, handler: @escaping @Sendable (FrameConnection) -> Void) {
         self.listener = listener
+        self.localListener = localListener
         self.shaper = shaper
         self.limits = limits
         self.refusals = RefusalReporter(write: log)
@@ -38,10 +45,16 @@ public final class FrameServer: Sendable {
     public var address: HostPort { listener.localAddress }
 
     public func start(name: String) {
-        startThread(name: "\(name)-accept") { [self] in acceptLoop(name: name) }
+        startThread(name: "\(name)-accept") { [self] in acceptLoop(name: name, listener: listener) }
+        if let localListener {
+            startThread(name: "\(name)-accept-local") { [self] in acceptLoop(name: name, listener: localListener) }
+        }
     }
 
-    private func acceptLoop(name: String) {
+    /// How many connections were accepted so far over TCP and over the local listener.
+    public var accepted: (tcp: Int, local: Int) { acceptedCounts.withLock { $0 } }
+
+    private func acceptLoop(name: String, listener: Socket) {
         while !stopped.load(ordering: .acquiring) {
             let socket: Socket?
             do {
@@ -52,6 +65,7 @@ public final class FrameServer: Sendable {
                 continue
             }
             guard let socket else { continue }
+            acceptedCounts.withLock { if listener.isLocal { $0.local += 1 } else { $0.tcp += 1 } }
             let connection = FrameConnection(accepted: socket, shaper: shaper, limits: limits, refusals: refusals)
             let key = ObjectIdentifier(connection)
             var evictedAddress: HostPort?
@@ -98,6 +112,7 @@ public final class FrameServer: Sendable {
     public func stop() {
         stopped.store(true, ordering: .releasing)
         listener.shutdown()
+        localListener?.shutdown()
         let sockets = open.withLock { $0.entries.values.map(\.connection.socket) }
         for s in sockets { s.shutdown() }
     }

@@ -44,8 +44,15 @@ public final class PeerClient: @unchecked Sendable {
     private var connection: FrameConnection?
     private var nextRequestID: UInt32 = 1
 
-    public init(server: TaskID, address: HostPort, hello: Hello, shaper: NetworkShaper? = nil) {
+    /// The abstract name of the server's Unix-domain socket when it runs on this host under the same
+    /// launcher (`LocalSockets`): tried first, TCP at `address` when nothing answers there.
+    public let localName: String?
+    /// Whether the current connection is the local (Unix-domain) one.
+    public var isLocal: Bool { connection?.socket.isLocal ?? false }
+
+    public init(server: TaskID, address: HostPort, hello: Hello, shaper: NetworkShaper? = nil, localName: String? = nil) {
         self.shaper = shaper
+        self.localName = localName
         self.server = server
         self.address = address
         self.hello = hello
@@ -72,7 +79,12 @@ public final class PeerClient: @unchecked Sendable {
     public func connect(until deadline: Deadline) throws(RPCError) -> Status {
         if let connection, let lastStatus { _ = connection; return lastStatus }
         do {
-            let socket = try Socket.connect(to: address, deadline: deadline)
+            let socket: Socket
+            if let localName, let local = try? Socket.connectLocal(name: localName, deadline: deadline) {
+                socket = local
+            } else {
+                socket = try Socket.connect(to: address, deadline: deadline)
+            }
             let conn = FrameConnection(socket: socket, peer: server, shaper: shaper)
             connection = conn
         } catch {

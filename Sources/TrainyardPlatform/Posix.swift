@@ -99,6 +99,12 @@ public enum Posix {
 // the peer went away; …). `sockaddr` goes no further than `Socket`.
 
 extension Posix {
+    /// Large allocations from the C library's heap and freed memory kept for reuse (glibc's
+    /// mallopt; nothing elsewhere): a role allocates an array per message it receives, and fresh
+    /// pages for each cost a page fault per 4 KiB, which was a large part of the wire's CPU.
+    @discardableResult
+    public static func keepFreedMemory() -> Bool { ty_keep_freed_memory() == 0 }
+
     /// A new socket (close-on-exec).
     public static func socket(family: Int32, type: Int32) throws(SystemError) -> Int32 {
         try call("socket") { Glibc.socket(family, type | Int32(SOCK_CLOEXEC.rawValue), 0) }

@@ -32,6 +32,8 @@ public enum SocketError: TrainyardError, Equatable {
 
 /// A TCP socket that owns its descriptor: non-blocking underneath, with deadlines on every wait,
 /// TCP_NODELAY on every connection, writes that send everything and reads that read exactly.
+/// Or a Unix-domain stream socket in Linux's abstract namespace (`isLocal`): the same-host fast
+/// path, with the same reads, writes and deadlines (Docs/wire-protocol.md#same-host-connections).
 ///
 /// Not for concurrent use from several threads, except `shutdown()`, which may be called from any
 /// thread to wake a blocked reader. Every system call goes through `Posix` (EINTR retried there);
@@ -39,6 +41,8 @@ public enum SocketError: TrainyardError, Equatable {
 public final class Socket: @unchecked Sendable {
     public private(set) var fd: Int32
     private var closed = false
+    /// Whether this is a Unix-domain socket (a local listener or connection) rather than TCP.
+    public private(set) var isLocal = false
 
     private init(fd: Int32) { self.fd = fd }
 
@@ -49,6 +53,7 @@ public final class Socket: @unchecked Sendable {
         let s = Socket(fd: fd)
         try s.setNonBlocking()
         try? Posix.setCloseOnExec(fd)
+        if let storage = try? Posix.localAddress(fd), Int32(storage.ss_family) == AF_UNIX { s.isLocal = true }
         return s
     }
 
@@ -63,17 +68,22 @@ public final class Socket: @unchecked Sendable {
         }
     }
 
-    /// The address this socket is bound to.
+    /// The address this socket is bound to (`local:0` for a Unix-domain socket).
     public var localAddress: HostPort {
+        if isLocal { return Socket.localPeer }
         guard let storage = try? Posix.localAddress(fd) else { return Socket.hostPort(sockaddr_storage()) }
         return Socket.hostPort(storage)
     }
 
     /// The address of the peer at the other end of a connection (0.0.0.0:0 when unknown).
     public var remoteAddress: HostPort {
+        if isLocal { return Socket.localPeer }
         guard let storage = try? Posix.peerAddress(fd) else { return Socket.hostPort(sockaddr_storage()) }
         return Socket.hostPort(storage)
     }
+
+    /// What a Unix-domain socket gives as its address and its peer's, for logs.
+    static let localPeer = HostPort(host: "local", port: 0)
 
     static func hostPort(_ storage: sockaddr_storage) -> HostPort {
         let (host, port) = Posix.numericHostPort(storage)
@@ -137,6 +147,50 @@ public final class Socket: @unchecked Sendable {
         return s
     }
 
+    /// The abstract Unix-domain address `name` (Linux: no file is made, nothing to remove).
+    static func abstractAddress(_ name: String) throws(SocketError) -> (sockaddr_storage, socklen_t) {
+        var storage = sockaddr_storage()
+        let length = ty_abstract_unix_address(&storage, name)
+        guard length > 0 else { throw .resolve("local socket name \"\(name)\": empty, over 107 bytes, or no abstract Unix-domain sockets here") }
+        return (storage, socklen_t(length))
+    }
+
+    /// A Unix-domain socket listening on the abstract name `name`.
+    public static func listenLocal(name: String, backlog: Int32 = 128) throws(SocketError) -> Socket {
+        let (storage, length) = try abstractAddress(name)
+        let s = try make(family: AF_UNIX)
+        s.isLocal = true
+        do throws(SystemError) {
+            try Posix.bind(s.fd, to: storage, length: length, "local socket \(name)")
+            try Posix.listen(s.fd, backlog: backlog, "local socket \(name)")
+        } catch {
+            throw .system(error)
+        }
+        return s
+    }
+
+    /// Connects to the Unix-domain socket listening on the abstract name `name`. A Unix-domain
+    /// connect completes at once or fails: `closed` when nobody listens there or its backlog is full.
+    public static func connectLocal(name: String, deadline: Deadline) throws(SocketError) -> Socket {
+        let (storage, length) = try abstractAddress(name)
+        let s = try make(family: AF_UNIX)
+        s.isLocal = true
+        let connected: Bool
+        do throws(SystemError) {
+            connected = try Posix.connect(s.fd, to: storage, length: length, "local socket \(name)")
+        } catch {
+            if error.errno == ECONNREFUSED || error.errno == ENOENT { throw .closed("nothing listens on local socket \(name)") }
+            if error.errno == EAGAIN { throw .closed("local socket \(name) has a full backlog") }
+            throw .system(error)
+        }
+        if !connected {
+            guard try s.wait(for: Int16(POLLOUT), until: deadline) else { throw .timedOut("connecting to local socket \(name)") }
+            let err = (try? Posix.pendingSocketError(s.fd)) ?? 0
+            if err != 0 { throw .closed("local socket \(name): \(SystemError("connect", errno: err, detail: name))") }
+        }
+        return s
+    }
+
     /// Waits for a connection until `deadline`; nil when none came.
     public func accept(until deadline: Deadline) throws(SocketError) -> Socket? {
         while true {
@@ -154,7 +208,7 @@ public final class Socket: @unchecked Sendable {
                 }
             }
             let s = Socket(fd: fd)
-            s.setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+            if isLocal { s.isLocal = true } else { s.setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1) }
             return s
         }
     }
@@ -261,8 +315,9 @@ public final class Socket: @unchecked Sendable {
     }
 
     /// Sends a TCP reset instead of a clean close (SO_LINGER 0): used to inject connection resets.
+    /// (A Unix-domain connection has no reset: it is closed, and its peer reads an end of stream.)
     public func reset() {
-        try? Posix.setLinger(fd, seconds: 0)
+        if !isLocal { try? Posix.setLinger(fd, seconds: 0) }
         close()
     }
 }

@@ -29,12 +29,15 @@ struct ParameterServerMetrics {
     /// The ps's own profile at shutdown, one `kind: "profile"` record: seconds in each
     /// `TimeCounters` bucket (waiting for the lock, pushes applied under it, other requests,
     /// encoding, decoding, sending, receiving, waiting for requests), the updates applied, the
-    /// seconds since the chief first initialized the shard, and the process's CPU seconds.
-    func profile(appliedPushes: Int, since initialized: Double?) {
+    /// seconds since the chief first initialized the shard, the process's CPU seconds, and the
+    /// connections it accepted over TCP and over its local (Unix-domain) socket.
+    func profile(appliedPushes: Int, since initialized: Double?, accepted: (tcp: Int, local: Int)) {
         guard let log else { return }
         var fields: [(String, JSONValue)] = [("task", .string(task.description)), ("kind", "profile"), ("updates", JSONValue(appliedPushes))]
         if let initialized { fields.append(("serving_seconds", JSONValue(((MonotonicClock.now() - initialized) * 1e6).rounded() / 1e6))) }
         fields.append(("cpu_seconds", JSONValue((Posix.processCPUSeconds() * 1e3).rounded() / 1e3)))
+        fields.append(("connections_tcp", JSONValue(accepted.tcp)))
+        fields.append(("connections_local", JSONValue(accepted.local)))
         log.append(fields + TimeCounters.process.fields)
     }
 }

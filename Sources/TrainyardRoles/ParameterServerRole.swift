@@ -25,7 +25,7 @@ public enum ParameterServerRole {
         let stepAdvanced = NSCondition()
 
         let counters = TimeCounters.process
-        let server = FrameServer(listener: context.listener, shaper: context.shaper, limits: context.wireLimits, log: { log($0) }) { connection in
+        let server = FrameServer(listener: context.listener, localListener: context.localListener, shaper: context.shaper, limits: context.wireLimits, log: { log($0) }) { connection in
             var peer = ParameterServer.Peer()
             while true {
                 guard let frame = connection.receiveRequest(authenticatedLimit: { state.withLock { $0.payloadLimit } }) else { return }
@@ -81,7 +81,7 @@ public enum ParameterServerRole {
         FaultWatcher.fromEnvironment(shaper: context.shaper, onReset: { server.resetConnections() },
                                      onHolds: { holds in state.withLock { $0.faultHolds = Set(holds) } }).start(log: log)
         server.start(name: context.task.description)
-        log("serving on \(context.listener.localAddress) (optimizer \(settings.optimizer.rawValue), learning rate \(settings.learningRate)"
+        log("serving on \(context.listener.localAddress)" + (context.localName(for: context.task).map { " and the local socket @\($0)" } ?? "") + " (optimizer \(settings.optimizer.rawValue), learning rate \(settings.learningRate)"
             + (aggregate.map { ", synchronous: \($0) gradients per step" } ?? ", asynchronous") + ")")
 
         var lastReport = MonotonicClock.now()
@@ -97,13 +97,13 @@ public enum ParameterServerRole {
                     MonotonicClock.sleep(seconds: 0.1)
                     server.stop()
                     log("shutting down at global step \(s.0) after \(s.1) updates: \(reason)")
-                    metrics.profile(appliedPushes: s.1, since: firstInitializedAt)
+                    metrics.profile(appliedPushes: s.1, since: firstInitializedAt, accepted: server.accepted)
                     return .success
                 }
                 // Started without the launcher (by hand, or as a TFJob pod): a ps never exits on its
                 // own; it answers every late request with shutting-down until it is stopped.
                 jobEnded = true
-                metrics.profile(appliedPushes: s.1, since: firstInitializedAt)
+                metrics.profile(appliedPushes: s.1, since: firstInitializedAt, accepted: server.accepted)
                 log("the chief ended the job at global step \(s.0) after \(s.1) updates (\(reason)); "
                     + "serving on until stopped, as a ps started without the launcher does (TFJob: cleanPodPolicy Running or All removes this pod)")
             }

@@ -24,8 +24,17 @@ public struct RoleContext: @unchecked Sendable {
     /// hand, or as a Kubeflow TFJob pod) a ps does not exit when the chief ends the job: it serves on
     /// until it is stopped, as TFJob expects of ps replicas.
     public var launched = true
+    /// The Unix-domain listener the launcher passed beside the TCP one (`TRAINYARD_LOCAL_LISTEN_FD`).
+    public var localListener: Socket? = nil
+    /// The prefix of the cluster's local socket names (`TRAINYARD_LOCAL_SOCKETS`): nil = TCP only.
+    public var localSocketPrefix: String? = nil
 
     public var task: TaskID { config.task.id }
+
+    /// Where `peer` listens on this host's fast path, when the launcher set one up.
+    public func localName(for peer: TaskID) -> String? {
+        localSocketPrefix.map { RoleEnvironment.localSocketName(prefix: $0, task: peer) }
+    }
 
     /// The tasks a hello may name: this job's cluster.
     public var members: Set<TaskID> { Set(config.cluster.tasks) }
@@ -64,6 +73,15 @@ public struct RoleContext: @unchecked Sendable {
             listener = try listen(on: address, waitingUpTo: settings.startupTimeout, for: config.task.id)
         }
 
+        var localListener: Socket?
+        if let fdText = environment[RoleEnvironment.localListenFD], let fd = Int32(fdText) {
+            localListener = try Socket.adopt(fd: fd)
+            guard localListener?.isLocal == true else {
+                throw RuntimeFailure("the socket passed in \(RoleEnvironment.localListenFD) is not a Unix-domain socket", exitCode: .systemError)
+            }
+        }
+        let localPrefix = environment[RoleEnvironment.localSockets].flatMap { $0.isEmpty ? nil : $0 }
+
         if let parentText = environment[RoleEnvironment.parentPID], let parent = Int32(parentText) {
             ParentWatchdog.start(expectedParent: parent)
         }
@@ -78,7 +96,8 @@ public struct RoleContext: @unchecked Sendable {
         let jobDirectory = Files.absolute(jobDir ?? FileManager.default.currentDirectoryPath)
         return RoleContext(config: config, token: token, settings: settings, jobDirectory: jobDirectory,
                            listener: listener, log: RoleLog(task: config.task.id), shaper: shaper, jobDirectoryGiven: jobDir != nil,
-                           wireLimits: wireLimits, launched: environment[RoleEnvironment.parentPID] != nil)
+                           wireLimits: wireLimits, launched: environment[RoleEnvironment.parentPID] != nil,
+                           localListener: localListener, localSocketPrefix: localPrefix)
     }
 
     /// Listens on `address`, retrying with backoff while its name does not resolve yet (a pod's own
@@ -128,6 +147,7 @@ public struct RoleLog: Sendable {
 public enum RoleMain {
     public static func run(accepting: Set<TaskType>, _ body: (RoleContext) throws -> ExitCode) -> Never {
         Signals.install()
+        Posix.keepFreedMemory()
         let code: ExitCode
         do {
             let context = try RoleContext.load(arguments: Array(CommandLine.arguments.dropFirst()), accepting: accepting)

@@ -21,7 +21,9 @@ public final class ShardSet {
     }
 
     /// The shards of a cluster's parameter servers, or, with none, a `LocalShard` in this process.
-    public convenience init(cluster: ClusterSpec, model: MLPArchitecture, hello: Hello, optimizer: OptimizerConfig, shaper: NetworkShaper?) throws {
+    /// `localName` gives a ps's local (Unix-domain) socket name on this host's fast path, if any.
+    public convenience init(cluster: ClusterSpec, model: MLPArchitecture, hello: Hello, optimizer: OptimizerConfig, shaper: NetworkShaper?,
+                            localName: (TaskID) -> String? = { _ in nil }) throws {
         let psCount = cluster.count(of: .ps)
         let partition = Partition(variables: model.variables, shardCount: max(1, psCount))
         let clients: [ShardClient]
@@ -33,7 +35,7 @@ public final class ShardSet {
             clients = [LocalShard(owner: hello.task, token: hello.token, optimizer: optimizer)]
         } else {
             clients = cluster.addresses(of: .ps).enumerated().map {
-                PeerClient(server: .ps($0.offset), address: $0.element, hello: hello, shaper: shaper)
+                PeerClient(server: .ps($0.offset), address: $0.element, hello: hello, shaper: shaper, localName: localName(.ps($0.offset)))
             }
         }
         self.init(clients: clients, partition: partition)

@@ -78,12 +78,16 @@ public final class TrainerRole {
         batchLabels = [Int32](repeating: 0, count: settings.batchSize)
 
         shards = try ShardSet(cluster: cluster, model: architecture, hello: Hello(token: context.token, task: context.task),
-                              optimizer: settings.optimizerConfig, shaper: context.shaper)
+                              optimizer: settings.optimizerConfig, shaper: context.shaper, localName: context.localName(for:))
         machine = TrainerMachine(.init(
             isChief: isChief, maxSteps: Int64(settings.maxSteps), checkpointEvery: Int64(settings.checkpointEvery),
             evalEvery: Int64(settings.evalEvery), backoff: Backoff(initial: 0.05, maximum: 1.0),
             peerTimeout: max(settings.startupTimeout, settings.rpcTimeout * 3),
-            finalPullWindow: max(settings.rpcTimeout * 3, 10), finalPullSettle: 2, finalPullBackoff: Backoff(), finalPullPoll: 0.005,
+            finalPullWindow: max(settings.rpcTimeout * 3, 10),
+            // Long enough for a last push from a trainer the machine has descheduled (on a busy
+            // machine two seconds was not: a ps was left one update short); a live cluster's
+            // last pushes arrive in milliseconds, so this is only waited out when a trainer died mid-push.
+            finalPullSettle: max(settings.rpcTimeout, 10), finalPullBackoff: Backoff(), finalPullPoll: 0.005,
             allowDivergence: settings.allowDivergence))
         metrics = MetricsLog(jobDirectory: context.jobDirectory)
         store = CheckpointStore(jobDirectory: context.jobDirectory)
@@ -92,7 +96,7 @@ public final class TrainerRole {
         self.shared = shared
         let controlLogic = TaskControl(token: context.token, members: context.members)
         let log = context.log
-        let control = FrameServer(listener: context.listener, shaper: context.shaper, limits: context.wireLimits, log: { log($0) }) { connection in
+        let control = FrameServer(listener: context.listener, localListener: context.localListener, shaper: context.shaper, limits: context.wireLimits, log: { log($0) }) { connection in
             var peer = TaskControl.Peer()
             while let frame = connection.receiveRequest(authenticatedLimit: { TaskControl.payloadLimit }) {
                 let status = shared.published.withLock { $0 }
@@ -470,7 +474,8 @@ public final class TrainerRole {
     private func shutDownCluster() {
         let hello = Hello(token: context.token, task: context.task)
         for (i, address) in context.config.cluster.addresses(of: .worker).enumerated() {
-            let client = PeerClient(server: .worker(i), address: address, hello: hello, shaper: context.shaper)
+            let client = PeerClient(server: .worker(i), address: address, hello: hello, shaper: context.shaper,
+                                    localName: context.localName(for: .worker(i)))
             _ = try? client.call(.shutdown(reason: "the job finished"), timeout: 2)
             client.disconnect()
         }

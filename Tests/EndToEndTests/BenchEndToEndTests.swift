@@ -42,7 +42,16 @@ final class BenchEndToEndTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let doc = try JSONParser.parse(r.stdout)
         let rows = doc["rows"]?.arrayValue ?? []
-        XCTAssertEqual(rows.compactMap { $0["direction"]?.stringValue }, ["pull", "push"])
+        XCTAssertEqual(rows.compactMap { $0["direction"]?.stringValue }, ["pull", "push", "pull", "push"])
+        XCTAssertEqual(rows.compactMap { $0["transport"]?.stringValue }, ["tcp", "tcp", "local", "local"])
+        // Each ps says which listener its connections came through.
+        let profiles = doc["ps_profiles"]?.arrayValue ?? []
+        XCTAssertEqual(profiles.count, 2)
+        for p in profiles {
+            let local = p["transport"]?.stringValue == "local"
+            XCTAssertEqual(p["profile"]?["connections_local"]?.intValue, local ? 1 : 0, "\(p)")
+            XCTAssertEqual(p["profile"]?["connections_tcp"]?.intValue, local ? 0 : 1, "\(p)")
+        }
         for row in rows {
             XCTAssertEqual(row["megabytes"]?.intValue, 1)
             XCTAssertGreaterThan(row["wire_mb_per_sec"]?.doubleValue ?? 0, 0)

@@ -37,6 +37,14 @@ final class TrainEndToEndTests: XCTestCase {
         for r in records where r["kind"] == "train" {
             for key in ["time", "task", "step", "loss", "examples_per_sec"] { XCTAssertNotNil(r[key], key) }
         }
+        // Tasks on one host talk over the local (Unix-domain) sockets: each ps was reached there by
+        // every trainer, and TF_CONFIG still gives TCP addresses.
+        for ps in ["ps-0", "ps-1"] {
+            let profile = try XCTUnwrap(records.last { $0["kind"] == "profile" && $0["task"]?.stringValue == ps }, ps)
+            XCTAssertGreaterThanOrEqual(profile["connections_local"]?.intValue ?? 0, 3, "\(ps): \(profile)")
+            let log = try String(contentsOfFile: jobDir + "/logs/\(ps).log", encoding: .utf8)
+            XCTAssertTrue(log.contains("and the local socket @"), log)
+        }
         // Checkpoints with a pointer, and the model.
         let pointer = try String(contentsOfFile: jobDir + "/checkpoints/latest", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertEqual(pointer, "ckpt-00000300.tyckpt")
@@ -48,6 +56,17 @@ final class TrainEndToEndTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: jobDir + "/model/weights.tyckpt"))
 
         XCTAssertEqual(Harness.processes(mentioning: jobDir), [], "no role process may outlive the run")
+    }
+
+    func testNoLocalSocketsKeepsEveryConnectionOnTCP() throws {
+        let result = try Harness.run(["train", "--workers", "1", "--ps", "1", "--max-steps", "60", "--no-local-sockets", "--job-dir", jobDir] + Harness.smallJob)
+        XCTAssertEqual(result.status, 0, result.stderr + result.stdout)
+        let records = try String(contentsOfFile: jobDir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
+        let profile = try XCTUnwrap(records.last { $0["kind"] == "profile" && $0["task"]?.stringValue == "ps-0" })
+        XCTAssertEqual(profile["connections_local"]?.intValue, 0, "\(profile)")
+        XCTAssertGreaterThanOrEqual(profile["connections_tcp"]?.intValue ?? 0, 2, "\(profile)")
+        let log = try String(contentsOfFile: jobDir + "/logs/ps-0.log", encoding: .utf8)
+        XCTAssertFalse(log.contains("local socket"), log)
     }
 
     func testAJobWhoseModelCannotBeWrittenFails() throws {

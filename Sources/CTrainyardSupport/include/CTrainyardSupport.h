@@ -2,6 +2,7 @@
 #define CTRAINYARD_SUPPORT_H
 
 #include <spawn.h>
+#include <sys/socket.h>
 
 /// 1 when this CPU executes AVX2 and FMA instructions (and the OS saves YMM state), else 0.
 int ty_cpu_has_avx2_fma(void);
@@ -33,5 +34,16 @@ int ty_set_timer_slack(unsigned long nanoseconds);
 /// posix_spawn_file_actions_addclosefrom_np: the child closes every descriptor from `from` up
 /// (glibc ≥ 2.34); returns its result, or -1 where it is missing.
 int ty_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from);
+
+/// Asks the C library to serve large allocations from its heap (up to 32 MiB, not a fresh mmap
+/// each) and to keep freed memory (up to 256 MiB) instead of returning it at once: a role's
+/// per-message arrays then reuse memory that is already mapped, instead of page-faulting fresh
+/// pages on every receive. Returns 0 when both were set, -1 otherwise (other C libraries).
+int ty_keep_freed_memory(void);
+
+/// Fills `storage` with the Linux abstract Unix-domain socket address `name` (no file: sun_path
+/// starts with a zero byte, then the name's bytes, not zero-terminated) and returns its length, or
+/// -1 when the name is empty or longer than 107 bytes, or abstract addresses are not available.
+int ty_abstract_unix_address(struct sockaddr_storage *storage, const char *name);
 
 #endif

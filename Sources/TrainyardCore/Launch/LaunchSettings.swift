@@ -17,6 +17,9 @@ public struct LaunchSettings: Sendable, Equatable {
     /// factor, local cores ÷ the cluster's cloud vCPUs (Docs/cost-model.md).
     public var bandwidthScale: Double?
     public var emulateBandwidth = true
+    /// Let tasks on this host talk over Unix-domain sockets (the same-host fast path) rather than
+    /// TCP loopback; TF_CONFIG keeps the TCP addresses either way.
+    public var localSockets = true
     /// Where the tier catalog is; nil = found next to the executable or in ./ScaleTiers.
     public var tiersDirectory: String?
 
@@ -41,6 +44,7 @@ public struct LaunchSettings: Sendable, Equatable {
         .double("bandwidth-scale", \.bandwidthScale, in: 1e-9...1000, placeholder: "F",
                 help: "with a tier: each task's links get its machine type's bandwidth × F", default: "local cores ÷ the cluster's vCPUs"),
         .flag("no-bandwidth-emulation", \.emulateBandwidth, inverted: true, help: "with a tier: do not limit the tasks' bandwidth"),
+        .flag("no-local-sockets", \.localSockets, inverted: true, help: "tasks talk over TCP loopback, not the same-host Unix-domain sockets"),
         .string("tiers-dir", \.tiersDirectory, placeholder: "DIR", help: "the scale-tier catalog", default: "ScaleTiers/ of this checkout"),
     ], defaults: LaunchSettings())
 

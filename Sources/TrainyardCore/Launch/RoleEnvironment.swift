@@ -22,6 +22,17 @@ public enum RoleEnvironment {
 }
 
 extension RoleEnvironment {
+    /// A Unix-domain listening socket the launcher bound for this task beside its TCP one
+    /// (descriptor number): the same-host fast path. The task serves both alike.
+    public static let localListenFD = "TRAINYARD_LOCAL_LISTEN_FD"
+    /// The prefix of this cluster's local socket names: task T listens on the abstract Unix-domain
+    /// name `<prefix>/<T>` (`localSocketName`). Set by the launcher; a task connects to a peer there
+    /// first and over TCP at its TF_CONFIG address when nothing answers.
+    public static let localSockets = "TRAINYARD_LOCAL_SOCKETS"
+
+    /// The abstract Unix-domain name task `task` listens on in the cluster whose prefix is `prefix`.
+    public static func localSocketName(prefix: String, task: TaskID) -> String { "\(prefix)/\(task)" }
+
     /// A file holding the job token (a mounted Kubernetes Secret), for roles run without the launcher.
     public static let tokenFile = "TRAINYARD_JOB_TOKEN_FILE"
     /// The host a role run by hand listens on instead of its TF_CONFIG address's (`0.0.0.0`: every
