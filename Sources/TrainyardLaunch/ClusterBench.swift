@@ -47,6 +47,11 @@ public enum ClusterBench {
         public var finalLoss: Double?
         public var profiles: [TaskProfile]
         public var jobDirectory: String
+        /// Other busy processes on this machine just before the job and just after it (from the
+        /// share of a core one spinning thread got; 0 when a core was free).
+        public var backgroundLoad: (before: Double, after: Double) = (0, 0)
+        /// Whether other programs were busy enough that the wall-clock figures are not this build's.
+        public var machineWasBusy: Bool { max(backgroundLoad.before, backgroundLoad.after) >= 0.5 }
     }
 
     /// The training settings of the job: synthetic 784-feature, 10-class data, SGD, no periodic
@@ -83,6 +88,7 @@ public enum ClusterBench {
         note("one-thread reference (\(c.referenceSeconds) s)…")
         var rate = oneThreadRate(hidden: c.hidden, batch: c.batch, seconds: c.referenceSeconds)
 
+        let loadBefore = Calibration.backgroundLoad(share: Calibration.cpuShare(), cores: cores)
         note("running the job (\(settings.topology), \(c.steps) steps)…")
         var options = Launcher.Options()
         options.showProgress = false
@@ -90,6 +96,7 @@ public enum ClusterBench {
         let launcher = try Launcher(settings: settings, options: options)
         let summary = try launcher.run()
 
+        let loadAfter = Calibration.backgroundLoad(share: Calibration.cpuShare(), cores: cores)
         note("one-thread reference again (\(c.referenceSeconds) s)…")
         rate = max(rate, oneThreadRate(hidden: c.hidden, batch: c.batch, seconds: c.referenceSeconds))
 
@@ -99,12 +106,14 @@ public enum ClusterBench {
             return (t, s)
         }.sorted { $0.time < $1.time }
         let profiles = records.filter { $0["kind"] == "profile" }.compactMap { r in r["task"]?.stringValue.map { TaskProfile(task: $0, record: r) } }
-        return Result(configuration: c, cores: cores, oneThreadExamplesPerSecond: rate,
+        var result = Result(configuration: c, cores: cores, oneThreadExamplesPerSecond: rate,
                       steadyExamplesPerSecond: steadyRate(train, steps: c.steps).map { $0 * Double(c.batch) },
                       launchToFirstStep: train.first.map { $0.time - launchWall },
                       wallSeconds: summary.wallSeconds, status: summary.outcome.status.rawValue, reason: summary.outcome.reason,
                       steps: summary.steps, finalLoss: summary.finalLoss, profiles: profiles.sorted { order($0.task) < order($1.task) },
                       jobDirectory: temporary ? "" : launcher.jobDirectory)
+        result.backgroundLoad = (loadBefore, loadAfter)
+        return result
     }
 
     /// Global steps per second in the steady state: from the first record at or past 20% of the
@@ -182,6 +191,8 @@ public enum ClusterBench {
             ("compute_share_of_job_cpu", computeShare(r).map { round($0) } ?? .null),
             ("launch_to_first_step_seconds", r.launchToFirstStep.map { round($0) } ?? .null),
             ("wall_seconds", round(r.wallSeconds)),
+            ("background_load_before", round(r.backgroundLoad.before, 100)), ("background_load_after", round(r.backgroundLoad.after, 100)),
+            ("machine_was_busy", .bool(r.machineWasBusy)),
             ("final_loss", r.finalLoss.map { round($0, 10000) } ?? .null),
             ("tasks", .array(tasks)),
         ])
@@ -194,6 +205,9 @@ public enum ClusterBench {
         lines.append("trainyard cluster benchmark: MLP \(model), batch \(c.batch), SGD, chief + \(c.workers) workers + \(c.parameterServers) ps, \(c.steps) steps"
                      + (c.extraArguments.isEmpty ? "" : " (" + c.extraArguments.joined(separator: " ") + ")"))
         lines.append("job \(r.status) in \(String(format: "%.1f", r.wallSeconds)) s: \(r.reason)")
+        if r.machineWasBusy {
+            lines.append(String(format: "note: other programs kept about %.1f (before) and %.1f (after) processes busy on this machine: examples/s and the fraction of the bound are not this build's; the CPU split and the compute share are", r.backgroundLoad.before, r.backgroundLoad.after))
+        }
         let psConnections = r.profiles.reduce((tcp: 0, local: 0)) { sum, p in
             (sum.tcp + (p.record["connections_tcp"]?.intValue ?? 0), sum.local + (p.record["connections_local"]?.intValue ?? 0))
         }

@@ -18,6 +18,10 @@ final class BenchEndToEndTests: XCTestCase {
                        (doc["cores"]?.doubleValue ?? 0) * (doc["one_thread_examples_per_sec"]?.doubleValue ?? 0), accuracy: 2)
         XCTAssertGreaterThan(doc["launch_to_first_step_seconds"]?.doubleValue ?? 0, 0)
         XCTAssertNotNil(doc["wall_seconds"]?.doubleValue)
+        // How busy the machine was around the job, and the verdict drawn from it.
+        let before = try XCTUnwrap(doc["background_load_before"]?.doubleValue), after = try XCTUnwrap(doc["background_load_after"]?.doubleValue)
+        XCTAssertGreaterThanOrEqual(min(before, after), 0)
+        XCTAssertEqual(doc["machine_was_busy"]?.boolValue, max(before, after) >= 0.5)
         // Every task wrote its own profile: the trainers their compute, pulls and pushes, the ps its updates.
         let tasks = doc["tasks"]?.arrayValue ?? []
         XCTAssertEqual(Set(tasks.compactMap { $0["task"]?.stringValue }), ["chief-0", "worker-0", "ps-0", "ps-1"], r.stdout)
