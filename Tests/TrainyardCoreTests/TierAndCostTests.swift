@@ -164,8 +164,10 @@ final class CostModelTests: XCTestCase {
         let quiet = CostModel.predict(i)
         i.backgroundLoad = 2
         let busy = CostModel.predict(i)
-        XCTAssertEqual(quiet.stepSeconds, 0.001, accuracy: 1e-12)
-        XCTAssertEqual(busy.stepSeconds, 0.0015, accuracy: 1e-12)
+        // Alone, the task applies its own update (325 values × 1 ns) after its compute.
+        XCTAssertEqual(quiet.stepSeconds, 0.001 + 325e-9, accuracy: 1e-12)
+        XCTAssertEqual(busy.stepSeconds, 1.5 * (0.001 + 325e-9), accuracy: 1e-12)
+        XCTAssertEqual(busy.bottleneck, .compute)
     }
 
     func testSynchronousStep() {

@@ -188,7 +188,9 @@ public enum CostModel {
         // The ps's update runs under its state's lock: one step at a time per ps.
         let psSerial = alone ? 0 : (i.psCPUSecondsPerStep != nil ? psBusiest : f * updateCPU / i.psSpeed)
         let rpc = alone ? 0 : i.rpcSeconds
-        let c = i.computeSeconds * slow
+        // A task alone (no ps) applies the optimizer update itself each step (its profile's `push`
+        // bucket): the update is part of its compute.
+        let c = (i.computeSeconds + (alone ? Double(i.parameterCount) * i.updateSecondsPerValue : 0)) * slow
 
         func rate(_ d: Double, _ n: Double = 1) -> Double { d > 0 ? n / d : .infinity }
         var bounds: [(Bottleneck, Double)] = []
