@@ -189,8 +189,8 @@ public enum CostModel {
         let psSerial = alone ? 0 : (i.psCPUSecondsPerStep != nil ? psBusiest : f * updateCPU / i.psSpeed)
         let rpc = alone ? 0 : i.rpcSeconds
         // A task alone (no ps) applies the optimizer update itself each step (its profile's `push`
-        // bucket): the update is part of its compute.
-        let c = (i.computeSeconds + (alone ? Double(i.parameterCount) * i.updateSecondsPerValue : 0)) * slow
+        // bucket): the update is part of its compute, at its own CPU's speed (psSpeed, alone).
+        let c = (i.computeSeconds + (alone ? Double(i.parameterCount) * i.updateSecondsPerValue / i.psSpeed : 0)) * slow
 
         func rate(_ d: Double, _ n: Double = 1) -> Double { d > 0 ? n / d : .infinity }
         var bounds: [(Bottleneck, Double)] = []
