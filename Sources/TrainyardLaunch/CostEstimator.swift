@@ -58,7 +58,7 @@ public enum CostEstimator {
             sharedCores: local ? profile.cores : nil,
             trainerBandwidth: local && !emulate ? nil : (trainerType.networkGbps > 0 ? trainerType.bytesPerSecond * factor * bw : nil),
             psBandwidth: local && !emulate ? nil : plan.parameterServer.map { $0.bytesPerSecond * factor * bw },
-            largestShardFraction: nil, psSpeed: local ? trainerSpeed : psSpeed)
+            largestShardFraction: nil, psSpeed: local || plan.parameterServerCount == 0 ? trainerSpeed : psSpeed)
     }
 
     public static func estimate(plan: ClusterPlan, job: Job, profile: CalibrationProfile, catalog: TierCatalog, local: Bool, scale: Double?,

@@ -164,16 +164,19 @@ final class CostModelTests: XCTestCase {
         let quiet = CostModel.predict(i)
         i.backgroundLoad = 2
         let busy = CostModel.predict(i)
-        XCTAssertEqual(quiet.stepSeconds, 0.001, accuracy: 1e-12)
-        XCTAssertEqual(busy.stepSeconds, 0.0015, accuracy: 1e-12)
+        // Alone, the task applies its own update (325 values × 1 ns) after its compute.
+        XCTAssertEqual(quiet.stepSeconds, 0.001 + 325e-9, accuracy: 1e-12)
+        XCTAssertEqual(busy.stepSeconds, 1.5 * (0.001 + 325e-9), accuracy: 1e-12)
+        XCTAssertEqual(busy.bottleneck, .compute)
     }
 
     func testSynchronousStep() {
         // 4 tasks on 2 cores: every task's compute and message CPU and the ps's share of each push
-        // shares the cores; then the push, and the barrier: 4 answers through the ps link, the update, a round trip.
+        // shares the cores; then the push, and the barrier: 4 answers through the ps link, 4 locked updates, a round trip.
         let p = CostModel.predict(inputs(trainers: 4, bw: 1_300_000, psBW: 1_300_000, cores: 2, sync: true))
         let work = (4 * (0.001 + halfMessages) + 4 * psCPU) / 2
-        let barrier = 4 * 0.001 + 325e-9 + 0.0001
+        // The barrier holds the 4 pushes' updates, applied one at a time under the ps's lock.
+        let barrier = 4 * 0.001 + 4 * 325e-9 + 0.0001
         let step = work + 0.001 + barrier
         XCTAssertEqual(p.stepSeconds, step, accuracy: 1e-12)
         XCTAssertEqual(p.examplesPerSecond, 4 * 10 / step, accuracy: 1e-6)

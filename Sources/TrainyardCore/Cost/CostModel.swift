@@ -188,7 +188,9 @@ public enum CostModel {
         // The ps's update runs under its state's lock: one step at a time per ps.
         let psSerial = alone ? 0 : (i.psCPUSecondsPerStep != nil ? psBusiest : f * updateCPU / i.psSpeed)
         let rpc = alone ? 0 : i.rpcSeconds
-        let c = i.computeSeconds * slow
+        // A task alone (no ps) applies the optimizer update itself each step (its profile's `push`
+        // bucket): the update is part of its compute, at its own CPU's speed (psSpeed, alone).
+        let c = (i.computeSeconds + (alone ? Double(i.parameterCount) * i.updateSecondsPerValue / i.psSpeed : 0)) * slow
 
         func rate(_ d: Double, _ n: Double = 1) -> Double { d > 0 ? n / d : .infinity }
         var bounds: [(Bottleneck, Double)] = []
@@ -225,14 +227,17 @@ public enum CostModel {
             let k = Double(i.replicasToAggregate ?? i.trainers)
             // Every task computes each step (backup tasks too: their late pushes are dropped); here
             // all of it shares the cores. Then the K-th push releases the barrier: the ps applies the
-            // average and answers all W through its link, and the tasks wake up.
+            // average and answers all W through its link, and the tasks wake up. Each push is applied
+            // under the ps's lock on arrival, one at a time.
             let work: Double
             if local {
                 work = max(c + trainerMessages + psStep / Double(w), (Double(w) * (c + trainerMessages) + psStep * Double(w)) / cores)
             } else {
                 work = c + trainerMessages + psBusiest * Double(w)
             }
-            let barrier = Double(w) * pullTime + psSerial + rpc
+            // Each of the W pushes is applied (accumulated) under the ps's lock — the ps profile's
+            // `updates` counts W per synchronous step — so the barrier holds W locked updates, not one.
+            let barrier = Double(w) * pullTime + Double(w) * psSerial + rpc
             let step = work + pushTime + barrier + i.waitSeconds
             bounds.append((.syncBarrier, rate(barrier)))
             let x = 1 / step
