@@ -177,7 +177,7 @@ public final class ScenarioRunner: LaunchMonitor {
         return name
     }
 
-    /// The chief's restores after the first initialization, from metrics.jsonl.
+    /// The chief's restores after the first initialization, and each trainer's local steps, from metrics.jsonl.
     private func readRestores() {
         let (bytes, next) = Files.readFrom(jobDirectory + "/metrics.jsonl", offset: metricsOffset)
         guard !bytes.isEmpty else { return }
@@ -185,7 +185,12 @@ public final class ScenarioRunner: LaunchMonitor {
         var lines = (partialLine + String(decoding: bytes, as: UTF8.self)).split(separator: "\n", omittingEmptySubsequences: false)
         partialLine = String(lines.removeLast())
         for line in lines {
-            guard let r = try? JSONParser.parse(String(line)), r["kind"] == "restore", let inc = r["incarnation"]?.intValue, inc > 1 else { continue }
+            guard let r = try? JSONParser.parse(String(line)) else { continue }
+            if r["kind"] == "train", let name = r["task"]?.stringValue, let task = try? TaskID(parsing: name), let local = r["local_step"]?.intValue {
+                observations.localSteps.append(((r["time"]?.doubleValue ?? wallStart) - wallStart, task, local))
+                continue
+            }
+            guard r["kind"] == "restore", let inc = r["incarnation"]?.intValue, inc > 1 else { continue }
             let time = (r["time"]?.doubleValue ?? wallStart) - wallStart
             let step = Int64(r["step"]?.intValue ?? 0)
             let skipped = r["skipped_damaged"]?.intValue ?? 0
@@ -234,6 +239,7 @@ public final class ScenarioRunner: LaunchMonitor {
                     ("ended_at_seconds", num(f.endedAt)), ("recovered_at_seconds", num(f.recoveredAt)), ("recovery_seconds", num(f.recoverySeconds)),
                     ("steps_lost", JSONValue(Int(f.stepsLost))), ("step_rate_before", num(f.rateBefore)), ("step_rate_during", num(f.rateDuring)),
                     ("step_rate_after", num(f.rateAfter)), ("step_rate_ratio", num(f.rateRatio)),
+                    ("target_share_of_steps", num(f.targetShareDuring)),
                 ])
             })),
             ("expectations", .array(r.expectations.map { e in

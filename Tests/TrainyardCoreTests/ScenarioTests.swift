@@ -22,9 +22,12 @@ final class ScenarioTests: XCTestCase {
            {"at_step": 400, "action": "corrupt_checkpoint", "mode": "flip"}],
          "expect": {"state": "FAILED", "final_loss_at_most": 1, "eval_accuracy_at_least": 0.5, "steps_lost_at_most": 100,
                     "recovery_seconds_at_most": 10, "restarts": {"worker-1": 1, "ps-0": {"at_least": 1}}, "restores_at_least": 1,
-                    "no_process_left": true, "reason_contains": "ps", "step_rate_ratio_at_least": 0.5, "damaged_checkpoint_skipped": true}}
+                    "no_process_left": true, "reason_contains": "ps", "step_rate_ratio_at_least": 0.5, "damaged_checkpoint_skipped": true,
+                    "target_share_of_steps_at_most": 0.1}}
         """#
         let s = try Scenario(parsing: text, source: "full.json")
+        XCTAssertEqual(s.expect.targetShareAtMost, 0.1)
+        XCTAssertThrowsError(try Scenario(parsing: text.replacingOccurrences(of: "\"target_share_of_steps_at_most\": 0.1", with: "\"target_share_of_steps_at_most\": 2"), source: "bad.json"))
         XCTAssertEqual(s.topology, Topology(workers: 3, parameterServers: 2))
         XCTAssertEqual(s.training.maxSteps, 500)
         XCTAssertEqual(s.training.hidden, [16, 8])
@@ -193,6 +196,47 @@ final class ScenarioAnalysisTests: XCTestCase {
         // A sample interval inside the window never counts toward the baseline.
         let onlyWindow = ScenarioAnalysis.baselineRate(o, windows: [(0, 6)])
         XCTAssertNil(onlyWindow)
+    }
+
+    /// A straggler under asynchronous training: of the steps taken while it was slow, its share is
+    /// small when the others went on, and a quarter of four when everyone went at its pace — counted
+    /// in the one window, so a machine that is busier during the window changes nothing.
+    func testTheTargetsShareOfStepsWhileTheFaultHeld() throws {
+        let trainers: [TaskID] = [.chief(0), .worker(0), .worker(1), .worker(2)]
+        func run(targetEvery: Int, othersEvery: Int) -> ScenarioObservations {
+            var o = ScenarioObservations()
+            for i in 0..<60 {
+                let t = Double(i) * 0.1
+                o.samples.append((t, Int64(i * 40)))
+                for task in trainers {
+                    // A record every 20 local steps; in the window [2, 5] s the rates change.
+                    let every = (t >= 2 && t < 5) ? (task == .worker(2) ? targetEvery : othersEvery) : 1
+                    if i % every == 0 { o.localSteps.append((t, task, 0)) }
+                }
+            }
+            // Turn the record times into cumulative local steps, 20 per record.
+            var counts: [TaskID: Int] = [:]
+            o.localSteps = o.localSteps.map { r in counts[r.task, default: 0] += 20; return (r.time, r.task, counts[r.task]!) }
+            o.faults = [.init(index: 0, summary: "slow worker-2 ×20 for 3 s", targets: [.worker(2)], firedAt: 2.0, firedAtStep: 800, endedAt: 5.0)]
+            o.endedAt = 6
+            return o
+        }
+        var e = Scenario.Expectations()
+        e.targetShareAtMost = 0.1
+        let asynchronous = run(targetEvery: 15, othersEvery: 1)
+        let share = try XCTUnwrap(ScenarioAnalysis.faultReports(asynchronous)[0].targetShareDuring)
+        XCTAssertLessThan(share, 0.05)
+        XCTAssertEqual(ScenarioAnalysis.check(e, asynchronous, ScenarioAnalysis.faultReports(asynchronous)).first { $0.name.hasPrefix("target's share") }?.passed, true)
+        // Everyone held back to the straggler's pace: a quarter each, and the expectation fails.
+        let lockstep = run(targetEvery: 15, othersEvery: 15)
+        let even = try XCTUnwrap(ScenarioAnalysis.faultReports(lockstep)[0].targetShareDuring)
+        XCTAssertEqual(even, 0.25, accuracy: 0.05)
+        XCTAssertEqual(ScenarioAnalysis.check(e, lockstep, ScenarioAnalysis.faultReports(lockstep)).first { $0.name.hasPrefix("target's share") }?.passed, false)
+        // A restart starts the local count again: progress is counted from 0, never negative.
+        var o = ScenarioObservations()
+        o.localSteps = [(1, .worker(0), 500), (2.5, .worker(0), 20), (3, .worker(0), 60)]
+        XCTAssertEqual(o.localProgress(of: .worker(0), from: 2, to: 4), 60)
+        XCTAssertEqual(o.localProgress(of: .worker(0), from: 0, to: 1.5), 500)
     }
 
     func testARestoreIsChargedToTheLastFaultBeforeIt() {

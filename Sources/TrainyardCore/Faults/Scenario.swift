@@ -19,6 +19,9 @@ public struct Scenario: Sendable, Equatable {
         public var reasonContains: String?
         public var stepRateRatioAtLeast: Double?
         public var stepRateRatioAtMost: Double?
+        /// The largest share of the training steps taken while a duration fault held that its own
+        /// targets may have taken (a straggler under asynchronous training: the others go on).
+        public var targetShareAtMost: Double?
         public var damagedCheckpointSkipped: Bool?
     }
 
@@ -97,7 +100,7 @@ public struct Scenario: Sendable, Equatable {
         if let x = try root.optional("expect") {
             try x.rejectUnknownKeys(["state", "final_loss_at_most", "eval_accuracy_at_least", "steps_lost_at_most", "recovery_seconds_at_most",
                                      "restarts", "restores_at_least", "no_process_left", "reason_contains", "step_rate_ratio_at_least",
-                                     "step_rate_ratio_at_most", "damaged_checkpoint_skipped"])
+                                     "step_rate_ratio_at_most", "target_share_of_steps_at_most", "damaged_checkpoint_skipped"])
             if let s = try x.optional("state") {
                 guard let status = JobOutcome.Status(rawValue: try s.string()) else { throw s.fail("must be SUCCEEDED, FAILED or CANCELLED") }
                 e.state = status
@@ -111,6 +114,11 @@ public struct Scenario: Sendable, Equatable {
             e.reasonContains = try x.optional("reason_contains")?.string()
             e.stepRateRatioAtLeast = try x.optional("step_rate_ratio_at_least")?.double()
             e.stepRateRatioAtMost = try x.optional("step_rate_ratio_at_most")?.double()
+            if let share = try x.optional("target_share_of_steps_at_most") {
+                let v = try share.double()
+                guard v >= 0 && v <= 1 else { throw share.fail("must be a share from 0 to 1") }
+                e.targetShareAtMost = v
+            }
             e.damagedCheckpointSkipped = try x.optional("damaged_checkpoint_skipped")?.bool()
             if let r = try x.optional("restarts") {
                 for (key, field) in try r.entries() {

@@ -31,11 +31,22 @@ public struct ScenarioObservations: Sendable {
     public var restartCounts: [TaskID: Int] = [:]
     public var processesLeft: [Int32] = []
     public var endedAt: Double = 0
+    /// Each training task's own progress from its `train` records: (seconds since start, task, local step).
+    public var localSteps: [(time: Double, task: TaskID, localStep: Int)] = []
 
     public init() {}
 
     public func step(at time: Double) -> Int64 {
         samples.last { $0.time <= time }?.step ?? 0
+    }
+
+    /// The local steps `task` took in [from, to]: its last record by `to` less its last record by
+    /// `from` (0 before its first record; a restart, which starts counting again, counts from 0).
+    public func localProgress(of task: TaskID, from: Double, to: Double) -> Int {
+        let mine = localSteps.filter { $0.task == task }
+        let start = mine.last { $0.time <= from }?.localStep ?? 0
+        let end = mine.last { $0.time <= to }?.localStep ?? start
+        return end >= start ? end - start : end
     }
 
     /// Steps per second over [from, to] from the samples, nil when the window holds under two samples.
@@ -64,6 +75,9 @@ public struct FaultReport: Sendable, Equatable {
     /// whose load changes during the run moves the numerator and the denominator alike.
     public var rateBaseline: Double?
     public var stepsLost: Int64
+    /// Of the training steps every task took while the fault held (a duration fault), the share
+    /// its own targets took: counted in one window, so a busy machine moves both sides alike.
+    public var targetShareDuring: Double? = nil
 
     /// The rate while the fault held (a duration fault) or after recovery, over the run's own rate
     /// outside every fault window (`rateBaseline`; the rate just before the fault when there is none).
@@ -138,9 +152,18 @@ public enum ScenarioAnalysis {
             let before = o.rate(from: max(0, f.firedAt - rateWindow), to: f.firedAt)
             let during = f.endedAt.flatMap { o.rate(from: f.firedAt + 0.2, to: $0) }
             let after = recovered.flatMap { o.rate(from: $0.time, to: min(o.endedAt, $0.time + rateWindow)) }
+            var share: Double?
+            if let end = f.endedAt {
+                let trainers = Set(o.localSteps.map(\.task))
+                let progress = trainers.map { ($0, o.localProgress(of: $0, from: f.firedAt + 0.2, to: end)) }
+                let total = progress.reduce(0) { $0 + $1.1 }
+                let targets = progress.filter { f.targets.contains($0.0) }.reduce(0) { $0 + $1.1 }
+                share = total > 0 ? Double(targets) / Double(total) : nil
+            }
             return FaultReport(index: f.index, summary: f.summary, firedAt: f.firedAt, firedAtStep: f.firedAtStep, endedAt: f.endedAt,
                                recoveredAt: recovered?.time, recoverySeconds: recovered.map { $0.time - (f.endedAt ?? f.firedAt) },
-                               rateBefore: before, rateDuring: during, rateAfter: after, rateBaseline: nil, stepsLost: lost)
+                               rateBefore: before, rateDuring: during, rateAfter: after, rateBaseline: nil, stepsLost: lost,
+                               targetShareDuring: share)
         }
     }
 
@@ -189,6 +212,10 @@ public enum ScenarioAnalysis {
         if let limit = e.stepRateRatioAtMost {
             let ratio = reports.compactMap(\.rateRatio).max()
             add("step rate ratio", "≤ \(f(limit))", f(ratio), ratio.map { $0 <= limit } ?? false)
+        }
+        if let limit = e.targetShareAtMost {
+            let share = reports.compactMap(\.targetShareDuring).max()
+            add("target's share of steps while the fault held", "≤ \(f(limit))", f(share), share.map { $0 <= limit } ?? false)
         }
         if let want = e.damagedCheckpointSkipped {
             let skipped = o.restores.contains { $0.skipped > 0 }
