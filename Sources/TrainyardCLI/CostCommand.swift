@@ -13,7 +13,7 @@ enum CostCommand {
                             ("--tiers-dir DIR", "the scale-tier catalog (default: ScaleTiers/ of this checkout)")] + TrainSettings.help,
         subcommands: [
             .init(words: ["compare"], usage: "trainyard cost compare [--svg FILE] [--local] [model and training options] [--json]", summary: "Every tier side by side; --svg draws time against cost."),
-            .init(words: ["validate"], usage: "trainyard cost validate [--json] [--quick] [--tiny]", summary: "Runs 16 local configurations, one per regime, and sets predicted against measured throughput, with the ranking and the tiers' order."),
+            .init(words: ["validate"], usage: "trainyard cost validate [--json] [--quick] [--tiny] [--rounds N]", summary: "Runs 16 local configurations, one per regime, N rounds interleaved (default 3), and sets predicted against the median measured throughput, with the ranking and the tiers' order."),
         ])
 
     static let options: [(String, String)] = CustomClusterFlags.help + [
@@ -26,7 +26,7 @@ enum CostCommand {
         ("--bytes-per-step B", "with --from-job: bytes a training task sends per step, instead of its measured write counters"),
         ("--json", "JSON output"),
         ("compare [--svg FILE]", "every tier side by side; --svg draws time against cost"),
-        ("validate [--json] [--quick] [--tiny]", "run local configurations and compare predicted with measured throughput (--tiny: two tiny ones, to check the output)"),
+        ("validate [--json] [--quick] [--tiny] [--rounds N]", "run local configurations N rounds (default 3; 1 with --quick or --tiny) and compare predicted with the median measured throughput (--tiny: two tiny ones, to check the output)"),
     ]
 
     static func run(_ argv: [String]) throws -> ExitCode {
@@ -38,6 +38,7 @@ enum CostCommand {
         let svg = try args.value("--svg")
         let quick = try args.flag("--quick")
         let tiny = try args.flag("--tiny")
+        let rounds = try args.int("--rounds", in: 1...20)
         let explain = try args.flag("--explain")
         let fromJob = try args.value("--from-job")
         let bytesPerStep = try args.double("--bytes-per-step", in: 0...1e15)
@@ -53,7 +54,8 @@ enum CostCommand {
         if examples != nil { training.examples = examples! }
         let catalog = try Catalog.load(tiersDir)
 
-        if sub == "validate" { return try validate(catalog: catalog, json: json, quick: quick, tiny: tiny) }
+        if rounds != nil && sub != "validate" { throw UsageError("--rounds is for `trainyard cost validate`") }
+        if sub == "validate" { return try validate(catalog: catalog, json: json, quick: quick, tiny: tiny, rounds: rounds ?? (quick || tiny ? 1 : 3)) }
 
         if let fromJob {
             return try programCost(job: fromJob, compare: sub == "compare", tierName: tierName, custom: custom, training: training,
@@ -218,8 +220,8 @@ enum CostCommand {
         })
     }
 
-    static func validate(catalog: TierCatalog, json: Bool, quick: Bool, tiny: Bool) throws -> ExitCode {
-        let report = try CostValidation.run(catalog: catalog, quick: quick, small: tiny) { if !json { Posix.write($0, to: 2) } }
+    static func validate(catalog: TierCatalog, json: Bool, quick: Bool, tiny: Bool, rounds: Int) throws -> ExitCode {
+        let report = try CostValidation.run(catalog: catalog, quick: quick, small: tiny, rounds: rounds) { if !json { Posix.write($0, to: 2) } }
         let (profile, rows, median, worst, met) = (report.profile, report.rows, report.medianAbsError, report.maxAbsError, report.met)
         func number(_ v: Double?) -> JSONValue { v.map { $0.isFinite ? JSONValue($0) : .null } ?? .null }
         if json {
@@ -233,6 +235,7 @@ enum CostCommand {
                              ("replicas_to_aggregate", r.config.training.replicasToAggregate.map { JSONValue($0) } ?? .null),
                              ("background_load", JSONValue(r.backgroundLoad)),
                              ("predicted", JSONValue(r.predicted.stepsPerSecond)), ("predicted_quiet", JSONValue(r.predictedQuiet)), ("measured", number(r.measured)),
+                             ("measured_runs", .array(r.measuredRuns.map { JSONValue($0) })),
                              ("error", number(r.error)), ("bottleneck", .string(r.predicted.bottleneck.rawValue)),
                              ("next_bottleneck", r.predicted.next.map { .string($0.0.rawValue) } ?? .null),
                              ("regime_agrees", r.regimeAgrees.map { .bool($0) } ?? .null), ("status", .string(r.status))])
@@ -246,11 +249,12 @@ enum CostCommand {
                                      ("met", .bool(met))])),
             ]).prettySerialized())
         } else {
-            var t = [["configuration", "regime", "cluster here", "load", "predicted steps/s", "measured steps/s", "error", "model's bottleneck"]]
+            var t = [["configuration", "regime", "cluster here", "load", "predicted steps/s", "measured steps/s", "runs (min–max)", "error", "model's bottleneck"]]
             for r in rows {
                 t.append([r.config.name, r.config.regime.rawValue, "\(r.config.plan.topology)\(r.config.emulate ? "" : ", links off")", String(format: "%.1f", r.backgroundLoad),
                           String(format: "%.0f", r.predicted.stepsPerSecond),
-                          r.measured.map { String(format: "%.0f", $0) } ?? r.status, r.error.map { String(format: "%+.1f%%", $0 * 100) } ?? "–",
+                          r.measured.map { String(format: "%.0f", $0) } ?? r.status,
+                          r.measuredRuns.count > 1 ? String(format: "%.0f–%.0f", r.measuredRuns.min()!, r.measuredRuns.max()!) : "–", r.error.map { String(format: "%+.1f%%", $0 * 100) } ?? "–",
                           r.predicted.bottleneck.rawValue + (r.regimeAgrees == false ? " (not the regime's)" : "")])
             }
             print(TextTable.render(t))

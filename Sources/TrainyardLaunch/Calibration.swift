@@ -93,6 +93,51 @@ public enum Calibration {
         return (b.1 - a.1) / (sb - sa)
     }
 
+    /// Least squares of y ≈ Σ c_k·x_k on relative error (each row weighted by 1/y²), every
+    /// coefficient ≥ 0: the best of the fits over each subset of the terms whose coefficients all
+    /// come out ≥ 0 (the rest held at 0); nil when no row has y > 0.
+    public static func nonnegativeFit(_ rows: [([Double], Double)]) -> [Double]? {
+        let usable = rows.filter { $0.1 > 0 }
+        guard let width = usable.first?.0.count, width > 0, width <= 8 else { return nil }
+        var best: (residual: Double, c: [Double])?
+        for mask in 1..<(1 << width) {
+            let terms = (0..<width).filter { mask & (1 << $0) != 0 }
+            let n = terms.count
+            // Normal equations A·c = b over the chosen terms.
+            var a = [[Double]](repeating: [Double](repeating: 0, count: n + 1), count: n)
+            for (x, y) in usable {
+                let w = 1 / (y * y)
+                for i in 0..<n {
+                    for j in 0..<n { a[i][j] += w * x[terms[i]] * x[terms[j]] }
+                    a[i][n] += w * x[terms[i]] * y
+                }
+            }
+            // Gaussian elimination with partial pivoting.
+            var solvable = true
+            for col in 0..<n {
+                guard let pivot = (col..<n).max(by: { abs(a[$0][col]) < abs(a[$1][col]) }), abs(a[pivot][col]) > 1e-300 else { solvable = false; break }
+                a.swapAt(col, pivot)
+                for r in 0..<n where r != col {
+                    let factor = a[r][col] / a[col][col]
+                    for k in col...n { a[r][k] -= factor * a[col][k] }
+                }
+            }
+            guard solvable else { continue }
+            let solution = (0..<n).map { a[$0][n] / a[$0][$0] }
+            guard solution.allSatisfy({ $0 >= 0 && $0.isFinite }) else { continue }
+            var c = [Double](repeating: 0, count: width)
+            for (i, t) in terms.enumerated() { c[t] = solution[i] }
+            var residual = 0.0
+            for (x, y) in usable {
+                var fitted = 0.0
+                for k in 0..<width { fitted += x[k] * c[k] }
+                residual += (fitted - y) * (fitted - y) / (y * y)
+            }
+            if best == nil || residual < best!.residual { best = (residual, c) }
+        }
+        return best?.c
+    }
+
     /// Measures the profile; `note` hears a line as each part starts.
     public static func measure(quick: Bool, note: (String) -> Void = { _ in }) throws -> CalibrationProfile {
         let scale = quick ? 0.3 : 1.0
@@ -100,7 +145,8 @@ public enum Calibration {
         // 1. Training compute over model sizes: fit seconds = fixed + flops / rate.
         note("measuring training compute…\n")
         let shapes: [(Int, [Int], Int, Int)] = [(8, [16], 4, 32), (32, [64, 32], 10, 64), (64, [128], 10, 64), (128, [256, 128], 10, 64),
-                                                (256, [256, 256], 10, 64), (784, [256, 128], 10, 128)]
+                                                (256, [256, 256], 10, 64), (784, [256, 128], 10, 128), (256, [512, 256], 10, 128),
+                                                (32, [1024, 1024], 10, 128)]
         var points: [(Double, Double)] = []
         for (inputs, hidden, classes, batch) in shapes {
             let arch = MLPArchitecture(inputs: inputs, hidden: hidden, classes: classes)
@@ -212,10 +258,14 @@ public enum Calibration {
         // 5. The training task's own work per step beyond the kernel (drawing the batch, checking
         //    the gradients, applying them): a real one-task run of two model sizes.
         note("measuring the training task's own work per step…\n")
-        var overheads: [(Double, Double)] = []
+        var overheads: [(parameters: Double, batch: Double, seconds: Double)] = []
         var shardRun: (parameters: Double, cpu: Double, kernel: Double)?
-        for (features, hidden, batch, steps, logEvery, ps) in [(16, [16], 4, quick ? 3000 : 6000, 50, 0), (64, [256, 256], 32, quick ? 200 : 400, 10, 0),
-                                                               (784, [1024, 512], 8, quick ? 40 : 80, 4, 0), (784, [1024, 512], 8, quick ? 40 : 80, 4, 1)] {
+        // Each run lasts a few tenths of a second in a release build, long enough for the resource
+        // samples (every 0.1 s) to see its steady window; small and large models, small and large
+        // batches.
+        for (features, hidden, batch, steps, logEvery, ps) in [(16, [16], 4, quick ? 30_000 : 60_000, 200, 0), (64, [256, 256], 32, quick ? 3000 : 6000, 50, 0),
+                                                               (784, [1024, 512], 8, quick ? 300 : 600, 10, 0), (784, [1024, 512], 8, quick ? 300 : 600, 10, 1),
+                                                               (64, [256, 256], 256, quick ? 600 : 1200, 20, 0), (256, [512, 256], 128, quick ? 400 : 800, 10, 0)] {
             var training = TrainSettings()
             training.features = features
             training.hidden = hidden
@@ -227,7 +277,7 @@ public enum Calibration {
             training.checkpointEvery = steps + 1
             training.evalEvery = steps + 1
             var settings = LaunchSettings()
-            settings.topology = Topology(workers: 0, parameterServers: ps)
+            settings.topology = Topology(workers: 0, parameterServers: max(0, ps))
             settings.training = training
             let folder = NSTemporaryDirectory() + "trainyard-calibrate-\(UInt32.random(in: 0...UInt32.max))"
             settings.jobDirectory = folder
@@ -238,29 +288,26 @@ public enum Calibration {
             let summary = try Launcher(settings: settings, options: options).run()
             let arch = MLPArchitecture(inputs: features, hidden: hidden, classes: 10)
             let samples = ((try? Files.readText(folder + "/resources.jsonl")) ?? "").split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+            let records = MetricsLog(jobDirectory: folder).records()
             if summary.outcome.status == .succeeded,
-               let cpu = cpuPerStep(records: MetricsLog(jobDirectory: folder).records(), samples: samples, task: "chief-0", maxSteps: steps) {
+               let cpu = cpuPerStep(records: records, samples: samples, task: "chief-0", maxSteps: steps) {
                 let kernel = fixed + CostModel.trainingFLOPs(arch, batch: batch) * inverseRate
                 if ps == 0 {
-                    overheads.append((Double(arch.parameterCount), cpu - kernel))
+                    overheads.append((Double(arch.parameterCount), Double(batch), cpu - kernel))
                 } else {
                     shardRun = (Double(arch.parameterCount), cpu, kernel)
                 }
             }
         }
-        // The tiny model's overhead is the fixed part; the per-parameter part is fitted to the
-        // other two on relative error: v = Σ (x·y / y²) / Σ (x² / y²), x = P, y = overhead − fixed.
-        var trainerPerValue = 0.0
-        if overheads.count == 3 {
-            let a = max(0, overheads[0].1)
-            var num = 0.0, den = 0.0
-            for (x, o) in overheads.dropFirst() {
-                let y = max(1e-9, o - a)
-                num += x * y / (y * y)
-                den += x * x / (y * y)
-            }
-            trainerPerValue = den > 0 ? max(0, num / den) : 0
-            fixed += a
+        // The task's own work per step (its data, its gradient check, its update, and the kernel
+        // running slower among them than alone: the weights and activations leave the caches
+        // between steps) as a + v·P + e·B, fitted on relative error over the runs alone, each
+        // coefficient at least 0.
+        var trainerPerValue = 0.0, trainerPerExample = 0.0
+        if overheads.count >= 3, let fit = Calibration.nonnegativeFit(overheads.map { ([1, $0.parameters, $0.batch], $0.seconds) }) {
+            fixed += fit[0]
+            trainerPerValue = fit[1]
+            trainerPerExample = fit[2]
         }
 
         let f = ISO8601DateFormatter()
@@ -273,12 +320,59 @@ public enum Calibration {
                                          kernel: KernelBackendName.current, build: build, measuredAt: f.string(from: Date()),
                                          host: "\(Posix.hostname()) (\(cpuName))")
         profile.trainerSecondsPerValue = trainerPerValue
+        profile.trainerSecondsPerExample = trainerPerExample
         // 6. With a ps, a training task splits its gradients into shards and merges the values
         //    back (beyond the messages' CPU measured above): its CPU per step in a one-task, one-ps
         //    run, less the kernel, its own work alone and its half of the messages, per parameter.
         if let run = shardRun {
             let messages = (rpcCPU + 2 * 4 * run.parameters * byteSeconds) / 2
             profile.shardSecondsPerValue = max(0, (run.cpu - run.kernel - run.parameters * trainerPerValue - messages) / run.parameters)
+        }
+        // 7. Requests and bytes as a running cluster pays them: two training tasks and one ps, with
+        //    requests from both arriving while the other works (one call at a time, above, pays a
+        //    full sleep and wake-up of both processes each time, which a busy ps partly avoids). A
+        //    tiny model (requests dominate) and a large one (bytes dominate): every task's CPU per
+        //    global step in the steady window, less the kernel, the tasks' own work and the updates,
+        //    is S requests and 2M bytes; two sizes give the CPU per request and per byte.
+        note("measuring requests and bytes in a running cluster…\n")
+        var clusterRuns: [(arch: MLPArchitecture, batch: Int, cpu: Double)] = []
+        for (features, hidden, batch, steps, logEvery) in [(16, [16], 4, quick ? 30_000 : 60_000, 100), (64, [256, 256], 32, quick ? 3000 : 6000, 20),
+                                                           (784, [1024, 512], 8, quick ? 300 : 600, 5)] {
+            var training = TrainSettings()
+            training.features = features
+            training.hidden = hidden
+            training.classes = 10
+            training.batchSize = batch
+            training.examples = 5_000
+            training.logEvery = logEvery
+            training.maxSteps = steps
+            training.checkpointEvery = steps + 1
+            training.evalEvery = steps + 1
+            var settings = LaunchSettings()
+            settings.topology = Topology(workers: 1, parameterServers: 1)
+            settings.training = training
+            let folder = NSTemporaryDirectory() + "trainyard-calibrate-\(UInt32.random(in: 0...UInt32.max))"
+            settings.jobDirectory = folder
+            settings.restartPolicy = .never
+            var options = Launcher.Options()
+            options.showProgress = false
+            defer { Files.remove(folder) }
+            guard (try? Launcher(settings: settings, options: options).run())?.outcome.status == .succeeded else { continue }
+            let records = MetricsLog(jobDirectory: folder).records()
+            let samples = ((try? Files.readText(folder + "/resources.jsonl")) ?? "").split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+            let perTask = ["chief-0", "worker-0", "ps-0"].map { cpuPerStep(records: records, samples: samples, task: $0, maxSteps: steps) }
+            if perTask.allSatisfy({ $0 != nil }) {
+                clusterRuns.append((MLPArchitecture(inputs: features, hidden: hidden, classes: 10), batch, perTask.map { $0! }.reduce(0, +)))
+            }
+        }
+        // What the profile does not yet explain, per global step, is S requests and 2M bytes.
+        let unexplained = clusterRuns.map { r -> ([Double], Double) in
+            let p = Double(r.arch.parameterCount)
+            return ([1, 2 * 4 * p], r.cpu - profile.trainerStepSeconds(r.arch, batch: r.batch) - p * (profile.shardSecondsPerValue + update))
+        }
+        if clusterRuns.count >= 2, let fit = nonnegativeFit(unexplained), fit[0] > 0, fit[1] > 0 {
+            profile.rpcCPUSeconds = fit[0]
+            profile.byteSeconds = fit[1]
         }
         return profile
     }

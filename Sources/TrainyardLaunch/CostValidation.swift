@@ -52,6 +52,8 @@ public enum CostValidation {
         /// Other programs' runnable processes measured just before the run.
         public var backgroundLoad: Double
         public var status: String
+        /// Every run's measured rate (the rounds), of which `measured` is the median.
+        public var measuredRuns: [Double] = []
         public var error: Double? { measured.map { (predicted.stepsPerSecond - $0) / $0 } }
         /// Whether the model's bottleneck is one the regime expects (nil: the regime names none).
         public var regimeAgrees: Bool? { config.regime.expected.map { $0.contains(predicted.bottleneck) } }
@@ -175,55 +177,83 @@ public enum CostValidation {
     }
 
     /// Runs every configuration here and sets the prediction against the measurement.
+    /// `rounds` times through the whole set, interleaved, so a change of load hits every
+    /// configuration alike; each configuration's measured rate is the median of its runs (the
+    /// spread is kept: a cluster sharing two cores runs ±10–25% from one run to the next), and
+    /// its prediction the median of the predictions made with the load measured before each run.
     /// `progress` hears a line as each configuration starts and ends.
-    public static func run(catalog: TierCatalog, quick: Bool, small: Bool = false, progress: (String) -> Void) throws -> Report {
+    public static func run(catalog: TierCatalog, quick: Bool, small: Bool = false, rounds: Int = 3, progress: (String) -> Void) throws -> Report {
         progress("calibrating (before the runs)…\n")
-        let profile = try Calibration.measure(quick: true, note: { _ in })
+        let profile = try Calibration.measure(quick: quick || small, note: { _ in })
         let root = NSTemporaryDirectory() + "trainyard-validate-\(UInt32.random(in: 0...UInt32.max))"
         defer { Files.remove(root) }
-        var rows: [Row] = []
         let seconds = quick || small ? 1.0 : 2.5
-        for (n, config) in try configs(catalog, small: small).enumerated() {
-            let architecture = MLPArchitecture(inputs: config.training.features, hidden: config.training.hidden, classes: config.training.classes)
-            let load = backgroundLoad(cores: profile.cores)
-            var inputs = CostEstimator.inputs(plan: config.plan, training: config.training, architecture: architecture, profile: profile,
-                                              local: true, scale: config.scale, emulate: config.emulate)
-            let quiet = CostModel.predict(inputs).stepsPerSecond
-            inputs.backgroundLoad = load
-            let predicted = CostModel.predict(inputs)
-            var training = config.training
-            training.maxSteps = min(50_000, max(small ? 40 : 100, Int(predicted.stepsPerSecond * seconds)))
-            training.checkpointEvery = training.maxSteps + 1
-            training.evalEvery = training.maxSteps + 1
-            var settings = LaunchSettings()
-            settings.topology = config.plan.topology
-            settings.training = training
-            settings.jobDirectory = root + "/\(n)"
-            settings.restartPolicy = .never
-            settings.emulateBandwidth = config.emulate
-            settings.bandwidthScale = config.scale
-            var options = Launcher.Options()
-            options.showProgress = false
-            progress("running \(config.name) (\(config.plan.topology), \(training.maxSteps) steps, background load \(String(format: "%.1f", load)))… ")
-            let summary = try Launcher(settings: settings, plan: config.plan, options: options).run()
-            let measured = summary.outcome.status == .succeeded ? steadyRate(MetricsLog(jobDirectory: root + "/\(n)").records(), maxSteps: training.maxSteps) : nil
-            Files.remove(root + "/\(n)")
-            let row = Row(config: config, predicted: predicted, predictedQuiet: quiet, measured: measured, backgroundLoad: load, status: summary.outcome.status.rawValue)
-            progress(measured.map { String(format: "%.0f steps/s (predicted %.0f)\n", $0, predicted.stepsPerSecond) } ?? "\(row.status)\n")
+        let list = try configs(catalog, small: small)
+        var runs = [[(predicted: CostModel.Prediction, quiet: Double, measured: Double?, load: Double, status: String)]](repeating: [], count: list.count)
+        let rounds = max(1, rounds)
+        for round in 1...rounds {
+            for (n, config) in list.enumerated() {
+                let architecture = MLPArchitecture(inputs: config.training.features, hidden: config.training.hidden, classes: config.training.classes)
+                let load = backgroundLoad(cores: profile.cores)
+                var inputs = CostEstimator.inputs(plan: config.plan, training: config.training, architecture: architecture, profile: profile,
+                                                  local: true, scale: config.scale, emulate: config.emulate)
+                let quiet = CostModel.predict(inputs).stepsPerSecond
+                inputs.backgroundLoad = load
+                let predicted = CostModel.predict(inputs)
+                var training = config.training
+                training.maxSteps = min(50_000, max(small ? 40 : 100, Int(predicted.stepsPerSecond * seconds)))
+                training.checkpointEvery = training.maxSteps + 1
+                training.evalEvery = training.maxSteps + 1
+                var settings = LaunchSettings()
+                settings.topology = config.plan.topology
+                settings.training = training
+                let folder = root + "/\(round)-\(n)"
+                settings.jobDirectory = folder
+                settings.restartPolicy = .never
+                settings.emulateBandwidth = config.emulate
+                settings.bandwidthScale = config.scale
+                var options = Launcher.Options()
+                options.showProgress = false
+                let label = rounds > 1 ? "round \(round)/\(rounds): " : ""
+                progress("\(label)running \(config.name) (\(config.plan.topology), \(training.maxSteps) steps, background load \(String(format: "%.1f", load)))… ")
+                let summary = try Launcher(settings: settings, plan: config.plan, options: options).run()
+                let measured = summary.outcome.status == .succeeded ? steadyRate(MetricsLog(jobDirectory: folder).records(), maxSteps: training.maxSteps) : nil
+                Files.remove(folder)
+                runs[n].append((predicted, quiet, measured, load, summary.outcome.status.rawValue))
+                progress(measured.map { String(format: "%.0f steps/s (predicted %.0f)\n", $0, predicted.stepsPerSecond) } ?? "\(summary.outcome.status.rawValue)\n")
+            }
+        }
+        var rows: [Row] = []
+        for (n, config) in list.enumerated() {
+            let r = runs[n]
+            // The run whose prediction is the median stands for the configuration's model side.
+            let middle = r.sorted { $0.predicted.stepsPerSecond < $1.predicted.stepsPerSecond }[r.count / 2]
+            let measuredRuns = r.compactMap(\.measured)
+            // A configuration counts as measured only when every one of its runs succeeded.
+            let measured = measuredRuns.count == r.count ? median(measuredRuns) : nil
+            var row = Row(config: config, predicted: middle.predicted, predictedQuiet: middle.quiet, measured: measured, backgroundLoad: median(r.map(\.load)) ?? 0,
+                          status: r.first { $0.measured == nil }?.status ?? "SUCCEEDED")
+            row.measuredRuns = measuredRuns
             rows.append(row)
         }
         var after: CalibrationProfile?
         if !quick && !small {
             progress("calibrating (after the runs)…\n")
-            after = try Calibration.measure(quick: true, note: { _ in })
+            after = try Calibration.measure(quick: quick || small, note: { _ in })
         }
         let errors = rows.compactMap(\.error).map(abs).sorted()
-        let median = errors.isEmpty ? nil : (errors.count % 2 == 1 ? errors[errors.count / 2] : (errors[errors.count / 2 - 1] + errors[errors.count / 2]) / 2)
         let measuredRows = rows.filter { $0.measured != nil }
         let ranking = Ranking.pairwise(predicted: measuredRows.map(\.predicted.stepsPerSecond), measured: measuredRows.map { $0.measured! })
         let rho = Ranking.spearman(measuredRows.map(\.predicted.stepsPerSecond), measuredRows.map { $0.measured! })
-        return Report(profile: profile, profileAfter: after, rows: rows, medianAbsError: median, maxAbsError: errors.last,
+        return Report(profile: profile, profileAfter: after, rows: rows, medianAbsError: median(errors), maxAbsError: errors.last,
                       rankingAgree: ranking.agree, rankingPairs: ranking.pairs, spearman: rho, tierPairs: tierPairs(rows))
+    }
+
+    /// The median of `values` (the mean of the middle two for an even count); nil when empty.
+    public static func median(_ values: [Double]) -> Double? {
+        let v = values.sorted()
+        guard !v.isEmpty else { return nil }
+        return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
     }
 
     /// Every pair of tiers run as they are: the same steps on each, so time ∝ 1/throughput and

@@ -79,4 +79,27 @@ final class CostEstimatorTests: XCTestCase {
         XCTAssertTrue(configs.contains { $0.training.sync && ($0.training.replicasToAggregate ?? 99) < $0.plan.topology.workers + 1 })
         XCTAssertTrue(configs.contains { $0.plan.topology.taskCount > 2 * 8 }, "a run with many more processes than cores")
     }
+
+    func testTheCalibrationFitKeepsEveryCoefficientAtLeastZero() throws {
+        // Exact data from y = 2 + 3·a: the fit finds it, and gives the third term nothing.
+        let rows: [([Double], Double)] = [([1, 1, 5], 5), ([1, 2, 1], 8), ([1, 10, 2], 32), ([1, 4, 9], 14)]
+        let fit = try XCTUnwrap(Calibration.nonnegativeFit(rows))
+        XCTAssertEqual(fit[0], 2, accuracy: 1e-9)
+        XCTAssertEqual(fit[1], 3, accuracy: 1e-9)
+        XCTAssertEqual(fit[2], 0, accuracy: 1e-9)
+        // y = 10 − 0.5·a would need a negative coefficient: the best fit with it held at 0 is a constant,
+        // the value that minimizes the relative error (Σ(c/y − 1)² → c = Σ(1/y) / Σ(1/y²)).
+        let falling: [([Double], Double)] = [([1, 2], 9), ([1, 4], 8), ([1, 8], 6)]
+        let clamped = try XCTUnwrap(Calibration.nonnegativeFit(falling))
+        XCTAssertEqual(clamped[1], 0)
+        let ys = [9.0, 8, 6]
+        XCTAssertEqual(clamped[0], ys.map { 1 / $0 }.reduce(0, +) / ys.map { 1 / ($0 * $0) }.reduce(0, +), accuracy: 1e-9)
+        XCTAssertNil(Calibration.nonnegativeFit([([1], -1)]), "nothing to fit")
+    }
+
+    func testValidationMediansTheRoundsAndKeepsEveryRun() {
+        XCTAssertEqual(CostValidation.median([3, 1, 2]), 2)
+        XCTAssertEqual(CostValidation.median([4, 1, 3, 2]), 2.5)
+        XCTAssertNil(CostValidation.median([]))
+    }
 }

@@ -247,38 +247,87 @@ public enum CostModel {
         }
 
         // Asynchronous: W training tasks circulate through the resources they share — a closed
-        // queueing network, solved by mean value analysis. What each task has to itself (its own
-        // link; in the cloud also its own CPU and the network's latency) is a delay.
-        struct Station {
-            var demand: Double
-            var servers: Int
-        }
+        // queueing network, solved by exact mean value analysis. What each task has to itself (its
+        // own link; in the cloud also its own CPU and the network's latency) is a delay.
         var stations: [Station] = []
         var think = pushTime + i.waitSeconds
         if local {
-            // Here every process shares the cores: compute, requests, bytes and updates are CPU work.
-            stations.append(Station(demand: cpuTotal, servers: max(1, i.sharedCores!)))
-            if psSerial > 0 { stations.append(Station(demand: psSerial, servers: 1)) }
+            // Here every process shares the cores: compute, requests, bytes and updates are CPU
+            // work, served by C cores as processor sharing; other programs' L busy processes take
+            // their share (j steps in progress get j · min(1, C/(j+L)) cores).
+            stations.append(Station(demand: cpuTotal / slow, kind: .cores(cores, background: local ? i.backgroundLoad : 0)))
+            if psSerial > 0 { stations.append(Station(demand: psSerial, kind: .queue(deterministic: false))) }
         } else {
             think += c + trainerMessages + rpc
-            if psBusiest > 0 { stations.append(Station(demand: psBusiest, servers: 1)) }
+            if psBusiest > 0 { stations.append(Station(demand: psBusiest, kind: .queue(deterministic: false))) }
         }
-        if pullTime > 0 { stations.append(Station(demand: pullTime, servers: 1)) }
-        var queues = [Double](repeating: 0, count: stations.count)
-        var x = 0.0
-        for n in 1...w {
-            var residence = [Double](repeating: 0, count: stations.count)
-            for (k, st) in stations.enumerated() {
-                // A c-server station: a one-server queue of demand D/c plus a delay of D·(c−1)/c (Seidmann).
-                let c = Double(st.servers)
-                residence[k] = st.demand / c * (1 + queues[k]) + st.demand * (c - 1) / c
-            }
-            x = Double(n) / max(1e-12, think + residence.reduce(0, +))
-            for (k, st) in stations.enumerated() { queues[k] = x * st.demand / Double(st.servers) * (1 + queues[k]) }
-        }
+        // A link is a token bucket: every answer takes the same time through it.
+        if pullTime > 0 { stations.append(Station(demand: pullTime, kind: .queue(deterministic: true))) }
+        var x = meanValueAnalysis(stations: stations, think: think, customers: w)
+        // The approximations may overshoot a bound near saturation; the answer never does.
+        x = min(x, bounds.map(\.1).filter { $0.isFinite }.min() ?? x)
         bounds.sort { $0.1 < $1.1 }
         return Prediction(stepsPerSecond: x, examplesPerSecond: x * Double(i.batch), stepSeconds: 1 / x, bottleneck: bottleneck(of: bounds),
                           bounds: bounds, parts: parts)
+    }
+
+    /// A shared resource of the queueing network.
+    struct Station {
+        enum Kind {
+            /// C cores shared by processor sharing with `background` other busy processes: with j
+            /// of the job's steps in progress it serves j · min(1, C/(j+L)) steps' worth at once.
+            case cores(Double, background: Double)
+            /// One server, first come first served: exponential service, or deterministic (a
+            /// link's token bucket), where a step arriving behind one in service waits for half
+            /// that one's service on average, not all of it.
+            case queue(deterministic: Bool)
+        }
+        /// Seconds of the resource per global step.
+        var demand: Double
+        var kind: Kind
+    }
+
+    /// Throughput (steps/s) of `customers` tasks circulating through `stations` and a delay of
+    /// `think` seconds: mean value analysis, exact for the load-dependent cores (marginal queue-length
+    /// probabilities) and for exponential queues; a deterministic queue takes the residual-service
+    /// correction (an arrival finds the one in service half done).
+    static func meanValueAnalysis(stations: [Station], think: Double, customers: Int) -> Double {
+        var queue = [Double](repeating: 0, count: stations.count)
+        var busy = [Double](repeating: 0, count: stations.count)
+        // For each cores station, P(j steps present) at the previous population.
+        var marginal = stations.map { _ in [1.0] }
+        func rate(_ s: Station, _ j: Int) -> Double {
+            guard case .cores(let c, let l) = s.kind else { return 1 / s.demand }
+            let n = Double(j)
+            return n * min(1, c / (n + l)) / s.demand
+        }
+        var x = 0.0
+        for n in 1...max(1, customers) {
+            var residence = [Double](repeating: 0, count: stations.count)
+            for (k, s) in stations.enumerated() where s.demand > 0 {
+                switch s.kind {
+                case .cores:
+                    var r = 0.0
+                    for j in 1...n { r += Double(j) / rate(s, j) * marginal[k][j - 1] }
+                    residence[k] = r
+                case .queue(let deterministic):
+                    residence[k] = s.demand * (1 + queue[k] - (deterministic ? busy[k] / 2 : 0))
+                }
+            }
+            x = Double(n) / max(1e-12, think + residence.reduce(0, +))
+            for (k, s) in stations.enumerated() where s.demand > 0 {
+                queue[k] = x * residence[k]
+                busy[k] = min(1, x * s.demand)
+                if case .cores = s.kind {
+                    var p = [Double](repeating: 0, count: n + 1)
+                    for j in 1...n { p[j] = x / rate(s, j) * marginal[k][j - 1] }
+                    p[0] = max(0, 1 - p[1...].reduce(0, +))
+                    let total = p.reduce(0, +)
+                    marginal[k] = p.map { $0 / total }
+                }
+            }
+        }
+        return x
     }
 
     /// What a job costs: `hours` of the cluster at `mlUnitsPerHour`, billed per `granularity`
