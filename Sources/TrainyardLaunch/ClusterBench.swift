@@ -88,7 +88,7 @@ public enum ClusterBench {
         note("one-thread reference (\(c.referenceSeconds) s)…")
         var rate = oneThreadRate(hidden: c.hidden, batch: c.batch, seconds: c.referenceSeconds)
 
-        let loadBefore = Calibration.backgroundLoad(share: Calibration.cpuShare(), cores: cores)
+        let loadBefore = Calibration.measureBackgroundLoad(cores: cores)
         note("running the job (\(settings.topology), \(c.steps) steps)…")
         var options = Launcher.Options()
         options.showProgress = false
@@ -96,7 +96,7 @@ public enum ClusterBench {
         let launcher = try Launcher(settings: settings, options: options)
         let summary = try launcher.run()
 
-        let loadAfter = Calibration.backgroundLoad(share: Calibration.cpuShare(), cores: cores)
+        let loadAfter = Calibration.measureBackgroundLoad(cores: cores)
         note("one-thread reference again (\(c.referenceSeconds) s)…")
         rate = max(rate, oneThreadRate(hidden: c.hidden, batch: c.batch, seconds: c.referenceSeconds))
 

@@ -170,10 +170,9 @@ public enum CostValidation {
         public var computeDrift: Double? { profileAfter.map { $0.flopsPerSecond / profile.flopsPerSecond - 1 } }
     }
 
-    /// Other programs' processes that want a CPU now, from the share of a core one busy thread
-    /// gets (`Calibration.cpuShare`).
+    /// Other programs' processes that want a CPU now (`Calibration.measureBackgroundLoad`).
     public static func backgroundLoad(cores: Int) -> Double {
-        Calibration.backgroundLoad(share: Calibration.cpuShare(), cores: cores)
+        Calibration.measureBackgroundLoad(cores: cores)
     }
 
     /// Runs every configuration here and sets the prediction against the measurement.

@@ -102,4 +102,12 @@ final class CostEstimatorTests: XCTestCase {
         XCTAssertEqual(CostValidation.median([4, 1, 3, 2]), 2.5)
         XCTAssertNil(CostValidation.median([]))
     }
+
+    func testTheLoadProbeReadsTheKernelsRunnableCount() {
+        let stat = "cpu  45860 0 10116 70693 376 0 602 114 0 0\nintr 1 2\nctxt 99\nprocs_running 3\nprocs_blocked 0\n"
+        XCTAssertEqual(Calibration.runnableProcesses(procStat: stat), 3)
+        XCTAssertNil(Calibration.runnableProcesses(procStat: "cpu 1 2 3\nprocs_blocked 0\n"))
+        XCTAssertNil(Calibration.runnableProcesses(procStat: "procs_running -4\n"))
+        XCTAssertNil(Calibration.runnableProcesses(procStat: "procs_running many\n"))
+    }
 }
