@@ -253,7 +253,7 @@ public final class TrainerRole {
     private func pull() -> TrainerMachine.Event {
         do throws(RPCError) {
             let result = try shards.pull(includeSlots: false, into: &parameters, until: rpcDeadline)
-            return .pulled(globalStep: result.merged.globalStep, done: result.merged.done, now: MonotonicClock.now())
+            return .pulled(globalStep: result.merged.globalStep, done: result.merged.allDone, now: MonotonicClock.now())
         } catch {
             return .rpcFailed(error.code, reason: error.description, now: MonotonicClock.now())
         }

@@ -54,6 +54,28 @@ final class FaultSchedulerTests: XCTestCase {
         XCTAssertEqual(setFaults(s.handle(.tick(elapsed: 3, step: 300)))[.ps(0)]?.holdAtSteps, [])
     }
 
+    func testTheJobCannotEndWhileAFaultWithADurationIsInForce() {
+        // A partition for 3 s and a pause for 1 s, in a job of 1000 steps: while either is in force
+        // every ps holds at step 999, so a fast cluster cannot finish before the fault is over.
+        let sides = Scenario.Partition([.worker(0)], [.ps(0), .ps(1)])
+        var s = FaultScheduler(faults: [.init(trigger: .step(100), action: .partition(sides, duration: 3)),
+                                        .init(trigger: .step(200), action: .pause(.task(.worker(1)), duration: 1))],
+                               tasks: tasks, seed: 1, holdsAtFaultSteps: true, finalHoldStep: 999)
+        for t in tasks { _ = s.handle(.taskStarted(t)) }
+        XCTAssertEqual(s.initialFaults[.ps(0)]?.holdAtSteps, [100, 200], "nothing in force yet: no hold at the end")
+        XCTAssertEqual(setFaults(s.handle(.tick(elapsed: 1, step: 100)))[.ps(1)]?.holdAtSteps, [200, 999])
+        XCTAssertEqual(setFaults(s.handle(.tick(elapsed: 1.5, step: 200)))[.ps(0)]?.holdAtSteps, [999], "the pause fired: still held at the end")
+        XCTAssertEqual(setFaults(s.handle(.tick(elapsed: 2.6, step: 999))), [:], "the pause is over, the partition is not")
+        let lifted = s.handle(.tick(elapsed: 4.1, step: 999))
+        XCTAssertEqual(setFaults(lifted)[.ps(0)]?.holdAtSteps, [], "the last fault lifted: the end released")
+        XCTAssertEqual(setFaults(lifted)[.ps(1)]?.holdAtSteps, [])
+        XCTAssertNil(setFaults(lifted)[.worker(1)], "the trainers never hold")
+        // Without the scenario runner's holds there is no final hold either.
+        var plain = FaultScheduler(faults: [.init(trigger: .step(1), action: .partition(sides, duration: 3))], tasks: tasks, seed: 1, finalHoldStep: 999)
+        for t in tasks { _ = plain.handle(.taskStarted(t)) }
+        XCTAssertEqual(setFaults(plain.handle(.tick(elapsed: 1, step: 1)))[.ps(0)]?.holdAtSteps ?? [], [])
+    }
+
     func testATimeTriggerFiresOnTheFirstTickAtOrPastIt() {
         var s = scheduler([.init(trigger: .seconds(2), action: .kill(.task(.worker(0))))])
         XCTAssertEqual(s.handle(.tick(elapsed: 1.99, step: 1_000_000)), [], "the step does not matter")

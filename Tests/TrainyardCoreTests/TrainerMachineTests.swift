@@ -434,8 +434,11 @@ final class TrainerMachineTests: XCTestCase {
             PushReply(globalStep: 6, applied: false, done: true, values: [3]),
         ]
         let merged = MergedPush(merging: replies, shardElements: [2, 1])
-        XCTAssertEqual(merged.reply, PushReply(globalStep: 6, applied: false, done: true))
+        // One shard done, the other not yet: not done — the other still needs its pushes.
+        XCTAssertEqual(merged.reply, PushReply(globalStep: 6, applied: false, done: false))
         XCTAssertTrue(merged.carriedValues)
+        XCTAssertTrue(MergedPush(merging: [PushReply(globalStep: 6, applied: true, done: true), PushReply(globalStep: 6, applied: false, done: true)],
+                                 shardElements: [0, 0]).reply.done, "every shard done: done")
         // A shard that sent no values (or the wrong number) means the next step must pull.
         XCTAssertFalse(MergedPush(merging: replies, shardElements: [2, 2]).carriedValues)
         XCTAssertFalse(MergedPush(merging: [replies[0], PushReply(globalStep: 6, applied: true, done: false)], shardElements: [2, 1]).carriedValues)

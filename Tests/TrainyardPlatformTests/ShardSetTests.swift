@@ -92,10 +92,14 @@ final class ShardSetTests: XCTestCase {
         _ = try shards.clients[1].receive(id, until: .after(seconds: 1))
         XCTAssertEqual(try shards.pull(includeSlots: false, into: &parameters, until: .after(seconds: 1)).merged.globalStep, 1)
         let last = try shards.push(gradients: [Float](repeating: 0, count: 28), baseStep: 2, updating: &parameters, until: .after(seconds: 1))
-        XCTAssertEqual(last.reply, PushReply(globalStep: 3, applied: true, done: true))
-        // Shard 1 reached the last step; shard 0 has not: done, but not all done.
+        // Shard 1 reached the last step; shard 0 has not: the push is not done (shard 0 needs one
+        // more), and a pull says some shard is done, but not all.
+        XCTAssertEqual(last.reply, PushReply(globalStep: 3, applied: true, done: false))
         XCTAssertEqual(try shards.pull(includeSlots: false, into: &parameters, until: .after(seconds: 1)).merged,
                        MergedPull(globalStep: 2, done: true, allDone: false))
+        // One more push: shard 1 answers without applying, shard 0 reaches the last step: done.
+        let end = try shards.push(gradients: [Float](repeating: 0, count: 28), baseStep: 3, updating: &parameters, until: .after(seconds: 1))
+        XCTAssertEqual(end.reply, PushReply(globalStep: 3, applied: false, done: true))
     }
 
     func testPullWithSlotsReturnsWholeModelArrays() throws {

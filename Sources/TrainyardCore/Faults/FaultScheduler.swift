@@ -16,7 +16,11 @@
 /// - past the scenario's timeout the job is cancelled (once);
 /// - every parameter server holds the cluster at each step a fault is triggered by until that fault
 ///   has fired (`initialFaults`, `TaskFaults.holdAtSteps`), so a step trigger fires at exactly its
-///   step however fast the cluster runs or however slowly the launcher gets to look.
+///   step however fast the cluster runs or however slowly the launcher gets to look;
+/// - while a fault with a duration is in force (a shaping fault not yet lifted, a pause not yet
+///   resumed), every parameter server also holds the cluster at the step before the last, so the
+///   job cannot end before the fault does: what happens after it (the recovery) is always there
+///   to see, however fast the machine trains.
 public struct FaultScheduler: Sendable {
     /// The signals a fault sends to a task's process group.
     public enum Signal: Sendable, Equatable {
@@ -82,9 +86,14 @@ public struct FaultScheduler: Sendable {
 
     /// Whether the ps hold the cluster at each step trigger until its fault fires (scenario runs do).
     public let holdsAtFaultSteps: Bool
+    /// The step before the last (max steps − 1), held while a fault with a duration is in force;
+    /// nil: never.
+    public let finalHoldStep: Int64?
 
-    public init(faults: [Scenario.Fault], tasks: [TaskID], seed: UInt64, timeout: Double? = nil, holdsAtFaultSteps: Bool = false) {
+    public init(faults: [Scenario.Fault], tasks: [TaskID], seed: UInt64, timeout: Double? = nil, holdsAtFaultSteps: Bool = false,
+                finalHoldStep: Int64? = nil) {
         self.holdsAtFaultSteps = holdsAtFaultSteps
+        self.finalHoldStep = holdsAtFaultSteps ? finalHoldStep : nil
         self.faults = faults
         self.tasks = tasks
         self.timeout = timeout
@@ -101,14 +110,28 @@ public struct FaultScheduler: Sendable {
     /// The steps of the step-triggered faults that have not fired yet, ascending.
     private var heldSteps: [Int64] {
         guard holdsAtFaultSteps else { return [] }
-        return Array(Set(waiting.compactMap { i -> Int64? in
+        var steps = Set(waiting.compactMap { i -> Int64? in
             if case .step(let s) = faults[i].trigger { return Int64(s) }
             return nil
-        })).sorted()
+        })
+        if let last = finalHoldStep, timedFaultInForce { steps.insert(last) }
+        return steps.sorted()
+    }
+
+    /// Whether a fault with a duration has fired and not ended: a shaping fault whose lift is
+    /// pending, or a pause whose resume is.
+    private var timedFaultInForce: Bool {
+        timers.contains { t in
+            switch t.timer {
+            case .lift, .resume: return true
+            case .escalate, .damageAgain: return false
+            }
+        }
     }
 
     public init(scenario: Scenario) {
-        self.init(faults: scenario.faults, tasks: scenario.topology.tasks, seed: scenario.seed, timeout: scenario.timeout, holdsAtFaultSteps: true)
+        self.init(faults: scenario.faults, tasks: scenario.topology.tasks, seed: scenario.seed, timeout: scenario.timeout, holdsAtFaultSteps: true,
+                  finalHoldStep: scenario.training.maxSteps > 1 ? Int64(scenario.training.maxSteps - 1) : nil)
     }
 
     public mutating func handle(_ event: Event) -> [Directive] {
@@ -190,6 +213,7 @@ public struct FaultScheduler: Sendable {
             guard let target else { break }
             if running.contains(target) { out.append(.signal(target, .stop)) }
             timers.append((elapsed + duration, .resume(target)))
+            out += recompose()
         case .slow(_, let factor, let duration):
             guard let target else { break }
             out += shape(index, .slow(target, factor: factor), duration: duration, elapsed: elapsed, record: record, summary: summary)
@@ -226,7 +250,7 @@ public struct FaultScheduler: Sendable {
             guard running.contains(task), starts[task] == start else { return [] }
             return [.signal(task, .kill), .note(kind: "fault", text: "\(task) outlived its \(JSONValue.format(grace)) s grace period: SIGKILL")]
         case .resume(let task):
-            return (running.contains(task) ? [.signal(task, .resume)] : []) + [.note(kind: "fault_end", text: "\(task) resumed (SIGCONT)")]
+            return (running.contains(task) ? [.signal(task, .resume)] : []) + recompose() + [.note(kind: "fault_end", text: "\(task) resumed (SIGCONT)")]
         case .lift(let fault, let record, let summary):
             shaping[fault] = nil
             fired[record].endedAt = elapsed

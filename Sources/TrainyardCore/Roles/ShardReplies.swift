@@ -30,8 +30,10 @@ public struct MergedPull: Sendable, Equatable {
 
 /// What the answers of every parameter shard to one push add up to.
 public struct MergedPush: Sendable, Equatable {
-    /// The highest step any shard reached, whether all applied the gradients, whether any is done
-    /// (`values` is always empty: the shell scatters each shard's values itself).
+    /// The highest step any shard reached, whether all applied the gradients, whether every shard
+    /// is done (`values` is always empty: the shell scatters each shard's values itself). Every
+    /// shard, not some: a shard one push behind the others (a push a held shard refused, and that
+    /// the trainer sent again to all) still needs that push, and the job ends when it has it.
     public var reply: PushReply
     /// Every shard sent back all its values: together they are the whole model after the update,
     /// so the next pull need not ask again.
@@ -45,12 +47,12 @@ public struct MergedPush: Sendable, Equatable {
     /// Merges the shards' replies, in shard order; `shardElements[i]` is how many values shard
     /// `i` holds (a reply with another count carries no usable values).
     public init(merging replies: [PushReply], shardElements: [Int]) {
-        var reply = PushReply(globalStep: 0, applied: true, done: false)
+        var reply = PushReply(globalStep: 0, applied: true, done: !replies.isEmpty)
         var complete = true
         for (i, r) in replies.enumerated() {
             reply.globalStep = i == 0 ? r.globalStep : max(reply.globalStep, r.globalStep)
             reply.applied = reply.applied && r.applied
-            reply.done = reply.done || r.done
+            reply.done = reply.done && r.done
             if i >= shardElements.count || r.values.count != shardElements[i] { complete = false }
         }
         self.init(reply: reply, carriedValues: complete)

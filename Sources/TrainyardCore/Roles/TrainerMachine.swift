@@ -72,7 +72,7 @@ public struct TrainerMachine: Sendable {
         case clusterUnreachable(reason: String, now: Double)
         /// The chief finished initializing every ps under `incarnation`, at `globalStep`.
         case clusterInitialized(incarnation: UInt32, globalStep: Int64)
-        /// Every shard answered the pull: `globalStep` is the lowest shard's, `done` whether any is done.
+        /// Every shard answered the pull: `globalStep` is the lowest shard's, `done` whether every one is done.
         case pulled(globalStep: Int64, done: Bool, now: Double)
         /// The gradients of a step are computed: the batch's mean `loss`, and whether every
         /// gradient is finite.
@@ -233,7 +233,9 @@ public struct TrainerMachine: Sendable {
         case .pushed(let reply, let now, let carriedValues):
             recovered()
             globalStep = max(globalStep, reply.globalStep)
-            if reply.done || globalStep >= configuration.maxSteps { return reachedEnd(now: now) }
+            // Every shard done: the end. A shard already done while another is not yet answers
+            // without applying, and the trainer goes on until the last one is done too.
+            if reply.done { return reachedEnd(now: now) }
             var next: [Directive] = []
             if configuration.isChief {
                 // Exactly the multiples of the intervals, however far past one this push landed: the
@@ -355,7 +357,7 @@ public struct TrainerMachine: Sendable {
                 lastEvalStep = globalStep
             }
             recovered()
-            if statuses.contains(where: \.done) { return reachedEnd(now: now) }
+            if !statuses.isEmpty && statuses.allSatisfy(\.done) { return reachedEnd(now: now) }
             phase = .training
             return [.pull(incarnation: incarnation)]
         }
