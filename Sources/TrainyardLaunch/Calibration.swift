@@ -166,6 +166,35 @@ public enum Calibration {
         return best?.c
     }
 
+    /// One short real job of the trainer for calibration (10 classes, 5,000 examples, no checkpoint
+    /// or evaluation before the end, no restarts) in a folder of its own, removed afterwards: its
+    /// metrics records and resource samples, or nil when it did not succeed.
+    static func oneRun(features: Int, hidden: [Int], batch: Int, steps: Int, logEvery: Int,
+                       topology: Topology) throws -> (records: [JSONValue], samples: [JSONValue])? {
+        var training = TrainSettings()
+        training.features = features
+        training.hidden = hidden
+        training.classes = 10
+        training.batchSize = batch
+        training.examples = 5_000
+        training.logEvery = logEvery
+        training.maxSteps = steps
+        training.checkpointEvery = steps + 1
+        training.evalEvery = steps + 1
+        var settings = LaunchSettings()
+        settings.topology = topology
+        settings.training = training
+        let folder = NSTemporaryDirectory() + "trainyard-calibrate-\(UInt32.random(in: 0...UInt32.max))"
+        settings.jobDirectory = folder
+        settings.restartPolicy = .never
+        var options = Launcher.Options()
+        options.showProgress = false
+        defer { Files.remove(folder) }
+        guard try Launcher(settings: settings, options: options).run().outcome.status == .succeeded else { return nil }
+        let samples = ((try? Files.readText(folder + "/resources.jsonl")) ?? "").split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+        return (MetricsLog(jobDirectory: folder).records(), samples)
+    }
+
     /// Measures the profile; `note` hears a line as each part starts.
     public static func measure(quick: Bool, note: (String) -> Void = { _ in }) throws -> CalibrationProfile {
         let scale = quick ? 0.3 : 1.0
@@ -294,31 +323,10 @@ public enum Calibration {
         for (features, hidden, batch, steps, logEvery, ps) in [(16, [16], 4, quick ? 30_000 : 60_000, 200, 0), (64, [256, 256], 32, quick ? 3000 : 6000, 50, 0),
                                                                (784, [1024, 512], 8, quick ? 300 : 600, 10, 0), (784, [1024, 512], 8, quick ? 300 : 600, 10, 1),
                                                                (64, [256, 256], 256, quick ? 600 : 1200, 20, 0), (256, [512, 256], 128, quick ? 400 : 800, 10, 0)] {
-            var training = TrainSettings()
-            training.features = features
-            training.hidden = hidden
-            training.classes = 10
-            training.batchSize = batch
-            training.examples = 5_000
-            training.logEvery = logEvery
-            training.maxSteps = steps
-            training.checkpointEvery = steps + 1
-            training.evalEvery = steps + 1
-            var settings = LaunchSettings()
-            settings.topology = Topology(workers: 0, parameterServers: max(0, ps))
-            settings.training = training
-            let folder = NSTemporaryDirectory() + "trainyard-calibrate-\(UInt32.random(in: 0...UInt32.max))"
-            settings.jobDirectory = folder
-            settings.restartPolicy = .never
-            var options = Launcher.Options()
-            options.showProgress = false
-            defer { Files.remove(folder) }
-            let summary = try Launcher(settings: settings, options: options).run()
+            guard let run = try oneRun(features: features, hidden: hidden, batch: batch, steps: steps, logEvery: logEvery,
+                                       topology: Topology(workers: 0, parameterServers: ps)) else { continue }
             let arch = MLPArchitecture(inputs: features, hidden: hidden, classes: 10)
-            let samples = ((try? Files.readText(folder + "/resources.jsonl")) ?? "").split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
-            let records = MetricsLog(jobDirectory: folder).records()
-            if summary.outcome.status == .succeeded,
-               let cpu = cpuPerStep(records: records, samples: samples, task: "chief-0", maxSteps: steps) {
+            if let cpu = cpuPerStep(records: run.records, samples: run.samples, task: "chief-0", maxSteps: steps) {
                 let kernel = fixed + CostModel.trainingFLOPs(arch, batch: batch) * inverseRate
                 if ps == 0 {
                     overheads.append((Double(arch.parameterCount), Double(batch), cpu - kernel))
@@ -366,29 +374,9 @@ public enum Calibration {
         var clusterRuns: [(arch: MLPArchitecture, batch: Int, cpu: Double)] = []
         for (features, hidden, batch, steps, logEvery) in [(16, [16], 4, quick ? 30_000 : 60_000, 100), (64, [256, 256], 32, quick ? 3000 : 6000, 20),
                                                            (784, [1024, 512], 8, quick ? 300 : 600, 5)] {
-            var training = TrainSettings()
-            training.features = features
-            training.hidden = hidden
-            training.classes = 10
-            training.batchSize = batch
-            training.examples = 5_000
-            training.logEvery = logEvery
-            training.maxSteps = steps
-            training.checkpointEvery = steps + 1
-            training.evalEvery = steps + 1
-            var settings = LaunchSettings()
-            settings.topology = Topology(workers: 1, parameterServers: 1)
-            settings.training = training
-            let folder = NSTemporaryDirectory() + "trainyard-calibrate-\(UInt32.random(in: 0...UInt32.max))"
-            settings.jobDirectory = folder
-            settings.restartPolicy = .never
-            var options = Launcher.Options()
-            options.showProgress = false
-            defer { Files.remove(folder) }
-            guard (try? Launcher(settings: settings, options: options).run())?.outcome.status == .succeeded else { continue }
-            let records = MetricsLog(jobDirectory: folder).records()
-            let samples = ((try? Files.readText(folder + "/resources.jsonl")) ?? "").split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
-            let perTask = ["chief-0", "worker-0", "ps-0"].map { cpuPerStep(records: records, samples: samples, task: $0, maxSteps: steps) }
+            guard let run = try? oneRun(features: features, hidden: hidden, batch: batch, steps: steps, logEvery: logEvery,
+                                        topology: Topology(workers: 1, parameterServers: 1)) else { continue }
+            let perTask = ["chief-0", "worker-0", "ps-0"].map { cpuPerStep(records: run.records, samples: run.samples, task: $0, maxSteps: steps) }
             if perTask.allSatisfy({ $0 != nil }) {
                 clusterRuns.append((MLPArchitecture(inputs: features, hidden: hidden, classes: 10), batch, perTask.map { $0! }.reduce(0, +)))
             }
