@@ -317,12 +317,13 @@ public enum Calibration {
         note("measuring the training task's own work per step…\n")
         var overheads: [(parameters: Double, batch: Double, seconds: Double)] = []
         var shardRun: (parameters: Double, cpu: Double, kernel: Double)?
-        // Each run lasts a few tenths of a second in a release build, long enough for the resource
-        // samples (every 0.1 s) to see its steady window; small and large models, small and large
-        // batches.
-        for (features, hidden, batch, steps, logEvery, ps) in [(16, [16], 4, quick ? 30_000 : 60_000, 200, 0), (64, [256, 256], 32, quick ? 3000 : 6000, 50, 0),
-                                                               (784, [1024, 512], 8, quick ? 300 : 600, 10, 0), (784, [1024, 512], 8, quick ? 300 : 600, 10, 1),
-                                                               (64, [256, 256], 256, quick ? 600 : 1200, 20, 0), (256, [512, 256], 128, quick ? 400 : 800, 10, 0)] {
+        // Each run lasts about a second in a release build, so the resource samples (every 0.1 s,
+        // CPU counted in 10 ms ticks) see a steady window of several samples (runs half as long
+        // moved the per-value term by 8× between two calibrations); small and large models, small
+        // and large batches.
+        for (features, hidden, batch, steps, logEvery, ps) in [(16, [16], 4, quick ? 30_000 : 120_000, 200, 0), (64, [256, 256], 32, quick ? 3000 : 12_000, 50, 0),
+                                                               (784, [1024, 512], 8, quick ? 300 : 1200, 10, 0), (784, [1024, 512], 8, quick ? 300 : 1200, 10, 1),
+                                                               (64, [256, 256], 256, quick ? 600 : 2400, 20, 0), (256, [512, 256], 128, quick ? 400 : 1600, 10, 0)] {
             guard let run = try oneRun(features: features, hidden: hidden, batch: batch, steps: steps, logEvery: logEvery,
                                        topology: Topology(workers: 0, parameterServers: ps)) else { continue }
             let arch = MLPArchitecture(inputs: features, hidden: hidden, classes: 10)
@@ -372,8 +373,8 @@ public enum Calibration {
         //    is S requests and 2M bytes; two sizes give the CPU per request and per byte.
         note("measuring requests and bytes in a running cluster…\n")
         var clusterRuns: [(arch: MLPArchitecture, batch: Int, cpu: Double)] = []
-        for (features, hidden, batch, steps, logEvery) in [(16, [16], 4, quick ? 30_000 : 60_000, 100), (64, [256, 256], 32, quick ? 3000 : 6000, 20),
-                                                           (784, [1024, 512], 8, quick ? 300 : 600, 5)] {
+        for (features, hidden, batch, steps, logEvery) in [(16, [16], 4, quick ? 30_000 : 120_000, 100), (64, [256, 256], 32, quick ? 3000 : 12_000, 20),
+                                                           (128, [512, 512], 16, quick ? 1000 : 4000, 10), (784, [1024, 512], 8, quick ? 300 : 1200, 5)] {
             guard let run = try? oneRun(features: features, hidden: hidden, batch: batch, steps: steps, logEvery: logEvery,
                                         topology: Topology(workers: 1, parameterServers: 1)) else { continue }
             let perTask = ["chief-0", "worker-0", "ps-0"].map { cpuPerStep(records: run.records, samples: run.samples, task: $0, maxSteps: steps) }
@@ -389,6 +390,14 @@ public enum Calibration {
         if clusterRuns.count >= 2, let fit = nonnegativeFit(unexplained), fit[0] > 0, fit[1] > 0 {
             profile.rpcCPUSeconds = fit[0]
             profile.byteSeconds = fit[1]
+            // The CPU per byte at each size measured, with that request cost: bytes that stay in
+            // the caches (a 336 KB model) cost about half what a 5 MB model's do, which streams
+            // through memory; one figure for all sizes was off by that much at one end or the other.
+            profile.byteSecondsBySize = unexplained.compactMap { row -> CalibrationProfile.ByteCost? in
+                let bytes = row.0[1] / 2
+                let perByte = (row.1 - fit[0]) / row.0[1]
+                return bytes >= 64 * 1024 && perByte > 0 ? CalibrationProfile.ByteCost(modelBytes: bytes, seconds: perByte) : nil
+            }.sorted { $0.modelBytes < $1.modelBytes }
         }
         return profile
     }

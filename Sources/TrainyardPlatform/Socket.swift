@@ -112,6 +112,12 @@ public final class Socket: @unchecked Sendable {
         try? Posix.setSocketOption(fd, level: level, name: name, value: value)
     }
 
+    /// A Unix-domain connection's send buffer: room for a whole shard message in one write. The
+    /// default (`net.core.wmem_default`, 208 KiB here) split a 470 KB shard into several writes,
+    /// each blocking until the other process had read the last (a sleep and a wake-up of both
+    /// per piece); the kernel doubles this and caps it at `net.core.wmem_max`.
+    static let localSendBuffer: Int32 = 2 << 20
+
     /// A listening socket bound to `address` (port 0: the system picks a free port).
     public static func listen(on address: HostPort, backlog: Int32 = 128) throws(SocketError) -> Socket {
         let (storage, length) = try resolve(address)
@@ -188,6 +194,7 @@ public final class Socket: @unchecked Sendable {
             let err = (try? Posix.pendingSocketError(s.fd)) ?? 0
             if err != 0 { throw .closed("local socket \(name): \(SystemError("connect", errno: err, detail: name))") }
         }
+        s.setOption(SOL_SOCKET, SO_SNDBUF, localSendBuffer)
         return s
     }
 
@@ -208,7 +215,7 @@ public final class Socket: @unchecked Sendable {
                 }
             }
             let s = Socket(fd: fd)
-            if isLocal { s.isLocal = true } else { s.setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1) }
+            if isLocal { s.isLocal = true; s.setOption(SOL_SOCKET, SO_SNDBUF, Socket.localSendBuffer) } else { s.setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1) }
             return s
         }
     }

@@ -21,6 +21,35 @@ final class CostEstimatorTests: XCTestCase {
         try XCTUnwrap(rows.first { $0.input.hasPrefix(prefix) }, "no row \(prefix) in \(rows.map(\.input))")
     }
 
+    func testTheCPUPerByteFollowsTheModelsSizeBetweenTheSizesMeasured() throws {
+        var p = profile
+        // Without sizes measured, every size costs the one figure.
+        XCTAssertEqual(p.byteSeconds(modelBytes: 1e3), 1e-9)
+        XCTAssertEqual(p.byteSeconds(modelBytes: 1e8), 1e-9)
+        p.byteSecondsBySize = [.init(modelBytes: 1e5, seconds: 0.2e-9), .init(modelBytes: 1e7, seconds: 0.4e-9)]
+        XCTAssertEqual(p.byteSeconds(modelBytes: 1e3), 0.2e-9)
+        XCTAssertEqual(p.byteSeconds(modelBytes: 1e8), 0.4e-9)
+        // Halfway in the logarithm of the size, halfway in cost.
+        XCTAssertEqual(p.byteSeconds(modelBytes: 1e6), 0.3e-9, accuracy: 1e-15)
+        // The estimator uses the figure for the job's model (4 bytes per parameter).
+        let small = job(hidden: [16])        // 64·16 + 16 + 16·10 + 10 = 1,210 parameters: 4.8 KB
+        let large = job(hidden: [4096, 1024]) // about 4.5 M parameters: 18 MB
+        let catalog = try Catalog.load(Self.repository + "/ScaleTiers")
+        let plan = try catalog.plan(for: catalog.tier(named: "STANDARD_1")!)
+        for (j, expected) in [(small, 0.2e-9), (large, 0.4e-9)] {
+            let i = CostEstimator.inputs(plan: plan, training: j.training, architecture: j.architecture, profile: p, local: true, scale: nil, emulate: false)
+            XCTAssertEqual(i.byteCPUSeconds, expected, accuracy: 1e-15)
+        }
+        // Saved and read back alike; a table out of order is refused.
+        let back = try CalibrationProfile(parsing: p.json.serialized(), source: "calibration.json")
+        XCTAssertEqual(back.byteSecondsBySize, p.byteSecondsBySize)
+        var text = p.json.serialized()
+        text = text.replacingOccurrences(of: "[[100000,", with: "[[100000000,")
+        XCTAssertThrowsError(try CalibrationProfile(parsing: text, source: "calibration.json")) { error in
+            XCTAssertTrue("\(error)".contains("ascending"), "\(error)")
+        }
+    }
+
     func testSensitivityMovesTheRightWay() throws {
         let catalog = try Catalog.load(Self.repository + "/ScaleTiers")
         let plan = try catalog.plan(for: catalog.tier(named: "STANDARD_1")!)

@@ -45,12 +45,31 @@ final class LocalSocketTests: XCTestCase {
         XCTAssertTrue(accepted.isLocal)
         XCTAssertEqual(accepted.remoteAddress, HostPort(host: "local", port: 0))
         // More than a socket buffer holds, so writes and reads go round several times.
-        let sent = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let sent = (0..<12_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         let writer = Thread { try? client.write(sent, until: .after(seconds: 30)) }
         writer.start()
         var received = [UInt8](repeating: 0, count: sent.count)
         try received.withUnsafeMutableBytes { try accepted.read(into: $0, until: .after(seconds: 30)) }
         XCTAssertEqual(received, sent)
+    }
+
+    func testAWholeShardMessageFitsInALocalSocketWithoutTheReader() throws {
+        // A 1.5 MB message (a shard of a 1.5 MB model) is written in one go on either end while
+        // the other reads nothing yet: the writer does not wait for the reader piece by piece.
+        let name = uniqueName("buffer")
+        let listener = try Socket.listenLocal(name: name)
+        defer { listener.close() }
+        let client = try Socket.connectLocal(name: name, deadline: .after(seconds: 5))
+        defer { client.close() }
+        let accepted = try XCTUnwrap(listener.accept(until: .after(seconds: 5)))
+        defer { accepted.close() }
+        let message = [UInt8](repeating: 0x5A, count: 1_500_000)
+        for (writer, reader) in [(client, accepted), (accepted, client)] {
+            XCTAssertNoThrow(try writer.write(message, until: .after(seconds: 2)), "the send buffer holds less than the message")
+            var received = [UInt8](repeating: 0, count: message.count)
+            try received.withUnsafeMutableBytes { try reader.read(into: $0, until: .after(seconds: 5)) }
+            XCTAssertEqual(received, message)
+        }
     }
 
     func testConnectingToANameNobodyListensOnIsARefusal() throws {

@@ -13,6 +13,10 @@ public struct CalibrationProfile: Sendable, Equatable {
     public var rpcCPUSeconds: Double
     /// Seconds per byte moved through a frame connection (encode, send, receive, decode).
     public var byteSeconds: Double
+    /// The CPU per byte a running cluster paid at each model size (bytes of one push, seconds per
+    /// byte), ascending: a message that stays in the caches costs less per byte than one that
+    /// streams from memory. Empty in profiles from before it was measured (then `byteSeconds`).
+    public var byteSecondsBySize: [ByteCost] = []
     /// Seconds per value for the ps to apply an update (momentum).
     public var updateSecondsPerValue: Double
     /// A training task's own work per step beyond the kernel, per parameter (its gradient check,
@@ -44,6 +48,33 @@ public struct CalibrationProfile: Sendable, Equatable {
         self.host = host
     }
 
+    /// CPU seconds per byte a running cluster paid for models of one size.
+    public struct ByteCost: Sendable, Equatable {
+        /// Bytes of one push (4 per parameter).
+        public var modelBytes: Double
+        public var seconds: Double
+        public init(modelBytes: Double, seconds: Double) {
+            self.modelBytes = modelBytes
+            self.seconds = seconds
+        }
+    }
+
+    /// CPU seconds per byte moved for a model of `modelBytes` (one push): interpolated in the
+    /// logarithm of the size between the sizes a running cluster was measured at, the nearest
+    /// measured figure beyond them; `byteSeconds` when no sizes were measured.
+    public func byteSeconds(modelBytes: Double) -> Double {
+        let table = byteSecondsBySize
+        guard let first = table.first, let last = table.last else { return byteSeconds }
+        if modelBytes <= first.modelBytes { return first.seconds }
+        if modelBytes >= last.modelBytes { return last.seconds }
+        for k in 1..<table.count where modelBytes <= table[k].modelBytes {
+            let a = table[k - 1], b = table[k]
+            let t = (Math.log(modelBytes) - Math.log(a.modelBytes)) / (Math.log(b.modelBytes) - Math.log(a.modelBytes))
+            return a.seconds + t * (b.seconds - a.seconds)
+        }
+        return last.seconds
+    }
+
     /// Compute seconds for one training step of `architecture` on `batch` examples, one core.
     public func stepSeconds(_ architecture: MLPArchitecture, batch: Int) -> Double {
         stepFixedSeconds + CostModel.trainingFLOPs(architecture, batch: batch) / flopsPerSecond
@@ -61,6 +92,7 @@ public struct CalibrationProfile: Sendable, Equatable {
         p.flopsPerSecond /= factor
         p.rpcCPUSeconds *= factor
         p.byteSeconds *= factor
+        p.byteSecondsBySize = p.byteSecondsBySize.map { ByteCost(modelBytes: $0.modelBytes, seconds: $0.seconds * factor) }
         p.updateSecondsPerValue *= factor
         p.trainerSecondsPerValue *= factor
         p.trainerSecondsPerExample *= factor
@@ -73,6 +105,7 @@ public struct CalibrationProfile: Sendable, Equatable {
             ("cores", JSONValue(cores)), ("step_fixed_seconds", JSONValue(stepFixedSeconds)), ("flops_per_second", JSONValue(flopsPerSecond)),
             ("rpc_seconds", JSONValue(rpcSeconds)), ("rpc_cpu_seconds", JSONValue(rpcCPUSeconds)), ("byte_seconds", JSONValue(byteSeconds)),
             ("loopback_bytes_per_second", JSONValue((1 / byteSeconds).rounded())),
+            ("byte_seconds_by_model_bytes", .array(byteSecondsBySize.map { .array([JSONValue($0.modelBytes), JSONValue($0.seconds)]) })),
             ("update_seconds_per_value", JSONValue(updateSecondsPerValue)),
             ("trainer_seconds_per_value", JSONValue(trainerSecondsPerValue)), ("trainer_seconds_per_example", JSONValue(trainerSecondsPerExample)),
             ("shard_seconds_per_value", JSONValue(shardSecondsPerValue)), ("kernel", .string(kernel)), ("build", .string(build)),
@@ -98,6 +131,17 @@ public struct CalibrationProfile: Sendable, Equatable {
         trainerSecondsPerValue = try r.optional("trainer_seconds_per_value")?.double() ?? 0
         trainerSecondsPerExample = try r.optional("trainer_seconds_per_example")?.double() ?? 0
         shardSecondsPerValue = try r.optional("shard_seconds_per_value")?.double() ?? 0
+        if let table = try r.optional("byte_seconds_by_model_bytes") {
+            var rows: [ByteCost] = []
+            for row in try table.array() {
+                let pair = try row.array()
+                guard pair.count == 2 else { throw row.fail("must be [model bytes, seconds per byte]") }
+                let bytes = try pair[0].double(), seconds = try pair[1].double()
+                guard bytes > 0, seconds > 0, bytes > (rows.last?.modelBytes ?? 0) else { throw row.fail("sizes must be positive and ascending, seconds positive") }
+                rows.append(ByteCost(modelBytes: bytes, seconds: seconds))
+            }
+            byteSecondsBySize = rows
+        }
         kernel = try r.optional("kernel")?.string() ?? "?"
         build = try r.optional("build")?.string() ?? "?"
         measuredAt = try r.optional("measured_at")?.string() ?? "?"
