@@ -9,6 +9,9 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/stat.h>
+#include <sys/mman.h>
+#include <errno.h>
 #include <stddef.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
@@ -140,4 +143,91 @@ int ty_keep_freed_memory(void) {
 #else
     return -1;
 #endif
+}
+
+int ty_region_create(size_t size) {
+#if defined(__linux__) && defined(MFD_ALLOW_SEALING)
+    int fd = memfd_create("trainyard-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return -1;
+    if (ftruncate(fd, (off_t)size) != 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+#else
+    (void)size;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int ty_region_check(int fd, size_t *size) {
+#if defined(__linux__) && defined(F_GET_SEALS)
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0) return errno == EINVAL ? 0 : -1;
+    if ((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW)) return 0;
+    struct stat st;
+    if (fstat(fd, &st) != 0) return -1;
+    if (!S_ISREG(st.st_mode) || st.st_size < 0) return 0;
+    *size = (size_t)st.st_size;
+    return 1;
+#else
+    (void)fd; (void)size;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+ssize_t ty_send_with_descriptor(int socket, const void *bytes, size_t count, int fd) {
+    struct iovec iov = { .iov_base = (void *)bytes, .iov_len = count };
+    union { char buffer[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr message = { 0 };
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.buffer;
+    message.msg_controllen = sizeof(control.buffer);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&message);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    return sendmsg(socket, &message, MSG_NOSIGNAL);
+}
+
+ssize_t ty_recv_with_descriptors(int socket, void *buffer, size_t count, int *fds, int capacity, int *received) {
+    struct iovec iov = { .iov_base = buffer, .iov_len = count };
+    union { char buffer[CMSG_SPACE(4 * sizeof(int))]; struct cmsghdr align; } control;
+    struct msghdr message = { 0 };
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.buffer;
+    message.msg_controllen = sizeof(control.buffer);
+    *received = 0;
+#if defined(MSG_CMSG_CLOEXEC)
+    ssize_t n = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+#else
+    ssize_t n = recvmsg(socket, &message, 0);
+#endif
+    if (n < 0) return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c != NULL; c = CMSG_NXTHDR(&message, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (*received < capacity) fds[(*received)++] = fd; else close(fd);
+        }
+    }
+    return n;
+}
+
+uint64_t ty_load_acquire_u64(const volatile uint64_t *address) {
+    return __atomic_load_n(address, __ATOMIC_ACQUIRE);
+}
+
+void ty_store_release_u64(volatile uint64_t *address, uint64_t value) {
+    __atomic_store_n(address, value, __ATOMIC_RELEASE);
 }

@@ -212,7 +212,9 @@ public enum ClusterBench {
             (sum.tcp + (p.record["connections_tcp"]?.intValue ?? 0), sum.local + (p.record["connections_local"]?.intValue ?? 0))
         }
         if psConnections.tcp + psConnections.local > 0 {
-            lines.append("connections the ps accepted: \(psConnections.local) over the same-host Unix-domain sockets, \(psConnections.tcp) over TCP")
+            let shared = r.profiles.reduce(0) { $0 + ($1.record["frames_shared_memory"]?.intValue ?? 0) }
+            lines.append("connections the ps accepted: \(psConnections.local) over the same-host Unix-domain sockets, \(psConnections.tcp) over TCP;"
+                         + " frames the ps sent and received with their arrays in shared memory: \(shared)")
         }
         lines.append("")
         lines.append(String(format: "compute bound      %8.0f examples/s  (%d cores × %.0f one-thread, kernel %@, this run)",

@@ -367,6 +367,7 @@ public final class Launcher {
         if let prefix = localSocketPrefix, let local = localListeners[task] {
             environment[RoleEnvironment.localListenFD] = "4"
             environment[RoleEnvironment.localSockets] = prefix
+            environment[RoleEnvironment.sharedMemory] = settings.sharedMemory ? nil : "0"
             inherited.append(local.fd)
         } else {
             environment[RoleEnvironment.localListenFD] = nil

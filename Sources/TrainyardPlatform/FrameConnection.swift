@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 import TrainyardCore
 
@@ -24,6 +25,28 @@ public final class FrameConnection: @unchecked Sendable {
     /// When the connection was accepted (`MonotonicClock` seconds).
     public let acceptedAt: Double
     private let authenticatedFlag = Atomic<Bool>(false)
+    /// Whether this end may send large Float arrays through a shared region (a Unix-domain
+    /// connection, unless `TRAINYARD_SHARED_MEMORY=0`); off for good once a region cannot be made.
+    private var sharedMemory: Bool
+    /// A server's connection (it accepted): it takes the peer's region only after the hello.
+    private let isServerSide: Bool
+    /// This end's region (written by the sending thread only) and the generation sent last.
+    private var sendRegion: SharedRegion?
+    private var sentGeneration: UInt64 = 0
+    /// The peer's region (read by the receiving thread only).
+    private var peerRegion: SharedRegion?
+    /// Frames whose array went through a shared region, sent and received (for tests and profiles),
+    /// on this connection and in this process.
+    public private(set) var regionFramesSent = 0
+    public private(set) var regionFramesReceived = 0
+    public static let processRegionFrames = Atomic<Int>(0)
+
+    /// Whether same-host connections may move arrays through shared memory: not when
+    /// `TRAINYARD_SHARED_MEMORY` is `0` (`trainyard train --no-shared-memory`).
+    public static var sharedMemoryAllowed: Bool {
+        guard let v = getenv(RoleEnvironment.sharedMemory) else { return true }
+        return String(cString: v) != "0"
+    }
 
     public init(socket: Socket, peer: TaskID? = nil, payloadLimit: Int = FrameCodec.defaultPayloadLimit, shaper: NetworkShaper? = nil) {
         self.socket = socket
@@ -34,6 +57,8 @@ public final class FrameConnection: @unchecked Sendable {
         self.limits = WireLimits()
         self.refusals = nil
         self.acceptedAt = MonotonicClock.now()
+        self.sharedMemory = socket.isLocal && FrameConnection.sharedMemoryAllowed
+        self.isServerSide = false
     }
 
     init(accepted socket: Socket, shaper: NetworkShaper?, limits: WireLimits, refusals: RefusalReporter?) {
@@ -45,6 +70,8 @@ public final class FrameConnection: @unchecked Sendable {
         self.limits = limits
         self.refusals = refusals
         self.acceptedAt = MonotonicClock.now()
+        self.sharedMemory = socket.isLocal && FrameConnection.sharedMemoryAllowed
+        self.isServerSide = true
     }
 
     /// Whether the peer's hello was welcomed (set by the handler with `authenticate(as:)`).
@@ -63,6 +90,12 @@ public final class FrameConnection: @unchecked Sendable {
         if let parts = counters.time(.encode, { FrameCodec.parts(frame) }) {
             try shaper?.beforeSend(bytes: parts.count, to: peer, deadline: deadline)
             var failure: SocketError?
+            var done = false
+            parts.floats.withUnsafeBytes { floats in
+                do throws(SocketError) { done = try sendThroughRegion(head: parts.head, pieces: [floats], tail: parts.tail, until: deadline) } catch { failure = error }
+            }
+            if let failure { throw failure }
+            if done { return }
             counters.time(.send) {
                 parts.head.withUnsafeBytes { head in
                     parts.floats.withUnsafeBytes { floats in
@@ -86,6 +119,7 @@ public final class FrameConnection: @unchecked Sendable {
     public func send(head: [UInt8], pieces: [UnsafeRawBufferPointer], until deadline: Deadline) throws(SocketError) {
         let total = head.count + pieces.reduce(0) { $0 + $1.count }
         try shaper?.beforeSend(bytes: total, to: peer, deadline: deadline)
+        if try sendThroughRegion(head: head, pieces: pieces, tail: [], until: deadline) { return }
         var failure: SocketError?
         TimeCounters.process.time(.send) {
             head.withUnsafeBytes { h in
@@ -95,20 +129,130 @@ public final class FrameConnection: @unchecked Sendable {
         if let failure { throw failure }
     }
 
-    /// Reads one frame. Throws `SocketError` for transport failures and `FrameError` for bytes that
-    /// are not a valid frame (the caller should close the connection). A header announcing more
-    /// than `limit` is refused before the payload is allocated.
-    public func receive(until deadline: Deadline, limit: Int? = nil) throws -> Frame {
+    /// Sends a frame (its `head`, its array as `pieces`, its `tail`) through this end's shared
+    /// region: the array copied into the region, the flagged head, the generation and the tail over
+    /// the socket. Makes the region (and announces it, its descriptor attached) when there is none
+    /// or it is too small. false when it cannot — not a same-host connection, not yet
+    /// authenticated, arrays below `FrameCodec.partsThreshold`, or the peer has not copied out the
+    /// last frame sent this way — and the caller sends the frame whole.
+    private func sendThroughRegion(head: [UInt8], pieces: [UnsafeRawBufferPointer], tail: [UInt8], until deadline: Deadline) throws(SocketError) -> Bool {
+        guard sharedMemory, !isServerSide || isAuthenticated else { return false }
+        let bytes = pieces.reduce(0) { $0 + $1.count }
+        guard bytes >= FrameCodec.partsThreshold * 4 else { return false }
+        if sendRegion.map({ $0.capacity < bytes }) ?? true {
+            let region: SharedRegion
+            do throws(SystemError) { region = try SharedRegion.make(bytes: bytes) } catch {
+                sharedMemory = false
+                return false
+            }
+            try socket.write(FrameCodec.regionAnnouncement(size: region.size), attaching: region.fd, until: deadline)
+            sendRegion = region
+            sentGeneration = 0
+        }
+        guard let region = sendRegion, region.consumed == sentGeneration else { return false }
         let counters = TimeCounters.process
-        var header = [UInt8](repeating: 0, count: FrameCodec.headerSize)
         var failure: SocketError?
-        counters.time(.waitHeader) {
-            header.withUnsafeMutableBytes { raw in
-                do throws(SocketError) { try socket.read(into: raw, until: deadline) } catch { failure = error }
+        counters.time(.send) {
+            var at = region.data
+            for p in pieces where p.count > 0 {
+                at.copyMemory(from: p.baseAddress!, byteCount: p.count)
+                at += p.count
+            }
+            sentGeneration &+= 1
+            let flagged = FrameCodec.regionHead(head, tailCount: tail.count, generation: sentGeneration)
+            flagged.withUnsafeBytes { h in
+                tail.withUnsafeBytes { t in
+                    do throws(SocketError) { try socket.write(parts: t.isEmpty ? [h] : [h, t], until: deadline) } catch { failure = error }
+                }
             }
         }
         if let failure { throw failure }
-        let h = try FrameCodec.decodeHeader(header, limit: limit ?? payloadLimit)
+        regionFramesSent += 1
+        FrameConnection.processRegionFrames.add(1, ordering: .relaxed)
+        return true
+    }
+
+    /// Takes the peer's region from an announcement (`FrameCodec.regionTag`): only on a same-host
+    /// connection, and on a server's only after the hello.
+    private func adoptRegion(_ h: FrameCodec.Header, until deadline: Deadline) throws {
+        let payload = try readBytes(h.payloadLength, until: deadline)
+        let descriptor = socket.takeDescriptor()
+        guard socket.isLocal, !isServerSide || isAuthenticated else {
+            if let descriptor { Posix.close(descriptor) }
+            throw FrameError.malformed(tag: h.tag, reason: socket.isLocal ? "a shared region before hello" : "a shared region over TCP")
+        }
+        guard h.payloadLength == 8, let descriptor else {
+            if let descriptor { Posix.close(descriptor) }
+            throw FrameError.malformed(tag: h.tag, reason: "a shared region's announcement without its size or its descriptor")
+        }
+        var r = ByteReader(payload)
+        let size = (try? r.u64()) ?? 0
+        peerRegion = try SharedRegion.adopt(fd: descriptor, announcedSize: Int(clamping: size), limit: payloadLimit)
+    }
+
+    /// Reads the rest of a frame whose array lies in the peer's region: copies the array out,
+    /// then tells the peer the region is free (its generation), and decodes the frame as if it
+    /// had come whole. Every figure is checked against the region and `limit` before use.
+    private func receiveFromRegion(_ h: FrameCodec.Header, limit: Int, until deadline: Deadline) throws -> Frame {
+        guard let region = peerRegion, let offset = FrameCodec.floatsOffset(tag: h.tag), h.payloadLength >= offset + 8 else {
+            throw FrameError.malformed(tag: h.tag, reason: peerRegion == nil ? "a shared-memory frame without a shared region" : "a shared-memory frame that carries no Float array")
+        }
+        let counters = TimeCounters.process
+        let started = MonotonicClock.now(), startedCPU = Posix.threadCPUSeconds()
+        let head = try readBytes(offset, until: deadline)
+        let generationBytes = try readBytes(8, until: deadline)
+        let tail = try readBytes(h.payloadLength - offset - 8, until: deadline)
+        let announced = FrameCodec.announcedCount(head: head)
+        guard announced <= UInt64(region.capacity / 4) else {
+            throw FrameError.malformed(tag: h.tag, reason: "announces \(announced) values; the shared region holds \(region.capacity / 4)")
+        }
+        let n = Int(announced)
+        let logicalLength = offset + n * 4 + tail.count
+        guard logicalLength <= limit else { throw FrameError.oversized(length: logicalLength, limit: limit) }
+        var r = ByteReader(generationBytes)
+        let generation = try r.u64()
+        // Copied out before anything reads it: the peer may write the region again once it sees
+        // the generation stored.
+        let floats = [Float](unsafeUninitializedCapacity: n) { buffer, count in
+            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(start: region.data, count: n * 4))
+            count = n
+        }
+        region.markConsumed(generation)
+        regionFramesReceived += 1
+        FrameConnection.processRegionFrames.add(1, ordering: .relaxed)
+        counters.add(.receive, seconds: MonotonicClock.now() - started, cpu: Posix.threadCPUSeconds() - startedCPU)
+        try shaper?.afterReceive(bytes: FrameCodec.headerSize + logicalLength, from: peer, deadline: deadline)
+        var logical = h
+        logical.flags &= ~FrameCodec.regionFlag
+        logical.payloadLength = logicalLength
+        return try counters.time(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: head, floats: floats, tail: tail) }
+    }
+
+    /// Reads one frame. Throws `SocketError` for transport failures and `FrameError` for bytes that
+    /// are not a valid frame (the caller should close the connection). A header announcing more
+    /// than `limit` is refused before the payload is allocated. A region announcement is taken
+    /// on the way (it is not a frame the caller sees).
+    public func receive(until deadline: Deadline, limit: Int? = nil) throws -> Frame {
+        let counters = TimeCounters.process
+        var header = [UInt8](repeating: 0, count: FrameCodec.headerSize)
+        var h: FrameCodec.Header
+        while true {
+            var failure: SocketError?
+            counters.time(.waitHeader) {
+                header.withUnsafeMutableBytes { raw in
+                    do throws(SocketError) { try socket.read(into: raw, until: deadline) } catch { failure = error }
+                }
+            }
+            if let failure { throw failure }
+            h = try FrameCodec.decodeHeader(header, limit: limit ?? payloadLimit)
+            if h.tag == FrameCodec.regionTag {
+                try adoptRegion(h, until: deadline)
+                continue
+            }
+            _ = socket.takeDescriptor()  // a descriptor sent with any other frame is closed unused
+            if h.flags & FrameCodec.regionFlag != 0 { return try receiveFromRegion(h, limit: limit ?? payloadLimit, until: deadline) }
+            break
+        }
         let started = MonotonicClock.now(), startedCPU = Posix.threadCPUSeconds()
         if let offset = FrameCodec.floatsOffset(tag: h.tag), h.payloadLength >= offset + FrameCodec.partsThreshold * 4 {
             // A push, pull reply or push reply: the values go straight from the socket into their array.

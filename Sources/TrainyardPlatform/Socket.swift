@@ -44,9 +44,49 @@ public final class Socket: @unchecked Sendable {
     /// Whether this is a Unix-domain socket (a local listener or connection) rather than TCP.
     public private(set) var isLocal = false
 
+    /// Descriptors that arrived with the bytes read last (a Unix-domain socket's SCM_RIGHTS), for
+    /// the reader to take (`takeDescriptor`); any it does not take are closed at the next read.
+    private var receivedDescriptors: [Int32] = []
+
     private init(fd: Int32) { self.fd = fd }
 
-    deinit { close() }
+    deinit {
+        discardDescriptors()
+        close()
+    }
+
+    /// The last descriptor that arrived with the bytes read since the previous read call that
+    /// brought any (the others are closed); nil when none came.
+    public func takeDescriptor() -> Int32? {
+        let last = receivedDescriptors.popLast()
+        discardDescriptors()
+        return last
+    }
+
+    private func discardDescriptors() {
+        for d in receivedDescriptors { Posix.close(d) }
+        receivedDescriptors = []
+    }
+
+    /// Sends `bytes` with descriptor `descriptor` attached (a Unix-domain socket only), every
+    /// byte or throws like `write`.
+    public func write(_ bytes: [UInt8], attaching descriptor: Int32, until deadline: Deadline) throws(SocketError) {
+        guard isLocal else { throw .system(SystemError("sendmsg", errno: EINVAL, detail: "descriptors travel on Unix-domain sockets only")) }
+        var sent = 0
+        while sent == 0 {
+            let n = bytes.withUnsafeBytes { ty_send_with_descriptor(fd, $0.baseAddress!, $0.count, descriptor) }
+            if n > 0 { sent = n; break }
+            let e = Posix.currentErrno
+            switch e {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK:
+                guard try wait(for: Int16(POLLOUT), until: deadline) else { throw .timedOut("sending \(bytes.count) bytes") }
+            case EPIPE, ECONNRESET, ENOTCONN: throw .closed("peer went away while sending")
+            default: throw .system(SystemError("sendmsg", errno: e))
+            }
+        }
+        if sent < bytes.count { try write(Array(bytes[sent...]), until: deadline) }
+    }
 
     /// Takes ownership of an open descriptor (for example a listening socket the launcher passed on).
     public static func adopt(fd: Int32) throws(SocketError) -> Socket {
@@ -294,7 +334,22 @@ public final class Socket: @unchecked Sendable {
         while offset < buffer.count {
             let n: Int
             do throws(SystemError) {
-                n = try Posix.recv(fd, buffer.baseAddress! + offset, count: buffer.count - offset)
+                if isLocal {
+                    // A Unix-domain socket may carry descriptors with its bytes (a peer's shared
+                    // region): take them, or the kernel closes them unseen.
+                    var fds: (Int32, Int32, Int32, Int32) = (-1, -1, -1, -1)
+                    var got: Int32 = 0
+                    let p = buffer.baseAddress! + offset, c = buffer.count - offset
+                    n = try withUnsafeMutableBytes(of: &fds) { raw throws(SystemError) in
+                        try Posix.call("recvmsg") { ty_recv_with_descriptors(fd, p, c, raw.baseAddress!.assumingMemoryBound(to: Int32.self), 4, &got) }
+                    }
+                    if got > 0 {
+                        discardDescriptors()
+                        withUnsafeBytes(of: fds) { raw in receivedDescriptors = Array(raw.bindMemory(to: Int32.self).prefix(Int(got))) }
+                    }
+                } else {
+                    n = try Posix.recv(fd, buffer.baseAddress! + offset, count: buffer.count - offset)
+                }
             } catch {
                 switch error.errno {
                 case EAGAIN, EWOULDBLOCK:
@@ -316,6 +371,7 @@ public final class Socket: @unchecked Sendable {
 
     /// Closes the descriptor (idempotent).
     public func close() {
+        discardDescriptors()
         guard !closed else { return }
         closed = true
         Posix.close(fd)

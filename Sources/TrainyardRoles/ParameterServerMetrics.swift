@@ -30,7 +30,8 @@ struct ParameterServerMetrics {
     /// `TimeCounters` bucket (waiting for the lock, pushes applied under it, other requests,
     /// encoding, decoding, sending, receiving, waiting for requests), the updates applied, the
     /// seconds since the chief first initialized the shard, the process's CPU seconds, and the
-    /// connections it accepted over TCP and over its local (Unix-domain) socket.
+    /// connections it accepted over TCP and over its local (Unix-domain) socket, and the frames it
+    /// sent and received with their arrays in shared memory.
     func profile(appliedPushes: Int, since initialized: Double?, accepted: (tcp: Int, local: Int)) {
         guard let log else { return }
         var fields: [(String, JSONValue)] = [("task", .string(task.description)), ("kind", "profile"), ("updates", JSONValue(appliedPushes))]
@@ -38,6 +39,7 @@ struct ParameterServerMetrics {
         fields.append(("cpu_seconds", JSONValue((Posix.processCPUSeconds() * 1e3).rounded() / 1e3)))
         fields.append(("connections_tcp", JSONValue(accepted.tcp)))
         fields.append(("connections_local", JSONValue(accepted.local)))
+        fields.append(("frames_shared_memory", JSONValue(FrameConnection.processRegionFrames.load(ordering: .relaxed))))
         log.append(fields + TimeCounters.process.fields)
     }
 }

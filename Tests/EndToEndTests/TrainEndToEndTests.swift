@@ -69,6 +69,29 @@ final class TrainEndToEndTests: XCTestCase {
         XCTAssertFalse(log.contains("local socket"), log)
     }
 
+    func testArraysGoThroughSharedMemoryOnOneHostUnlessTurnedOff() throws {
+        // A model whose shard (8,771 values) is large enough to go through shared memory.
+        let model = ["--features", "64", "--hidden", "128", "--classes", "3", "--examples", "3000", "--batch-size", "32",
+                     "--learning-rate", "0.05", "--checkpoint-every", "100", "--eval-every", "100", "--log-every", "10"]
+        for shared in [true, false] {
+            let dir = jobDir + (shared ? "-shm" : "-socket")
+            let result = try Harness.run(["train", "--workers", "1", "--ps", "1", "--max-steps", "200", "--job-dir", dir] + (shared ? [] : ["--no-shared-memory"]) + model)
+            XCTAssertEqual(result.status, 0, result.stderr + result.stdout)
+            let summary = try Harness.json(dir + "/summary.json")
+            XCTAssertEqual(summary["status"], "SUCCEEDED")
+            let first = try XCTUnwrap(summary["first_loss"]?.doubleValue), final = try XCTUnwrap(summary["final_loss"]?.doubleValue)
+            XCTAssertLessThan(final, first, "loss \(first) → \(final)")
+            let records = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
+            let profile = try XCTUnwrap(records.last { $0["kind"] == "profile" && $0["task"]?.stringValue == "ps-0" })
+            XCTAssertGreaterThanOrEqual(profile["connections_local"]?.intValue ?? 0, 2, "\(profile)")
+            let frames = profile["frames_shared_memory"]?.intValue ?? -1
+            // Every push and its reply (200 steps: at least 400 frames) when on; none when off.
+            if shared { XCTAssertGreaterThanOrEqual(frames, 400, "\(profile)") } else { XCTAssertEqual(frames, 0, "\(profile)") }
+            XCTAssertEqual(Harness.processes(mentioning: dir), [], "no role process may outlive the run")
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+    }
+
     func testAJobWhoseModelCannotBeWrittenFails() throws {
         // A file where the model folder should go: the export cannot succeed.
         try FileManager.default.createDirectory(atPath: jobDir, withIntermediateDirectories: true)

@@ -94,7 +94,7 @@ final class OptionTableTests: XCTestCase {
         l.topology = Topology(workers: 5, parameterServers: 3); l.jobDirectory = "/j"; l.startPort = 4000; l.restartPolicy = .always
         l.backoffLimit = 0; l.scaleTier = "CUSTOM"; l.custom.masterMachineType = "n1-standard-4"; l.custom.workerCount = 2
         l.custom.workerMachineType = "n1-standard-8"; l.custom.parameterServerCount = 1; l.custom.parameterServerMachineType = "n1-highmem-2"
-        l.bandwidthScale = 0.5; l.emulateBandwidth = false; l.localSockets = false; l.tiersDirectory = "/t"
+        l.bandwidthScale = 0.5; l.emulateBandwidth = false; l.localSockets = false; l.sharedMemory = false; l.tiersDirectory = "/t"
         for o in LaunchSettings.options.options {
             XCTAssertNotEqual(o.get(l), o.get(LaunchSettings()), "\(o.flag): give the fixture a non-default value")
         }

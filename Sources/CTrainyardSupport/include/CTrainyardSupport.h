@@ -46,4 +46,32 @@ int ty_keep_freed_memory(void);
 /// -1 when the name is empty or longer than 107 bytes, or abstract addresses are not available.
 int ty_abstract_unix_address(struct sockaddr_storage *storage, const char *name);
 
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/// A shared-memory region for one side of a same-host connection: an anonymous memory file
+/// (memfd, close-on-exec) of `size` bytes, sealed so that nobody can shrink or grow it (a peer
+/// mapping it can never fault on a page the file lost). Returns the descriptor, or -1 (errno set).
+int ty_region_create(size_t size);
+
+/// Whether `fd` is a region `ty_region_create` would make: a memory file sealed against shrinking
+/// and growing, whose size is written to `size`. 1 when it is, 0 when not, -1 on error.
+int ty_region_check(int fd, size_t *size);
+
+/// Sends `count` bytes of `bytes` with descriptor `fd` attached (SCM_RIGHTS) on a Unix-domain
+/// socket; returns the bytes sent, or -1 (errno set; EAGAIN when the socket is full).
+ssize_t ty_send_with_descriptor(int socket, const void *bytes, size_t count, int fd);
+
+/// recv on a Unix-domain socket that also takes the descriptors sent with the bytes (close-on-
+/// exec): up to `capacity` of them into `fds`, their number into `received` (more are closed).
+/// Returns recv's result (-1 with errno set).
+ssize_t ty_recv_with_descriptors(int socket, void *buffer, size_t count, int *fds, int capacity, int *received);
+
+/// The 64-bit word at `address`, loaded with acquire ordering / stored with release ordering
+/// (a generation counter in a region another process maps).
+uint64_t ty_load_acquire_u64(const volatile uint64_t *address);
+void ty_store_release_u64(volatile uint64_t *address, uint64_t value);
+
 #endif

@@ -20,6 +20,9 @@ public struct LaunchSettings: Sendable, Equatable {
     /// Let tasks on this host talk over Unix-domain sockets (the same-host fast path) rather than
     /// TCP loopback; TF_CONFIG keeps the TCP addresses either way.
     public var localSockets = true
+    /// On those same-host connections, move large arrays (pushes, pulled values) through shared
+    /// memory, with only the frame's other bytes on the socket.
+    public var sharedMemory = true
     /// Where the tier catalog is; nil = found next to the executable or in ./ScaleTiers.
     public var tiersDirectory: String?
 
@@ -45,6 +48,7 @@ public struct LaunchSettings: Sendable, Equatable {
                 help: "with a tier: each task's links get its machine type's bandwidth × F", default: "local cores ÷ the cluster's vCPUs"),
         .flag("no-bandwidth-emulation", \.emulateBandwidth, inverted: true, help: "with a tier: do not limit the tasks' bandwidth"),
         .flag("no-local-sockets", \.localSockets, inverted: true, help: "tasks talk over TCP loopback, not the same-host Unix-domain sockets"),
+        .flag("no-shared-memory", \.sharedMemory, inverted: true, help: "same-host connections send every array through the socket, not through shared memory"),
         .string("tiers-dir", \.tiersDirectory, placeholder: "DIR", help: "the scale-tier catalog", default: "ScaleTiers/ of this checkout"),
     ], defaults: LaunchSettings())
 

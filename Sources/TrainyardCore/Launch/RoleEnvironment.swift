@@ -29,6 +29,9 @@ extension RoleEnvironment {
     /// name `<prefix>/<T>` (`localSocketName`). Set by the launcher; a task connects to a peer there
     /// first and over TCP at its TF_CONFIG address when nothing answers.
     public static let localSockets = "TRAINYARD_LOCAL_SOCKETS"
+    /// `0`: same-host connections move every array through the socket, not through shared memory
+    /// (`trainyard train --no-shared-memory`). Unset or anything else: shared memory where it can.
+    public static let sharedMemory = "TRAINYARD_SHARED_MEMORY"
 
     /// The abstract Unix-domain name task `task` listens on in the cluster whose prefix is `prefix`.
     public static func localSocketName(prefix: String, task: TaskID) -> String { "\(prefix)/\(task)" }

@@ -147,6 +147,45 @@ public enum FrameCodec {
         return w.bytes
     }
 
+    // MARK: Shared memory (same-host connections; Docs/wire-protocol.md#shared-memory)
+
+    /// The tag of a region announcement: its payload is the region's size (u64), and the region's
+    /// descriptor travels with its bytes (SCM_RIGHTS). Not a `Message`: the connection takes it.
+    public static let regionTag: UInt8 = 15
+    /// The header flag of a frame whose Float array lies in the sender's shared region: its
+    /// payload is the bytes before the array (count included), the region's generation (u64),
+    /// then the bytes after the array.
+    public static let regionFlag: UInt16 = 1
+
+    /// A region announcement for a region of `size` bytes.
+    public static func regionAnnouncement(size: Int) -> [UInt8] {
+        var w = ByteWriter(capacity: headerSize + 8)
+        w.write(magic)
+        w.write(version)
+        w.write(regionTag)
+        w.write(UInt16(0))
+        w.write(UInt32(0))
+        w.write(UInt32(0))
+        w.write(UInt32(0))
+        w.write(UInt32(8))
+        w.write(UInt64(size))
+        return w.bytes
+    }
+
+    /// The head of a frame (`parts(frame).head`, `pushHead`) whose array goes through the shared
+    /// region instead: flagged, and its payload length what the socket carries (the head's fields,
+    /// the generation, `tailCount` bytes after the array).
+    public static func regionHead(_ head: [UInt8], tailCount: Int, generation: UInt64) -> [UInt8] {
+        var bytes = head
+        let flags = UInt16(head[6]) | UInt16(head[7]) << 8 | regionFlag
+        bytes[6] = UInt8(flags & 0xFF)
+        bytes[7] = UInt8(flags >> 8)
+        let length = UInt32(head.count - headerSize + 8 + tailCount)
+        for k in 0..<4 { bytes[20 + k] = UInt8(truncatingIfNeeded: length >> (8 * UInt32(k))) }
+        for k in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: generation >> (8 * UInt64(k)))) }
+        return bytes
+    }
+
     /// For a message whose payload is fixed fields, one Float array and (for a pull reply) its
     /// optimizer slots: how many payload bytes come before the array's values, the u64 count
     /// included. A reader can take these, then read the values straight into a `[Float]`, then

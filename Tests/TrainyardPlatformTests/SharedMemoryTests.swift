@@ -1,0 +1,166 @@
+import Foundation
+import Glibc
+import XCTest
+import CTrainyardSupport
+@testable import TrainyardCore
+@testable import TrainyardPlatform
+
+/// Same-host connections move large arrays through shared memory (Docs/wire-protocol.md#shared-memory):
+/// the frames arrive as they were sent, a region is reused only once the peer has copied the last
+/// frame out, and whatever a peer sends about regions that is not what a Trainyard task sends is
+/// refused without harm.
+final class SharedMemoryTests: XCTestCase {
+    private func uniqueName() -> String { "trainyard-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))/shm" }
+
+    /// A client connection and the server's accepted connection over a local socket; the server's
+    /// is authenticated unless `authenticated` is false.
+    private func pair(authenticated: Bool = true) throws -> (client: FrameConnection, server: FrameConnection, listener: Socket) {
+        let name = uniqueName()
+        let listener = try Socket.listenLocal(name: name)
+        let socket = try Socket.connectLocal(name: name, deadline: .after(seconds: 5))
+        let accepted = try XCTUnwrap(listener.accept(until: .after(seconds: 5)))
+        let server = FrameConnection(accepted: accepted, shaper: nil, limits: WireLimits(), refusals: nil)
+        if authenticated { server.authenticate(as: .worker(0)) }
+        return (FrameConnection(socket: socket, peer: .ps(0)), server, listener)
+    }
+
+    private func push(_ n: Int, seed: Float) -> Frame {
+        Frame(requestID: 7, incarnation: 2, message: .push(Push(baseStep: 41, gradients: (0..<n).map { Float($0) * seed }, returnValues: true)))
+    }
+
+    func testPushesAndRepliesGoThroughSharedMemoryAndArriveAsSent() throws {
+        let (client, server, listener) = try pair()
+        defer { client.close(); server.close(); listener.close() }
+        // A push, its reply with values, a second push (the region reused), a larger one (a new region).
+        for (k, n) in [10_000, 10_000, 600_000].enumerated() {
+            let sent = push(n, seed: Float(k + 1))
+            try client.send(sent, until: .after(seconds: 5))
+            XCTAssertEqual(try server.receive(until: .after(seconds: 5)), sent)
+            let reply = Frame(requestID: 7, message: .pushReply(PushReply(globalStep: 42, applied: true, done: false, values: (0..<n).map { -Float($0) })))
+            try server.send(reply, until: .after(seconds: 5))
+            XCTAssertEqual(try client.receive(until: .after(seconds: 5)), reply)
+        }
+        XCTAssertEqual(client.regionFramesSent, 3)
+        XCTAssertEqual(server.regionFramesReceived, 3)
+        XCTAssertEqual(server.regionFramesSent, 3)
+        XCTAssertEqual(client.regionFramesReceived, 3)
+        // A push written from pieces (as a trainer writes its shards) arrives whole too.
+        let flat = (0..<20_000).map { Float($0) }
+        let ranges = [0..<5_000, 12_000..<20_000]
+        let head = FrameCodec.pushHead(requestID: 9, incarnation: 2, deadlineMillis: 0, baseStep: 3, returnValues: false, count: 13_000)
+        try flat.withUnsafeBytes { raw in
+            try client.send(head: head, pieces: ranges.map { UnsafeRawBufferPointer(rebasing: raw[($0.lowerBound * 4)..<($0.upperBound * 4)]) }, until: .after(seconds: 5))
+        }
+        let got = try server.receive(until: .after(seconds: 5))
+        XCTAssertEqual(got.message, .push(Push(baseStep: 3, gradients: Array(flat[0..<5_000]) + Array(flat[12_000..<20_000]), returnValues: false)))
+        XCTAssertEqual(client.regionFramesSent, 4)
+    }
+
+    func testARegionIsNotWrittenAgainBeforeThePeerCopiedTheLastFrameOut() throws {
+        let (client, server, listener) = try pair()
+        defer { client.close(); server.close(); listener.close() }
+        // Two pushes before the server reads either: the second cannot use the region (the first
+        // is still in it), so it goes whole over the socket, and both arrive as sent.
+        let first = push(8_192, seed: 1), second = push(8_192, seed: 3)
+        try client.send(first, until: .after(seconds: 5))
+        try client.send(second, until: .after(seconds: 5))
+        XCTAssertEqual(client.regionFramesSent, 1)
+        XCTAssertEqual(try server.receive(until: .after(seconds: 5)), first)
+        XCTAssertEqual(try server.receive(until: .after(seconds: 5)), second)
+        // Once it was copied out, the region is free again.
+        try client.send(second, until: .after(seconds: 5))
+        XCTAssertEqual(client.regionFramesSent, 2)
+        XCTAssertEqual(try server.receive(until: .after(seconds: 5)), second)
+    }
+
+    func testTheSwitchTurnsSharedMemoryOff() throws {
+        setenv(RoleEnvironment.sharedMemory, "0", 1)
+        defer { unsetenv(RoleEnvironment.sharedMemory) }
+        let (client, server, listener) = try pair()
+        defer { client.close(); server.close(); listener.close() }
+        let sent = push(10_000, seed: 2)
+        try client.send(sent, until: .after(seconds: 5))
+        XCTAssertEqual(try server.receive(until: .after(seconds: 5)), sent)
+        XCTAssertEqual(client.regionFramesSent, 0)
+    }
+
+    /// Sends raw bytes on the client's socket, optionally with a descriptor attached.
+    private func raw(_ bytes: [UInt8], on connection: FrameConnection, attaching fd: Int32? = nil) throws {
+        if let fd { try connection.socket.write(bytes, attaching: fd, until: .after(seconds: 5)) } else { try connection.socket.write(bytes, until: .after(seconds: 5)) }
+    }
+
+    private func assertRefused(_ server: FrameConnection, _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try server.receive(until: .after(seconds: 5)), file: file, line: line) { error in
+            guard let e = error as? FrameError, case .malformed(_, let reason) = e else { return XCTFail("\(error)", file: file, line: line) }
+            XCTAssertTrue(reason.contains(expected), reason, file: file, line: line)
+        }
+    }
+
+    func testAFrameFlaggedForSharedMemoryWithoutARegionIsRefused() throws {
+        let (client, server, listener) = try pair()
+        defer { client.close(); server.close(); listener.close() }
+        let head = FrameCodec.pushHead(requestID: 1, incarnation: 0, deadlineMillis: 0, baseStep: 0, returnValues: false, count: 5_000)
+        try raw(FrameCodec.regionHead(head, tailCount: 0, generation: 1), on: client)
+        assertRefused(server, "without a shared region")
+    }
+
+    func testARegionThatCouldShrinkIsRefused() throws {
+        let (client, server, listener) = try pair()
+        defer { client.close(); server.close(); listener.close() }
+        // A plain file (no seals): its owner could truncate it under our mapping.
+        var template = Array((NSTemporaryDirectory() + "/trainyard-unsealed-XXXXXX").utf8CString)
+        let fd = mkstemp(&template)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        unlink(String(cString: template))
+        defer { Glibc.close(fd) }
+        XCTAssertEqual(ftruncate(fd, 1 << 20), 0)
+        try raw(FrameCodec.regionAnnouncement(size: 1 << 20), on: client, attaching: fd)
+        assertRefused(server, "not a sealed memory file")
+    }
+
+    func testARegionOfAnotherSizeThanAnnouncedOrWithoutItsDescriptorIsRefused() throws {
+        do {
+            let (client, server, listener) = try pair()
+            defer { client.close(); server.close(); listener.close() }
+            let fd = ty_region_create(1 << 20)
+            defer { Glibc.close(fd) }
+            try raw(FrameCodec.regionAnnouncement(size: 4 << 20), on: client, attaching: fd)
+            assertRefused(server, "announced")
+        }
+        do {
+            let (client, server, listener) = try pair()
+            defer { client.close(); server.close(); listener.close() }
+            try raw(FrameCodec.regionAnnouncement(size: 1 << 20), on: client)
+            assertRefused(server, "without its size or its descriptor")
+        }
+    }
+
+    func testAFrameAnnouncingMoreValuesThanItsRegionHoldsIsRefused() throws {
+        let (client, server, listener) = try pair()
+        defer { client.close(); server.close(); listener.close() }
+        let fd = ty_region_create(1 << 20)
+        defer { Glibc.close(fd) }
+        try raw(FrameCodec.regionAnnouncement(size: 1 << 20), on: client, attaching: fd)
+        let head = FrameCodec.pushHead(requestID: 1, incarnation: 0, deadlineMillis: 0, baseStep: 0, returnValues: false, count: 1 << 20)
+        try raw(FrameCodec.regionHead(head, tailCount: 0, generation: 1), on: client)
+        assertRefused(server, "the shared region holds")
+    }
+
+    func testARegionBeforeHelloIsRefused() throws {
+        let (client, server, listener) = try pair(authenticated: false)
+        defer { client.close(); server.close(); listener.close() }
+        let fd = ty_region_create(1 << 20)
+        defer { Glibc.close(fd) }
+        try raw(FrameCodec.regionAnnouncement(size: 1 << 20), on: client, attaching: fd)
+        assertRefused(server, "before hello")
+    }
+
+    func testAServerSendsNoRegionBeforeHello() throws {
+        let (client, server, listener) = try pair(authenticated: false)
+        defer { client.close(); server.close(); listener.close() }
+        let reply = Frame(requestID: 1, message: .pullReply(Parameters(globalStep: 1, done: false, values: [Float](repeating: 0.5, count: 10_000))))
+        try server.send(reply, until: .after(seconds: 5))
+        XCTAssertEqual(try client.receive(until: .after(seconds: 5)), reply)
+        XCTAssertEqual(server.regionFramesSent, 0)
+    }
+}
