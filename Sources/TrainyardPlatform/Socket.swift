@@ -50,10 +50,7 @@ public final class Socket: @unchecked Sendable {
 
     private init(fd: Int32) { self.fd = fd }
 
-    deinit {
-        discardDescriptors()
-        close()
-    }
+    deinit { close() }
 
     /// The last descriptor that arrived with the bytes read since the previous read call that
     /// brought any (the others are closed); nil when none came.
@@ -74,17 +71,22 @@ public final class Socket: @unchecked Sendable {
         guard isLocal else { throw .system(SystemError("sendmsg", errno: EINVAL, detail: "descriptors travel on Unix-domain sockets only")) }
         var sent = 0
         while sent == 0 {
-            let n = bytes.withUnsafeBytes { ty_send_with_descriptor(fd, $0.baseAddress!, $0.count, descriptor) }
-            if n > 0 { sent = n; break }
-            let e = Posix.currentErrno
-            switch e {
-            case EINTR: continue
-            case EAGAIN, EWOULDBLOCK:
-                guard try wait(for: Int16(POLLOUT), until: deadline) else { throw .timedOut("sending \(bytes.count) bytes") }
-            case EPIPE, ECONNRESET, ENOTCONN: throw .closed("peer went away while sending")
-            default: throw .system(SystemError("sendmsg", errno: e))
+            var failure: SystemError?
+            bytes.withUnsafeBytes { raw in
+                do throws(SystemError) {
+                    sent = try Posix.call("sendmsg") { ty_send_with_descriptor(fd, raw.baseAddress!, raw.count, descriptor) }
+                } catch { failure = error }
+            }
+            if let error = failure {
+                switch error.errno {
+                case EAGAIN, EWOULDBLOCK:
+                    guard try wait(for: Int16(POLLOUT), until: deadline) else { throw .timedOut("sending \(bytes.count) bytes") }
+                case EPIPE, ECONNRESET, ENOTCONN: throw .closed("peer went away while sending")
+                default: throw .system(error)
+                }
             }
         }
+        // The descriptor went with the first byte; the rest, if any, as any bytes go.
         if sent < bytes.count { try write(Array(bytes[sent...]), until: deadline) }
     }
 

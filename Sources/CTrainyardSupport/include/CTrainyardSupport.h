@@ -2,6 +2,9 @@
 #define CTRAINYARD_SUPPORT_H
 
 #include <spawn.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 #include <sys/socket.h>
 
 /// 1 when this CPU executes AVX2 and FMA instructions (and the OS saves YMM state), else 0.
@@ -45,11 +48,6 @@ int ty_keep_freed_memory(void);
 /// starts with a zero byte, then the name's bytes, not zero-terminated) and returns its length, or
 /// -1 when the name is empty or longer than 107 bytes, or abstract addresses are not available.
 int ty_abstract_unix_address(struct sockaddr_storage *storage, const char *name);
-
-
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/types.h>
 
 /// A shared-memory region for one side of a same-host connection: an anonymous memory file
 /// (memfd, close-on-exec) of `size` bytes, sealed so that nobody can shrink or grow it (a peer

@@ -46,6 +46,13 @@ public struct ByteWriter: Sendable {
             for i in 0..<4 { bytes[offset + i] = raw[i] }
         }
     }
+
+    /// Overwrites two bytes at `offset` (a flags field written earlier).
+    public mutating func patch(_ v: UInt16, at offset: Int) {
+        withUnsafeBytes(of: v.littleEndian) { raw in
+            for i in 0..<2 { bytes[offset + i] = raw[i] }
+        }
+    }
 }
 
 /// Why bytes could not be read as the value expected.

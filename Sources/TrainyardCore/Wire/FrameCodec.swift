@@ -77,13 +77,17 @@ public enum FrameCodec {
     }
 
     private static func writeHeader(_ frame: Frame, into w: inout ByteWriter) {
+        writeHeader(tag: frame.message.tag, requestID: frame.requestID, incarnation: frame.incarnation, deadlineMillis: frame.deadlineMillis, into: &w)
+    }
+
+    private static func writeHeader(tag: UInt8, requestID: UInt32, incarnation: UInt32, deadlineMillis: UInt32, into w: inout ByteWriter) {
         w.write(magic)
         w.write(version)
-        w.write(frame.message.tag)
+        w.write(tag)
         w.write(UInt16(0))
-        w.write(frame.requestID)
-        w.write(frame.incarnation)
-        w.write(frame.deadlineMillis)
+        w.write(requestID)
+        w.write(incarnation)
+        w.write(deadlineMillis)
         w.write(UInt32(0))  // patched once the payload's length is known
     }
 
@@ -160,15 +164,9 @@ public enum FrameCodec {
     /// A region announcement for a region of `size` bytes.
     public static func regionAnnouncement(size: Int) -> [UInt8] {
         var w = ByteWriter(capacity: headerSize + 8)
-        w.write(magic)
-        w.write(version)
-        w.write(regionTag)
-        w.write(UInt16(0))
-        w.write(UInt32(0))
-        w.write(UInt32(0))
-        w.write(UInt32(0))
-        w.write(UInt32(8))
+        writeHeader(tag: regionTag, requestID: 0, incarnation: 0, deadlineMillis: 0, into: &w)
         w.write(UInt64(size))
+        w.patch(UInt32(8), at: 20)
         return w.bytes
     }
 
@@ -176,14 +174,12 @@ public enum FrameCodec {
     /// region instead: flagged, and its payload length what the socket carries (the head's fields,
     /// the generation, `tailCount` bytes after the array).
     public static func regionHead(_ head: [UInt8], tailCount: Int, generation: UInt64) -> [UInt8] {
-        var bytes = head
-        let flags = UInt16(head[6]) | UInt16(head[7]) << 8 | regionFlag
-        bytes[6] = UInt8(flags & 0xFF)
-        bytes[7] = UInt8(flags >> 8)
-        let length = UInt32(head.count - headerSize + 8 + tailCount)
-        for k in 0..<4 { bytes[20 + k] = UInt8(truncatingIfNeeded: length >> (8 * UInt32(k))) }
-        for k in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: generation >> (8 * UInt64(k)))) }
-        return bytes
+        var w = ByteWriter(capacity: head.count + 8)
+        w.write(bytes: head)
+        w.patch(UInt16(head[6]) | UInt16(head[7]) << 8 | regionFlag, at: 6)
+        w.patch(UInt32(head.count - headerSize + 8 + tailCount), at: 20)
+        w.write(generation)
+        return w.bytes
     }
 
     /// For a message whose payload is fixed fields, one Float array and (for a pull reply) its
