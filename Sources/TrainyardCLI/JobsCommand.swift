@@ -8,7 +8,6 @@ import TrainyardPlatform
 /// each job; its record on disk outlives the command.
 enum JobsCommand {
     static let submitOptions: [(String, String)] = [
-        ("--scale-tier TIER", "the cluster: BASIC, STANDARD_1, PREMIUM_1, BASIC_GPU, BASIC_TPU or CUSTOM (default BASIC)"),
         ("--workers N --ps M", "instead of a tier: plain counts of workers and parameter servers"),
         ("--region R", "recorded with the job (everything runs here)"),
         ("--async", "return at once (the default; accepted for gcloud compatibility)"),
@@ -74,11 +73,12 @@ enum JobsCommand {
     }
 
     static func submit(_ args: inout Arguments) throws -> ExitCode {
-        guard args.positional() == "training" else { throw UsageError("usage: trainyard jobs submit training JOB [OPTIONS] -- ARGS") }
-        guard let name = args.positional() else { throw UsageError("jobs submit training needs a job name") }
+        // Options first, so that a value (`--job-dir DIR JOB`) is never taken for the job's name.
         let stream = try args.flag("--stream-logs")
         _ = try args.flag("--async")
         let spec = try spec(&args)
+        guard args.positional() == "training" else { throw UsageError("usage: trainyard jobs submit training JOB [OPTIONS] -- ARGS") }
+        guard let name = args.positional() else { throw UsageError("jobs submit training needs a job name") }
         try args.finish()
         let record = try JobService.submit(name: name, spec: spec, template: nil)
         return try announce(record, stream: stream)
@@ -200,12 +200,12 @@ enum JobsCommand {
     // MARK: templates and runs
 
     static func createTemplate(_ args: inout Arguments) throws -> ExitCode {
-        guard let name = args.positional() else { throw UsageError("jobs create-template needs a name") }
         let service = try args.value("--service").map { (t: String) throws(UsageError) -> CloudService in
             guard let s = CloudService(rawValue: t.lowercased()) else { throw UsageError("--service must be ai-platform or oci, got \"\(t)\"") }
             return s
         }
         var spec = try spec(&args)
+        guard let name = args.positional() else { throw UsageError("jobs create-template needs a name") }
         if let service { spec.service = service }
         try args.finish()
         try JobService.saveTemplate(name, spec: spec)
@@ -215,11 +215,12 @@ enum JobsCommand {
     }
 
     static func runTemplate(_ args: inout Arguments) throws -> ExitCode {
-        guard let template = args.positional() else { throw UsageError("jobs run needs a template name") }
         let stream = try args.flag("--stream-logs")
         let runName = try args.value("--job-name")
+        let environment = try args.values("--env")
+        guard let template = args.positional() else { throw UsageError("jobs run needs a template name") }
         var spec = try JobService.loadTemplate(template)
-        for pair in try args.values("--env") {
+        for pair in environment {
             guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else { throw UsageError("--env takes KEY=VALUE, got \"\(pair)\"") }
             spec.environment[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
         }

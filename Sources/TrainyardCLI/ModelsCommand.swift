@@ -24,9 +24,9 @@ enum ModelsCommand {
         let json = try args.flag("--json")
         switch sub {
         case "register":
-            guard let name = args.positional() else { throw UsageError("models register needs a model name") }
             let job = try args.value("--from-job")
             let sweep = try args.value("--best-of-sweep")
+            guard let name = args.positional() else { throw UsageError("models register needs a model name") }
             try args.finish()
             guard (job == nil) != (sweep == nil) else { throw UsageError("models register needs --from-job JOB or --best-of-sweep SWEEP (one of them)") }
             let info = try ModelRegistry.register(name, fromJob: job, bestOfSweep: sweep)

@@ -46,14 +46,31 @@ final class HelpTests: XCTestCase {
 
     func testEveryFlagAHelpPageListsIsAccepted() throws {
         // Each flag a page shows must not be refused as unknown by the command it documents.
+        // In a folder of its own: whatever a command does with "x", nothing lands in the checkout.
+        let scratch = NSTemporaryDirectory() + "trainyard-help-\(getpid())"
+        try FileManager.default.createDirectory(atPath: scratch + "/home", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
         for words in Self.pages {
             let page = try Harness.run(words + ["--help"]).stdout
             let flags = Self.optionColumn(page)
             for flag in flags.sorted() {
-                let r = try Harness.run(words + [flag, "x", "--zz-not-an-option"], environment: ["TRAINYARD_HOME": NSTemporaryDirectory() + "trainyard-help-home"], timeout: 60)
+                let r = try Harness.run(words + [flag, "x", "--zz-not-an-option"], environment: ["TRAINYARD_HOME": scratch + "/home"], directory: scratch, timeout: 60)
                 XCTAssertFalse(r.stderr.contains("unknown option \(flag)"), "\(words.joined(separator: " ")) lists \(flag) but refuses it: \(r.stderr)")
             }
         }
+        // "--zz-not-an-option" is never taken for a value: no job was started with it as its folder.
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch + "/--zz-not-an-option"))
+    }
+
+    func testAnOptionsValueIsNeverTakenForTheJobName() throws {
+        let home = NSTemporaryDirectory() + "trainyard-jobname-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        // `--job-dir DIR JOB`: the name is JOB, not DIR (gcloud takes flags before the positional, too).
+        let r = try Harness.run(["jobs", "submit", "training", "--job-dir", home + "/out", "named_after_the_flags", "--stream-logs", "--", "--max-steps", "20"],
+                                environment: ["TRAINYARD_HOME": home], timeout: 120)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("Job [named_after_the_flags] submitted"), r.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: home + "/out/metrics.jsonl"), "the job dir is the --job-dir value")
     }
 
     /// The flags in the option column of a help page: the first word of each indented line of a

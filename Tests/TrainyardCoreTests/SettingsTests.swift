@@ -37,6 +37,21 @@ final class SettingsTests: XCTestCase {
         XCTAssertTrue(message(["--start-port", "65534"]).contains("leaves no room"))
     }
 
+    func testAValueOptionDoesNotSwallowTheNextOption() throws {
+        var a = Arguments(["--job-dir", "--zz-not-an-option"])
+        XCTAssertThrowsError(try a.value("--job-dir")) { error in
+            XCTAssertTrue("\(error)".contains("--job-dir needs a value, but the next word is the option --zz-not-an-option"), "\(error)")
+        }
+        var short = Arguments(["--env", "-v"])
+        XCTAssertThrowsError(try short.values("--env"))
+        // A negative number, a bare dash and the `=` form are values.
+        var b = Arguments(["--learning-rate", "-0.5", "--input", "-", "--job-dir=--odd"])
+        XCTAssertEqual(try b.value("--learning-rate"), "-0.5")
+        XCTAssertEqual(try b.value("--input"), "-")
+        XCTAssertEqual(try b.value("--job-dir"), "--odd")
+        XCTAssertNoThrow(try b.finish())
+    }
+
     func testPassthroughAfterDoubleDash() throws {
         var a = Arguments(["--x", "1", "--", "--user", "arg"])
         XCTAssertEqual(try a.value("--x"), "1")

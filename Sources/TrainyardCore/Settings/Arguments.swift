@@ -29,8 +29,7 @@ public struct Arguments: Sendable {
         while i < items.count {
             let item = items[i]
             if item == name {
-                guard i + 1 < items.count else { throw UsageError("\(name) needs a value") }
-                result = items[i + 1]
+                result = try Arguments.valueAfter(name, in: items, at: i)
                 items.removeSubrange(i...(i + 1))
             } else if item.hasPrefix(name + "=") {
                 result = String(item.dropFirst(name.count + 1))
@@ -42,6 +41,17 @@ public struct Arguments: Sendable {
         return result
     }
 
+    /// The word after `--name` at `i`, which must not itself be an option: `--job-dir --verbose` is a
+    /// forgotten value, not a folder named "--verbose" (write `--job-dir=--verbose` for that).
+    private static func valueAfter(_ name: String, in items: [String], at i: Int) throws(UsageError) -> String {
+        guard i + 1 < items.count else { throw UsageError("\(name) needs a value") }
+        let next = items[i + 1]
+        if isOption(next) {
+            throw UsageError("\(name) needs a value, but the next word is the option \(next) (write \(name)=VALUE for a value that starts with a dash)")
+        }
+        return next
+    }
+
     /// Removes and returns every value of a repeatable option, in order.
     public mutating func values(_ name: String) throws(UsageError) -> [String] {
         known.append(name)
@@ -49,8 +59,7 @@ public struct Arguments: Sendable {
         var i = 0
         while i < items.count {
             if items[i] == name {
-                guard i + 1 < items.count else { throw UsageError("\(name) needs a value") }
-                result.append(items[i + 1])
+                result.append(try Arguments.valueAfter(name, in: items, at: i))
                 items.removeSubrange(i...(i + 1))
             } else if items[i].hasPrefix(name + "=") {
                 result.append(String(items[i].dropFirst(name.count + 1)))
