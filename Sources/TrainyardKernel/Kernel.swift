@@ -263,6 +263,21 @@ public enum Layers {
 }
 
 /// In-place optimizer updates over flat buffers.
+/// Data movement for the training loop.
+public enum Rows {
+    /// Copies rows `indices` (each `width` floats, `source` rows apart by `width`) to `destination`,
+    /// one after another, asking for each row `ahead` rows before it is copied: the rows of a
+    /// shuffled batch lie anywhere in a shard far larger than the caches.
+    public static func gather(source: UnsafePointer<Float>, width: Int, indices: UnsafeBufferPointer<Int>, into destination: UnsafeMutablePointer<Float>, ahead: Int = 4) {
+        let bytes = width * MemoryLayout<Float>.stride
+        for k in 0..<min(ahead, indices.count) { ty_prefetch(source + indices[k] * width, bytes) }
+        for (row, i) in indices.enumerated() {
+            if row + ahead < indices.count { ty_prefetch(source + indices[row + ahead] * width, bytes) }
+            (destination + row * width).update(from: source + i * width, count: width)
+        }
+    }
+}
+
 public enum Updates {
     /// acc += g (the synchronous ps's accumulator), vectorized through the SGD kernel.
     public static func accumulate(count: Int, into acc: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>) {

@@ -7,6 +7,23 @@ import TrainyardKernel
 final class ElementwiseTests: XCTestCase {
     static let widths = [1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 45, 70]
 
+    /// The batch gather copies exactly the rows named, in the order named (repeats included),
+    /// for batches shorter and longer than its look-ahead.
+    func testRowsGatherCopiesTheNamedRowsInOrder() {
+        var rng = TestRandom(5)
+        for width in [1, 7, 16, 17, 784] {
+            let source = rng.floats(50 * width)
+            for indices in [[3], [0, 49], [9, 9, 2, 40, 1, 0, 33, 33, 12], Array((0..<50).reversed())] {
+                var out = [Float](repeating: .nan, count: indices.count * width)
+                source.withUnsafeBufferPointer { s in indices.withUnsafeBufferPointer { i in out.withUnsafeMutableBufferPointer { o in
+                    Rows.gather(source: s.baseAddress!, width: width, indices: i, into: o.baseAddress!)
+                }}}
+                let expected = indices.flatMap { source[($0 * width)..<($0 * width + width)] }
+                XCTAssertEqual(out, expected, "width \(width) indices \(indices)")
+            }
+        }
+    }
+
     func testBiasActivationForward() {
         var rng = TestRandom(11)
         for backend in Backend.runnable {

@@ -72,4 +72,12 @@ ssize_t ty_recv_with_descriptors(int socket, void *buffer, size_t count, int *fd
 uint64_t ty_load_acquire_u64(const volatile uint64_t *address);
 void ty_store_release_u64(volatile uint64_t *address, uint64_t value);
 
+/// Asks the CPU to start loading the cache lines of `bytes` bytes at `address` (a hint: no effect
+/// on values, never faults). For a gather of rows from memory too large for the caches, issued a
+/// few rows ahead, so that each row's loads wait less on memory.
+static inline void ty_prefetch(const void *address, size_t bytes) {
+    const char *p = (const char *)address;
+    for (size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(p + offset, 0, 3);
+}
+
 #endif

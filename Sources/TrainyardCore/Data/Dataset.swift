@@ -1,3 +1,5 @@
+import TrainyardKernel
+
 /// Labelled examples in memory: features row-major (count × inputs), labels in 0..<classes.
 public struct Dataset: Sendable, Equatable {
     public var inputs: Int
@@ -80,6 +82,19 @@ public final class Examples: @unchecked Sendable {
         return labels[row]
     }
 
+    /// Copies examples `rows` one after another to `features` and their labels to `labels`: made
+    /// first where lazy, then gathered with the rows ahead already requested from memory.
+    public func copy(rows: [Int], features destination: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) {
+        if eager == nil { for r in rows { make(r) } }
+        let source = eager?.features ?? features
+        let sourceLabels = eager?.labels ?? self.labels
+        source.withUnsafeBufferPointer { f in
+            guard let base = f.baseAddress, !rows.isEmpty else { return }
+            rows.withUnsafeBufferPointer { Rows.gather(source: base, width: inputs, indices: $0, into: destination) }
+        }
+        for (k, r) in rows.enumerated() { labels[k] = sourceLabels[r] }
+    }
+
     private func make(_ row: Int) {
         guard !made[row], let generator else { return }
         let d = inputs
@@ -143,16 +158,16 @@ public struct BatchSampler {
 
     /// Copies the next `batchSize` examples into `features` and `labels`.
     public mutating func next(features: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) {
-        let d = examples.inputs
+        var rows = [Int](repeating: 0, count: batchSize)
         for row in 0..<batchSize {
             if position == order.count {
                 order.shuffle(using: &rng)
                 position = 0
                 epoch += 1
             }
-            let i = order[position]
+            rows[row] = order[position]
             position += 1
-            labels[row] = examples.copy(row: i, to: features + row * d)
         }
+        examples.copy(rows: rows, features: features, labels: labels)
     }
 }
