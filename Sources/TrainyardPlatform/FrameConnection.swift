@@ -193,7 +193,7 @@ public final class FrameConnection: @unchecked Sendable {
     /// Reads the rest of a frame whose array lies in the peer's region: copies the array out,
     /// then tells the peer the region is free (its generation), and decodes the frame as if it
     /// had come whole. Every figure is checked against the region and `limit` before use.
-    private func receiveFromRegion(_ h: FrameCodec.Header, limit: Int, until deadline: Deadline) throws -> Frame {
+    private func receiveFromRegion(_ h: FrameCodec.Header, limit: Int, placing destination: ValuesDestination?, until deadline: Deadline) throws -> Frame {
         guard let region = peerRegion, let offset = FrameCodec.floatsOffset(tag: h.tag), h.payloadLength >= offset + 8 else {
             throw FrameError.malformed(tag: h.tag, reason: peerRegion == nil ? "a shared-memory frame without a shared region" : "a shared-memory frame that carries no Float array")
         }
@@ -211,6 +211,23 @@ public final class FrameConnection: @unchecked Sendable {
         guard logicalLength <= limit else { throw FrameError.oversized(length: logicalLength, limit: limit) }
         var r = ByteReader(generationBytes)
         let generation = try r.u64()
+        if let destination, destination.takes(h, count: announced) {
+            // Copied out, straight into the model's pieces, before anything reads them.
+            var at = region.data
+            for range in destination.ranges where !range.isEmpty {
+                UnsafeMutableRawPointer(destination.base + range.lowerBound).copyMemory(from: at, byteCount: range.count * 4)
+                at += range.count * 4
+            }
+            region.markConsumed(generation)
+            regionFramesReceived += 1
+            FrameConnection.processRegionFrames.add(1, ordering: .relaxed)
+            counters.add(.receive, seconds: MonotonicClock.now() - started, cpu: Posix.threadCPUSeconds() - startedCPU)
+            try shaper?.afterReceive(bytes: FrameCodec.headerSize + logicalLength, from: peer, deadline: deadline)
+            let (logical, bare) = FrameConnection.withoutValues(h, head: head, tail: tail)
+            let frame = try counters.time(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: bare, floats: [], tail: tail) }
+            valuesPlaced = true
+            return frame
+        }
         // Copied out before anything reads it: the peer may write the region again once it sees
         // the generation stored.
         let floats = [Float](unsafeUninitializedCapacity: n) { buffer, count in
@@ -228,11 +245,53 @@ public final class FrameConnection: @unchecked Sendable {
         return try counters.time(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: head, floats: floats, tail: tail) }
     }
 
+    /// Where the values of a pull reply or push reply go instead of a new array: `ranges` of the
+    /// whole-model array at `base`, filled one after another (a shard's pieces of the model).
+    /// Only the answer to request `requestID` puts its values there.
+    public struct ValuesDestination {
+        public let base: UnsafeMutablePointer<Float>
+        public let ranges: [Range<Int>]
+        public let count: Int
+        public let requestID: UInt32
+        public init(base: UnsafeMutablePointer<Float>, ranges: [Range<Int>], requestID: UInt32) {
+            self.base = base
+            self.ranges = ranges
+            self.count = ranges.reduce(0) { $0 + $1.count }
+            self.requestID = requestID
+        }
+
+        /// Whether a frame may put its values here: the answer to `requestID`, a reply that
+        /// carries parameter values, exactly as many as the ranges hold.
+        func takes(_ h: FrameCodec.Header, count announced: UInt64) -> Bool {
+            h.requestID == requestID && (h.tag == 6 || h.tag == 8) && announced == UInt64(count) && count >= FrameCodec.partsThreshold
+        }
+    }
+
+    /// Whether the last frame `receive(until:limit:placingValues:)` returned had its values put
+    /// in the destination (its message then carries none).
+    public private(set) var valuesPlaced = false
+
+    /// A payload head (`FrameCodec.floatsOffset(tag:)` bytes) that announces no values: the frame
+    /// as decoded once its values went to a `ValuesDestination`.
+    private static func withoutValues(_ h: FrameCodec.Header, head: [UInt8], tail: [UInt8]) -> (FrameCodec.Header, [UInt8]) {
+        var head = head
+        for i in (head.count - 8)..<head.count { head[i] = 0 }
+        var logical = h
+        logical.flags &= ~FrameCodec.regionFlag
+        logical.payloadLength = head.count + tail.count
+        return (logical, head)
+    }
+
     /// Reads one frame. Throws `SocketError` for transport failures and `FrameError` for bytes that
     /// are not a valid frame (the caller should close the connection). A header announcing more
     /// than `limit` is refused before the payload is allocated. A region announcement is taken
     /// on the way (it is not a frame the caller sees).
-    public func receive(until deadline: Deadline, limit: Int? = nil) throws -> Frame {
+    ///
+    /// With `destination`, a pull reply or push reply whose values fit it exactly has them put
+    /// there, straight from the socket or the peer's region (no array of their own), and comes
+    /// back without values, `valuesPlaced` set; any other frame comes back as without it.
+    public func receive(until deadline: Deadline, limit: Int? = nil, placingValues destination: ValuesDestination? = nil) throws -> Frame {
+        valuesPlaced = false
         let counters = TimeCounters.process
         var header = [UInt8](repeating: 0, count: FrameCodec.headerSize)
         var h: FrameCodec.Header
@@ -250,7 +309,7 @@ public final class FrameConnection: @unchecked Sendable {
                 continue
             }
             _ = socket.takeDescriptor()  // a descriptor sent with any other frame is closed unused
-            if h.flags & FrameCodec.regionFlag != 0 { return try receiveFromRegion(h, limit: limit ?? payloadLimit, until: deadline) }
+            if h.flags & FrameCodec.regionFlag != 0 { return try receiveFromRegion(h, limit: limit ?? payloadLimit, placing: destination, until: deadline) }
             break
         }
         let started = MonotonicClock.now(), startedCPU = Posix.threadCPUSeconds()
@@ -258,6 +317,19 @@ public final class FrameConnection: @unchecked Sendable {
             // A push, pull reply or push reply: the values go straight from the socket into their array.
             let head = try readBytes(offset, until: deadline)
             let announced = FrameCodec.announcedCount(head: head)
+            if let destination, destination.takes(h, count: announced), announced <= UInt64((h.payloadLength - offset) / 4) {
+                // Straight from the socket into the model's pieces.
+                for range in destination.ranges where !range.isEmpty {
+                    try socket.read(into: UnsafeMutableRawBufferPointer(start: destination.base + range.lowerBound, count: range.count * 4), until: deadline)
+                }
+                let tail = try readBytes(h.payloadLength - offset - destination.count * 4, until: deadline)
+                counters.add(.receive, seconds: MonotonicClock.now() - started, cpu: Posix.threadCPUSeconds() - startedCPU)
+                try shaper?.afterReceive(bytes: FrameCodec.headerSize + h.payloadLength, from: peer, deadline: deadline)
+                let (logical, bare) = FrameConnection.withoutValues(h, head: head, tail: tail)
+                let frame = try counters.time(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: bare, floats: [], tail: tail) }
+                valuesPlaced = true
+                return frame
+            }
             if announced <= UInt64((h.payloadLength - offset) / 4) {
                 let n = Int(announced)
                 var failure: SocketError?

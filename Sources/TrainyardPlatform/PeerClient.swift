@@ -141,11 +141,22 @@ public final class PeerClient: @unchecked Sendable {
 
     /// Waits for the answer to request `id`. A server error is thrown as `.server`.
     public func receive(_ id: UInt32, until deadline: Deadline) throws(RPCError) -> Message {
+        try receive(id, placingValues: nil, until: deadline).message
+    }
+
+    /// Waits for the answer to request `id`; a pull or push reply whose values fit `ranges` of
+    /// the whole-model array at `base` exactly has them put there (`placed`), and its message
+    /// carries none. Answers to other requests never touch the array.
+    public func receive(_ id: UInt32, placingValuesAt base: UnsafeMutablePointer<Float>, ranges: [Range<Int>], until deadline: Deadline) throws(RPCError) -> (message: Message, placed: Bool) {
+        try receive(id, placingValues: FrameConnection.ValuesDestination(base: base, ranges: ranges, requestID: id), until: deadline)
+    }
+
+    private func receive(_ id: UInt32, placingValues destination: FrameConnection.ValuesDestination?, until deadline: Deadline) throws(RPCError) -> (message: Message, placed: Bool) {
         guard let connection else { throw .transport("not connected to \(server)") }
         while true {
             let frame: Frame
             do {
-                frame = try connection.receive(until: deadline)
+                frame = try connection.receive(until: deadline, placingValues: destination)
             } catch {
                 lastTransportFailure = error as? SocketError ?? .closed("\(error)")
                 disconnect()
@@ -156,7 +167,7 @@ public final class PeerClient: @unchecked Sendable {
                 if e.code == .badToken || e.code == .helloRequired || e.code == .unknownTask { disconnect() }
                 throw .server(e)
             }
-            return frame.message
+            return (frame.message, connection.valuesPlaced)
         }
     }
 

@@ -142,12 +142,14 @@ public final class ShardSet {
         var replies: [Parameters] = []
         var slots: [[Float]] = []
         for (i, client) in clients.enumerated() {
-            let reply = try client.receive(ids[i], until: deadline)
+            let (reply, placed) = try receive(i, ids[i], placingValuesIn: &parameters, until: deadline)
             guard case .pullReply(let p) = reply else { throw .transport("ps-\(i) answered pull with \(reply.name)") }
-            guard p.values.count == partition.elements(inShard: i) else {
-                throw .server(WireError(.badRequest, "ps-\(i) sent \(p.values.count) values; expected \(partition.elements(inShard: i))"))
+            if !placed {
+                guard p.values.count == partition.elements(inShard: i) else {
+                    throw .server(WireError(.badRequest, "ps-\(i) sent \(p.values.count) values; expected \(partition.elements(inShard: i))"))
+                }
+                partition.scatter(shard: i, values: p.values, into: &parameters)
             }
-            partition.scatter(shard: i, values: p.values, into: &parameters)
             if includeSlots {
                 if slots.isEmpty { slots = Array(repeating: [Float](repeating: 0, count: parameters.count), count: p.slots.count) }
                 for (k, slot) in p.slots.enumerated() where k < slots.count { partition.scatter(shard: i, values: slot, into: &slots[k]) }
@@ -175,16 +177,30 @@ public final class ShardSet {
             }
         }
         var replies: [PushReply] = []
-        var elements: [Int] = []
-        for (i, client) in clients.enumerated() {
-            let answer = try client.receive(ids[i], until: deadline)
+        var carried: [Bool] = []
+        for i in clients.indices {
+            let (answer, placed) = try receive(i, ids[i], placingValuesIn: &parameters, until: deadline)
             guard case .pushReply(let r) = answer else { throw .transport("ps-\(i) answered push with \(answer.name)") }
             let expected = partition.elements(inShard: i)
-            if r.values.count == expected { partition.scatter(shard: i, values: r.values, into: &parameters) }
-            replies.append(PushReply(globalStep: r.globalStep, applied: r.applied, done: r.done, values: r.values.count == expected ? r.values : []))
-            elements.append(expected)
+            if !placed && r.values.count == expected { partition.scatter(shard: i, values: r.values, into: &parameters) }
+            replies.append(PushReply(globalStep: r.globalStep, applied: r.applied, done: r.done))
+            carried.append(placed || r.values.count == expected)
         }
-        return MergedPush(merging: replies, shardElements: elements)
+        return MergedPush(merging: replies, carried: carried)
+    }
+
+    /// The answer to request `id` from shard `i`; a parameter server's reply values go straight
+    /// into the shard's pieces of `parameters` when they fit (`placed`).
+    private func receive(_ i: Int, _ id: UInt32, placingValuesIn parameters: inout [Float], until deadline: Deadline) throws(RPCError) -> (message: Message, placed: Bool) {
+        guard let peer = clients[i] as? PeerClient, partition.elements(inShard: i) >= FrameCodec.partsThreshold else {
+            return (try clients[i].receive(id, until: deadline), false)
+        }
+        let ranges = partition.shards[i].map { $0.flatStart..<($0.flatStart + $0.count) }
+        var result: Result<(message: Message, placed: Bool), RPCError> = .failure(.transport("no answer"))
+        parameters.withUnsafeMutableBufferPointer { p in
+            do throws(RPCError) { result = .success(try peer.receive(id, placingValuesAt: p.baseAddress!, ranges: ranges, until: deadline)) } catch { result = .failure(error) }
+        }
+        return try result.get()
     }
 
     /// Tells every shard the job is over and disconnects (best effort: a shard that does not answer

@@ -56,6 +56,49 @@ final class SharedMemoryTests: XCTestCase {
         XCTAssertEqual(client.regionFramesSent, 4)
     }
 
+    /// A trainer's receive puts a reply's values straight into its pieces of the model, from the
+    /// region and from the socket alike; an answer to another request, or with another count,
+    /// keeps its values and leaves the model alone.
+    func testReplyValuesArePlacedInTheModelsPiecesOnlyForTheAwaitedAnswer() throws {
+        for shared in [true, false] {
+            if !shared { setenv(RoleEnvironment.sharedMemory, "0", 1) }
+            defer { unsetenv(RoleEnvironment.sharedMemory) }
+            let (client, server, listener) = try pair()
+            defer { client.close(); server.close(); listener.close() }
+            let ranges = [0..<5_000, 12_000..<20_000]
+            var model = [Float](repeating: -1, count: 20_000)
+            func receive(_ id: UInt32) throws -> Frame {
+                try model.withUnsafeMutableBufferPointer { m in
+                    try client.receive(until: .after(seconds: 5), placingValues: .init(base: m.baseAddress!, ranges: ranges, requestID: id))
+                }
+            }
+            let values = (0..<13_000).map { Float($0) + 0.5 }
+            // The answer awaited: values in place, the message without them, the other fields kept.
+            try server.send(Frame(requestID: 9, incarnation: 3, message: .pushReply(PushReply(globalStep: 77, applied: true, done: false, values: values))), until: .after(seconds: 5))
+            XCTAssertEqual(try receive(9), Frame(requestID: 9, incarnation: 3, message: .pushReply(PushReply(globalStep: 77, applied: true, done: false, values: []))))
+            XCTAssertTrue(client.valuesPlaced)
+            XCTAssertEqual(Array(model[0..<5_000]), Array(values[0..<5_000]), "shared \(shared)")
+            XCTAssertEqual(Array(model[5_000..<12_000]), [Float](repeating: -1, count: 7_000), "the gap between the pieces is not written")
+            XCTAssertEqual(Array(model[12_000..<20_000]), Array(values[5_000...]))
+            XCTAssertEqual(client.regionFramesReceived, shared ? 1 : 0)
+            // A pull reply with slots after its values: the slots still arrive.
+            let pull = Frame(requestID: 10, message: .pullReply(Parameters(globalStep: 78, done: true, values: values.map { -$0 }, slots: [[1, 2, 3]])))
+            try server.send(pull, until: .after(seconds: 5))
+            XCTAssertEqual(try receive(10), Frame(requestID: 10, message: .pullReply(Parameters(globalStep: 78, done: true, values: [], slots: [[1, 2, 3]]))))
+            XCTAssertEqual(model[12_000], -values[5_000])
+            // An answer to another request, and one with another count: values kept, model untouched.
+            let before = model
+            let stale = Frame(requestID: 4, message: .pushReply(PushReply(globalStep: 70, applied: true, done: false, values: values)))
+            try server.send(stale, until: .after(seconds: 5))
+            XCTAssertEqual(try receive(11), stale)
+            XCTAssertFalse(client.valuesPlaced)
+            let other = Frame(requestID: 11, message: .pushReply(PushReply(globalStep: 79, applied: true, done: false, values: Array(values[0..<12_999]))))
+            try server.send(other, until: .after(seconds: 5))
+            XCTAssertEqual(try receive(11), other)
+            XCTAssertEqual(model, before)
+        }
+    }
+
     func testARegionIsNotWrittenAgainBeforeThePeerCopiedTheLastFrameOut() throws {
         let (client, server, listener) = try pair()
         defer { client.close(); server.close(); listener.close() }

@@ -47,13 +47,20 @@ public struct MergedPush: Sendable, Equatable {
     /// Merges the shards' replies, in shard order; `shardElements[i]` is how many values shard
     /// `i` holds (a reply with another count carries no usable values).
     public init(merging replies: [PushReply], shardElements: [Int]) {
+        self.init(merging: replies, carried: replies.indices.map { $0 < shardElements.count && replies[$0].values.count == shardElements[$0] })
+    }
+
+    /// Merges the shards' replies, in shard order; `carried[i]` tells whether shard `i` sent back
+    /// all its values (which the shell may already have put in place: the replies' own `values`
+    /// are not looked at).
+    public init(merging replies: [PushReply], carried: [Bool]) {
         var reply = PushReply(globalStep: 0, applied: true, done: !replies.isEmpty)
         var complete = true
         for (i, r) in replies.enumerated() {
             reply.globalStep = i == 0 ? r.globalStep : max(reply.globalStep, r.globalStep)
             reply.applied = reply.applied && r.applied
             reply.done = reply.done && r.done
-            if i >= shardElements.count || r.values.count != shardElements[i] { complete = false }
+            if i >= carried.count || !carried[i] { complete = false }
         }
         self.init(reply: reply, carriedValues: complete)
     }
