@@ -262,7 +262,6 @@ public enum Layers {
     }
 }
 
-/// In-place optimizer updates over flat buffers.
 /// Data movement for the training loop.
 public enum Rows {
     /// Copies rows `indices` (each `width` floats, `source` rows apart by `width`) to `destination`,
@@ -278,6 +277,29 @@ public enum Rows {
     }
 }
 
+/// Checks of values that arrive from elsewhere (gradients a ps receives, a trainer's own).
+public enum Checks {
+    /// Whether every value is finite (no NaN, no ±∞).
+    public static func allFinite(count: Int, values: UnsafePointer<Float>) -> Bool {
+        switch KernelBackend.active {
+        case .avx512: TrainyardKernelAVX512.allFinite(count: count, values: values)
+        case .avx2FMA: TrainyardKernelAVX2.allFinite(count: count, values: values)
+        case .portable: TrainyardKernelPortable.allFinite(count: count, values: values)
+        }
+    }
+
+    /// Copies `count` floats from `source` (any alignment) to `destination`; returns whether every
+    /// one is finite (one pass).
+    public static func copyAllFinite(count: Int, from source: UnsafeRawPointer, to destination: UnsafeMutablePointer<Float>) -> Bool {
+        switch KernelBackend.active {
+        case .avx512: TrainyardKernelAVX512.copyAllFinite(count: count, from: source, to: destination)
+        case .avx2FMA: TrainyardKernelAVX2.copyAllFinite(count: count, from: source, to: destination)
+        case .portable: TrainyardKernelPortable.copyAllFinite(count: count, from: source, to: destination)
+        }
+    }
+}
+
+/// In-place optimizer updates over flat buffers.
 public enum Updates {
     /// acc += g (the synchronous ps's accumulator), vectorized through the SGD kernel.
     public static func accumulate(count: Int, into acc: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>) {

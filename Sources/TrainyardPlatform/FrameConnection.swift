@@ -229,10 +229,17 @@ public final class FrameConnection: @unchecked Sendable {
             return frame
         }
         // Copied out before anything reads it: the peer may write the region again once it sees
-        // the generation stored.
-        let floats = [Float](unsafeUninitializedCapacity: n) { buffer, count in
-            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(start: region.data, count: n * 4))
-            count = n
+        // the generation stored. A push's gradients are checked finite as they are copied.
+        let floats: [Float]
+        let knownFinite: Bool
+        if h.tag == 7 {
+            (floats, knownFinite) = FiniteCheck.copy(count: n, from: region.data)
+        } else {
+            floats = [Float](unsafeUninitializedCapacity: n) { buffer, count in
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(start: region.data, count: n * 4))
+                count = n
+            }
+            knownFinite = false
         }
         region.markConsumed(generation)
         regionFramesReceived += 1
@@ -242,7 +249,12 @@ public final class FrameConnection: @unchecked Sendable {
         var logical = h
         logical.flags &= ~FrameCodec.regionFlag
         logical.payloadLength = logicalLength
-        return try counters.time(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: head, floats: floats, tail: tail) }
+        var frame = try counters.time(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: head, floats: floats, tail: tail) }
+        if knownFinite, case .push(var push) = frame.message {
+            push.gradientsKnownFinite = true
+            frame.message = .push(push)
+        }
+        return frame
     }
 
     /// Where the values of a pull reply or push reply go instead of a new array: `ranges` of the

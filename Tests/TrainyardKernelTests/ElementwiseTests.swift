@@ -24,6 +24,39 @@ final class ElementwiseTests: XCTestCase {
         }
     }
 
+    /// Every build's finiteness check, and its copy that checks as it copies, find NaN and ±∞
+    /// anywhere (vector body and tail), pass the extreme finite values, and copy every bit.
+    func testFiniteChecksAndTheCheckingCopy() {
+        let finite: [Float] = [0, -0.0, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude, 1, -3]
+        for backend in Backend.runnable {
+            for n in [0, 1, 7, 8, 31, 32, 33, 100, 1000] {
+                var values = (0..<n).map { finite[$0 % finite.count] }
+                func check(_ expected: Bool, _ what: String) {
+                    values.withUnsafeBufferPointer { v in
+                        if n > 0 { XCTAssertEqual(backend.allFinite(n, v.baseAddress!), expected, "\(backend.name) n \(n) \(what)") }
+                        // From an odd address, as a region's bytes may lie.
+                        let raw = UnsafeMutableRawPointer.allocate(byteCount: n * 4 + 1, alignment: 64)
+                        defer { raw.deallocate() }
+                        if n > 0 { (raw + 1).copyMemory(from: v.baseAddress!, byteCount: n * 4) }
+                        var out = [Float](repeating: 7, count: n)
+                        let ok = out.withUnsafeMutableBufferPointer { o in n == 0 || backend.copyAllFinite(n, UnsafeRawPointer(raw + 1), o.baseAddress!) }
+                        XCTAssertEqual(ok, expected, "\(backend.name) copy n \(n) \(what)")
+                        XCTAssertEqual(out.map(\.bitPattern), values.map(\.bitPattern), "\(backend.name) copy n \(n) \(what)")
+                    }
+                }
+                check(true, "all finite")
+                for bad in [Float.nan, .infinity, -.infinity, Float(bitPattern: 0x7F80_0001)] {
+                    for position in Set([0, n / 2, n - 1]) where n > 0 {
+                        let saved = values[position]
+                        values[position] = bad
+                        check(false, "\(bad) at \(position)")
+                        values[position] = saved
+                    }
+                }
+            }
+        }
+    }
+
     func testBiasActivationForward() {
         var rng = TestRandom(11)
         for backend in Backend.runnable {

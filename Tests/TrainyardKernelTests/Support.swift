@@ -21,6 +21,8 @@ struct Backend: @unchecked Sendable {
     var sgd: (Int, UnsafeMutablePointer<Float>, UnsafePointer<Float>, Float) -> Void
     var momentum: (Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafePointer<Float>, Float, Float, Bool) -> Void
     var adam: (Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafePointer<Float>, Float, Float, Float, Float, Int) -> Void
+    var allFinite: (Int, UnsafePointer<Float>) -> Bool
+    var copyAllFinite: (Int, UnsafeRawPointer, UnsafeMutablePointer<Float>) -> Bool
 
     static let portable = Backend(
         name: "portable",
@@ -37,7 +39,9 @@ struct Backend: @unchecked Sendable {
         softmaxCrossEntropy: { TrainyardKernelPortable.softmaxCrossEntropy(rows: $0, classes: $1, logits: $2, labels: $3, gradient: $4) },
         sgd: { TrainyardKernelPortable.sgdUpdate(count: $0, params: $1, gradients: $2, learningRate: $3) },
         momentum: { TrainyardKernelPortable.momentumUpdate(count: $0, params: $1, velocity: $2, gradients: $3, learningRate: $4, momentum: $5, nesterov: $6) },
-        adam: { TrainyardKernelPortable.adamUpdate(count: $0, params: $1, m: $2, v: $3, gradients: $4, learningRate: $5, beta1: $6, beta2: $7, epsilon: $8, step: $9) }
+        adam: { TrainyardKernelPortable.adamUpdate(count: $0, params: $1, m: $2, v: $3, gradients: $4, learningRate: $5, beta1: $6, beta2: $7, epsilon: $8, step: $9) },
+        allFinite: { TrainyardKernelPortable.allFinite(count: $0, values: $1) },
+        copyAllFinite: { TrainyardKernelPortable.copyAllFinite(count: $0, from: $1, to: $2) }
     )
 
     static let avx2 = Backend(
@@ -55,7 +59,9 @@ struct Backend: @unchecked Sendable {
         softmaxCrossEntropy: { TrainyardKernelAVX2.softmaxCrossEntropy(rows: $0, classes: $1, logits: $2, labels: $3, gradient: $4) },
         sgd: { TrainyardKernelAVX2.sgdUpdate(count: $0, params: $1, gradients: $2, learningRate: $3) },
         momentum: { TrainyardKernelAVX2.momentumUpdate(count: $0, params: $1, velocity: $2, gradients: $3, learningRate: $4, momentum: $5, nesterov: $6) },
-        adam: { TrainyardKernelAVX2.adamUpdate(count: $0, params: $1, m: $2, v: $3, gradients: $4, learningRate: $5, beta1: $6, beta2: $7, epsilon: $8, step: $9) }
+        adam: { TrainyardKernelAVX2.adamUpdate(count: $0, params: $1, m: $2, v: $3, gradients: $4, learningRate: $5, beta1: $6, beta2: $7, epsilon: $8, step: $9) },
+        allFinite: { TrainyardKernelAVX2.allFinite(count: $0, values: $1) },
+        copyAllFinite: { TrainyardKernelAVX2.copyAllFinite(count: $0, from: $1, to: $2) }
     )
 
     static let avx512 = Backend(
@@ -73,7 +79,9 @@ struct Backend: @unchecked Sendable {
         softmaxCrossEntropy: { TrainyardKernelAVX512.softmaxCrossEntropy(rows: $0, classes: $1, logits: $2, labels: $3, gradient: $4) },
         sgd: { TrainyardKernelAVX512.sgdUpdate(count: $0, params: $1, gradients: $2, learningRate: $3) },
         momentum: { TrainyardKernelAVX512.momentumUpdate(count: $0, params: $1, velocity: $2, gradients: $3, learningRate: $4, momentum: $5, nesterov: $6) },
-        adam: { TrainyardKernelAVX512.adamUpdate(count: $0, params: $1, m: $2, v: $3, gradients: $4, learningRate: $5, beta1: $6, beta2: $7, epsilon: $8, step: $9) }
+        adam: { TrainyardKernelAVX512.adamUpdate(count: $0, params: $1, m: $2, v: $3, gradients: $4, learningRate: $5, beta1: $6, beta2: $7, epsilon: $8, step: $9) },
+        allFinite: { TrainyardKernelAVX512.allFinite(count: $0, values: $1) },
+        copyAllFinite: { TrainyardKernelAVX512.copyAllFinite(count: $0, from: $1, to: $2) }
     )
 
     /// The builds this machine can run: the AVX2 one only on a CPU that has AVX2 and FMA, the

@@ -99,6 +99,23 @@ final class SharedMemoryTests: XCTestCase {
         }
     }
 
+    /// A push copied out of a region is checked as it is copied: a finite one arrives marked so
+    /// (the ps skips its own scan), one with a NaN or ∞ arrives unmarked, for the ps to refuse.
+    func testAPushFromARegionIsCheckedFiniteAsItIsCopied() throws {
+        let (client, server, listener) = try pair()
+        defer { client.close(); server.close(); listener.close() }
+        var gradients = (0..<9_000).map { Float($0) / 100 }
+        for bad in [nil, Float.nan, .infinity] {
+            if let bad { gradients[8_997] = bad }
+            try client.send(Frame(requestID: 1, message: .push(Push(baseStep: 1, gradients: gradients))), until: .after(seconds: 5))
+            let got = try server.receive(until: .after(seconds: 5))
+            guard case .push(let p) = got.message else { return XCTFail("\(got.message.name)") }
+            XCTAssertEqual(p.gradientsKnownFinite, bad == nil, "\(String(describing: bad))")
+            XCTAssertEqual(p.gradients.map(\.bitPattern), gradients.map(\.bitPattern))
+        }
+        XCTAssertEqual(server.regionFramesReceived, 3)
+    }
+
     func testARegionIsNotWrittenAgainBeforeThePeerCopiedTheLastFrameOut() throws {
         let (client, server, listener) = try pair()
         defer { client.close(); server.close(); listener.close() }

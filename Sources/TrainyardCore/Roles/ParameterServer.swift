@@ -261,7 +261,7 @@ public struct ParameterServer: Sendable {
             guard peer.task?.type.trains == true else {
                 return [fail(.badRequest, "only training tasks push gradients, not \(peer.task.map(\.description) ?? "an unknown task")")]
             }
-            if let bad = ParameterServer.nonFinite(p.gradients) {
+            if !p.gradientsKnownFinite, let bad = ParameterServer.nonFinite(p.gradients) {
                 refusedNonFinite += 1
                 let sender = peer.task.map(\.description) ?? "an unknown task"
                 let what = "\(bad.count) of \(p.gradients.count) gradients are NaN or infinite (the first at index \(bad.first))"

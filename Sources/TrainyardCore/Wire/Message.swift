@@ -165,10 +165,17 @@ public struct Push: Sendable, Equatable {
     public var gradients: [Float]
     /// Answer with the shard's values after the update, saving the next pull's round trip.
     public var returnValues: Bool
+    /// Not on the wire: the receiver checked every gradient finite as it copied them in (out of a
+    /// shared region), so the ps need not scan them again. Not part of equality.
+    public var gradientsKnownFinite = false
     public init(baseStep: Int64, gradients: [Float], returnValues: Bool = false) {
         self.baseStep = baseStep
         self.gradients = gradients
         self.returnValues = returnValues
+    }
+
+    public static func == (a: Push, b: Push) -> Bool {
+        a.baseStep == b.baseStep && a.gradients == b.gradients && a.returnValues == b.returnValues
     }
 }
 
