@@ -294,6 +294,10 @@ public final class FrameConnection: @unchecked Sendable {
         return (logical, head)
     }
 
+    /// How many gradients a push read from the socket brings in before they are checked finite
+    /// (256 KiB: a piece checked while it is still in the cache).
+    static let checkedPiece = 65_536
+
     /// Reads one frame. Throws `SocketError` for transport failures and `FrameError` for bytes that
     /// are not a valid frame (the caller should close the connection). A header announcing more
     /// than `limit` is refused before the payload is allocated. A region announcement is taken
@@ -345,15 +349,30 @@ public final class FrameConnection: @unchecked Sendable {
             if announced <= UInt64((h.payloadLength - offset) / 4) {
                 let n = Int(announced)
                 var failure: SocketError?
+                // A push's gradients are checked finite a piece at a time as they arrive, while each
+                // piece is still in the cache (not in a pass of their own over the whole array).
+                let isPush = h.tag == 7
+                var finite = isPush
                 let floats = [Float](unsafeUninitializedCapacity: n) { buffer, count in
-                    do throws(SocketError) { try socket.read(into: UnsafeMutableRawBufferPointer(buffer), until: deadline) } catch { failure = error }
+                    var done = 0
+                    while done < n && failure == nil {
+                        let k = isPush ? min(FrameConnection.checkedPiece, n - done) : n
+                        do throws(SocketError) { try socket.read(into: UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[done..<(done + k)])), until: deadline) } catch { failure = error }
+                        if isPush && failure == nil && finite { finite = FiniteCheck.allFinite(UnsafeBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[done..<(done + k)]))) }
+                        done += k
+                    }
                     count = failure == nil ? n : 0
                 }
                 if let failure { throw failure }
                 let tail = try readBytes(h.payloadLength - offset - n * 4, until: deadline)
                 counters.add(.receive, seconds: MonotonicClock.now() - started, cpu: Posix.threadCPUSeconds() - startedCPU)
                 try shaper?.afterReceive(bytes: FrameCodec.headerSize + h.payloadLength, from: peer, deadline: deadline)
-                return try counters.time(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(h, head: head, floats: floats, tail: tail) }
+                var frame = try counters.time(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(h, head: head, floats: floats, tail: tail) }
+                if finite, case .push(var push) = frame.message {
+                    push.gradientsKnownFinite = true
+                    frame.message = .push(push)
+                }
+                return frame
             }
             // A count the payload cannot hold: read the rest and let the one decoder name the error.
             let rest = try readBytes(h.payloadLength - offset, until: deadline)

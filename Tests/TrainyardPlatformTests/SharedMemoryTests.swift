@@ -101,19 +101,27 @@ final class SharedMemoryTests: XCTestCase {
 
     /// A push copied out of a region is checked as it is copied: a finite one arrives marked so
     /// (the ps skips its own scan), one with a NaN or ∞ arrives unmarked, for the ps to refuse.
-    func testAPushFromARegionIsCheckedFiniteAsItIsCopied() throws {
-        let (client, server, listener) = try pair()
-        defer { client.close(); server.close(); listener.close() }
-        var gradients = (0..<9_000).map { Float($0) / 100 }
-        for bad in [nil, Float.nan, .infinity] {
-            if let bad { gradients[8_997] = bad }
-            try client.send(Frame(requestID: 1, message: .push(Push(baseStep: 1, gradients: gradients))), until: .after(seconds: 5))
-            let got = try server.receive(until: .after(seconds: 5))
-            guard case .push(let p) = got.message else { return XCTFail("\(got.message.name)") }
-            XCTAssertEqual(p.gradientsKnownFinite, bad == nil, "\(String(describing: bad))")
-            XCTAssertEqual(p.gradients.map(\.bitPattern), gradients.map(\.bitPattern))
+    func testAPushIsCheckedFiniteAsItArrivesFromARegionOrTheSocket() throws {
+        for shared in [true, false] {
+            if !shared { setenv(RoleEnvironment.sharedMemory, "0", 1) }
+            defer { unsetenv(RoleEnvironment.sharedMemory) }
+            let (client, server, listener) = try pair()
+            defer { client.close(); server.close(); listener.close() }
+            // Over the socket, larger than one checked piece, the bad value in the last piece.
+            let n = shared ? 9_000 : FrameConnection.checkedPiece * 2 + 100
+            for position in [nil, 3, n - 3] {
+                for bad in [Float.nan, .infinity] {
+                    var gradients = (0..<n).map { Float($0) / 100 }
+                    if let position { gradients[position] = bad }
+                    try client.send(Frame(requestID: 1, message: .push(Push(baseStep: 1, gradients: gradients))), until: .after(seconds: 5))
+                    let got = try server.receive(until: .after(seconds: 5))
+                    guard case .push(let p) = got.message else { return XCTFail("\(got.message.name)") }
+                    XCTAssertEqual(p.gradientsKnownFinite, position == nil, "shared \(shared): \(bad) at \(String(describing: position))")
+                    XCTAssertEqual(p.gradients.map(\.bitPattern), gradients.map(\.bitPattern))
+                }
+            }
+            XCTAssertEqual(server.regionFramesReceived, shared ? 6 : 0)
         }
-        XCTAssertEqual(server.regionFramesReceived, 3)
     }
 
     func testARegionIsNotWrittenAgainBeforeThePeerCopiedTheLastFrameOut() throws {
