@@ -87,7 +87,7 @@ public final class FrameConnection: @unchecked Sendable {
     public func send(_ frame: Frame, until deadline: Deadline) throws(SocketError) {
         let counters = TimeCounters.process
         // A frame with a large Float array goes out from the array's own buffer (no frame copy).
-        if let parts = counters.time(.encode, { FrameCodec.parts(frame) }) {
+        if let parts = counters.timeWithoutWaiting(.encode, { FrameCodec.parts(frame) }) {
             try shaper?.beforeSend(bytes: parts.count, to: peer, deadline: deadline)
             var failure: SocketError?
             var done = false
@@ -108,7 +108,7 @@ public final class FrameConnection: @unchecked Sendable {
             if let failure { throw failure }
             return
         }
-        let bytes = counters.time(.encode) { FrameCodec.encode(frame) }
+        let bytes = counters.timeWithoutWaiting(.encode) { FrameCodec.encode(frame) }
         try shaper?.beforeSend(bytes: bytes.count, to: peer, deadline: deadline)
         try counters.time(.send) { () throws(SocketError) in try socket.write(bytes, until: deadline) }
     }
@@ -224,7 +224,7 @@ public final class FrameConnection: @unchecked Sendable {
             counters.add(.receive, seconds: MonotonicClock.now() - started, cpu: Posix.threadCPUSeconds() - startedCPU)
             try shaper?.afterReceive(bytes: FrameCodec.headerSize + logicalLength, from: peer, deadline: deadline)
             let (logical, bare) = FrameConnection.withoutValues(h, head: head, tail: tail)
-            let frame = try counters.time(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: bare, floats: [], tail: tail) }
+            let frame = try counters.timeWithoutWaiting(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: bare, floats: [], tail: tail) }
             valuesPlaced = true
             return frame
         }
@@ -249,7 +249,7 @@ public final class FrameConnection: @unchecked Sendable {
         var logical = h
         logical.flags &= ~FrameCodec.regionFlag
         logical.payloadLength = logicalLength
-        var frame = try counters.time(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: head, floats: floats, tail: tail) }
+        var frame = try counters.timeWithoutWaiting(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: head, floats: floats, tail: tail) }
         if knownFinite, case .push(var push) = frame.message {
             push.gradientsKnownFinite = true
             frame.message = .push(push)
@@ -342,7 +342,7 @@ public final class FrameConnection: @unchecked Sendable {
                 counters.add(.receive, seconds: MonotonicClock.now() - started, cpu: Posix.threadCPUSeconds() - startedCPU)
                 try shaper?.afterReceive(bytes: FrameCodec.headerSize + h.payloadLength, from: peer, deadline: deadline)
                 let (logical, bare) = FrameConnection.withoutValues(h, head: head, tail: tail)
-                let frame = try counters.time(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: bare, floats: [], tail: tail) }
+                let frame = try counters.timeWithoutWaiting(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: bare, floats: [], tail: tail) }
                 valuesPlaced = true
                 return frame
             }
@@ -367,7 +367,7 @@ public final class FrameConnection: @unchecked Sendable {
                 let tail = try readBytes(h.payloadLength - offset - n * 4, until: deadline)
                 counters.add(.receive, seconds: MonotonicClock.now() - started, cpu: Posix.threadCPUSeconds() - startedCPU)
                 try shaper?.afterReceive(bytes: FrameCodec.headerSize + h.payloadLength, from: peer, deadline: deadline)
-                var frame = try counters.time(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(h, head: head, floats: floats, tail: tail) }
+                var frame = try counters.timeWithoutWaiting(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(h, head: head, floats: floats, tail: tail) }
                 if finite, case .push(var push) = frame.message {
                     push.gradientsKnownFinite = true
                     frame.message = .push(push)
@@ -382,7 +382,7 @@ public final class FrameConnection: @unchecked Sendable {
         let payload = try readBytes(h.payloadLength, until: deadline)
         counters.add(.receive, seconds: MonotonicClock.now() - started, cpu: Posix.threadCPUSeconds() - startedCPU)
         try shaper?.afterReceive(bytes: FrameCodec.headerSize + h.payloadLength, from: peer, deadline: deadline)
-        return try counters.time(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(h, payload) }
+        return try counters.timeWithoutWaiting(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(h, payload) }
     }
 
     /// Exactly `count` bytes from the socket.

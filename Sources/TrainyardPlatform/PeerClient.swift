@@ -124,7 +124,7 @@ public final class PeerClient: @unchecked Sendable {
         nextRequestID &+= 1
         let millis = deadline.at == .infinity ? 0 : UInt32(clamping: max(1, Int(deadline.remaining * 1000)))
         let count = ranges.reduce(0) { $0 + $1.count }
-        let head = TimeCounters.process.time(.encode) {
+        let head = TimeCounters.process.timeWithoutWaiting(.encode) {
             FrameCodec.pushHead(requestID: id, incarnation: incarnation, deadlineMillis: millis, baseStep: baseStep, returnValues: returnValues, count: count)
         }
         let raw = UnsafeRawBufferPointer(flat)

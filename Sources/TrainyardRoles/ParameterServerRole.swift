@@ -30,18 +30,19 @@ public enum ParameterServerRole {
             while true {
                 guard let frame = connection.receiveRequest(authenticatedLimit: { state.withLock { $0.payloadLimit } }) else { return }
                 let arrived = MonotonicClock.now()
-                var locked = arrived, lockedCPU = 0.0
+                var locked = arrived
                 let directives = state.withLock { server in
                     locked = MonotonicClock.now()
-                    lockedCPU = Posix.threadCPUSeconds()
                     return server.handle(frame, from: &peer)
                 }
-                let handled = MonotonicClock.now(), handledCPU = Posix.threadCPUSeconds() - lockedCPU
+                // Handling never waits (the lock is taken): its CPU is its wall time
+                // (`TimeCounters.timeWithoutWaiting`), without two thread-CPU readings per request.
+                let handled = MonotonicClock.now()
                 counters.add(.lockWait, seconds: locked - arrived)
                 if case .push = frame.message {
-                    counters.add(.update, seconds: handled - locked, cpu: handledCPU)
+                    counters.add(.update, seconds: handled - locked, cpu: handled - locked)
                 } else {
-                    counters.add(.handle, seconds: handled - locked, cpu: handledCPU)
+                    counters.add(.handle, seconds: handled - locked, cpu: handled - locked)
                 }
                 if let task = peer.task, !connection.isAuthenticated { connection.authenticate(as: task) }
                 for directive in directives {
