@@ -203,30 +203,32 @@ func logarithm(_ x: Double) -> Double {
 }
 
 /// Whether every one of `count` values is finite (no NaN, no ±∞): v − v is 0 for every finite v
-/// and NaN for ±∞ and NaN, and a NaN in a sum stays.
+/// and NaN for ±∞ and NaN, and a NaN in a sum stays. 16-float vectors (one zmm in the AVX-512
+/// build, two ymm in the AVX2 one), 32 floats per iteration.
 public func allFinite(count: Int, values: UnsafePointer<Float>) -> Bool {
-    var a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8()
+    var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
     var i = 0
     while i + 32 <= count {
-        let x0 = load(values + i), x1 = load(values + i + 8), x2 = load(values + i + 16), x3 = load(values + i + 24)
-        a0 += x0 - x0; a1 += x1 - x1; a2 += x2 - x2; a3 += x3 - x3
+        let raw = UnsafeRawPointer(values + i)
+        let x0 = raw.loadUnaligned(as: SIMD16<Float>.self), x1 = raw.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+        a0 += x0 - x0; a1 += x1 - x1
         i += 32
     }
     var rest: Float = 0
     while i < count { rest += values[i] - values[i]; i += 1 }
-    return ((a0 + a1 + a2 + a3).sum() + rest) == 0
+    return ((a0 + a1).sum() + rest) == 0
 }
 
 /// Copies `count` floats from `source` (any alignment) to `destination` and returns whether every
 /// one is finite: the copy and `allFinite` in one pass, each value read once.
 public func copyAllFinite(count: Int, from source: UnsafeRawPointer, to destination: UnsafeMutablePointer<Float>) -> Bool {
-    var a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8()
+    var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
     var i = 0
     while i + 32 <= count {
-        let x0 = source.loadUnaligned(fromByteOffset: i * 4, as: V8.self), x1 = source.loadUnaligned(fromByteOffset: i * 4 + 32, as: V8.self)
-        let x2 = source.loadUnaligned(fromByteOffset: i * 4 + 64, as: V8.self), x3 = source.loadUnaligned(fromByteOffset: i * 4 + 96, as: V8.self)
-        store(x0, destination + i); store(x1, destination + i + 8); store(x2, destination + i + 16); store(x3, destination + i + 24)
-        a0 += x0 - x0; a1 += x1 - x1; a2 += x2 - x2; a3 += x3 - x3
+        let x0 = source.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self), x1 = source.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
+        let out = UnsafeMutableRawPointer(destination + i)
+        out.storeBytes(of: x0, as: SIMD16<Float>.self); out.storeBytes(of: x1, toByteOffset: 64, as: SIMD16<Float>.self)
+        a0 += x0 - x0; a1 += x1 - x1
         i += 32
     }
     var rest: Float = 0
@@ -236,5 +238,5 @@ public func copyAllFinite(count: Int, from source: UnsafeRawPointer, to destinat
         rest += v - v
         i += 1
     }
-    return ((a0 + a1 + a2 + a3).sum() + rest) == 0
+    return ((a0 + a1).sum() + rest) == 0
 }
