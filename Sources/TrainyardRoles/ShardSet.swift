@@ -133,7 +133,9 @@ public final class ShardSet {
 
     /// Pulls every shard into `parameters` (the whole model); with `includeSlots`, also returns the
     /// optimizer slots as whole-model arrays (empty without). Throws at the first shard that fails
-    /// or sends the wrong number of values; `parameters` may then hold some shards' new values.
+    /// or sends the wrong number of values; `parameters` may then hold some shards' new values,
+    /// and part of the failing shard's (its values are read into place before the rest of its
+    /// reply): pull again before using them.
     /// With `snapshot`, every shard's snapshot of exactly that step instead (`no-snapshot` from a
     /// shard that holds none).
     public func pull(includeSlots: Bool, snapshot: Int64? = nil, into parameters: inout [Float], until deadline: Deadline) throws(RPCError) -> (merged: MergedPull, slots: [[Float]]) {
@@ -160,7 +162,8 @@ public final class ShardSet {
     }
 
     /// Pushes each shard its piece of `gradients` (computed at `baseStep`), asking for the values
-    /// back; every shard that sends all of its values has them scattered into `parameters`.
+    /// back; every shard that sends all of its values has them put into `parameters`. When it
+    /// throws, `parameters` may hold part of a shard's new values: pull again before using them.
     public func push(gradients: [Float], baseStep: Int64, updating parameters: inout [Float], until deadline: Deadline) throws(RPCError) -> MergedPush {
         var ids: [UInt32] = []
         for (i, client) in clients.enumerated() {

@@ -52,6 +52,18 @@ final class SettingsTests: XCTestCase {
         XCTAssertNoThrow(try b.finish())
     }
 
+    /// Settings passed on to a role round-trip even when a value starts with a dash (the role's
+    /// parser takes `--flag=value` for those).
+    func testAValueThatLooksLikeAnOptionSurvivesTheRoleArguments() throws {
+        var s = TrainSettings()
+        s.labelColumn = "-y"
+        let argv = s.roleArguments
+        XCTAssertTrue(argv.contains("--label-column=-y"), "\(argv)")
+        var args = Arguments(argv)
+        XCTAssertEqual(try TrainSettings.parse(&args).labelColumn, "-y")
+        XCTAssertNoThrow(try args.finish())
+    }
+
     func testPassthroughAfterDoubleDash() throws {
         var a = Arguments(["--x", "1", "--", "--user", "arg"])
         XCTAssertEqual(try a.value("--x"), "1")

@@ -1,4 +1,8 @@
+// The fuzz harnesses type-check this file without the kernel (Tests/Fuzz/run.sh): the gather
+// then copies row by row.
+#if canImport(TrainyardKernel)
 import TrainyardKernel
+#endif
 
 /// Labelled examples in memory: features row-major (count × inputs), labels in 0..<classes.
 public struct Dataset: Sendable, Equatable {
@@ -90,7 +94,11 @@ public final class Examples: @unchecked Sendable {
         let sourceLabels = eager?.labels ?? self.labels
         source.withUnsafeBufferPointer { f in
             guard let base = f.baseAddress, !rows.isEmpty else { return }
+            #if canImport(TrainyardKernel)
             rows.withUnsafeBufferPointer { Rows.gather(source: base, width: inputs, indices: $0, into: destination) }
+            #else
+            for (k, r) in rows.enumerated() { (destination + k * inputs).update(from: base + r * inputs, count: inputs) }
+            #endif
         }
         for (k, r) in rows.enumerated() { labels[k] = sourceLabels[r] }
     }

@@ -204,7 +204,9 @@ public struct OptionTable<Root> {
         var a: [String] = []
         for o in options where names?.contains(o.name) ?? true {
             guard let text = o.get(root) else { continue }
-            a += o.takesValue ? [o.flag, text] : [o.flag]
+            // A value that looks like an option travels as `--flag=value`: `Arguments` never takes
+            // the next word for a value when it starts with a dash and a letter.
+            a += o.takesValue ? (Arguments.isOption(text) ? ["\(o.flag)=\(text)"] : [o.flag, text]) : [o.flag]
         }
         return a
     }
