@@ -231,8 +231,15 @@ func gemmBlocked(
                         let cTile = c + (ic + ir) * ldc + jc + jr
                         if mrHere == mr && nrHere == nr {
                             microKernel(kc: kc, a: aPanel, b: bPanel, c: cTile, ldc: ldc, load: addToC)
+                        } else if gemmHasEightRowKernel && mrHere == 8 && nrHere == nr {
+                            // The last 8 rows of a batch of 128 (10 × 12 + 8): 8 rows of FMAs, not 12.
+                            microKernel8(kc: kc, a: aPanel, b: bPanel, c: cTile, ldc: ldc, load: addToC)
                         } else {
-                            microKernel(kc: kc, a: aPanel, b: bPanel, c: edge, ldc: nr, load: false)
+                            if gemmHasEightRowKernel && mrHere < 8 {
+                                microKernel8(kc: kc, a: aPanel, b: bPanel, c: edge, ldc: nr, load: false)
+                            } else {
+                                microKernel(kc: kc, a: aPanel, b: bPanel, c: edge, ldc: nr, load: false)
+                            }
                             for i in 0..<mrHere {
                                 let ci = cTile + i * ldc
                                 let ei = edge + i * nr
@@ -486,6 +493,50 @@ func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: U
     finish(4, c40, c41); finish(5, c50, c51); finish(6, c60, c61); finish(7, c70, c71)
     finish(8, c80, c81); finish(9, c90, c91); finish(10, ca0, ca1); finish(11, cb0, cb1)
 }
+
+/// Whether this build has `microKernel8` (the AVX-512 one: a 12-row tile leaves an 8-row edge
+/// at a batch of 128).
+let gemmHasEightRowKernel = true
+
+/// The first 8 rows of `microKernel`'s tile: C[8×32] (+)= Ã[8×kc] · B̃[kc×32], reading the same
+/// 12-row packed A micro-panel (rows 8–11 are not read), 16 accumulators.
+func microKernel8(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
+    var c00 = V16(), c01 = V16(), c10 = V16(), c11 = V16(), c20 = V16(), c21 = V16()
+    var c30 = V16(), c31 = V16(), c40 = V16(), c41 = V16(), c50 = V16(), c51 = V16()
+    var c60 = V16(), c61 = V16(), c70 = V16(), c71 = V16()
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let b0 = load16(pb), b1 = load16(pb + 16)
+        var x = V16(repeating: pa[0])
+        c00 = c00.addingProduct(x, b0); c01 = c01.addingProduct(x, b1)
+        x = V16(repeating: pa[1])
+        c10 = c10.addingProduct(x, b0); c11 = c11.addingProduct(x, b1)
+        x = V16(repeating: pa[2])
+        c20 = c20.addingProduct(x, b0); c21 = c21.addingProduct(x, b1)
+        x = V16(repeating: pa[3])
+        c30 = c30.addingProduct(x, b0); c31 = c31.addingProduct(x, b1)
+        x = V16(repeating: pa[4])
+        c40 = c40.addingProduct(x, b0); c41 = c41.addingProduct(x, b1)
+        x = V16(repeating: pa[5])
+        c50 = c50.addingProduct(x, b0); c51 = c51.addingProduct(x, b1)
+        x = V16(repeating: pa[6])
+        c60 = c60.addingProduct(x, b0); c61 = c61.addingProduct(x, b1)
+        x = V16(repeating: pa[7])
+        c70 = c70.addingProduct(x, b0); c71 = c71.addingProduct(x, b1)
+        pa += 12
+        pb += 32
+    }
+    @inline(__always) func finish(_ row: Int, _ v0: V16, _ v1: V16) {
+        let r = c + row * ldc
+        if doLoad {
+            store16(v0 + load16(r), r); store16(v1 + load16(r + 16), r + 16)
+        } else {
+            store16(v0, r); store16(v1, r + 16)
+        }
+    }
+    finish(0, c00, c01); finish(1, c10, c11); finish(2, c20, c21); finish(3, c30, c31)
+    finish(4, c40, c41); finish(5, c50, c51); finish(6, c60, c61); finish(7, c70, c71)
+}
 #elseif TRAINYARD_FMA
 /// C[6×16] (+)= Ã[6×kc] · B̃[kc×16] from packed micro-panels, with 12 independent accumulators.
 func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
@@ -550,3 +601,13 @@ func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: U
     store(c3, r3); store(c4, r4); store(c5, r5)
 }
 #endif
+
+#if !TRAINYARD_AVX512
+/// The 6-row tiles of these builds leave no 8-row edge worth its own kernel.
+let gemmHasEightRowKernel = false
+/// Never called in this build (`gemmHasEightRowKernel` is false).
+func microKernel8(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
+    microKernel(kc: kc, a: a, b: b, c: c, ldc: ldc, load: doLoad)
+}
+#endif
+
