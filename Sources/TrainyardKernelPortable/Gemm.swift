@@ -442,6 +442,15 @@ typealias V16 = SIMD16<Float>
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: V16.self)
 }
 
+/// One 32-float row of a micro-tile into C at `r`: stored, or added to what is there.
+@inline(__always) func storeTileRow(_ r: UnsafeMutablePointer<Float>, _ v0: V16, _ v1: V16, add: Bool) {
+    if add {
+        store16(v0 + load16(r), r); store16(v1 + load16(r + 16), r + 16)
+    } else {
+        store16(v0, r); store16(v1, r + 16)
+    }
+}
+
 /// C[12×32] (+)= Ã[12×kc] · B̃[kc×32] from packed micro-panels: per k step two zmm loads of B̃,
 /// twelve broadcasts of Ã and 24 independent `vfmadd231ps zmm` into 24 accumulators. Written
 /// with explicit `SIMD16` and `addingProduct`: LLVM's 256-bit preference on Intel targets only
@@ -481,14 +490,7 @@ func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: U
         pa += 12
         pb += 32
     }
-    @inline(__always) func finish(_ row: Int, _ v0: V16, _ v1: V16) {
-        let r = c + row * ldc
-        if doLoad {
-            store16(v0 + load16(r), r); store16(v1 + load16(r + 16), r + 16)
-        } else {
-            store16(v0, r); store16(v1, r + 16)
-        }
-    }
+    @inline(__always) func finish(_ row: Int, _ v0: V16, _ v1: V16) { storeTileRow(c + row * ldc, v0, v1, add: doLoad) }
     finish(0, c00, c01); finish(1, c10, c11); finish(2, c20, c21); finish(3, c30, c31)
     finish(4, c40, c41); finish(5, c50, c51); finish(6, c60, c61); finish(7, c70, c71)
     finish(8, c80, c81); finish(9, c90, c91); finish(10, ca0, ca1); finish(11, cb0, cb1)
@@ -526,14 +528,7 @@ func microKernel8(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: 
         pa += 12
         pb += 32
     }
-    @inline(__always) func finish(_ row: Int, _ v0: V16, _ v1: V16) {
-        let r = c + row * ldc
-        if doLoad {
-            store16(v0 + load16(r), r); store16(v1 + load16(r + 16), r + 16)
-        } else {
-            store16(v0, r); store16(v1, r + 16)
-        }
-    }
+    @inline(__always) func finish(_ row: Int, _ v0: V16, _ v1: V16) { storeTileRow(c + row * ldc, v0, v1, add: doLoad) }
     finish(0, c00, c01); finish(1, c10, c11); finish(2, c20, c21); finish(3, c30, c31)
     finish(4, c40, c41); finish(5, c50, c51); finish(6, c60, c61); finish(7, c70, c71)
 }

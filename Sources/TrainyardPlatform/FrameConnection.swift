@@ -223,10 +223,7 @@ public final class FrameConnection: @unchecked Sendable {
             FrameConnection.processRegionFrames.add(1, ordering: .relaxed)
             counters.add(.receive, seconds: MonotonicClock.now() - started, cpu: Posix.threadCPUSeconds() - startedCPU)
             try shaper?.afterReceive(bytes: FrameCodec.headerSize + logicalLength, from: peer, deadline: deadline)
-            let (logical, bare) = FrameConnection.withoutValues(h, head: head, tail: tail)
-            let frame = try counters.timeWithoutWaiting(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: bare, floats: [], tail: tail) }
-            valuesPlaced = true
-            return frame
+            return try decodePlaced(h, head: head, tail: tail)
         }
         // Copied out before anything reads it: the peer may write the region again once it sees
         // the generation stored. A push's gradients are checked finite as they are copied.
@@ -249,12 +246,8 @@ public final class FrameConnection: @unchecked Sendable {
         var logical = h
         logical.flags &= ~FrameCodec.regionFlag
         logical.payloadLength = logicalLength
-        var frame = try counters.timeWithoutWaiting(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: head, floats: floats, tail: tail) }
-        if knownFinite, case .push(var push) = frame.message {
-            push.gradientsKnownFinite = true
-            frame.message = .push(push)
-        }
-        return frame
+        let frame = try counters.timeWithoutWaiting(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: head, floats: floats, tail: tail) }
+        return FrameConnection.marked(frame, finite: knownFinite)
     }
 
     /// Where the values of a pull reply or push reply go instead of a new array: `ranges` of the
@@ -283,15 +276,26 @@ public final class FrameConnection: @unchecked Sendable {
     /// in the destination (its message then carries none).
     public private(set) var valuesPlaced = false
 
-    /// A payload head (`FrameCodec.floatsOffset(tag:)` bytes) that announces no values: the frame
-    /// as decoded once its values went to a `ValuesDestination`.
-    private static func withoutValues(_ h: FrameCodec.Header, head: [UInt8], tail: [UInt8]) -> (FrameCodec.Header, [UInt8]) {
-        var head = head
-        for i in (head.count - 8)..<head.count { head[i] = 0 }
+    /// Decodes a pull or push reply whose values went to a `ValuesDestination`: its payload head
+    /// (`FrameCodec.floatsOffset(tag:)` bytes) made to announce no values, and `valuesPlaced` set.
+    private func decodePlaced(_ h: FrameCodec.Header, head: [UInt8], tail: [UInt8]) throws(FrameError) -> Frame {
+        var bare = head
+        for i in (bare.count - 8)..<bare.count { bare[i] = 0 }
         var logical = h
         logical.flags &= ~FrameCodec.regionFlag
-        logical.payloadLength = head.count + tail.count
-        return (logical, head)
+        logical.payloadLength = bare.count + tail.count
+        let frame = try TimeCounters.process.timeWithoutWaiting(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: bare, floats: [], tail: tail) }
+        valuesPlaced = true
+        return frame
+    }
+
+    /// `frame`, a push whose gradients were checked finite as they arrived when `finite`, marked so.
+    private static func marked(_ frame: Frame, finite: Bool) -> Frame {
+        guard finite, case .push(var push) = frame.message else { return frame }
+        push.gradientsKnownFinite = true
+        var marked = frame
+        marked.message = .push(push)
+        return marked
     }
 
     /// How many gradients a push read from the socket brings in before they are checked finite
@@ -341,10 +345,7 @@ public final class FrameConnection: @unchecked Sendable {
                 let tail = try readBytes(h.payloadLength - offset - destination.count * 4, until: deadline)
                 counters.add(.receive, seconds: MonotonicClock.now() - started, cpu: Posix.threadCPUSeconds() - startedCPU)
                 try shaper?.afterReceive(bytes: FrameCodec.headerSize + h.payloadLength, from: peer, deadline: deadline)
-                let (logical, bare) = FrameConnection.withoutValues(h, head: head, tail: tail)
-                let frame = try counters.timeWithoutWaiting(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: bare, floats: [], tail: tail) }
-                valuesPlaced = true
-                return frame
+                return try decodePlaced(h, head: head, tail: tail)
             }
             if announced <= UInt64((h.payloadLength - offset) / 4) {
                 let n = Int(announced)
@@ -367,12 +368,8 @@ public final class FrameConnection: @unchecked Sendable {
                 let tail = try readBytes(h.payloadLength - offset - n * 4, until: deadline)
                 counters.add(.receive, seconds: MonotonicClock.now() - started, cpu: Posix.threadCPUSeconds() - startedCPU)
                 try shaper?.afterReceive(bytes: FrameCodec.headerSize + h.payloadLength, from: peer, deadline: deadline)
-                var frame = try counters.timeWithoutWaiting(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(h, head: head, floats: floats, tail: tail) }
-                if finite, case .push(var push) = frame.message {
-                    push.gradientsKnownFinite = true
-                    frame.message = .push(push)
-                }
-                return frame
+                let frame = try counters.timeWithoutWaiting(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(h, head: head, floats: floats, tail: tail) }
+                return FrameConnection.marked(frame, finite: finite)
             }
             // A count the payload cannot hold: read the rest and let the one decoder name the error.
             let rest = try readBytes(h.payloadLength - offset, until: deadline)

@@ -14,7 +14,10 @@ final class SharedMemoryTests: XCTestCase {
 
     /// A client connection and the server's accepted connection over a local socket; the server's
     /// is authenticated unless `authenticated` is false.
-    private func pair(authenticated: Bool = true) throws -> (client: FrameConnection, server: FrameConnection, listener: Socket) {
+    private func pair(authenticated: Bool = true, sharedMemory: Bool = true) throws -> (client: FrameConnection, server: FrameConnection, listener: Socket) {
+        // A connection reads the switch when it is made.
+        if !sharedMemory { setenv(RoleEnvironment.sharedMemory, "0", 1) }
+        defer { if !sharedMemory { unsetenv(RoleEnvironment.sharedMemory) } }
         let name = uniqueName()
         let listener = try Socket.listenLocal(name: name)
         let socket = try Socket.connectLocal(name: name, deadline: .after(seconds: 5))
@@ -61,9 +64,7 @@ final class SharedMemoryTests: XCTestCase {
     /// keeps its values and leaves the model alone.
     func testReplyValuesArePlacedInTheModelsPiecesOnlyForTheAwaitedAnswer() throws {
         for shared in [true, false] {
-            if !shared { setenv(RoleEnvironment.sharedMemory, "0", 1) }
-            defer { unsetenv(RoleEnvironment.sharedMemory) }
-            let (client, server, listener) = try pair()
+            let (client, server, listener) = try pair(sharedMemory: shared)
             defer { client.close(); server.close(); listener.close() }
             let ranges = [0..<5_000, 12_000..<20_000]
             var model = [Float](repeating: -1, count: 20_000)
@@ -103,9 +104,7 @@ final class SharedMemoryTests: XCTestCase {
     /// (the ps skips its own scan), one with a NaN or ∞ arrives unmarked, for the ps to refuse.
     func testAPushIsCheckedFiniteAsItArrivesFromARegionOrTheSocket() throws {
         for shared in [true, false] {
-            if !shared { setenv(RoleEnvironment.sharedMemory, "0", 1) }
-            defer { unsetenv(RoleEnvironment.sharedMemory) }
-            let (client, server, listener) = try pair()
+            let (client, server, listener) = try pair(sharedMemory: shared)
             defer { client.close(); server.close(); listener.close() }
             // Over the socket, larger than one checked piece, the bad value in the last piece.
             let n = shared ? 9_000 : FrameConnection.checkedPiece * 2 + 100
