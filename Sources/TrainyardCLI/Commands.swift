@@ -176,7 +176,7 @@ enum TrainCommand {
             lines.append("  already at step \(start) of \(maxSteps): nothing to train · eval accuracy \(f(s.evalAccuracy, "%.4f"))")
         } else {
             let resumed = (s.startStep ?? 0) > 0 ? " (\(s.stepsTrained) this run, from step \(s.startStep!))" : ""
-            lines.append("  steps \(s.steps)\(resumed) · loss \(f(s.firstLoss, "%.4f")) → \(f(s.finalLoss, "%.4f")) · eval accuracy \(f(s.evalAccuracy, "%.4f")) · \(Int(s.examplesPerSecond)) examples/s")
+            lines.append("  steps \(s.steps)\(resumed) · loss \(f(s.firstLoss, "%.4f")) → \(f(s.finalLoss, "%.4f")) · eval accuracy \(f(s.evalAccuracy, "%.4f")) · \(Int(s.examplesPerSecond.rounded())) examples/s")
         }
         if let peak = s.tasks.compactMap(\.peakRSSBytes).max() {
             lines.append(String(format: "  largest resident memory of a task: %.1f MiB", Double(peak) / 1_048_576))

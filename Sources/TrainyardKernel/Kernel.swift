@@ -127,6 +127,16 @@ public final class GemmWorkspace {
 /// Packed and cache-blocked (Docs/kernel.md). The caller's matrices are never modified except C;
 /// A and B are read in place through their leading dimensions.
 public enum Gemm {
+    /// The active build's micro-tile (rows × columns of C computed at once): a layer narrower than
+    /// a tile costs as much as a whole one.
+    public static var tile: (rows: Int, columns: Int) {
+        switch KernelBackend.active {
+        case .avx512: return TrainyardKernelAVX512.gemmTile()
+        case .avx2FMA: return TrainyardKernelAVX2.gemmTile()
+        case .portable: return TrainyardKernelPortable.gemmTile()
+        }
+    }
+
     /// C[m×n] = A[m×k] · B[k×n], plus C when `accumulate` (forward: X·W).
     public static func nn(
         m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,

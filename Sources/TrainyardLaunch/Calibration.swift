@@ -25,9 +25,12 @@ public enum Calibration {
         let path = profilePath()
         if let text = try? Files.readText(path) {
             let p = try CalibrationProfile(parsing: text, source: path)
-            if p.kernel == KernelBackendName.current { return p }
+            if p.kernel == KernelBackendName.current && p.compute != nil { return p }
+            note(p.compute == nil ? "the saved calibration predates the current compute model: measuring it again (trainyard calibrate)…\n"
+                                  : "the saved calibration is for the \(p.kernel) kernel, this process runs \(KernelBackendName.current): measuring it again (trainyard calibrate)…\n")
+        } else {
+            note("no calibration for this machine and build yet: measuring it (trainyard calibrate)…\n")
         }
-        note("no calibration for this machine and build yet: measuring it (trainyard calibrate)…\n")
         let p = try measure(quick: false, note: note)
         try save(p)
         return p
@@ -199,12 +202,17 @@ public enum Calibration {
     public static func measure(quick: Bool, note: (String) -> Void = { _ in }) throws -> CalibrationProfile {
         let scale = quick ? 0.3 : 1.0
 
-        // 1. Training compute over model sizes: fit seconds = fixed + flops / rate.
+        // 1. Training compute over model sizes and batches: fit seconds = fixed + tiled MACs × m +
+        //    touched values × v (`CostModel.stepWork`). One rate per FLOP was off by −32% to +26%
+        //    across these shapes: narrow layers waste most of each micro-tile, and small GEMMs pay
+        //    their packing and writes at a few values per multiply-add.
         note("measuring training compute…\n")
+        let tile = Gemm.tile
+        let cacheBytes = MachineLimits.levelTwoCacheBytes() ?? 1 << 20
         let shapes: [(Int, [Int], Int, Int)] = [(8, [16], 4, 32), (32, [64, 32], 10, 64), (64, [128], 10, 64), (128, [256, 128], 10, 64),
                                                 (256, [256, 256], 10, 64), (784, [256, 128], 10, 128), (256, [512, 256], 10, 128),
-                                                (32, [1024, 1024], 10, 128)]
-        var points: [(Double, Double)] = []
+                                                (32, [1024, 1024], 10, 128), (64, [256, 256], 10, 16), (512, [1024, 512], 10, 8)]
+        var points: [([Double], Double)] = []
         for (inputs, hidden, classes, batch) in shapes {
             let arch = MLPArchitecture(inputs: inputs, hidden: hidden, classes: classes)
             let trainer = MLPTrainer(architecture: arch, maxBatch: batch)
@@ -220,20 +228,15 @@ public enum Calibration {
                     grads.withUnsafeBufferPointer { g in Updates.sgd(count: p.count, params: p.baseAddress!, gradients: g.baseAddress!, learningRate: 1e-6) }
                 }
             }
-            points.append((CostModel.trainingFLOPs(arch, batch: batch), t))
+            let work = CostModel.stepWork(arch, batch: batch, tile: tile, cacheBytes: cacheBytes)
+            points.append(([1, work.tiledMACs, work.touchedValues, work.spilledWeights], t))
         }
-        // Least squares on relative error: minimize Σ ((a + F·r) / t − 1)², r = 1/rate.
-        var s11 = 0.0, s12 = 0.0, s22 = 0.0, b1 = 0.0, b2 = 0.0
-        for (f, t) in points {
-            let w = 1 / (t * t)
-            s11 += w; s12 += w * f; s22 += w * f * f; b1 += w * t; b2 += w * f * t
-        }
-        let det = s11 * s22 - s12 * s12
-        var fixed = (b1 * s22 - b2 * s12) / det
-        var inverseRate = (s11 * b2 - s12 * b1) / det
-        if fixed < 0 || inverseRate <= 0 {
-            fixed = max(0, fixed)
-            inverseRate = points.map { max(1e-15, ($0.1 - fixed) / $0.0) }.reduce(0, +) / Double(points.count)
+        let computeFit = nonnegativeFit(points) ?? [0, points.map { $0.1 / $0.0[1] }.reduce(0, +) / Double(points.count), 0, 0]
+        var fixed = computeFit[0]
+        let terms = CalibrationProfile.ComputeTerms(tileRows: tile.rows, tileColumns: tile.columns, cacheBytes: cacheBytes,
+                                                    secondsPerTiledMAC: computeFit[1], secondsPerTouchedValue: computeFit[2], secondsPerSpilledWeight: computeFit[3])
+        func kernelSeconds(_ arch: MLPArchitecture, batch: Int) -> Double {
+            computeFit[0] + terms.seconds(CostModel.stepWork(arch, batch: batch, tile: tile, cacheBytes: cacheBytes))
         }
 
         // 2. Requests and bytes over loopback, to a real parameter-server process: the costs a
@@ -328,7 +331,7 @@ public enum Calibration {
                                        topology: Topology(workers: 0, parameterServers: ps)) else { continue }
             let arch = MLPArchitecture(inputs: features, hidden: hidden, classes: 10)
             if let cpu = cpuPerStep(records: run.records, samples: run.samples, task: "chief-0", maxSteps: steps) {
-                let kernel = fixed + CostModel.trainingFLOPs(arch, batch: batch) * inverseRate
+                let kernel = kernelSeconds(arch, batch: batch)
                 if ps == 0 {
                     overheads.append((Double(arch.parameterCount), Double(batch), cpu - kernel))
                 } else {
@@ -352,18 +355,22 @@ public enum Calibration {
         if let info = try? Files.readText("/proc/cpuinfo"), let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) {
             cpuName = line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? cpuName
         }
-        var profile = CalibrationProfile(cores: ProcessInfo.processInfo.activeProcessorCount, stepFixedSeconds: fixed, flopsPerSecond: 1 / inverseRate,
+        var profile = CalibrationProfile(cores: ProcessInfo.processInfo.activeProcessorCount, stepFixedSeconds: fixed, flopsPerSecond: terms.secondsPerTiledMAC > 0 ? 2 / terms.secondsPerTiledMAC : 1e12,
                                          rpcSeconds: rpcSeconds, rpcCPUSeconds: rpcCPU, byteSeconds: byteSeconds, updateSecondsPerValue: update,
                                          kernel: KernelBackendName.current, build: build, measuredAt: f.string(from: Date()),
                                          host: "\(Posix.hostname()) (\(cpuName))")
+        profile.compute = terms
         profile.trainerSecondsPerValue = trainerPerValue
         profile.trainerSecondsPerExample = trainerPerExample
-        // 6. With a ps, a training task splits its gradients into shards and merges the values
-        //    back (beyond the messages' CPU measured above): its CPU per step in a one-task, one-ps
-        //    run, less the kernel, its own work alone and its half of the messages, per parameter.
+        // 6. With a ps, a training task splits its gradients into shards and takes the values back
+        //    (beyond the messages' CPU measured above), but no longer applies the update itself:
+        //    its CPU per step in a one-task, one-ps run, less the kernel, its own work alone and its
+        //    half of the messages, per parameter. Negative when the update it leaves to the ps
+        //    cost more than the sharding (it did, by 0.4 ns per value, on a 1.3 M-parameter model:
+        //    clamping this at 0 over-predicted a cluster's trainer by 10% on a large model).
         if let run = shardRun {
             let messages = (rpcCPU + 2 * 4 * run.parameters * byteSeconds) / 2
-            profile.shardSecondsPerValue = max(0, (run.cpu - run.kernel - run.parameters * trainerPerValue - messages) / run.parameters)
+            profile.shardSecondsPerValue = max(-trainerPerValue, (run.cpu - run.kernel - run.parameters * trainerPerValue - messages) / run.parameters)
         }
         // 7. Requests and bytes as a running cluster pays them: two training tasks and one ps, with
         //    requests from both arriving while the other works (one call at a time, above, pays a
@@ -375,17 +382,23 @@ public enum Calibration {
         var clusterRuns: [(arch: MLPArchitecture, batch: Int, cpu: Double)] = []
         for (features, hidden, batch, steps, logEvery) in [(16, [16], 4, quick ? 30_000 : 120_000, 100), (64, [256, 256], 32, quick ? 3000 : 12_000, 20),
                                                            (128, [512, 512], 16, quick ? 1000 : 4000, 10), (784, [1024, 512], 8, quick ? 300 : 1200, 5)] {
-            guard let run = try? oneRun(features: features, hidden: hidden, batch: batch, steps: steps, logEvery: logEvery,
-                                        topology: Topology(workers: 1, parameterServers: 1)) else { continue }
-            let perTask = ["chief-0", "worker-0", "ps-0"].map { cpuPerStep(records: run.records, samples: run.samples, task: $0, maxSteps: steps) }
-            if perTask.allSatisfy({ $0 != nil }) {
-                clusterRuns.append((MLPArchitecture(inputs: features, hidden: hidden, classes: 10), batch, perTask.map { $0! }.reduce(0, +)))
+            // Three runs of each, and their median: one run's CPU per step moved by up to a third
+            // from one calibration to the next (the 0.34 MB model's CPU per byte read 0.05 to 0.11 ns).
+            var cpus: [Double] = []
+            for _ in 0..<(quick ? 1 : 3) {
+                guard let run = try? oneRun(features: features, hidden: hidden, batch: batch, steps: steps, logEvery: logEvery,
+                                            topology: Topology(workers: 1, parameterServers: 1)) else { continue }
+                let perTask = ["chief-0", "worker-0", "ps-0"].map { cpuPerStep(records: run.records, samples: run.samples, task: $0, maxSteps: steps) }
+                if perTask.allSatisfy({ $0 != nil }) { cpus.append(perTask.map { $0! }.reduce(0, +)) }
+            }
+            if !cpus.isEmpty {
+                clusterRuns.append((MLPArchitecture(inputs: features, hidden: hidden, classes: 10), batch, cpus.sorted()[cpus.count / 2]))
             }
         }
         // What the profile does not yet explain, per global step, is S requests and 2M bytes.
         let unexplained = clusterRuns.map { r -> ([Double], Double) in
             let p = Double(r.arch.parameterCount)
-            return ([1, 2 * 4 * p], r.cpu - profile.trainerStepSeconds(r.arch, batch: r.batch) - p * (profile.shardSecondsPerValue + update))
+            return ([1, 2 * 4 * p], r.cpu - profile.trainerStepSeconds(r.arch, batch: r.batch) - p * (profile.clusterShardSecondsPerValue + update))
         }
         if clusterRuns.count >= 2, var fit = nonnegativeFit(unexplained), fit[0] > 0, fit[1] > 0 {
             // The tiny model's run is all requests (its 3.5 KB of bytes cost well under 1%): it
@@ -404,6 +417,26 @@ public enum Calibration {
                 let perByte = (row.1 - fit[0]) / row.0[1]
                 return bytes >= 64 * 1024 && perByte > 0 ? CalibrationProfile.ByteCost(modelBytes: bytes, seconds: perByte) : nil
             }.sorted { $0.modelBytes < $1.modelBytes }
+        }
+        // 8. More processes than cores: the tiny model's run again with three workers (five
+        //    processes on two cores). Its CPU per global step beyond the three-process run's is
+        //    what each request costs more, per process beyond one more than the cores.
+        let processes = 5
+        let extra = processes - profile.cores - 1
+        if extra > 0, let tiny = clusterRuns.first(where: { $0.arch.parameterCount < 16 * 1024 }) {
+            note("measuring requests with more processes than cores…\n")
+            var cpus: [Double] = []
+            for _ in 0..<(quick ? 1 : 3) {
+                let steps = quick ? 30_000 : 120_000
+                guard let run = try? oneRun(features: 16, hidden: [16], batch: 4, steps: steps, logEvery: 100,
+                                            topology: Topology(workers: processes - 2, parameterServers: 1)) else { continue }
+                let tasks = ["chief-0", "ps-0"] + (0..<(processes - 2)).map { "worker-\($0)" }
+                let perTask = tasks.map { cpuPerStep(records: run.records, samples: run.samples, task: $0, maxSteps: steps) }
+                if perTask.allSatisfy({ $0 != nil }) { cpus.append(perTask.map { $0! }.reduce(0, +)) }
+            }
+            if !cpus.isEmpty {
+                profile.rpcCPUSecondsPerExtraProcess = max(0, (cpus.sorted()[cpus.count / 2] - tiny.cpu) / Double(extra))
+            }
         }
         return profile
     }

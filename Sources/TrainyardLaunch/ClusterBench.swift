@@ -107,7 +107,10 @@ public enum ClusterBench {
         }.sorted { $0.time < $1.time }
         let profiles = records.filter { $0["kind"] == "profile" }.compactMap { r in r["task"]?.stringValue.map { TaskProfile(task: $0, record: r) } }
         var result = Result(configuration: c, cores: cores, oneThreadExamplesPerSecond: rate,
-                      steadyExamplesPerSecond: steadyRate(train, steps: c.steps).map { $0 * Double(c.batch) },
+                      // A synchronous step trains the batches of every replica it aggregates.
+                      steadyExamplesPerSecond: steadyRate(train, steps: c.steps).map {
+                          $0 * Double(c.batch) * Double(settings.training.sync ? settings.training.replicasToAggregate ?? (settings.topology.chiefs + settings.topology.workers) : 1)
+                      },
                       launchToFirstStep: train.first.map { $0.time - launchWall },
                       wallSeconds: summary.wallSeconds, status: summary.outcome.status.rawValue, reason: summary.outcome.reason,
                       steps: summary.steps, finalLoss: summary.finalLoss, profiles: profiles.sorted { order($0.task) < order($1.task) },

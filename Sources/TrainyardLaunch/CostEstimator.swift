@@ -44,7 +44,7 @@ public enum CostEstimator {
         let batch = max(1, Int((Double(training.batchSize) * perturbation.batch).rounded()))
         let trainerSpeed = perturbation.familySpeed[trainerType.family] ?? 1
         let psSpeed = plan.parameterServer.flatMap { perturbation.familySpeed[$0.family] } ?? 1
-        let sharding = plan.parameterServerCount > 0 ? Double(architecture.parameterCount) * profile.shardSecondsPerValue : 0
+        let sharding = plan.parameterServerCount > 0 ? Double(architecture.parameterCount) * profile.clusterShardSecondsPerValue : 0
         let oneCore = profile.trainerStepSeconds(architecture, batch: batch) + sharding
         let factor = local ? (scale ?? Catalog.defaultBandwidthScale(plan, localCores: profile.cores)) : 1
         let bw = perturbation.bandwidth
@@ -54,7 +54,7 @@ public enum CostEstimator {
             sync: training.sync, replicasToAggregate: training.replicasToAggregate,
             computeSeconds: local ? oneCore / trainerSpeed : CostModel.cloudComputeSeconds(localOneCore: oneCore, vcpus: trainerType.vcpus, speed: trainerSpeed),
             rpcSeconds: local ? profile.rpcSeconds : CostModel.cloudRPCSeconds,
-            rpcCPUSeconds: profile.rpcCPUSeconds, byteCPUSeconds: profile.byteSeconds(modelBytes: 4 * Double(architecture.parameterCount)), updateSecondsPerValue: profile.updateSecondsPerValue,
+            rpcCPUSeconds: local ? profile.requestCPUSeconds(processes: plan.processWorkers + 1 + ps) : profile.rpcCPUSeconds, byteCPUSeconds: profile.byteSeconds(modelBytes: 4 * Double(architecture.parameterCount)), updateSecondsPerValue: profile.updateSecondsPerValue,
             sharedCores: local ? profile.cores : nil,
             trainerBandwidth: local && !emulate ? nil : (trainerType.networkGbps > 0 ? trainerType.bytesPerSecond * factor * bw : nil),
             psBandwidth: local && !emulate ? nil : plan.parameterServer.map { $0.bytesPerSecond * factor * bw },

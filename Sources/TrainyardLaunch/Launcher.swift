@@ -204,7 +204,10 @@ public final class Launcher {
 
         let summary = JobSummary(
             outcome: outcome!, topology: settings.topology, records: MetricsLog(jobDirectory: jobDirectory).records(from: metricsOffset),
-            batchSize: settings.training.batchSize, wallSeconds: MonotonicClock.now() - started,
+            batchSize: settings.training.batchSize,
+            // A synchronous step applies the gradients of K batches (every training task's by default).
+            batchesPerStep: settings.training.sync ? settings.training.replicasToAggregate ?? (settings.topology.chiefs + settings.topology.workers) : 1,
+            wallSeconds: MonotonicClock.now() - started,
             tasks: settings.topology.tasks.map { t in
                 let s = machine.tasks[t]
                 return JobSummary.TaskResult(task: t, exitCode: s?.lastCode, exit: s?.lastExit, restarts: s?.restarts ?? 0, peakRSSBytes: peakRSS[t])

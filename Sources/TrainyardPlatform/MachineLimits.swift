@@ -24,6 +24,27 @@ public enum MachineLimits {
         return nil
     }
 
+    /// The size of one core's level-2 cache in bytes (Linux sysfs), or nil when it cannot be read.
+    public static func levelTwoCacheBytes() -> Int? {
+        let base = "/sys/devices/system/cpu/cpu0/cache"
+        for index in 0..<8 {
+            guard let level = try? Files.readText("\(base)/index\(index)/level") else { break }
+            guard level.trimmingCharacters(in: .whitespacesAndNewlines) == "2",
+                  let size = try? Files.readText("\(base)/index\(index)/size") else { continue }
+            return cacheSize(size)
+        }
+        return nil
+    }
+
+    /// A sysfs cache size (`1024K`, `2M`, `512`) in bytes.
+    public static func cacheSize(_ text: String) -> Int? {
+        let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let unit = t.last else { return nil }
+        let factor = unit == "K" ? 1024 : unit == "M" ? 1 << 20 : unit == "G" ? 1 << 30 : 1
+        guard let number = Int(factor == 1 ? t : String(t.dropLast())), number > 0 else { return nil }
+        return number * factor
+    }
+
     /// The soft limit on this process's open file descriptors (RLIMIT_NOFILE), which the
     /// processes it starts inherit; `Int.max` when unlimited.
     public static func descriptorLimit() throws(SystemError) -> Int {

@@ -58,6 +58,19 @@ final class TrainEndToEndTests: XCTestCase {
         XCTAssertEqual(Harness.processes(mentioning: jobDir), [], "no role process may outlive the run")
     }
 
+    func testASynchronousJobCountsTheBatchesOfEveryReplicaItAggregates() throws {
+        // Two training tasks, every step averaging both gradients: a step trains 2 × 32 examples.
+        let result = try Harness.run(["train", "--workers", "1", "--ps", "1", "--sync", "--max-steps", "100", "--job-dir", jobDir] + Harness.smallJob)
+        XCTAssertEqual(result.status, 0, result.stderr + result.stdout)
+        let summary = try Harness.json(jobDir + "/summary.json")
+        XCTAssertEqual(summary["steps_trained"]?.intValue, 100)
+        let wall = try XCTUnwrap(summary["wall_seconds"]?.doubleValue)
+        let rate = try XCTUnwrap(summary["examples_per_sec"]?.doubleValue)
+        // (wall_seconds is rounded to the millisecond.)
+        XCTAssertEqual(rate, 100 * 32 * 2 / wall, accuracy: rate * 0.0006 / wall + 1, "\(summary)")
+        XCTAssertTrue(result.stdout.contains(String(format: "%.0f examples/s", rate)), result.stdout)
+    }
+
     func testNoLocalSocketsKeepsEveryConnectionOnTCP() throws {
         let result = try Harness.run(["train", "--workers", "1", "--ps", "1", "--max-steps", "60", "--no-local-sockets", "--job-dir", jobDir] + Harness.smallJob)
         XCTAssertEqual(result.status, 0, result.stderr + result.stdout)

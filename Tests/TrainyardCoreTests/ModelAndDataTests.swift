@@ -125,6 +125,10 @@ final class ModelAndDataTests: XCTestCase {
         XCTAssertEqual(s.finalLoss!, 0.5, accuracy: 1e-9)
         XCTAssertEqual(s.evalAccuracy, 0.9)
         XCTAssertEqual(s.examplesPerSecond, 500)
+        // Synchronous steps with two replicas aggregated: each global step trained two batches.
+        let sync = JobSummary(outcome: JobOutcome(.succeeded, "ok"), topology: Topology(workers: 1, parameterServers: 1), records: records,
+                              batchSize: 10, batchesPerStep: 2, wallSeconds: 2, tasks: [])
+        XCTAssertEqual(sync.examplesPerSecond, 1000)
         XCTAssertEqual(s.json["steps"], 100)
         XCTAssertEqual(s.stepsTrained, 100)
         XCTAssertNil(s.startStep)

@@ -103,13 +103,14 @@ final class CostModelTests: XCTestCase {
     }
 
     /// Mean value analysis by hand: a delay `think` and one-server queues (demand, deterministic),
-    /// for `w` tasks. A deterministic queue's arrival waits for half of the one in service.
+    /// for `w` tasks. A deterministic queue's arrival does not wait for the one in service.
     func mva(think: Double, _ stations: [(Double, Bool)], w: Int) -> Double {
         var q = [Double](repeating: 0, count: stations.count)
         var u = q
         var x = 0.0
         for n in 1...w {
-            let r = stations.enumerated().map { k, st in st.0 * (1 + q[k] - (st.1 ? u[k] / 2 : 0)) }
+            var r = stations.enumerated().map { k, st in st.0 * (1 + q[k] - (st.1 ? u[k] : 0)) }
+            for (k, st) in stations.enumerated() where st.1 { r[k] = max(r[k], Double(n) * st.0 - (think + r.reduce(0, +) - r[k])) }
             x = Double(n) / (think + r.reduce(0, +))
             q = r.map { x * $0 }
             u = stations.map { min(1, x * $0.0) }
@@ -142,11 +143,17 @@ final class CostModelTests: XCTestCase {
         XCTAssertEqual(CostModel.meanValueAnalysis(stations: [.init(demand: 0.002, kind: .cores(2, background: 0))], think: 0, customers: 2), 1000, accuracy: 1e-9)
         // Two other busy programs on those cores: the two tasks get half a core each.
         XCTAssertEqual(CostModel.meanValueAnalysis(stations: [.init(demand: 0.002, kind: .cores(2, background: 2))], think: 0, customers: 2), 500, accuracy: 1e-9)
-        // A deterministic link queues less than an exponential one, and never beats its bound.
+        // A deterministic link queues less than an exponential one: two tasks whose own part of the
+        // cycle is as long as the link's take turns on it without waiting (its bound, 1/D), and a
+        // third has to wait.
         let exponential = CostModel.meanValueAnalysis(stations: [.init(demand: 0.01, kind: .queue(deterministic: false))], think: 0.01, customers: 2)
         let deterministic = CostModel.meanValueAnalysis(stations: [.init(demand: 0.01, kind: .queue(deterministic: true))], think: 0.01, customers: 2)
         XCTAssertEqual(exponential, 2 / (0.01 + 0.01 * 1.5), accuracy: 1e-9)
-        XCTAssertEqual(deterministic, 2 / (0.01 + 0.01 * 1.25), accuracy: 1e-9)
+        XCTAssertEqual(deterministic, 2 / (0.01 + 0.01), accuracy: 1e-9)
+        let slower = CostModel.meanValueAnalysis(stations: [.init(demand: 0.01, kind: .queue(deterministic: true))], think: 0.03, customers: 2)
+        XCTAssertEqual(slower, 2 / (0.03 + 0.01), accuracy: 1e-9)
+        let three = CostModel.meanValueAnalysis(stations: [.init(demand: 0.01, kind: .queue(deterministic: true))], think: 0.01, customers: 3)
+        XCTAssertEqual(three, 100, accuracy: 1e-9)
     }
 
     // In the inputs: c = 1 ms, α = 0.1 ms, 50 µs CPU per request, 1 ns per byte, 1 ns per value; M = 1300 B, P = 325.

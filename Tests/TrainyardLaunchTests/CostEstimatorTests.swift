@@ -50,6 +50,77 @@ final class CostEstimatorTests: XCTestCase {
         }
     }
 
+    func testTheComputeModelCountsWholeTilesAndWeightsBeyondTheCache() throws {
+        // 784-256-10, batch 20, a 12 × 32 tile, a 512 KiB cache.
+        let arch = MLPArchitecture(inputs: 784, hidden: [256], classes: 10)
+        let w = CostModel.stepWork(arch, batch: 20, tile: (12, 32), cacheBytes: 512 * 1024)
+        // Forward and weight gradients for both layers, the input gradient for the second only.
+        XCTAssertEqual(w.macs, Double(20 * 256 * 784 + 784 * 256 * 20 + 20 * 10 * 256 + 256 * 10 * 20 + 20 * 256 * 10))
+        // 20 rows run as 24, 10 columns as 32, 784 rows of the weight gradient as 792.
+        let tiled = 24 * 256 * 784 + 792 * 256 * 20 + 24 * 32 * 256 + 264 * 32 * 20 + 24 * 256 * 10
+        XCTAssertEqual(w.tiledMACs, Double(tiled))
+        XCTAssertEqual(w.touchedValues, Double((20 * 784 + 784 * 256 + 20 * 256) * 2 + (20 * 256 + 256 * 10 + 20 * 10) * 3))
+        // The 784 × 256 kernel (784 KiB) is beyond the cache; the 256 × 10 one is not.
+        XCTAssertEqual(w.spilledWeights, Double(784 * 256))
+        XCTAssertEqual(CostModel.stepWork(arch, batch: 20, tile: (12, 32), cacheBytes: 1 << 20).spilledWeights, 0)
+
+        // A profile with the terms uses them; saved and read back alike; slowed down, all of them.
+        var p = profile
+        p.stepFixedSeconds = 2e-6
+        p.compute = .init(tileRows: 12, tileColumns: 32, cacheBytes: 512 * 1024, secondsPerTiledMAC: 1e-11, secondsPerTouchedValue: 1e-10, secondsPerSpilledWeight: 2e-10)
+        let expected = 2e-6 + Double(tiled) * 1e-11 + w.touchedValues * 1e-10 + w.spilledWeights * 2e-10
+        XCTAssertEqual(p.stepSeconds(arch, batch: 20), expected, accuracy: 1e-15)
+        XCTAssertEqual(p.slowed(by: 2).stepSeconds(arch, batch: 20), 2 * expected, accuracy: 1e-15)
+        let back = try CalibrationProfile(parsing: p.json.serialized(), source: "calibration.json")
+        XCTAssertEqual(back, p)
+        // A profile saved before the terms were measured reads without them (and is measured again).
+        let old = try CalibrationProfile(parsing: profile.json.serialized(), source: "calibration.json")
+        XCTAssertNil(old.compute)
+        XCTAssertEqual(old.stepSeconds(arch, batch: 20), 20e-6 + CostModel.trainingFLOPs(arch, batch: 20) / 10e9, accuracy: 1e-15)
+        let negative = p.json.serialized().replacingOccurrences(of: "\"seconds_per_spilled_weight\": 2e-10", with: "\"seconds_per_spilled_weight\": -1")
+        XCTAssertNotEqual(negative, p.json.serialized())
+        XCTAssertThrowsError(try CalibrationProfile(parsing: negative, source: "calibration.json"))
+    }
+
+    func testAClusterTrainersWorkPerValueMayBeBelowItsWorkAloneButNotBelowZero() throws {
+        var p = profile
+        p.trainerSecondsPerValue = 1e-9
+        p.shardSecondsPerValue = -0.4e-9
+        XCTAssertEqual(p.clusterShardSecondsPerValue, -0.4e-9)
+        p.shardSecondsPerValue = -3e-9
+        XCTAssertEqual(p.clusterShardSecondsPerValue, -1e-9)
+        // The estimator adds it for clusters with a ps, not for a trainer alone.
+        p.shardSecondsPerValue = -0.4e-9
+        let j = job()
+        let catalog = try Catalog.load(Self.repository + "/ScaleTiers")
+        let standard = try catalog.plan(for: catalog.tier(named: "STANDARD_1")!)
+        let basic = try catalog.plan(for: catalog.tier(named: "BASIC")!)
+        let alone = p.trainerStepSeconds(j.architecture, batch: 32)
+        let withPS = CostEstimator.inputs(plan: standard, training: j.training, architecture: j.architecture, profile: p, local: true, scale: nil, emulate: false)
+        XCTAssertEqual(withPS.computeSeconds, alone - 0.4e-9 * Double(j.architecture.parameterCount), accuracy: 1e-12)
+        let single = CostEstimator.inputs(plan: basic, training: j.training, architecture: j.architecture, profile: p, local: true, scale: nil, emulate: false)
+        XCTAssertEqual(single.computeSeconds, alone, accuracy: 1e-12)
+    }
+
+    func testRequestsCostMoreForEachProcessBeyondOneMoreThanTheCores() throws {
+        var p = profile  // 2 cores, 40 µs per request
+        p.rpcCPUSecondsPerExtraProcess = 3e-6
+        XCTAssertEqual(p.requestCPUSeconds(processes: 3), 40e-6)
+        XCTAssertEqual(p.requestCPUSeconds(processes: 5), 46e-6, accuracy: 1e-15)
+        let back = try CalibrationProfile(parsing: p.json.serialized(), source: "calibration.json")
+        XCTAssertEqual(back.rpcCPUSecondsPerExtraProcess, 3e-6)
+        XCTAssertEqual(p.slowed(by: 2).requestCPUSeconds(processes: 5), 92e-6, accuracy: 1e-15)
+        // STANDARD_1 here is 8 processes (chief, 4 workers, 3 ps): 5 beyond 3. In the cloud each
+        // task has its own machine, and a request costs what it does alone.
+        let j = job()
+        let catalog = try Catalog.load(Self.repository + "/ScaleTiers")
+        let standard = try catalog.plan(for: catalog.tier(named: "STANDARD_1")!)
+        let here = CostEstimator.inputs(plan: standard, training: j.training, architecture: j.architecture, profile: p, local: true, scale: nil)
+        XCTAssertEqual(here.rpcCPUSeconds, 40e-6 + 5 * 3e-6, accuracy: 1e-15)
+        let cloud = CostEstimator.inputs(plan: standard, training: j.training, architecture: j.architecture, profile: p, local: false, scale: nil)
+        XCTAssertEqual(cloud.rpcCPUSeconds, 40e-6)
+    }
+
     func testSensitivityMovesTheRightWay() throws {
         let catalog = try Catalog.load(Self.repository + "/ScaleTiers")
         let plan = try catalog.plan(for: catalog.tier(named: "STANDARD_1")!)

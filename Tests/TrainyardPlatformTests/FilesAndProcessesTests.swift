@@ -99,6 +99,12 @@ final class FilesAndProcessesTests: XCTestCase {
     func testMachineLimitsAndProcessStartTimes() throws {
         XCTAssertEqual(MachineLimits.availableMemoryBytes(meminfo: "MemTotal:       16314516 kB\nMemFree:  1 kB\nMemAvailable:    8056932 kB\n"), 8_056_932 * 1024)
         XCTAssertNil(MachineLimits.availableMemoryBytes(meminfo: "MemTotal: 1 kB\n"))
+        XCTAssertEqual(MachineLimits.cacheSize("1024K\n"), 1 << 20)
+        XCTAssertEqual(MachineLimits.cacheSize("2M"), 2 << 20)
+        XCTAssertEqual(MachineLimits.cacheSize("512"), 512)
+        XCTAssertNil(MachineLimits.cacheSize("K"))
+        XCTAssertNil(MachineLimits.cacheSize("-4K"))
+        XCTAssertNil(MachineLimits.cacheSize(""))
         XCTAssertGreaterThan(MachineLimits.availableMemoryBytes(), 0)
         XCTAssertGreaterThan(try MachineLimits.descriptorLimit(), 3)
 

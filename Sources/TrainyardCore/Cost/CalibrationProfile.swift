@@ -3,14 +3,49 @@
 public struct CalibrationProfile: Sendable, Equatable {
     /// CPU cores the cluster's processes share.
     public var cores: Int
-    /// Training compute per step on one core: `fixed + flops / flopsPerSecond` seconds, fitted
-    /// over several model sizes (flops = 6 × parameters-in-layers × batch, forward and backward).
+    /// Training compute per step on one core: `fixed + tiled MACs × secondsPerTiledMAC + touched
+    /// values × secondsPerTouchedValue + weights beyond the cache × secondsPerSpilledWeight`
+    /// (`compute`, `CostModel.stepWork`), fitted over several model sizes and batches; profiles from before it was measured have no `compute` and use
+    /// `fixed + flops / flopsPerSecond` (flops = 6 × parameters-in-layers × batch).
     public var stepFixedSeconds: Double
+    /// FLOPs per second the kernel reaches on whole micro-tiles (2 / secondsPerTiledMAC), or of the
+    /// older one-rate fit.
     public var flopsPerSecond: Double
+    public var compute: ComputeTerms?
+
+    /// The compute model's terms beyond the fixed cost per step.
+    public struct ComputeTerms: Sendable, Equatable {
+        /// The kernel build's micro-tile (rows × columns of C) the tiled MACs are counted with.
+        public var tileRows: Int
+        public var tileColumns: Int
+        /// A core's level-2 cache: weight matrices larger than it stream from memory.
+        public var cacheBytes: Int
+        public var secondsPerTiledMAC: Double
+        public var secondsPerTouchedValue: Double
+        public var secondsPerSpilledWeight: Double
+        public init(tileRows: Int, tileColumns: Int, cacheBytes: Int, secondsPerTiledMAC: Double, secondsPerTouchedValue: Double, secondsPerSpilledWeight: Double) {
+            self.tileRows = tileRows
+            self.tileColumns = tileColumns
+            self.cacheBytes = cacheBytes
+            self.secondsPerTiledMAC = secondsPerTiledMAC
+            self.secondsPerTouchedValue = secondsPerTouchedValue
+            self.secondsPerSpilledWeight = secondsPerSpilledWeight
+        }
+
+        /// Seconds of one step's `work` beyond the fixed cost.
+        public func seconds(_ work: CostModel.StepWork) -> Double {
+            work.tiledMACs * secondsPerTiledMAC + work.touchedValues * secondsPerTouchedValue + work.spilledWeights * secondsPerSpilledWeight
+        }
+    }
     /// Wall time of one small request and its answer over loopback.
     public var rpcSeconds: Double
     /// CPU seconds per request handled, client and server together (beyond the bytes).
     public var rpcCPUSeconds: Double
+    /// Here, what a request costs beyond `rpcCPUSeconds` for each of the job's processes beyond
+    /// one more than the cores (the calibration's clusters have three processes on two cores):
+    /// with more processes than cores, a reply wakes a process that has to take a core from
+    /// another, not an idle one. 0 when not measured.
+    public var rpcCPUSecondsPerExtraProcess: Double = 0
     /// Seconds per byte moved through a frame connection (encode, send, receive, decode).
     public var byteSeconds: Double
     /// The CPU per byte a running cluster paid at each model size (bytes of one push, seconds per
@@ -24,8 +59,10 @@ public struct CalibrationProfile: Sendable, Equatable {
     /// measured on a real one-task run of the trainer; 0 in profiles from before it was measured.
     public var trainerSecondsPerValue: Double = 0
     public var trainerSecondsPerExample: Double = 0
-    /// With parameter servers: a training task's work per parameter to split its gradients into
-    /// shards and merge the values back (a one-task, one-ps run); 0 when not measured.
+    /// With parameter servers: how a training task's work per parameter differs from its work alone
+    /// (a one-task, one-ps run): it splits its gradients into shards and takes the values back, but
+    /// the ps, not it, applies the update, so it may be negative (never below
+    /// −`trainerSecondsPerValue`); 0 when not measured.
     public var shardSecondsPerValue: Double = 0
     /// Which kernel build and configuration were measured.
     public var kernel: String
@@ -77,8 +114,17 @@ public struct CalibrationProfile: Sendable, Equatable {
 
     /// Compute seconds for one training step of `architecture` on `batch` examples, one core.
     public func stepSeconds(_ architecture: MLPArchitecture, batch: Int) -> Double {
-        stepFixedSeconds + CostModel.trainingFLOPs(architecture, batch: batch) / flopsPerSecond
+        guard let c = compute else { return stepFixedSeconds + CostModel.trainingFLOPs(architecture, batch: batch) / flopsPerSecond }
+        return stepFixedSeconds + c.seconds(CostModel.stepWork(architecture, batch: batch, tile: (c.tileRows, c.tileColumns), cacheBytes: c.cacheBytes))
     }
+
+    /// CPU per request (both ends) when `processes` share this machine's cores.
+    public func requestCPUSeconds(processes: Int) -> Double {
+        rpcCPUSeconds + rpcCPUSecondsPerExtraProcess * Double(max(0, processes - cores - 1))
+    }
+
+    /// A training task's per-parameter work in a cluster with parameter servers, beyond alone.
+    public var clusterShardSecondsPerValue: Double { max(-trainerSecondsPerValue, shardSecondsPerValue) }
 
     /// A training task's compute per step: the kernel's and its own bookkeeping.
     public func trainerStepSeconds(_ architecture: MLPArchitecture, batch: Int) -> Double {
@@ -90,7 +136,14 @@ public struct CalibrationProfile: Sendable, Equatable {
         var p = self
         p.stepFixedSeconds *= factor
         p.flopsPerSecond /= factor
+        if var c = p.compute {
+            c.secondsPerTiledMAC *= factor
+            c.secondsPerTouchedValue *= factor
+            c.secondsPerSpilledWeight *= factor
+            p.compute = c
+        }
         p.rpcCPUSeconds *= factor
+        p.rpcCPUSecondsPerExtraProcess *= factor
         p.byteSeconds *= factor
         p.byteSecondsBySize = p.byteSecondsBySize.map { ByteCost(modelBytes: $0.modelBytes, seconds: $0.seconds * factor) }
         p.updateSecondsPerValue *= factor
@@ -103,9 +156,14 @@ public struct CalibrationProfile: Sendable, Equatable {
     public var json: JSONValue {
         .object([
             ("cores", JSONValue(cores)), ("step_fixed_seconds", JSONValue(stepFixedSeconds)), ("flops_per_second", JSONValue(flopsPerSecond)),
-            ("rpc_seconds", JSONValue(rpcSeconds)), ("rpc_cpu_seconds", JSONValue(rpcCPUSeconds)), ("byte_seconds", JSONValue(byteSeconds)),
+            ("rpc_seconds", JSONValue(rpcSeconds)), ("rpc_cpu_seconds", JSONValue(rpcCPUSeconds)),
+            ("rpc_cpu_seconds_per_extra_process", JSONValue(rpcCPUSecondsPerExtraProcess)), ("byte_seconds", JSONValue(byteSeconds)),
             ("loopback_bytes_per_second", JSONValue((1 / byteSeconds).rounded())),
             ("byte_seconds_by_model_bytes", .array(byteSecondsBySize.map { .array([JSONValue($0.modelBytes), JSONValue($0.seconds)]) })),
+            ("compute", compute.map { c in .object([("tile", .array([JSONValue(c.tileRows), JSONValue(c.tileColumns)])), ("cache_bytes", JSONValue(c.cacheBytes)),
+                                                     ("seconds_per_tiled_mac", JSONValue(c.secondsPerTiledMAC)),
+                                                     ("seconds_per_touched_value", JSONValue(c.secondsPerTouchedValue)),
+                                                     ("seconds_per_spilled_weight", JSONValue(c.secondsPerSpilledWeight))]) } ?? .null),
             ("update_seconds_per_value", JSONValue(updateSecondsPerValue)),
             ("trainer_seconds_per_value", JSONValue(trainerSecondsPerValue)), ("trainer_seconds_per_example", JSONValue(trainerSecondsPerExample)),
             ("shard_seconds_per_value", JSONValue(shardSecondsPerValue)), ("kernel", .string(kernel)), ("build", .string(build)),
@@ -126,6 +184,10 @@ public struct CalibrationProfile: Sendable, Equatable {
         flopsPerSecond = try positive("flops_per_second")
         rpcSeconds = try positive("rpc_seconds")
         rpcCPUSeconds = try positive("rpc_cpu_seconds")
+        if let f = try r.optional("rpc_cpu_seconds_per_extra_process") {
+            rpcCPUSecondsPerExtraProcess = try f.double()
+            guard rpcCPUSecondsPerExtraProcess >= 0 else { throw f.fail("must be at least 0") }
+        }
         byteSeconds = try positive("byte_seconds")
         updateSecondsPerValue = try positive("update_seconds_per_value")
         trainerSecondsPerValue = try r.optional("trainer_seconds_per_value")?.double() ?? 0
@@ -141,6 +203,16 @@ public struct CalibrationProfile: Sendable, Equatable {
                 rows.append(ByteCost(modelBytes: bytes, seconds: seconds))
             }
             byteSecondsBySize = rows
+        }
+        if let c = try r.optional("compute"), c.value != .null {
+            let tile = try c.required("tile").array()
+            guard tile.count == 2 else { throw c.fail("tile must be [rows, columns]") }
+            let mac = try c.required("seconds_per_tiled_mac").double(), value = try c.required("seconds_per_touched_value").double()
+            let spilled = try c.required("seconds_per_spilled_weight").double()
+            guard mac >= 0, value >= 0, spilled >= 0, mac + value > 0 else { throw c.fail("needs non-negative seconds per MAC and per value, not both 0") }
+            compute = ComputeTerms(tileRows: try tile[0].int(in: 1...1024), tileColumns: try tile[1].int(in: 1...1024),
+                                   cacheBytes: try c.required("cache_bytes").int(in: 1...(1 << 40)),
+                                   secondsPerTiledMAC: mac, secondsPerTouchedValue: value, secondsPerSpilledWeight: spilled)
         }
         kernel = try r.optional("kernel")?.string() ?? "?"
         build = try r.optional("build")?.string() ?? "?"

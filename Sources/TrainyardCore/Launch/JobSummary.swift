@@ -35,9 +35,10 @@ public struct JobSummary: Sendable, Equatable {
     /// over training tasks of each one's first and last logged training loss; `steps` the highest
     /// global step recorded; `start_step` the step of this run's first restore; `eval_*` the
     /// chief's last evaluation; `examples_per_sec` the examples of the steps this run took
-    /// (`stepsTrained`, each a batch of `batchSize`) over the job's wall time. `records` must be
+    /// (`stepsTrained`, each `batchesPerStep` batches of `batchSize`: one asynchronously, the
+    /// replicas aggregated in synchronous training) over the job's wall time. `records` must be
     /// this run's only (`MetricsLog.records(from:)`).
-    public init(outcome: JobOutcome, topology: Topology, records: [JSONValue], batchSize: Int, wallSeconds: Double, tasks: [TaskResult]) {
+    public init(outcome: JobOutcome, topology: Topology, records: [JSONValue], batchSize: Int, batchesPerStep: Int = 1, wallSeconds: Double, tasks: [TaskResult]) {
         self.outcome = outcome
         self.topology = topology
         self.wallSeconds = wallSeconds
@@ -74,7 +75,7 @@ public struct JobSummary: Sendable, Equatable {
         finalLoss = mean(last)
         evalLoss = lastEval?.loss
         evalAccuracy = lastEval?.accuracy
-        examplesPerSecond = wallSeconds > 0 ? Double(stepsTrained * batchSize) / wallSeconds : 0
+        examplesPerSecond = wallSeconds > 0 ? Double(stepsTrained * batchSize * max(1, batchesPerStep)) / wallSeconds : 0
     }
 
     public var json: JSONValue {
