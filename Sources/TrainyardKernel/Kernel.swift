@@ -127,9 +127,10 @@ public final class GemmWorkspace {
 /// Packed and cache-blocked (Docs/kernel.md). The caller's matrices are never modified except C;
 /// A and B are read in place through their leading dimensions.
 public enum Gemm {
-    /// The active build's micro-tile (rows × columns of C computed at once): a layer narrower than
-    /// a tile costs as much as a whole one.
-    public static var tile: (rows: Int, columns: Int) {
+    /// The active build's micro-tile (rows × columns of C computed at once) and the rows its last
+    /// tile runs when no more than that many are left: a layer narrower than a tile costs as much
+    /// as a whole one.
+    public static var tile: (rows: Int, columns: Int, edgeRows: Int) {
         switch KernelBackend.active {
         case .avx512: return TrainyardKernelAVX512.gemmTile()
         case .avx2FMA: return TrainyardKernelAVX2.gemmTile()

@@ -53,9 +53,10 @@ let gemmMCMax = 288
 /// Largest n-block: the packed B panel (KC × NC floats, ≤ 2.5 MiB) lives in L3.
 let gemmNCMax = 2048
 
-/// The micro-tile every GEMM call computes in (rows × columns of C): a call on an m × n output
-/// runs ⌈m/rows⌉ · ⌈n/columns⌉ tiles, so a narrow layer pays for the whole tile (the cost model counts it).
-public func gemmTile() -> (rows: Int, columns: Int) { (gemmMR, gemmNR) }
+/// The micro-tile every GEMM call computes in (rows × columns of C), and the rows the last tile of
+/// a call runs when it has at most that many left (the AVX-512 build's 8-row kernel; otherwise a
+/// whole tile): a call on an m × n output pays for whole tiles (the cost model counts them).
+public func gemmTile() -> (rows: Int, columns: Int, edgeRows: Int) { (gemmMR, gemmNR, gemmHasEightRowKernel ? 8 : gemmMR) }
 
 /// Floats of packing workspace any GEMM call needs at most: see `gemmWorkspaceFloats(m:n:k:)`.
 public func gemmWorkspaceFloats() -> Int {

@@ -231,9 +231,11 @@ public enum Calibration {
             let work = CostModel.stepWork(arch, batch: batch, tile: tile, cacheBytes: cacheBytes)
             points.append(([1, work.tiledMACs, work.touchedValues, work.spilledWeights], t))
         }
-        let computeFit = nonnegativeFit(points) ?? [0, points.map { $0.1 / $0.0[1] }.reduce(0, +) / Double(points.count), 0, 0]
+        // (A fit with no cost per multiply-add or per value moved would be refused on reading.)
+        let fitted = nonnegativeFit(points).flatMap { $0[1] + $0[2] > 0 ? $0 : nil }
+        let computeFit = fitted ?? [0, points.map { $0.1 / $0.0[1] }.reduce(0, +) / Double(points.count), 0, 0]
         var fixed = computeFit[0]
-        let terms = CalibrationProfile.ComputeTerms(tileRows: tile.rows, tileColumns: tile.columns, cacheBytes: cacheBytes,
+        let terms = CalibrationProfile.ComputeTerms(tileRows: tile.rows, tileColumns: tile.columns, tileEdgeRows: tile.edgeRows, cacheBytes: cacheBytes,
                                                     secondsPerTiledMAC: computeFit[1], secondsPerTouchedValue: computeFit[2], secondsPerSpilledWeight: computeFit[3])
         func kernelSeconds(_ arch: MLPArchitecture, batch: Int) -> Double {
             computeFit[0] + terms.seconds(CostModel.stepWork(arch, batch: batch, tile: tile, cacheBytes: cacheBytes))
@@ -422,7 +424,8 @@ public enum Calibration {
         //    processes on two cores). Its CPU per global step beyond the three-process run's is
         //    what each request costs more, per process beyond one more than the cores.
         let processes = 5
-        let extra = processes - profile.cores - 1
+        // Processes beyond one more than the cores: in this run, less in the three-process one.
+        let extra = max(0, processes - profile.cores - 1) - max(0, 3 - profile.cores - 1)
         if extra > 0, let tiny = clusterRuns.first(where: { $0.arch.parameterCount < 16 * 1024 }) {
             note("measuring requests with more processes than cores…\n")
             var cpus: [Double] = []
@@ -434,8 +437,32 @@ public enum Calibration {
                 let perTask = tasks.map { cpuPerStep(records: run.records, samples: run.samples, task: $0, maxSteps: steps) }
                 if perTask.allSatisfy({ $0 != nil }) { cpus.append(perTask.map { $0! }.reduce(0, +)) }
             }
-            if !cpus.isEmpty {
+            if cpus.isEmpty {
+                note("  no run with five processes finished: requests are taken to cost the same however many processes share the cores\n")
+            } else {
                 profile.rpcCPUSecondsPerExtraProcess = max(0, (cpus.sorted()[cpus.count / 2] - tiny.cpu) / Double(extra))
+            }
+        }
+        // 9. Two parameter servers: the tiny model's run with one worker and two ps (four
+        //    processes). Each global step is two requests; what each costs beyond one request to a
+        //    single ps and the extra process is the price of a ps that sleeps between requests.
+        if let tiny = clusterRuns.first(where: { $0.arch.parameterCount < 16 * 1024 }) {
+            note("measuring requests to two parameter servers…\n")
+            var cpus: [Double] = []
+            for _ in 0..<(quick ? 1 : 3) {
+                let steps = quick ? 30_000 : 120_000
+                guard let run = try? oneRun(features: 16, hidden: [16], batch: 4, steps: steps, logEvery: 100,
+                                            topology: Topology(workers: 1, parameterServers: 2)) else { continue }
+                let perTask = ["chief-0", "worker-0", "ps-0", "ps-1"].map { cpuPerStep(records: run.records, samples: run.samples, task: $0, maxSteps: steps) }
+                if perTask.allSatisfy({ $0 != nil }) { cpus.append(perTask.map { $0! }.reduce(0, +)) }
+            }
+            if cpus.isEmpty {
+                note("  no run with two ps finished: requests are taken to cost the same however many ps there are\n")
+            } else {
+                // cpu₂ = tiny's work beyond its request + 2 × (request + extra processes + extra server).
+                let base = profile.requestCPUSeconds(processes: 3, servers: 1)
+                let perRequest = (cpus.sorted()[cpus.count / 2] - (tiny.cpu - base)) / 2
+                profile.rpcCPUSecondsPerExtraServer = max(0, perRequest - profile.requestCPUSeconds(processes: 4, servers: 1))
             }
         }
         return profile

@@ -109,7 +109,7 @@ public enum ClusterBench {
         var result = Result(configuration: c, cores: cores, oneThreadExamplesPerSecond: rate,
                       // A synchronous step trains the batches of every replica it aggregates.
                       steadyExamplesPerSecond: steadyRate(train, steps: c.steps).map {
-                          $0 * Double(c.batch) * Double(settings.training.sync ? settings.training.replicasToAggregate ?? (settings.topology.chiefs + settings.topology.workers) : 1)
+                          $0 * Double(settings.training.batch(perStepWith: settings.topology.chiefs + settings.topology.workers))
                       },
                       launchToFirstStep: train.first.map { $0.time - launchWall },
                       wallSeconds: summary.wallSeconds, status: summary.outcome.status.rawValue, reason: summary.outcome.reason,

@@ -54,7 +54,7 @@ public enum CostEstimator {
             sync: training.sync, replicasToAggregate: training.replicasToAggregate,
             computeSeconds: local ? oneCore / trainerSpeed : CostModel.cloudComputeSeconds(localOneCore: oneCore, vcpus: trainerType.vcpus, speed: trainerSpeed),
             rpcSeconds: local ? profile.rpcSeconds : CostModel.cloudRPCSeconds,
-            rpcCPUSeconds: local ? profile.requestCPUSeconds(processes: plan.processWorkers + 1 + ps) : profile.rpcCPUSeconds, byteCPUSeconds: profile.byteSeconds(modelBytes: 4 * Double(architecture.parameterCount)), updateSecondsPerValue: profile.updateSecondsPerValue,
+            rpcCPUSeconds: local ? profile.requestCPUSeconds(processes: plan.processWorkers + 1 + ps, servers: ps) : profile.rpcCPUSeconds, byteCPUSeconds: profile.byteSeconds(modelBytes: 4 * Double(architecture.parameterCount)), updateSecondsPerValue: profile.updateSecondsPerValue,
             sharedCores: local ? profile.cores : nil,
             trainerBandwidth: local && !emulate ? nil : (trainerType.networkGbps > 0 ? trainerType.bytesPerSecond * factor * bw : nil),
             psBandwidth: local && !emulate ? nil : plan.parameterServer.map { $0.bytesPerSecond * factor * bw },

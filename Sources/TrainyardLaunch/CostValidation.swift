@@ -167,7 +167,12 @@ public enum CostValidation {
                 && rows.allSatisfy { $0.measured != nil } && tierPairs.allSatisfy { $0.timeAgrees && $0.costAgrees }
         }
         /// How far the compute rate moved between the two calibrations (after ÷ before − 1).
-        public var computeDrift: Double? { profileAfter.map { $0.flopsPerSecond / profile.flopsPerSecond - 1 } }
+        /// How much faster the second calibration found one step of the standard model (784-256-128-10,
+        /// batch 128) on one core than the first did.
+        public var computeDrift: Double? {
+            let standard = MLPArchitecture(inputs: 784, hidden: [256, 128], classes: 10)
+            return profileAfter.map { profile.stepSeconds(standard, batch: 128) / $0.stepSeconds(standard, batch: 128) - 1 }
+        }
     }
 
     /// Other programs' processes that want a CPU now (`Calibration.measureBackgroundLoad`).

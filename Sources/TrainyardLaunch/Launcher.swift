@@ -206,7 +206,7 @@ public final class Launcher {
             outcome: outcome!, topology: settings.topology, records: MetricsLog(jobDirectory: jobDirectory).records(from: metricsOffset),
             batchSize: settings.training.batchSize,
             // A synchronous step applies the gradients of K batches (every training task's by default).
-            batchesPerStep: settings.training.sync ? settings.training.replicasToAggregate ?? (settings.topology.chiefs + settings.topology.workers) : 1,
+            batchesPerStep: settings.training.batch(perStepWith: settings.topology.chiefs + settings.topology.workers) / max(1, settings.training.batchSize),
             wallSeconds: MonotonicClock.now() - started,
             tasks: settings.topology.tasks.map { t in
                 let s = machine.tasks[t]

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -42,7 +43,8 @@ public enum MachineLimits {
         guard let unit = t.last else { return nil }
         let factor = unit == "K" ? 1024 : unit == "M" ? 1 << 20 : unit == "G" ? 1 << 30 : 1
         guard let number = Int(factor == 1 ? t : String(t.dropLast())), number > 0 else { return nil }
-        return number * factor
+        let (bytes, overflow) = number.multipliedReportingOverflow(by: factor)
+        return overflow ? nil : bytes
     }
 
     /// The soft limit on this process's open file descriptors (RLIMIT_NOFILE), which the

@@ -51,18 +51,24 @@ final class CostEstimatorTests: XCTestCase {
     }
 
     func testTheComputeModelCountsWholeTilesAndWeightsBeyondTheCache() throws {
-        // 784-256-10, batch 20, a 12 × 32 tile, a 512 KiB cache.
+        // 784-256-10, batch 20, a 12 × 32 tile (no short edge kernel), a 512 KiB cache.
         let arch = MLPArchitecture(inputs: 784, hidden: [256], classes: 10)
-        let w = CostModel.stepWork(arch, batch: 20, tile: (12, 32), cacheBytes: 512 * 1024)
+        let w = CostModel.stepWork(arch, batch: 20, tile: (12, 32, 12), cacheBytes: 512 * 1024)
         // Forward and weight gradients for both layers, the input gradient for the second only.
         XCTAssertEqual(w.macs, Double(20 * 256 * 784 + 784 * 256 * 20 + 20 * 10 * 256 + 256 * 10 * 20 + 20 * 256 * 10))
         // 20 rows run as 24, 10 columns as 32, 784 rows of the weight gradient as 792.
         let tiled = 24 * 256 * 784 + 792 * 256 * 20 + 24 * 32 * 256 + 264 * 32 * 20 + 24 * 256 * 10
         XCTAssertEqual(w.tiledMACs, Double(tiled))
         XCTAssertEqual(w.touchedValues, Double((20 * 784 + 784 * 256 + 20 * 256) * 2 + (20 * 256 + 256 * 10 + 20 * 10) * 3))
+        // With an 8-row kernel for the last few rows (the AVX-512 build): 20 rows run as 12 + 8,
+        // 784 as 65 × 12 + 8, 256 as 21 × 12 + 8; 9 to 11 rows left still take a whole tile.
+        let edge = CostModel.stepWork(arch, batch: 20, tile: (12, 32, 8), cacheBytes: 512 * 1024)
+        XCTAssertEqual(edge.tiledMACs, Double(20 * 256 * 784 + 788 * 256 * 20 + 20 * 32 * 256 + 260 * 32 * 20 + 20 * 256 * 10))
+        let linear = MLPArchitecture(inputs: 784, hidden: [], classes: 10)
+        XCTAssertEqual(CostModel.stepWork(linear, batch: 22, tile: (12, 32, 8), cacheBytes: 1 << 20).tiledMACs, Double(24 * 32 * 784 + 788 * 32 * 22))
         // The 784 × 256 kernel (784 KiB) is beyond the cache; the 256 × 10 one is not.
         XCTAssertEqual(w.spilledWeights, Double(784 * 256))
-        XCTAssertEqual(CostModel.stepWork(arch, batch: 20, tile: (12, 32), cacheBytes: 1 << 20).spilledWeights, 0)
+        XCTAssertEqual(CostModel.stepWork(arch, batch: 20, tile: (12, 32, 12), cacheBytes: 1 << 20).spilledWeights, 0)
 
         // A profile with the terms uses them; saved and read back alike; slowed down, all of them.
         var p = profile
@@ -73,8 +79,18 @@ final class CostEstimatorTests: XCTestCase {
         XCTAssertEqual(p.slowed(by: 2).stepSeconds(arch, batch: 20), 2 * expected, accuracy: 1e-15)
         let back = try CalibrationProfile(parsing: p.json.serialized(), source: "calibration.json")
         XCTAssertEqual(back, p)
-        // A profile saved before the terms were measured reads without them (and is measured again).
-        let old = try CalibrationProfile(parsing: profile.json.serialized(), source: "calibration.json")
+        // The tile's edge rows are saved too, and a tile of two numbers has none.
+        p.compute?.tileEdgeRows = 8
+        XCTAssertEqual(try CalibrationProfile(parsing: p.json.serialized(), source: "calibration.json").compute?.tileEdgeRows, 8)
+        let twoNumbers = p.json.serialized().replacingOccurrences(of: "[12, 32, 8]", with: "[12, 32]")
+        XCTAssertEqual(try CalibrationProfile(parsing: twoNumbers, source: "calibration.json").compute?.tileEdgeRows, 12)
+        p.compute?.tileEdgeRows = 12
+        // A profile saved before the terms were measured has no "compute": it reads without them
+        // (and `loadOrMeasure` measures again).
+        var oldText = profile.json.serialized()
+        oldText = oldText.replacingOccurrences(of: "\"compute\": null, ", with: "")
+        XCTAssertFalse(oldText.contains("\"compute\""), oldText)
+        let old = try CalibrationProfile(parsing: oldText, source: "calibration.json")
         XCTAssertNil(old.compute)
         XCTAssertEqual(old.stepSeconds(arch, batch: 20), 20e-6 + CostModel.trainingFLOPs(arch, batch: 20) / 10e9, accuracy: 1e-15)
         let negative = p.json.serialized().replacingOccurrences(of: "\"seconds_per_spilled_weight\": 2e-10", with: "\"seconds_per_spilled_weight\": -1")
@@ -105,18 +121,20 @@ final class CostEstimatorTests: XCTestCase {
     func testRequestsCostMoreForEachProcessBeyondOneMoreThanTheCores() throws {
         var p = profile  // 2 cores, 40 µs per request
         p.rpcCPUSecondsPerExtraProcess = 3e-6
-        XCTAssertEqual(p.requestCPUSeconds(processes: 3), 40e-6)
-        XCTAssertEqual(p.requestCPUSeconds(processes: 5), 46e-6, accuracy: 1e-15)
+        p.rpcCPUSecondsPerExtraServer = 5e-6
+        XCTAssertEqual(p.requestCPUSeconds(processes: 3, servers: 1), 40e-6)
+        XCTAssertEqual(p.requestCPUSeconds(processes: 5, servers: 1), 46e-6, accuracy: 1e-15)
+        XCTAssertEqual(p.requestCPUSeconds(processes: 4, servers: 2), 48e-6, accuracy: 1e-15)
         let back = try CalibrationProfile(parsing: p.json.serialized(), source: "calibration.json")
-        XCTAssertEqual(back.rpcCPUSecondsPerExtraProcess, 3e-6)
-        XCTAssertEqual(p.slowed(by: 2).requestCPUSeconds(processes: 5), 92e-6, accuracy: 1e-15)
-        // STANDARD_1 here is 8 processes (chief, 4 workers, 3 ps): 5 beyond 3. In the cloud each
-        // task has its own machine, and a request costs what it does alone.
+        XCTAssertEqual(back, p)
+        XCTAssertEqual(p.slowed(by: 2).requestCPUSeconds(processes: 5, servers: 1), 92e-6, accuracy: 1e-15)
+        // STANDARD_1 here is 8 processes (chief, 4 workers, 3 ps): 5 beyond 3, and 2 ps beyond one.
+        // In the cloud each task has its own machine, and a request costs what it does alone.
         let j = job()
         let catalog = try Catalog.load(Self.repository + "/ScaleTiers")
         let standard = try catalog.plan(for: catalog.tier(named: "STANDARD_1")!)
         let here = CostEstimator.inputs(plan: standard, training: j.training, architecture: j.architecture, profile: p, local: true, scale: nil)
-        XCTAssertEqual(here.rpcCPUSeconds, 40e-6 + 5 * 3e-6, accuracy: 1e-15)
+        XCTAssertEqual(here.rpcCPUSeconds, 40e-6 + 5 * 3e-6 + 2 * 5e-6, accuracy: 1e-15)
         let cloud = CostEstimator.inputs(plan: standard, training: j.training, architecture: j.architecture, profile: p, local: false, scale: nil)
         XCTAssertEqual(cloud.rpcCPUSeconds, 40e-6)
     }

@@ -18,14 +18,17 @@ public struct CalibrationProfile: Sendable, Equatable {
         /// The kernel build's micro-tile (rows × columns of C) the tiled MACs are counted with.
         public var tileRows: Int
         public var tileColumns: Int
+        /// Rows the last tile of a call runs when it has no more than that many left.
+        public var tileEdgeRows: Int
         /// A core's level-2 cache: weight matrices larger than it stream from memory.
         public var cacheBytes: Int
         public var secondsPerTiledMAC: Double
         public var secondsPerTouchedValue: Double
         public var secondsPerSpilledWeight: Double
-        public init(tileRows: Int, tileColumns: Int, cacheBytes: Int, secondsPerTiledMAC: Double, secondsPerTouchedValue: Double, secondsPerSpilledWeight: Double) {
+        public init(tileRows: Int, tileColumns: Int, tileEdgeRows: Int? = nil, cacheBytes: Int, secondsPerTiledMAC: Double, secondsPerTouchedValue: Double, secondsPerSpilledWeight: Double) {
             self.tileRows = tileRows
             self.tileColumns = tileColumns
+            self.tileEdgeRows = tileEdgeRows ?? tileRows
             self.cacheBytes = cacheBytes
             self.secondsPerTiledMAC = secondsPerTiledMAC
             self.secondsPerTouchedValue = secondsPerTouchedValue
@@ -46,6 +49,10 @@ public struct CalibrationProfile: Sendable, Equatable {
     /// with more processes than cores, a reply wakes a process that has to take a core from
     /// another, not an idle one. 0 when not measured.
     public var rpcCPUSecondsPerExtraProcess: Double = 0
+    /// Here, what a request costs more for each parameter server beyond the first: a ps that
+    /// serves fewer of the requests sleeps between them, and each of its requests pays its wake-up
+    /// (the calibration's tiny model with two ps). 0 when not measured.
+    public var rpcCPUSecondsPerExtraServer: Double = 0
     /// Seconds per byte moved through a frame connection (encode, send, receive, decode).
     public var byteSeconds: Double
     /// The CPU per byte a running cluster paid at each model size (bytes of one push, seconds per
@@ -115,12 +122,14 @@ public struct CalibrationProfile: Sendable, Equatable {
     /// Compute seconds for one training step of `architecture` on `batch` examples, one core.
     public func stepSeconds(_ architecture: MLPArchitecture, batch: Int) -> Double {
         guard let c = compute else { return stepFixedSeconds + CostModel.trainingFLOPs(architecture, batch: batch) / flopsPerSecond }
-        return stepFixedSeconds + c.seconds(CostModel.stepWork(architecture, batch: batch, tile: (c.tileRows, c.tileColumns), cacheBytes: c.cacheBytes))
+        return stepFixedSeconds + c.seconds(CostModel.stepWork(architecture, batch: batch, tile: (c.tileRows, c.tileColumns, c.tileEdgeRows), cacheBytes: c.cacheBytes))
     }
 
-    /// CPU per request (both ends) when `processes` share this machine's cores.
-    public func requestCPUSeconds(processes: Int) -> Double {
+    /// CPU per request (both ends) when `processes`, `servers` of them parameter servers, share
+    /// this machine's cores.
+    public func requestCPUSeconds(processes: Int, servers: Int) -> Double {
         rpcCPUSeconds + rpcCPUSecondsPerExtraProcess * Double(max(0, processes - cores - 1))
+            + rpcCPUSecondsPerExtraServer * Double(max(0, servers - 1))
     }
 
     /// A training task's per-parameter work in a cluster with parameter servers, beyond alone.
@@ -144,6 +153,7 @@ public struct CalibrationProfile: Sendable, Equatable {
         }
         p.rpcCPUSeconds *= factor
         p.rpcCPUSecondsPerExtraProcess *= factor
+        p.rpcCPUSecondsPerExtraServer *= factor
         p.byteSeconds *= factor
         p.byteSecondsBySize = p.byteSecondsBySize.map { ByteCost(modelBytes: $0.modelBytes, seconds: $0.seconds * factor) }
         p.updateSecondsPerValue *= factor
@@ -157,10 +167,11 @@ public struct CalibrationProfile: Sendable, Equatable {
         .object([
             ("cores", JSONValue(cores)), ("step_fixed_seconds", JSONValue(stepFixedSeconds)), ("flops_per_second", JSONValue(flopsPerSecond)),
             ("rpc_seconds", JSONValue(rpcSeconds)), ("rpc_cpu_seconds", JSONValue(rpcCPUSeconds)),
-            ("rpc_cpu_seconds_per_extra_process", JSONValue(rpcCPUSecondsPerExtraProcess)), ("byte_seconds", JSONValue(byteSeconds)),
+            ("rpc_cpu_seconds_per_extra_process", JSONValue(rpcCPUSecondsPerExtraProcess)),
+            ("rpc_cpu_seconds_per_extra_server", JSONValue(rpcCPUSecondsPerExtraServer)), ("byte_seconds", JSONValue(byteSeconds)),
             ("loopback_bytes_per_second", JSONValue((1 / byteSeconds).rounded())),
             ("byte_seconds_by_model_bytes", .array(byteSecondsBySize.map { .array([JSONValue($0.modelBytes), JSONValue($0.seconds)]) })),
-            ("compute", compute.map { c in .object([("tile", .array([JSONValue(c.tileRows), JSONValue(c.tileColumns)])), ("cache_bytes", JSONValue(c.cacheBytes)),
+            ("compute", compute.map { c in .object([("tile", .array([JSONValue(c.tileRows), JSONValue(c.tileColumns), JSONValue(c.tileEdgeRows)])), ("cache_bytes", JSONValue(c.cacheBytes)),
                                                      ("seconds_per_tiled_mac", JSONValue(c.secondsPerTiledMAC)),
                                                      ("seconds_per_touched_value", JSONValue(c.secondsPerTouchedValue)),
                                                      ("seconds_per_spilled_weight", JSONValue(c.secondsPerSpilledWeight))]) } ?? .null),
@@ -188,6 +199,10 @@ public struct CalibrationProfile: Sendable, Equatable {
             rpcCPUSecondsPerExtraProcess = try f.double()
             guard rpcCPUSecondsPerExtraProcess >= 0 else { throw f.fail("must be at least 0") }
         }
+        if let f = try r.optional("rpc_cpu_seconds_per_extra_server") {
+            rpcCPUSecondsPerExtraServer = try f.double()
+            guard rpcCPUSecondsPerExtraServer >= 0 else { throw f.fail("must be at least 0") }
+        }
         byteSeconds = try positive("byte_seconds")
         updateSecondsPerValue = try positive("update_seconds_per_value")
         trainerSecondsPerValue = try r.optional("trainer_seconds_per_value")?.double() ?? 0
@@ -206,11 +221,12 @@ public struct CalibrationProfile: Sendable, Equatable {
         }
         if let c = try r.optional("compute"), c.value != .null {
             let tile = try c.required("tile").array()
-            guard tile.count == 2 else { throw c.fail("tile must be [rows, columns]") }
+            guard tile.count == 2 || tile.count == 3 else { throw c.fail("tile must be [rows, columns] or [rows, columns, edge rows]") }
             let mac = try c.required("seconds_per_tiled_mac").double(), value = try c.required("seconds_per_touched_value").double()
             let spilled = try c.required("seconds_per_spilled_weight").double()
             guard mac >= 0, value >= 0, spilled >= 0, mac + value > 0 else { throw c.fail("needs non-negative seconds per MAC and per value, not both 0") }
-            compute = ComputeTerms(tileRows: try tile[0].int(in: 1...1024), tileColumns: try tile[1].int(in: 1...1024),
+            let rows = try tile[0].int(in: 1...1024)
+            compute = ComputeTerms(tileRows: rows, tileColumns: try tile[1].int(in: 1...1024), tileEdgeRows: tile.count == 3 ? try tile[2].int(in: 1...rows) : rows,
                                    cacheBytes: try c.required("cache_bytes").int(in: 1...(1 << 40)),
                                    secondsPerTiledMAC: mac, secondsPerTouchedValue: value, secondsPerSpilledWeight: spilled)
         }

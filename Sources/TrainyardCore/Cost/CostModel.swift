@@ -22,7 +22,8 @@ public enum CostModel {
         public var macs: Double
         /// Multiply-adds the kernel runs: each GEMM computes whole micro-tiles, so an output of
         /// m × n costs ⌈m/rows⌉·rows × ⌈n/columns⌉·columns × k (a 10-class layer pays for 32
-        /// columns with a 32-wide tile).
+        /// columns with a 32-wide tile), except that a last tile of at most `edgeRows` rows runs
+        /// only those (the AVX-512 build's 8-row kernel).
         public var tiledMACs: Double
         /// Values each GEMM reads, packs and writes (m·k + k·n + m·n, summed): the part of the step
         /// that moves memory rather than multiplies.
@@ -34,12 +35,16 @@ public enum CostModel {
 
     /// The GEMMs of one step of `MLPTrainer` on `batch` rows with a kernel whose micro-tile is
     /// `tile`, on a core with `cacheBytes` of level-2 cache.
-    public static func stepWork(_ a: MLPArchitecture, batch: Int, tile: (rows: Int, columns: Int), cacheBytes: Int) -> StepWork {
+    public static func stepWork(_ a: MLPArchitecture, batch: Int, tile: (rows: Int, columns: Int, edgeRows: Int), cacheBytes: Int) -> StepWork {
         func up(_ x: Int, _ to: Int) -> Double { Double((x + to - 1) / max(1, to) * max(1, to)) }
+        func rows(_ m: Int) -> Double {
+            let r = max(1, tile.rows), left = m % r
+            return Double(m / r * r + (left == 0 ? 0 : left <= tile.edgeRows ? tile.edgeRows : r))
+        }
         var work = StepWork(macs: 0, tiledMACs: 0, touchedValues: 0, spilledWeights: 0)
         func gemm(_ m: Int, _ n: Int, _ k: Int) {
             work.macs += Double(m) * Double(n) * Double(k)
-            work.tiledMACs += up(m, tile.rows) * up(n, tile.columns) * Double(k)
+            work.tiledMACs += rows(m) * up(n, tile.columns) * Double(k)
             work.touchedValues += Double(m * k + k * n + m * n)
         }
         let w = a.widths
@@ -330,7 +335,7 @@ public enum CostModel {
     /// probabilities) and for exponential queues; a deterministic queue drops the one in service
     /// from the queue an arrival waits for: tasks whose cycles are all the same length pipeline
     /// through it without waiting until it saturates (the residual-service correction of random
-    /// arrivals, half of it, said 0.89 of the link's bound for two tasks where 0.97 was measured).
+    /// arrivals, half of it, said 0.88 of the link's bound for two tasks where 0.96 was measured).
     static func meanValueAnalysis(stations: [Station], think: Double, customers: Int) -> Double {
         var queue = [Double](repeating: 0, count: stations.count)
         var busy = [Double](repeating: 0, count: stations.count)
