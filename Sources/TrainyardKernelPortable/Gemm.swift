@@ -279,7 +279,23 @@ func packA(mc: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, into dst: Unsafe
         #if TRAINYARD_AVX512
         let r0 = a + i * lda, r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda, r4 = r3 + lda, r5 = r4 + lda
         let r6 = r5 + lda, r7 = r6 + lda, r8 = r7 + lda, r9 = r8 + lda, r10 = r9 + lda, r11 = r10 + lda
-        for p in 0..<kc {
+        // Four columns at a time: one 4-float load from each row, then each column's 12 values
+        // stored from the vectors' lanes (left to itself, the loop below became AVX-512 scatters,
+        // which cost more than the multiply-adds they feed on a 128-row batch).
+        var p0 = 0
+        while p0 + 4 <= kc {
+            @inline(__always) func row(_ r: UnsafePointer<Float>) -> SIMD4<Float> { UnsafeRawPointer(r + p0).loadUnaligned(as: SIMD4<Float>.self) }
+            let v0 = row(r0), v1 = row(r1), v2 = row(r2), v3 = row(r3), v4 = row(r4), v5 = row(r5)
+            let v6 = row(r6), v7 = row(r7), v8 = row(r8), v9 = row(r9), v10 = row(r10), v11 = row(r11)
+            for j in 0..<4 {
+                out[0] = v0[j]; out[1] = v1[j]; out[2] = v2[j]; out[3] = v3[j]
+                out[4] = v4[j]; out[5] = v5[j]; out[6] = v6[j]; out[7] = v7[j]
+                out[8] = v8[j]; out[9] = v9[j]; out[10] = v10[j]; out[11] = v11[j]
+                out += mr
+            }
+            p0 += 4
+        }
+        for p in p0..<kc {
             out[0] = r0[p]; out[1] = r1[p]; out[2] = r2[p]; out[3] = r3[p]
             out[4] = r4[p]; out[5] = r5[p]; out[6] = r6[p]; out[7] = r7[p]
             out[8] = r8[p]; out[9] = r9[p]; out[10] = r10[p]; out[11] = r11[p]
