@@ -198,6 +198,19 @@ public enum Calibration {
         return (MetricsLog(jobDirectory: folder).records(), samples)
     }
 
+    /// Every task's CPU per global step in the steady window, summed, of `runs` runs of one cluster:
+    /// their median (one run's moved by up to a third from one calibration to the next); nil when
+    /// no run finished with every task's figure.
+    static func medianClusterCPU(features: Int, hidden: [Int], batch: Int, steps: Int, logEvery: Int, topology: Topology, runs: Int) -> Double? {
+        var cpus: [Double] = []
+        for _ in 0..<runs {
+            guard let run = try? oneRun(features: features, hidden: hidden, batch: batch, steps: steps, logEvery: logEvery, topology: topology) else { continue }
+            let perTask = topology.tasks.map { cpuPerStep(records: run.records, samples: run.samples, task: $0.description, maxSteps: steps) }
+            if perTask.allSatisfy({ $0 != nil }) { cpus.append(perTask.map { $0! }.reduce(0, +)) }
+        }
+        return cpus.isEmpty ? nil : cpus.sorted()[cpus.count / 2]
+    }
+
     /// Measures the profile; `note` hears a line as each part starts.
     public static func measure(quick: Bool, note: (String) -> Void = { _ in }) throws -> CalibrationProfile {
         let scale = quick ? 0.3 : 1.0
@@ -381,20 +394,15 @@ public enum Calibration {
         //    global step in the steady window, less the kernel, the tasks' own work and the updates,
         //    is S requests and 2M bytes; two sizes give the CPU per request and per byte.
         note("measuring requests and bytes in a running cluster…\n")
+        let repeats = quick ? 1 : 3
+        let tinySteps = quick ? 30_000 : 120_000
         var clusterRuns: [(arch: MLPArchitecture, batch: Int, cpu: Double)] = []
-        for (features, hidden, batch, steps, logEvery) in [(16, [16], 4, quick ? 30_000 : 120_000, 100), (64, [256, 256], 32, quick ? 3000 : 12_000, 20),
+        for (features, hidden, batch, steps, logEvery) in [(16, [16], 4, tinySteps, 100), (64, [256, 256], 32, quick ? 3000 : 12_000, 20),
                                                            (128, [512, 512], 16, quick ? 1000 : 4000, 10), (784, [1024, 512], 8, quick ? 300 : 1200, 5)] {
-            // Three runs of each, and their median: one run's CPU per step moved by up to a third
-            // from one calibration to the next (the 0.34 MB model's CPU per byte read 0.05 to 0.11 ns).
-            var cpus: [Double] = []
-            for _ in 0..<(quick ? 1 : 3) {
-                guard let run = try? oneRun(features: features, hidden: hidden, batch: batch, steps: steps, logEvery: logEvery,
-                                            topology: Topology(workers: 1, parameterServers: 1)) else { continue }
-                let perTask = ["chief-0", "worker-0", "ps-0"].map { cpuPerStep(records: run.records, samples: run.samples, task: $0, maxSteps: steps) }
-                if perTask.allSatisfy({ $0 != nil }) { cpus.append(perTask.map { $0! }.reduce(0, +)) }
-            }
-            if !cpus.isEmpty {
-                clusterRuns.append((MLPArchitecture(inputs: features, hidden: hidden, classes: 10), batch, cpus.sorted()[cpus.count / 2]))
+            // Three runs of each (the 0.34 MB model's CPU per byte read 0.05 to 0.11 ns from single runs).
+            if let cpu = medianClusterCPU(features: features, hidden: hidden, batch: batch, steps: steps, logEvery: logEvery,
+                                          topology: Topology(workers: 1, parameterServers: 1), runs: repeats) {
+                clusterRuns.append((MLPArchitecture(inputs: features, hidden: hidden, classes: 10), batch, cpu))
             }
         }
         // What the profile does not yet explain, per global step, is S requests and 2M bytes.
@@ -428,19 +436,11 @@ public enum Calibration {
         let extra = max(0, processes - profile.cores - 1) - max(0, 3 - profile.cores - 1)
         if extra > 0, let tiny = clusterRuns.first(where: { $0.arch.parameterCount < 16 * 1024 }) {
             note("measuring requests with more processes than cores…\n")
-            var cpus: [Double] = []
-            for _ in 0..<(quick ? 1 : 3) {
-                let steps = quick ? 30_000 : 120_000
-                guard let run = try? oneRun(features: 16, hidden: [16], batch: 4, steps: steps, logEvery: 100,
-                                            topology: Topology(workers: processes - 2, parameterServers: 1)) else { continue }
-                let tasks = ["chief-0", "ps-0"] + (0..<(processes - 2)).map { "worker-\($0)" }
-                let perTask = tasks.map { cpuPerStep(records: run.records, samples: run.samples, task: $0, maxSteps: steps) }
-                if perTask.allSatisfy({ $0 != nil }) { cpus.append(perTask.map { $0! }.reduce(0, +)) }
-            }
-            if cpus.isEmpty {
-                note("  no run with five processes finished: requests are taken to cost the same however many processes share the cores\n")
+            if let cpu = medianClusterCPU(features: 16, hidden: [16], batch: 4, steps: tinySteps, logEvery: 100,
+                                          topology: Topology(workers: processes - 2, parameterServers: 1), runs: repeats) {
+                profile.rpcCPUSecondsPerExtraProcess = max(0, (cpu - tiny.cpu) / Double(extra))
             } else {
-                profile.rpcCPUSecondsPerExtraProcess = max(0, (cpus.sorted()[cpus.count / 2] - tiny.cpu) / Double(extra))
+                note("  no run with five processes finished: requests are taken to cost the same however many processes share the cores\n")
             }
         }
         // 9. Two parameter servers: the tiny model's run with one worker and two ps (four
@@ -448,21 +448,14 @@ public enum Calibration {
         //    single ps and the extra process is the price of a ps that sleeps between requests.
         if let tiny = clusterRuns.first(where: { $0.arch.parameterCount < 16 * 1024 }) {
             note("measuring requests to two parameter servers…\n")
-            var cpus: [Double] = []
-            for _ in 0..<(quick ? 1 : 3) {
-                let steps = quick ? 30_000 : 120_000
-                guard let run = try? oneRun(features: 16, hidden: [16], batch: 4, steps: steps, logEvery: 100,
-                                            topology: Topology(workers: 1, parameterServers: 2)) else { continue }
-                let perTask = ["chief-0", "worker-0", "ps-0", "ps-1"].map { cpuPerStep(records: run.records, samples: run.samples, task: $0, maxSteps: steps) }
-                if perTask.allSatisfy({ $0 != nil }) { cpus.append(perTask.map { $0! }.reduce(0, +)) }
-            }
-            if cpus.isEmpty {
-                note("  no run with two ps finished: requests are taken to cost the same however many ps there are\n")
-            } else {
+            if let cpu = medianClusterCPU(features: 16, hidden: [16], batch: 4, steps: tinySteps, logEvery: 100,
+                                          topology: Topology(workers: 1, parameterServers: 2), runs: repeats) {
                 // cpu₂ = tiny's work beyond its request + 2 × (request + extra processes + extra server).
                 let base = profile.requestCPUSeconds(processes: 3, servers: 1)
-                let perRequest = (cpus.sorted()[cpus.count / 2] - (tiny.cpu - base)) / 2
+                let perRequest = (cpu - (tiny.cpu - base)) / 2
                 profile.rpcCPUSecondsPerExtraServer = max(0, perRequest - profile.requestCPUSeconds(processes: 4, servers: 1))
+            } else {
+                note("  no run with two ps finished: requests are taken to cost the same however many ps there are\n")
             }
         }
         return profile

@@ -166,7 +166,6 @@ public enum CostValidation {
             medianAbsError.map { $0 <= Report.medianTarget } == true && maxAbsError.map { $0 <= Report.maxTarget } == true
                 && rows.allSatisfy { $0.measured != nil } && tierPairs.allSatisfy { $0.timeAgrees && $0.costAgrees }
         }
-        /// How far the compute rate moved between the two calibrations (after ÷ before − 1).
         /// How much faster the second calibration found one step of the standard model (784-256-128-10,
         /// batch 128) on one core than the first did.
         public var computeDrift: Double? {

@@ -5,8 +5,9 @@ public struct CalibrationProfile: Sendable, Equatable {
     public var cores: Int
     /// Training compute per step on one core: `fixed + tiled MACs × secondsPerTiledMAC + touched
     /// values × secondsPerTouchedValue + weights beyond the cache × secondsPerSpilledWeight`
-    /// (`compute`, `CostModel.stepWork`), fitted over several model sizes and batches; profiles from before it was measured have no `compute` and use
-    /// `fixed + flops / flopsPerSecond` (flops = 6 × parameters-in-layers × batch).
+    /// (`compute`, `CostModel.stepWork`), fitted over several model sizes and batches. Profiles
+    /// from before it was measured have no `compute` and use `fixed + flops / flopsPerSecond`
+    /// (flops = 6 × parameters-in-layers × batch).
     public var stepFixedSeconds: Double
     /// FLOPs per second the kernel reaches on whole micro-tiles (2 / secondsPerTiledMAC), or of the
     /// older one-rate fit.
