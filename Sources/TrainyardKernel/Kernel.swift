@@ -330,6 +330,17 @@ public enum Updates {
         }
     }
 
+    /// out = p − lr · g from gradients anywhere (a peer's shared region), each read once, and
+    /// whether every one was finite (`out` is then `sgd`'s result to the bit; otherwise discard it).
+    public static func sgdChecked(count: Int, params: UnsafePointer<Float>, gradients: UnsafeRawPointer, learningRate: Float,
+                                  into out: UnsafeMutablePointer<Float>) -> Bool {
+        switch KernelBackend.active {
+        case .avx512: TrainyardKernelAVX512.sgdUpdateChecked(count: count, params: params, gradients: gradients, learningRate: learningRate, into: out)
+        case .avx2FMA: TrainyardKernelAVX2.sgdUpdateChecked(count: count, params: params, gradients: gradients, learningRate: learningRate, into: out)
+        case .portable: TrainyardKernelPortable.sgdUpdateChecked(count: count, params: params, gradients: gradients, learningRate: learningRate, into: out)
+        }
+    }
+
     public static func momentum(
         count: Int, params: UnsafeMutablePointer<Float>, velocity: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
         learningRate: Float, momentum: Float, nesterov: Bool

@@ -20,6 +20,39 @@ public func sgdUpdate(count: Int, params: UnsafeMutablePointer<Float>, gradients
     }
 }
 
+/// out = p − lr · g, with `g` read from `gradients` (any alignment) exactly once, and whether
+/// every gradient read is finite: `sgdUpdate` into another buffer with `allFinite` in the same
+/// pass. The values written are `sgdUpdate`'s to the bit. Each gradient is read once, so what is
+/// checked is what is applied even when another process can write the memory it lies in.
+public func sgdUpdateChecked(count: Int, params: UnsafePointer<Float>, gradients: UnsafeRawPointer, learningRate: Float,
+                             into out: UnsafeMutablePointer<Float>) -> Bool {
+    let step = V8(repeating: -learningRate)
+    var a0 = V8(), a1 = V8()
+    var i = 0
+    while i + 16 <= count {
+        let g0 = gradients.loadUnaligned(fromByteOffset: i * 4, as: V8.self)
+        let g1 = gradients.loadUnaligned(fromByteOffset: i * 4 + 32, as: V8.self)
+        a0 += g0 - g0; a1 += g1 - g1
+        store(madd(load(params + i), step, g0), out + i)
+        store(madd(load(params + i + 8), step, g1), out + i + 8)
+        i += 16
+    }
+    while i + 8 <= count {
+        let g0 = gradients.loadUnaligned(fromByteOffset: i * 4, as: V8.self)
+        a0 += g0 - g0
+        store(madd(load(params + i), step, g0), out + i)
+        i += 8
+    }
+    var rest: Float = 0
+    while i < count {
+        let g = gradients.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
+        rest += g - g
+        out[i] = params[i] - learningRate * g
+        i += 1
+    }
+    return ((a0 + a1).sum() + rest) == 0
+}
+
 /// v = μ·v + g;  p -= lr · (nesterov ? g + μ·v : v)   (TensorFlow's MomentumOptimizer)
 public func momentumUpdate(
     count: Int, params: UnsafeMutablePointer<Float>, velocity: UnsafeMutablePointer<Float>,

@@ -40,6 +40,12 @@ public final class FrameConnection: @unchecked Sendable {
     public private(set) var regionFramesSent = 0
     public private(set) var regionFramesReceived = 0
     public static let processRegionFrames = Atomic<Int>(0)
+    /// Whether a push that arrives through the peer's region comes back with its gradients lent
+    /// (`Push.lent`, left in the region) rather than copied out. For a handler that uses each frame
+    /// before it sends or receives again on the connection, from one thread: a ps's.
+    public var lendsPushGradients = false
+    /// The peer's region and the generation of the frame lent from it, not yet given back.
+    private var lent: (region: SharedRegion, generation: UInt64)?
 
     /// Whether same-host connections may move arrays through shared memory: not when
     /// `TRAINYARD_SHARED_MEMORY` is `0` (`trainyard train --no-shared-memory`).
@@ -84,7 +90,17 @@ public final class FrameConnection: @unchecked Sendable {
         authenticatedFlag.store(true, ordering: .releasing)
     }
 
+    /// Gives the region of a lent push back to the peer (it may write its next frame there):
+    /// the gradients `Push.lent` points to must not be read after this. Sending and receiving
+    /// on the connection do it first.
+    public func returnLentGradients() {
+        guard let l = lent else { return }
+        l.region.markConsumed(l.generation)
+        lent = nil
+    }
+
     public func send(_ frame: Frame, until deadline: Deadline) throws(SocketError) {
+        if lendsPushGradients { returnLentGradients() }
         let counters = TimeCounters.process
         // A frame with a large Float array goes out from the array's own buffer (no frame copy).
         if let parts = counters.timeWithoutWaiting(.encode, { FrameCodec.parts(frame) }) {
@@ -117,6 +133,7 @@ public final class FrameConnection: @unchecked Sendable {
     /// and the rest as buffers written where they lie (`FrameCodec.pushHead` and the pieces of a
     /// gradient array, say).
     public func send(head: [UInt8], pieces: [UnsafeRawBufferPointer], until deadline: Deadline) throws(SocketError) {
+        if lendsPushGradients { returnLentGradients() }
         let total = head.count + pieces.reduce(0) { $0 + $1.count }
         try shaper?.beforeSend(bytes: total, to: peer, deadline: deadline)
         if try sendThroughRegion(head: head, pieces: pieces, tail: [], until: deadline) { return }
@@ -225,6 +242,22 @@ public final class FrameConnection: @unchecked Sendable {
             try shaper?.afterReceive(bytes: FrameCodec.headerSize + logicalLength, from: peer, deadline: deadline)
             return try decodePlaced(h, head: head, tail: tail)
         }
+        if lendsPushGradients && h.tag == 7 {
+            // Left in the region, lent: the region stays the peer's to read from until the
+            // handler is done with the push (`returnLentGradients`, or this end's next send or receive).
+            lent = (region, generation)
+            regionFramesReceived += 1
+            FrameConnection.processRegionFrames.add(1, ordering: .relaxed)
+            counters.add(.receive, seconds: MonotonicClock.now() - started, cpu: Posix.threadCPUSeconds() - startedCPU)
+            try shaper?.afterReceive(bytes: FrameCodec.headerSize + logicalLength, from: peer, deadline: deadline)
+            var frame = try decodeBare(h, head: head, tail: tail)
+            guard case .push(var push) = frame.message else {
+                throw FrameError.malformed(tag: h.tag, reason: "a shared-memory push that decodes as \(frame.message.name)")
+            }
+            push.lent = LentFloats(base: UnsafeRawPointer(region.data), count: n)
+            frame.message = .push(push)
+            return frame
+        }
         // Copied out before anything reads it: the peer may write the region again once it sees
         // the generation stored. A push's gradients are checked finite as they are copied.
         let floats: [Float]
@@ -279,14 +312,19 @@ public final class FrameConnection: @unchecked Sendable {
     /// Decodes a pull or push reply whose values went to a `ValuesDestination`: its payload head
     /// (`FrameCodec.floatsOffset(tag:)` bytes) made to announce no values, and `valuesPlaced` set.
     private func decodePlaced(_ h: FrameCodec.Header, head: [UInt8], tail: [UInt8]) throws(FrameError) -> Frame {
+        let frame = try decodeBare(h, head: head, tail: tail)
+        valuesPlaced = true
+        return frame
+    }
+
+    /// Decodes a frame whose Float array is elsewhere: its payload head made to announce no values.
+    private func decodeBare(_ h: FrameCodec.Header, head: [UInt8], tail: [UInt8]) throws(FrameError) -> Frame {
         var bare = head
         for i in (bare.count - 8)..<bare.count { bare[i] = 0 }
         var logical = h
         logical.flags &= ~FrameCodec.regionFlag
         logical.payloadLength = bare.count + tail.count
-        let frame = try TimeCounters.process.timeWithoutWaiting(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: bare, floats: [], tail: tail) }
-        valuesPlaced = true
-        return frame
+        return try TimeCounters.process.timeWithoutWaiting(.decode) { () throws(FrameError) in try FrameCodec.decodePayload(logical, head: bare, floats: [], tail: tail) }
     }
 
     /// `frame`, a push whose gradients were checked finite as they arrived when `finite`, marked so.
@@ -311,6 +349,7 @@ public final class FrameConnection: @unchecked Sendable {
     /// there, straight from the socket or the peer's region (no array of their own), and comes
     /// back without values, `valuesPlaced` set; any other frame comes back as without it.
     public func receive(until deadline: Deadline, limit: Int? = nil, placingValues destination: ValuesDestination? = nil) throws -> Frame {
+        if lendsPushGradients { returnLentGradients() }
         valuesPlaced = false
         let counters = TimeCounters.process
         var header = [UInt8](repeating: 0, count: FrameCodec.headerSize)

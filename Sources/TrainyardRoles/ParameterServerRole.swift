@@ -27,6 +27,9 @@ public enum ParameterServerRole {
         let counters = TimeCounters.process
         let server = FrameServer(listener: context.listener, localListener: context.localListener, shaper: context.shaper, limits: context.wireLimits, log: { log($0) }) { connection in
             var peer = ParameterServer.Peer()
+            // Asynchronous SGD updates straight from a same-host trainer's region (each gradient
+            // read once: checked and applied in one pass), given back right after.
+            connection.lendsPushGradients = true
             while true {
                 guard let frame = connection.receiveRequest(authenticatedLimit: { state.withLock { $0.payloadLimit } }) else { return }
                 let arrived = MonotonicClock.now()
@@ -35,6 +38,7 @@ public enum ParameterServerRole {
                     locked = MonotonicClock.now()
                     return server.handle(frame, from: &peer)
                 }
+                connection.returnLentGradients()
                 // Handling never waits (the lock is taken): its CPU is its wall time
                 // (`TimeCounters.timeWithoutWaiting`), without two thread-CPU readings per request.
                 let handled = MonotonicClock.now()

@@ -88,6 +88,67 @@ final class ParameterServerTests: XCTestCase {
         XCTAssertEqual(reply(send(.push(Push(baseStep: 0, gradients: [2, 2, 2])), &w, incarnation: 1)), .pushReply(PushReply(globalStep: 1, applied: true, done: false)))
     }
 
+    /// A push whose gradients are lent (left in a same-host trainer's shared region) is checked and
+    /// applied in one pass by asynchronous SGD, and by every other optimizer and sync mode after a
+    /// checking copy: the shard ends bit for bit where copied pushes take it, a lent push with a
+    /// NaN or ±∞ is refused with the shard unchanged, and one the shard does not apply (done) changes nothing.
+    func testLentGradientsUpdateTheShardExactlyAsCopiedOnesAndNonFiniteOnesAreRefused() {
+        var rng = SplitMix64(seed: 5, stream: 1)
+        let n = 37
+        let initial = (0..<n).map { _ in Float(rng.nextGaussian()) }
+        let pushes = (0..<4).map { _ in (0..<n).map { _ in Float(rng.nextGaussian()) } }
+        for (kind, sync) in [(OptimizerKind.sgd, false), (.momentum, false), (.adam, false), (.sgd, true)] {
+            let config = OptimizerConfig(kind: kind, learningRate: 0.1)
+            var copied = ParameterServer(task: .ps(0), token: "secret", optimizer: config, replicasToAggregate: sync ? 1 : nil)
+            var lent = copied
+            var peers = [ParameterServer.Peer(), ParameterServer.Peer()]
+            _ = copied.handshake(Hello(token: "secret", task: .chief(0)), from: &peers[0])
+            _ = lent.handshake(Hello(token: "secret", task: .chief(0)), from: &peers[1])
+            let initialize = Frame(message: .initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 4, values: initial)))
+            _ = copied.handle(initialize, from: &peers[0])
+            _ = lent.handle(initialize, from: &peers[1])
+            for (k, g) in pushes.enumerated() {
+                let a = copied.handle(Frame(incarnation: 1, message: .push(Push(baseStep: Int64(k), gradients: g, returnValues: true))), from: &peers[0])
+                // The gradients stay where they are (an array kept alive here, as a region is by its connection).
+                let b = g.withUnsafeBytes { bytes -> [ParameterServerDirective] in
+                    var push = Push(baseStep: Int64(k), gradients: [], returnValues: true)
+                    push.lent = LentFloats(base: bytes.baseAddress!, count: g.count)
+                    return lent.handle(Frame(incarnation: 1, message: .push(push)), from: &peers[1])
+                }
+                XCTAssertEqual(reply(a), reply(b), "\(kind) sync \(sync) push \(k)")
+                XCTAssertEqual(lent.values.map(\.bitPattern), copied.values.map(\.bitPattern), "\(kind) sync \(sync) push \(k)")
+                if k == 1 {
+                    // A NaN in the middle of the lent gradients: refused, the shard unchanged.
+                    var bad = g
+                    bad[n / 2] = k % 2 == 0 ? .infinity : .nan
+                    let before = lent.values
+                    let d = bad.withUnsafeBytes { bytes -> [ParameterServerDirective] in
+                        var push = Push(baseStep: Int64(k), gradients: [])
+                        push.lent = LentFloats(base: bytes.baseAddress!, count: n)
+                        return lent.handle(Frame(incarnation: 1, message: .push(push)), from: &peers[1])
+                    }
+                    guard case .error(let e)? = reply(d) else { return XCTFail("\(kind): \(d)") }
+                    XCTAssertEqual(e.code, .nonFiniteGradients)
+                    XCTAssertTrue(e.message.contains("1 of \(n) gradients are NaN or infinite (the first at index \(n / 2))"), e.message)
+                    XCTAssertEqual(lent.values, before)
+                    XCTAssertEqual(lent.globalStep, copied.globalStep)
+                }
+            }
+            // The job is done (max steps reached): a lent push changes nothing.
+            XCTAssertTrue(lent.done, "\(kind)")
+            let before = lent.values
+            let extra = pushes[0]
+            let d = extra.withUnsafeBytes { bytes -> [ParameterServerDirective] in
+                var push = Push(baseStep: 4, gradients: [])
+                push.lent = LentFloats(base: bytes.baseAddress!, count: n)
+                return lent.handle(Frame(incarnation: 1, message: .push(push)), from: &peers[1])
+            }
+            guard case .pushReply(let r)? = reply(d) else { return XCTFail("\(d)") }
+            XCTAssertFalse(r.applied)
+            XCTAssertEqual(lent.values, before)
+        }
+    }
+
     func testOnlyTrainingTasksPushAndTheFrameLimitFollowsTheShard() {
         XCTAssertEqual(ps.payloadLimit, FrameCodec.defaultPayloadLimit)
         var chief = connected(.chief(0))

@@ -57,6 +57,42 @@ final class ElementwiseTests: XCTestCase {
         }
     }
 
+    /// Every build's checked SGD (the ps's update from a trainer's shared region) writes exactly
+    /// what the in-place SGD does, bit for bit, leaves the parameters alone, reads gradients from
+    /// any address, and reports a NaN or ±∞ anywhere (vector body and tail).
+    func testCheckedSGDWritesTheInPlaceUpdateAndFindsNonFiniteGradients() {
+        var rng = TestRandom(23)
+        for backend in Backend.runnable {
+            for n in [1, 7, 8, 15, 16, 17, 31, 33, 100, 1000] {
+                let params = rng.floats(n, scale: 3)
+                var gradients = rng.floats(n, scale: 5)
+                var inPlace = params
+                inPlace.withUnsafeMutableBufferPointer { p in gradients.withUnsafeBufferPointer { g in backend.sgd(n, p.baseAddress!, g.baseAddress!, 0.037) } }
+                func run() -> (ok: Bool, out: [Float]) {
+                    let raw = UnsafeMutableRawPointer.allocate(byteCount: n * 4 + 1, alignment: 64)
+                    defer { raw.deallocate() }
+                    gradients.withUnsafeBytes { (raw + 1).copyMemory(from: $0.baseAddress!, byteCount: n * 4) }
+                    var out = [Float](repeating: 7, count: n)
+                    let ok = params.withUnsafeBufferPointer { p in out.withUnsafeMutableBufferPointer { o in
+                        backend.sgdChecked(n, p.baseAddress!, UnsafeRawPointer(raw + 1), 0.037, o.baseAddress!)
+                    }}
+                    return (ok, out)
+                }
+                let (ok, out) = run()
+                XCTAssertTrue(ok, "\(backend.name) n \(n)")
+                XCTAssertEqual(out.map(\.bitPattern), inPlace.map(\.bitPattern), "\(backend.name) n \(n)")
+                for bad in [Float.nan, .infinity, -.infinity] {
+                    for position in Set([0, n / 2, n - 1]) {
+                        let saved = gradients[position]
+                        gradients[position] = bad
+                        XCTAssertFalse(run().ok, "\(backend.name) n \(n) \(bad) at \(position)")
+                        gradients[position] = saved
+                    }
+                }
+            }
+        }
+    }
+
     func testBiasActivationForward() {
         var rng = TestRandom(11)
         for backend in Backend.runnable {

@@ -23,6 +23,7 @@ struct Backend: @unchecked Sendable {
     var adam: (Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafePointer<Float>, Float, Float, Float, Float, Int) -> Void
     var allFinite: (Int, UnsafePointer<Float>) -> Bool
     var copyAllFinite: (Int, UnsafeRawPointer, UnsafeMutablePointer<Float>) -> Bool
+    var sgdChecked: (Int, UnsafePointer<Float>, UnsafeRawPointer, Float, UnsafeMutablePointer<Float>) -> Bool
 
     static let portable = Backend(
         name: "portable",
@@ -41,7 +42,8 @@ struct Backend: @unchecked Sendable {
         momentum: { TrainyardKernelPortable.momentumUpdate(count: $0, params: $1, velocity: $2, gradients: $3, learningRate: $4, momentum: $5, nesterov: $6) },
         adam: { TrainyardKernelPortable.adamUpdate(count: $0, params: $1, m: $2, v: $3, gradients: $4, learningRate: $5, beta1: $6, beta2: $7, epsilon: $8, step: $9) },
         allFinite: { TrainyardKernelPortable.allFinite(count: $0, values: $1) },
-        copyAllFinite: { TrainyardKernelPortable.copyAllFinite(count: $0, from: $1, to: $2) }
+        copyAllFinite: { TrainyardKernelPortable.copyAllFinite(count: $0, from: $1, to: $2) },
+        sgdChecked: { TrainyardKernelPortable.sgdUpdateChecked(count: $0, params: $1, gradients: $2, learningRate: $3, into: $4) }
     )
 
     static let avx2 = Backend(
@@ -61,7 +63,8 @@ struct Backend: @unchecked Sendable {
         momentum: { TrainyardKernelAVX2.momentumUpdate(count: $0, params: $1, velocity: $2, gradients: $3, learningRate: $4, momentum: $5, nesterov: $6) },
         adam: { TrainyardKernelAVX2.adamUpdate(count: $0, params: $1, m: $2, v: $3, gradients: $4, learningRate: $5, beta1: $6, beta2: $7, epsilon: $8, step: $9) },
         allFinite: { TrainyardKernelAVX2.allFinite(count: $0, values: $1) },
-        copyAllFinite: { TrainyardKernelAVX2.copyAllFinite(count: $0, from: $1, to: $2) }
+        copyAllFinite: { TrainyardKernelAVX2.copyAllFinite(count: $0, from: $1, to: $2) },
+        sgdChecked: { TrainyardKernelAVX2.sgdUpdateChecked(count: $0, params: $1, gradients: $2, learningRate: $3, into: $4) }
     )
 
     static let avx512 = Backend(
@@ -81,7 +84,8 @@ struct Backend: @unchecked Sendable {
         momentum: { TrainyardKernelAVX512.momentumUpdate(count: $0, params: $1, velocity: $2, gradients: $3, learningRate: $4, momentum: $5, nesterov: $6) },
         adam: { TrainyardKernelAVX512.adamUpdate(count: $0, params: $1, m: $2, v: $3, gradients: $4, learningRate: $5, beta1: $6, beta2: $7, epsilon: $8, step: $9) },
         allFinite: { TrainyardKernelAVX512.allFinite(count: $0, values: $1) },
-        copyAllFinite: { TrainyardKernelAVX512.copyAllFinite(count: $0, from: $1, to: $2) }
+        copyAllFinite: { TrainyardKernelAVX512.copyAllFinite(count: $0, from: $1, to: $2) },
+        sgdChecked: { TrainyardKernelAVX512.sgdUpdateChecked(count: $0, params: $1, gradients: $2, learningRate: $3, into: $4) }
     )
 
     /// The builds this machine can run: the AVX2 one only on a CPU that has AVX2 and FMA, the

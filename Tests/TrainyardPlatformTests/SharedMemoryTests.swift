@@ -140,6 +140,44 @@ final class SharedMemoryTests: XCTestCase {
         XCTAssertEqual(try server.receive(until: .after(seconds: 5)), second)
     }
 
+    /// A ps's connection lends a push's gradients from the trainer's region (`Push.lent`) rather
+    /// than copying them out, and keeps the region the ps's until it gives them back (or sends or
+    /// receives again): until then the trainer's next push cannot overwrite them and goes over
+    /// the socket. Other frames, and pushes over the socket, arrive as before.
+    func testAPsConnectionLendsAPushesGradientsUntilItGivesThemBack() throws {
+        let (client, server, listener) = try pair()
+        defer { client.close(); server.close(); listener.close() }
+        server.lendsPushGradients = true
+        let first = push(8_192, seed: 1), second = push(8_192, seed: 3)
+        try client.send(first, until: .after(seconds: 5))
+        let got = try server.receive(until: .after(seconds: 5))
+        guard case .push(let p) = got.message, case .push(let sent) = first.message, let lent = p.lent else { return XCTFail("\(got.message.name) without lent gradients") }
+        XCTAssertEqual(p.gradients, [])
+        XCTAssertEqual(p.gradientCount, 8_192)
+        XCTAssertEqual(got.requestID, first.requestID)
+        XCTAssertEqual(p.baseStep, sent.baseStep)
+        XCTAssertEqual(p.returnValues, sent.returnValues)
+        XCTAssertEqual(p.copyingLentGradients(), sent)
+        // Not given back yet: the next push cannot use the region, and the lent gradients hold.
+        try client.send(second, until: .after(seconds: 5))
+        XCTAssertEqual(client.regionFramesSent, 1)
+        XCTAssertEqual(UnsafeBufferPointer(start: lent.base.assumingMemoryBound(to: Float.self), count: lent.count).map(\.bitPattern), sent.gradients.map(\.bitPattern))
+        XCTAssertEqual(try server.receive(until: .after(seconds: 5)), second)  // over the socket: copied, not lent
+        // Given back (the receive above did): the region takes the next push again.
+        try client.send(second, until: .after(seconds: 5))
+        XCTAssertEqual(client.regionFramesSent, 2)
+        guard case .push(let again) = try server.receive(until: .after(seconds: 5)).message, again.lent != nil else { return XCTFail("not lent") }
+        server.returnLentGradients()
+        try client.send(first, until: .after(seconds: 5))
+        XCTAssertEqual(client.regionFramesSent, 3)
+        // A reply sent on the connection gives the region back too.
+        _ = try server.receive(until: .after(seconds: 5))
+        try server.send(Frame(requestID: 7, message: .pushReply(PushReply(globalStep: 1, applied: true, done: false))), until: .after(seconds: 5))
+        _ = try client.receive(until: .after(seconds: 5))
+        try client.send(second, until: .after(seconds: 5))
+        XCTAssertEqual(client.regionFramesSent, 4)
+    }
+
     func testTheSwitchTurnsSharedMemoryOff() throws {
         setenv(RoleEnvironment.sharedMemory, "0", 1)
         defer { unsetenv(RoleEnvironment.sharedMemory) }

@@ -25,3 +25,14 @@ public enum FiniteCheck {
         return (values, finite)
     }
 }
+
+extension Push {
+    /// This push with lent gradients copied into `gradients`, checked finite as they are copied.
+    public func copyingLentGradients() -> Push {
+        guard let lent else { return self }
+        var copy = self
+        (copy.gradients, copy.gradientsKnownFinite) = FiniteCheck.copy(count: lent.count, from: lent.base)
+        copy.lent = nil
+        return copy
+    }
+}

@@ -65,6 +65,9 @@ public struct ParameterServer: Sendable {
     public private(set) var maxSteps: Int64 = .max
     public private(set) var values: [Float] = []
     public private(set) var slots: [[Float]] = []
+    /// Where an SGD push with lent gradients writes the updated values before they replace
+    /// `values` (the two arrays swap): the check and the update in one pass over the gradients.
+    private var spare: [Float] = []
     public private(set) var shuttingDown = false
     /// Pushes applied since start (for logs and tests).
     public private(set) var appliedPushes = 0
@@ -220,6 +223,7 @@ public struct ParameterServer: Sendable {
             globalStep = i.globalStep
             maxSteps = i.maxSteps
             values = i.values
+            spare = []
             slots = i.slots.isEmpty ? Array(repeating: [Float](repeating: 0, count: shardElements), count: optimizer.slotCount) : i.slots
             accumulator = []
             accumulated = 0
@@ -250,21 +254,34 @@ public struct ParameterServer: Sendable {
             }
             return [reply(.pullReply(Parameters(globalStep: globalStep, done: done, values: values, slots: p.includeSlots ? slots : [])))]
 
-        case .push(let p):
+        case .push(var p):
             guard initialized else { return [fail(.notInitialized, "waiting for the chief to initialize the variables")] }
             guard frame.incarnation == incarnation else {
                 return [fail(.staleIncarnation, "request from incarnation \(frame.incarnation); the cluster is at \(incarnation)")]
             }
-            guard p.gradients.count == shardElements else {
-                return [fail(.badRequest, "push carries \(p.gradients.count) gradients; this shard holds \(shardElements)")]
+            guard p.gradientCount == shardElements else {
+                return [fail(.badRequest, "push carries \(p.gradientCount) gradients; this shard holds \(shardElements)")]
             }
             guard peer.task?.type.trains == true else {
                 return [fail(.badRequest, "only training tasks push gradients, not \(peer.task.map(\.description) ?? "an unknown task")")]
             }
-            if !p.gradientsKnownFinite, let bad = ParameterServer.nonFinite(p.gradients) {
+            // Asynchronous SGD with lent gradients (a same-host trainer's shared region): the
+            // check and the update in one pass, into `spare`, taken below if the push is applied.
+            // Anything else copies them out first, checking them as they are copied.
+            let updated: Bool?
+            if let lent = p.lent, optimizer.kind == .sgd, replicasToAggregate == nil, shardElements > 0 {
+                updated = updateIntoSpare(lent)
+            } else {
+                p = p.copyingLentGradients()
+                updated = nil
+            }
+            if updated == false || (updated == nil && !p.gradientsKnownFinite && ParameterServer.nonFinite(p.gradients) != nil) {
                 refusedNonFinite += 1
                 let sender = peer.task.map(\.description) ?? "an unknown task"
-                let what = "\(bad.count) of \(p.gradients.count) gradients are NaN or infinite (the first at index \(bad.first))"
+                // Counted again for the message (a sender's region may have changed since: said so).
+                let bad = ParameterServer.nonFinite(p.copyingLentGradients().gradients)
+                let what = bad.map { "\($0.count) of \(p.gradientCount) gradients are NaN or infinite (the first at index \($0.first))" }
+                    ?? "gradients were NaN or infinite as they were read, then changed in the sender's shared memory"
                 return [.log("refused a push from \(sender) at step \(globalStep): \(what) (\(refusedNonFinite) refused so far)"),
                         fail(.nonFiniteGradients, "push refused, shard unchanged: \(what); the model diverged: lower the learning rate or check the data")]
             }
@@ -308,7 +325,11 @@ public struct ParameterServer: Sendable {
                 advance()
                 return [reply(.pushReply(PushReply(globalStep: globalStep, applied: true, done: done, values: p.returnValues ? values : []))), .stepAdvanced]
             }
-            apply(p.gradients)
+            if updated == true {
+                swap(&values, &spare)
+            } else {
+                apply(p.gradients)
+            }
             advance()
             appliedPushes += 1
             return [reply(.pushReply(PushReply(globalStep: globalStep, applied: true, done: done, values: p.returnValues ? values : [])))]
@@ -348,6 +369,18 @@ public struct ParameterServer: Sendable {
             }
         }
         return count == 0 ? nil : (count, first)
+    }
+
+    /// `spare` = `values` − lr · the lent gradients, each read once; whether every one was finite.
+    private mutating func updateIntoSpare(_ lent: LentFloats) -> Bool {
+        let n = shardElements
+        if spare.count != n { spare = [Float](repeating: 0, count: n) }
+        let rate = optimizer.learningRate
+        return values.withUnsafeBufferPointer { p in
+            spare.withUnsafeMutableBufferPointer { out in
+                Updates.sgdChecked(count: n, params: p.baseAddress!, gradients: lent.base, learningRate: rate, into: out.baseAddress!)
+            }
+        }
     }
 
     private mutating func apply(_ gradients: [Float]) {

@@ -168,14 +168,32 @@ public struct Push: Sendable, Equatable {
     /// Not on the wire: the receiver checked every gradient finite as it copied them in (out of a
     /// shared region), so the ps need not scan them again. Not part of equality.
     public var gradientsKnownFinite = false
+    /// Not on the wire: the gradients left where they arrived, in the sender's shared region
+    /// (`gradients` is then empty), for a receiver that reads each once as it applies them.
+    public var lent: LentFloats?
     public init(baseStep: Int64, gradients: [Float], returnValues: Bool = false) {
         self.baseStep = baseStep
         self.gradients = gradients
         self.returnValues = returnValues
     }
 
+    /// How many gradients the push carries, lent or in `gradients`.
+    public var gradientCount: Int { lent?.count ?? gradients.count }
+
     public static func == (a: Push, b: Push) -> Bool {
-        a.baseStep == b.baseStep && a.gradients == b.gradients && a.returnValues == b.returnValues
+        a.baseStep == b.baseStep && a.gradients == b.gradients && a.returnValues == b.returnValues && a.lent == b.lent
+    }
+}
+
+/// Floats another process wrote into shared memory, not copied out: valid only until the
+/// connection that received them reads or sends its next frame, and the writer may still change
+/// them, so whoever uses them reads each value exactly once (what it checks is what it uses).
+public struct LentFloats: @unchecked Sendable, Equatable {
+    public let base: UnsafeRawPointer
+    public let count: Int
+    public init(base: UnsafeRawPointer, count: Int) {
+        self.base = base
+        self.count = count
     }
 }
 
