@@ -86,9 +86,12 @@ final class TrainEndToEndTests: XCTestCase {
         // A model whose shard (8,771 values) is large enough to go through shared memory.
         let model = ["--features", "64", "--hidden", "128", "--classes", "3", "--examples", "3000", "--batch-size", "32",
                      "--learning-rate", "0.05", "--checkpoint-every", "100", "--eval-every", "100", "--log-every", "10"]
-        for shared in [true, false] {
-            let dir = jobDir + (shared ? "-shm" : "-socket")
-            let result = try Harness.run(["train", "--workers", "1", "--ps", "1", "--max-steps", "200", "--job-dir", dir] + (shared ? [] : ["--no-shared-memory"]) + model)
+        // Synchronous with both trainers' gradients per step, the run is deterministic (a sum of two
+        // is the same in either order): the ps's update from a region must give the socket path's bits.
+        var syncLosses: [Bool: [Double]] = [:]
+        for (shared, sync) in [(true, false), (false, false), (true, true), (false, true)] {
+            let dir = jobDir + (shared ? "-shm" : "-socket") + (sync ? "-sync" : "")
+            let result = try Harness.run(["train", "--workers", "1", "--ps", "1", "--max-steps", "200", "--job-dir", dir] + (shared ? [] : ["--no-shared-memory"]) + (sync ? ["--sync"] : []) + model)
             XCTAssertEqual(result.status, 0, result.stderr + result.stdout)
             let summary = try Harness.json(dir + "/summary.json")
             XCTAssertEqual(summary["status"], "SUCCEEDED")
@@ -100,9 +103,14 @@ final class TrainEndToEndTests: XCTestCase {
             let frames = profile["frames_shared_memory"]?.intValue ?? -1
             // Every push and its reply (200 steps: at least 400 frames) when on; none when off.
             if shared { XCTAssertGreaterThanOrEqual(frames, 400, "\(profile)") } else { XCTAssertEqual(frames, 0, "\(profile)") }
+            if sync {
+                syncLosses[shared] = records.filter { $0["kind"] == "eval" }.compactMap { $0["loss"]?.doubleValue } + [final]
+            }
             XCTAssertEqual(Harness.processes(mentioning: dir), [], "no role process may outlive the run")
             try? FileManager.default.removeItem(atPath: dir)
         }
+        XCTAssertGreaterThan(syncLosses[true]?.count ?? 0, 1, "\(syncLosses)")
+        XCTAssertEqual(syncLosses[true], syncLosses[false], "a synchronous job through shared memory and through the socket")
     }
 
     func testAJobWhoseModelCannotBeWrittenFails() throws {

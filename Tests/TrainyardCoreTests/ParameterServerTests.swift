@@ -89,41 +89,45 @@ final class ParameterServerTests: XCTestCase {
     }
 
     /// A push whose gradients are lent (left in a same-host trainer's shared region) is checked and
-    /// applied in one pass by asynchronous SGD, and by every other optimizer and sync mode after a
-    /// checking copy: the shard ends bit for bit where copied pushes take it, a lent push with a
+    /// applied in one pass by asynchronous SGD and by every synchronous accumulation, and by
+    /// asynchronous momentum and Adam after a checking copy: the shard ends bit for bit where copied pushes take it, a lent push with a
     /// NaN or ±∞ is refused with the shard unchanged, and one the shard does not apply (done) changes nothing.
     func testLentGradientsUpdateTheShardExactlyAsCopiedOnesAndNonFiniteOnesAreRefused() {
         var rng = SplitMix64(seed: 5, stream: 1)
         let n = 37
         let initial = (0..<n).map { _ in Float(rng.nextGaussian()) }
         let pushes = (0..<4).map { _ in (0..<n).map { _ in Float(rng.nextGaussian()) } }
-        for (kind, sync) in [(OptimizerKind.sgd, false), (.momentum, false), (.adam, false), (.sgd, true)] {
+        for (kind, sync) in [(OptimizerKind.sgd, false), (.momentum, false), (.adam, false), (.sgd, true), (.momentum, true)] {
             let config = OptimizerConfig(kind: kind, learningRate: 0.1)
-            var copied = ParameterServer(task: .ps(0), token: "secret", optimizer: config, replicasToAggregate: sync ? 1 : nil)
+            // Synchronous: two gradients per step, so a step's second push applies what the first accumulated.
+            var copied = ParameterServer(task: .ps(0), token: "secret", optimizer: config, replicasToAggregate: sync ? 2 : nil)
             var lent = copied
             var peers = [ParameterServer.Peer(), ParameterServer.Peer()]
             _ = copied.handshake(Hello(token: "secret", task: .chief(0)), from: &peers[0])
             _ = lent.handshake(Hello(token: "secret", task: .chief(0)), from: &peers[1])
-            let initialize = Frame(message: .initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: 4, values: initial)))
+            let initialize = Frame(message: .initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: sync ? 2 : 4, values: initial)))
             _ = copied.handle(initialize, from: &peers[0])
             _ = lent.handle(initialize, from: &peers[1])
             for (k, g) in pushes.enumerated() {
-                let a = copied.handle(Frame(incarnation: 1, message: .push(Push(baseStep: Int64(k), gradients: g, returnValues: true))), from: &peers[0])
+                let base = copied.globalStep
+                let a = copied.handle(Frame(incarnation: 1, message: .push(Push(baseStep: base, gradients: g, returnValues: true))), from: &peers[0])
                 // The gradients stay where they are (an array kept alive here, as a region is by its connection).
                 let b = g.withUnsafeBytes { bytes -> [ParameterServerDirective] in
-                    var push = Push(baseStep: Int64(k), gradients: [], returnValues: true)
+                    var push = Push(baseStep: base, gradients: [], returnValues: true)
                     push.lent = LentFloats(base: bytes.baseAddress!, count: g.count)
                     return lent.handle(Frame(incarnation: 1, message: .push(push)), from: &peers[1])
                 }
-                XCTAssertEqual(reply(a), reply(b), "\(kind) sync \(sync) push \(k)")
+                XCTAssertEqual(a, b, "\(kind) sync \(sync) push \(k)")
                 XCTAssertEqual(lent.values.map(\.bitPattern), copied.values.map(\.bitPattern), "\(kind) sync \(sync) push \(k)")
+                XCTAssertEqual(lent.accumulator.map(\.bitPattern), copied.accumulator.map(\.bitPattern), "\(kind) sync \(sync) push \(k)")
+                XCTAssertEqual(lent.globalStep, copied.globalStep)
                 if k == 1 {
                     // A NaN in the middle of the lent gradients: refused, the shard unchanged.
                     var bad = g
                     bad[n / 2] = k % 2 == 0 ? .infinity : .nan
                     let before = lent.values
                     let d = bad.withUnsafeBytes { bytes -> [ParameterServerDirective] in
-                        var push = Push(baseStep: Int64(k), gradients: [])
+                        var push = Push(baseStep: base, gradients: [])
                         push.lent = LentFloats(base: bytes.baseAddress!, count: n)
                         return lent.handle(Frame(incarnation: 1, message: .push(push)), from: &peers[1])
                     }
@@ -139,7 +143,7 @@ final class ParameterServerTests: XCTestCase {
             let before = lent.values
             let extra = pushes[0]
             let d = extra.withUnsafeBytes { bytes -> [ParameterServerDirective] in
-                var push = Push(baseStep: 4, gradients: [])
+                var push = Push(baseStep: lent.globalStep, gradients: [])
                 push.lent = LentFloats(base: bytes.baseAddress!, count: n)
                 return lent.handle(Frame(incarnation: 1, message: .push(push)), from: &peers[1])
             }

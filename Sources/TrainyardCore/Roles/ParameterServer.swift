@@ -65,8 +65,8 @@ public struct ParameterServer: Sendable {
     public private(set) var maxSteps: Int64 = .max
     public private(set) var values: [Float] = []
     public private(set) var slots: [[Float]] = []
-    /// Where an SGD push with lent gradients writes the updated values before they replace
-    /// `values` (the two arrays swap): the check and the update in one pass over the gradients.
+    /// Where a push with lent gradients writes its result before it replaces `values` (asynchronous
+    /// SGD) or the sync accumulator (the arrays swap): the check and the update in one pass.
     private var spare: [Float] = []
     public private(set) var shuttingDown = false
     /// Pushes applied since start (for logs and tests).
@@ -265,12 +265,19 @@ public struct ParameterServer: Sendable {
             guard peer.task?.type.trains == true else {
                 return [fail(.badRequest, "only training tasks push gradients, not \(peer.task.map(\.description) ?? "an unknown task")")]
             }
-            // Asynchronous SGD with lent gradients (a same-host trainer's shared region): the
-            // check and the update in one pass, into `spare`, taken below if the push is applied.
-            // Anything else copies them out first, checking them as they are copied.
+            // Lent gradients (a same-host trainer's shared region), for asynchronous SGD or any
+            // synchronous accumulation: the check and the update (values − lr·g, or accumulator + g)
+            // in one pass, into `spare`, taken below if the push is applied. Anything else copies
+            // them out first, checking them as they are copied.
             let updated: Bool?
-            if let lent = p.lent, optimizer.kind == .sgd, replicasToAggregate == nil, shardElements > 0 {
-                updated = updateIntoSpare(lent)
+            if let lent = p.lent, shardElements > 0, replicasToAggregate != nil || optimizer.kind == .sgd {
+                if replicasToAggregate != nil {
+                    if accumulator.count != shardElements { accumulator = [Float](repeating: 0, count: shardElements) }
+                    // acc − (−1)·g: `Updates.accumulate`'s bits.
+                    updated = ParameterServer.update(accumulator, with: lent, rate: -1, into: &spare)
+                } else {
+                    updated = ParameterServer.update(values, with: lent, rate: optimizer.learningRate, into: &spare)
+                }
             } else {
                 p = p.copyingLentGradients()
                 updated = nil
@@ -308,9 +315,13 @@ public struct ParameterServer: Sendable {
                 }
                 if accumulator.count != shardElements { accumulator = [Float](repeating: 0, count: shardElements) }
                 let n = shardElements
-                accumulator.withUnsafeMutableBufferPointer { a in
-                    p.gradients.withUnsafeBufferPointer { g in
-                        if n > 0 { Updates.accumulate(count: n, into: a.baseAddress!, gradients: g.baseAddress!) }
+                if updated == true {
+                    swap(&accumulator, &spare)
+                } else {
+                    accumulator.withUnsafeMutableBufferPointer { a in
+                        p.gradients.withUnsafeBufferPointer { g in
+                            if n > 0 { Updates.accumulate(count: n, into: a.baseAddress!, gradients: g.baseAddress!) }
+                        }
                     }
                 }
                 accumulated += 1
@@ -371,14 +382,13 @@ public struct ParameterServer: Sendable {
         return count == 0 ? nil : (count, first)
     }
 
-    /// `spare` = `values` − lr · the lent gradients, each read once; whether every one was finite.
-    private mutating func updateIntoSpare(_ lent: LentFloats) -> Bool {
-        let n = shardElements
-        if spare.count != n { spare = [Float](repeating: 0, count: n) }
-        let rate = optimizer.learningRate
-        return values.withUnsafeBufferPointer { p in
-            spare.withUnsafeMutableBufferPointer { out in
-                Updates.sgdChecked(count: n, params: p.baseAddress!, gradients: lent.base, learningRate: rate, into: out.baseAddress!)
+    /// `out` = `base` − rate · the lent gradients, each read once; whether every one was finite.
+    private static func update(_ base: [Float], with lent: LentFloats, rate: Float, into out: inout [Float]) -> Bool {
+        let n = base.count
+        if out.count != n { out = [Float](repeating: 0, count: n) }
+        return base.withUnsafeBufferPointer { p in
+            out.withUnsafeMutableBufferPointer { o in
+                Updates.sgdChecked(count: n, params: p.baseAddress!, gradients: lent.base, learningRate: rate, into: o.baseAddress!)
             }
         }
     }
