@@ -212,7 +212,13 @@ func gemmBlocked(
             while ic < m {
                 let mc = min(mcBlock, m - ic)
                 if aTransposed {
-                    packATransposed(mc: mc, kc: kc, a: a + pc * lda + ic, lda: lda, readable: m - ic, into: packedA)
+                    // Aᵀ's whole micro-panels are read where they lie: each k step's MR values are
+                    // contiguous in a row of A, as packed (`aStride` = lda). Only an edge panel
+                    // that no kernel reads exactly is packed (zero-padded).
+                    let whole = mc / mr * mr
+                    if mc > whole && !(gemmHasEightRowKernel && mc - whole == 8) {
+                        packATransposed(mc: mc - whole, kc: kc, a: a + pc * lda + ic + whole, lda: lda, readable: m - ic - whole, into: packedA + whole * kc)
+                    }
                 } else {
                     packA(mc: mc, kc: kc, a: a + ic * lda + pc, lda: lda, into: packedA)
                 }
@@ -232,18 +238,22 @@ func gemmBlocked(
                     var ir = 0
                     while ir < mc {
                         let mrHere = min(mr, mc - ir)
-                        let aPanel = UnsafePointer(packedA + ir * kc)
+                        // Straight from A (stored k×m) for the panels read as packed: whole ones, and
+                        // the 8-row kernel's (it reads 8 values a step, all inside the row).
+                        let direct = aTransposed && (mrHere == mr || (gemmHasEightRowKernel && mrHere == 8))
+                        let aPanel = direct ? a + pc * lda + ic + ir : UnsafePointer(packedA + ir * kc)
+                        let aStride = direct ? lda : mr
                         let cTile = c + (ic + ir) * ldc + jc + jr
                         if mrHere == mr && nrHere == nr {
-                            microKernel(kc: kc, a: aPanel, b: bPanel, c: cTile, ldc: ldc, load: addToC)
+                            microKernel(kc: kc, a: aPanel, aStride: aStride, b: bPanel, c: cTile, ldc: ldc, load: addToC)
                         } else if gemmHasEightRowKernel && mrHere == 8 && nrHere == nr {
                             // The last 8 rows of a batch of 128 (10 × 12 + 8): 8 rows of FMAs, not 12.
-                            microKernel8(kc: kc, a: aPanel, b: bPanel, c: cTile, ldc: ldc, load: addToC)
+                            microKernel8(kc: kc, a: aPanel, aStride: aStride, b: bPanel, c: cTile, ldc: ldc, load: addToC)
                         } else {
-                            if gemmHasEightRowKernel && mrHere < 8 {
-                                microKernel8(kc: kc, a: aPanel, b: bPanel, c: edge, ldc: nr, load: false)
+                            if gemmHasEightRowKernel && mrHere <= 8 {
+                                microKernel8(kc: kc, a: aPanel, aStride: aStride, b: bPanel, c: edge, ldc: nr, load: false)
                             } else {
-                                microKernel(kc: kc, a: aPanel, b: bPanel, c: edge, ldc: nr, load: false)
+                                microKernel(kc: kc, a: aPanel, aStride: aStride, b: bPanel, c: edge, ldc: nr, load: false)
                             }
                             for i in 0..<mrHere {
                                 let ci = cTile + i * ldc
@@ -476,7 +486,7 @@ typealias V16 = SIMD16<Float>
 /// twelve broadcasts of Ã and 24 independent `vfmadd231ps zmm` into 24 accumulators. Written
 /// with explicit `SIMD16` and `addingProduct`: LLVM's 256-bit preference on Intel targets only
 /// narrows the loops it vectorizes itself, so explicit 512-bit vectors stay zmm.
-func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
+func microKernel(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
     var c00 = V16(), c01 = V16(), c10 = V16(), c11 = V16(), c20 = V16(), c21 = V16()
     var c30 = V16(), c31 = V16(), c40 = V16(), c41 = V16(), c50 = V16(), c51 = V16()
     var c60 = V16(), c61 = V16(), c70 = V16(), c71 = V16(), c80 = V16(), c81 = V16()
@@ -508,7 +518,7 @@ func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: U
         ca0 = ca0.addingProduct(x, b0); ca1 = ca1.addingProduct(x, b1)
         x = V16(repeating: pa[11])
         cb0 = cb0.addingProduct(x, b0); cb1 = cb1.addingProduct(x, b1)
-        pa += 12
+        pa += aStride
         pb += 32
     }
     @inline(__always) func finish(_ row: Int, _ v0: V16, _ v1: V16) { storeTileRow(c + row * ldc, v0, v1, add: doLoad) }
@@ -523,7 +533,7 @@ let gemmHasEightRowKernel = true
 
 /// The first 8 rows of `microKernel`'s tile: C[8×32] (+)= Ã[8×kc] · B̃[kc×32], reading the same
 /// 12-row packed A micro-panel (rows 8–11 are not read), 16 accumulators.
-func microKernel8(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
+func microKernel8(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
     var c00 = V16(), c01 = V16(), c10 = V16(), c11 = V16(), c20 = V16(), c21 = V16()
     var c30 = V16(), c31 = V16(), c40 = V16(), c41 = V16(), c50 = V16(), c51 = V16()
     var c60 = V16(), c61 = V16(), c70 = V16(), c71 = V16()
@@ -546,7 +556,7 @@ func microKernel8(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: 
         c60 = c60.addingProduct(x, b0); c61 = c61.addingProduct(x, b1)
         x = V16(repeating: pa[7])
         c70 = c70.addingProduct(x, b0); c71 = c71.addingProduct(x, b1)
-        pa += 12
+        pa += aStride
         pb += 32
     }
     @inline(__always) func finish(_ row: Int, _ v0: V16, _ v1: V16) { storeTileRow(c + row * ldc, v0, v1, add: doLoad) }
@@ -555,7 +565,7 @@ func microKernel8(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: 
 }
 #elseif TRAINYARD_FMA
 /// C[6×16] (+)= Ã[6×kc] · B̃[kc×16] from packed micro-panels, with 12 independent accumulators.
-func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
+func microKernel(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
     var c00 = V8(), c01 = V8(), c10 = V8(), c11 = V8(), c20 = V8(), c21 = V8()
     var c30 = V8(), c31 = V8(), c40 = V8(), c41 = V8(), c50 = V8(), c51 = V8()
     var pa = a, pb = b
@@ -573,7 +583,7 @@ func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: U
         c40 = madd(c40, x, b0); c41 = madd(c41, x, b1)
         x = V8(repeating: pa[5])
         c50 = madd(c50, x, b0); c51 = madd(c51, x, b1)
-        pa += 6
+        pa += aStride
         pb += 16
     }
     let r0 = c, r1 = c + ldc, r2 = r1 + ldc, r3 = r2 + ldc, r4 = r3 + ldc, r5 = r4 + ldc
@@ -594,7 +604,7 @@ func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: U
 }
 #else
 /// C[6×8] (+)= Ã[6×kc] · B̃[kc×8] from packed micro-panels (portable build: 12 xmm accumulators).
-func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
+func microKernel(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
     var c0 = V8(), c1 = V8(), c2 = V8(), c3 = V8(), c4 = V8(), c5 = V8()
     var pa = a, pb = b
     for _ in 0..<kc {
@@ -605,7 +615,7 @@ func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: U
         c3 = madd(c3, V8(repeating: pa[3]), b0)
         c4 = madd(c4, V8(repeating: pa[4]), b0)
         c5 = madd(c5, V8(repeating: pa[5]), b0)
-        pa += 6
+        pa += aStride
         pb += 8
     }
     let r0 = c, r1 = c + ldc, r2 = r1 + ldc, r3 = r2 + ldc, r4 = r3 + ldc, r5 = r4 + ldc
@@ -622,8 +632,8 @@ func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: U
 /// The 6-row tiles of these builds leave no 8-row edge worth its own kernel.
 let gemmHasEightRowKernel = false
 /// Never called in this build (`gemmHasEightRowKernel` is false).
-func microKernel8(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
-    microKernel(kc: kc, a: a, b: b, c: c, ldc: ldc, load: doLoad)
+func microKernel8(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
+    microKernel(kc: kc, a: a, aStride: aStride, b: b, c: c, ldc: ldc, load: doLoad)
 }
 #endif
 
