@@ -9,12 +9,13 @@
 //           for ir in 0..<mc step MR             micro-kernel: C[MR×NR] += Ã · B̃ over kc
 //                                                (the B micro-panel, kc × NR, stays in L1)
 //
-// The orientation only changes how the operands are packed: once packed, `nn`, `nt` and `tn` all
-// run the same register-tiled micro-kernel. Packed micro-panels are zero-padded to full MR / NR,
-// so the micro-kernel always computes a full tile and only the write-back handles the edges.
+// The orientation only changes how the operands are packed: `nn`, `nt` and `tn` all run the same
+// register-tiled micro-kernels, which read A's micro-panel at a stride (MR when packed; `tn`
+// reads Aᵀ's whole panels where they lie in A, stride lda). Packed micro-panels are zero-padded
+// to full MR / NR, and an edge tile is computed into a scratch tile whose valid corner is copied.
 //
 // All matrices are row-major with explicit leading dimensions; the caller's data is never
-// transposed in place, only copied into the packing buffers.
+// transposed in place, only read where it lies or copied into the packing buffers.
 
 /// One SIMD register's worth of floats: a ymm register in the AVX2 build, two xmm in the portable one.
 typealias V8 = SIMD8<Float>
@@ -336,6 +337,8 @@ func packA(mc: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, into dst: Unsafe
 /// Goes row by row through A (one sequential read of each row) and scatters MR-float pieces to
 /// the micro-panels, one vector store each (8 floats for MR = 6, 16 for MR = 12): the extra floats
 /// land in the slot of the next row, which overwrites them; the last row is copied exactly.
+/// `gemmBlocked` reads whole panels in place and packs only an edge panel here (mc < MR), so
+/// only the scalar, zero-padding path runs today.
 func packATransposed(mc: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, readable: Int, into dst: UnsafeMutablePointer<Float>) {
     let mr = gemmMR
     #if TRAINYARD_AVX512
@@ -482,7 +485,8 @@ typealias V16 = SIMD16<Float>
     }
 }
 
-/// C[12×32] (+)= Ã[12×kc] · B̃[kc×32] from packed micro-panels: per k step two zmm loads of B̃,
+/// C[12×32] (+)= Ã[12×kc] · B̃[kc×32] from micro-panels (Ã's k steps `aStride` floats apart: MR
+/// when packed, lda when `tn` reads A in place): per k step two zmm loads of B̃,
 /// twelve broadcasts of Ã and 24 independent `vfmadd231ps zmm` into 24 accumulators. Written
 /// with explicit `SIMD16` and `addingProduct`: LLVM's 256-bit preference on Intel targets only
 /// narrows the loops it vectorizes itself, so explicit 512-bit vectors stay zmm.
@@ -532,7 +536,7 @@ func microKernel(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: Uns
 let gemmHasEightRowKernel = true
 
 /// The first 8 rows of `microKernel`'s tile: C[8×32] (+)= Ã[8×kc] · B̃[kc×32], reading the same
-/// 12-row packed A micro-panel (rows 8–11 are not read), 16 accumulators.
+/// A micro-panels (8 values a k step: rows 8–11 of a packed panel are not read), 16 accumulators.
 func microKernel8(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
     var c00 = V16(), c01 = V16(), c10 = V16(), c11 = V16(), c20 = V16(), c21 = V16()
     var c30 = V16(), c31 = V16(), c40 = V16(), c41 = V16(), c50 = V16(), c51 = V16()
@@ -564,7 +568,7 @@ func microKernel8(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: Un
     finish(4, c40, c41); finish(5, c50, c51); finish(6, c60, c61); finish(7, c70, c71)
 }
 #elseif TRAINYARD_FMA
-/// C[6×16] (+)= Ã[6×kc] · B̃[kc×16] from packed micro-panels, with 12 independent accumulators.
+/// C[6×16] (+)= Ã[6×kc] · B̃[kc×16] from micro-panels (Ã's k steps `aStride` apart), with 12 independent accumulators.
 func microKernel(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
     var c00 = V8(), c01 = V8(), c10 = V8(), c11 = V8(), c20 = V8(), c21 = V8()
     var c30 = V8(), c31 = V8(), c40 = V8(), c41 = V8(), c50 = V8(), c51 = V8()
@@ -603,7 +607,7 @@ func microKernel(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: Uns
     store(c50, r5); store(c51, r5 + 8)
 }
 #else
-/// C[6×8] (+)= Ã[6×kc] · B̃[kc×8] from packed micro-panels (portable build: 12 xmm accumulators).
+/// C[6×8] (+)= Ã[6×kc] · B̃[kc×8] from micro-panels (Ã's k steps `aStride` apart; portable build: 12 xmm accumulators).
 func microKernel(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
     var c0 = V8(), c1 = V8(), c2 = V8(), c3 = V8(), c4 = V8(), c5 = V8()
     var pa = a, pb = b

@@ -5,8 +5,9 @@ import TrainyardCore
 /// One side's shared-memory region of a same-host connection (Docs/wire-protocol.md#shared-memory):
 /// an anonymous memory file, sealed against shrinking and growing, mapped by both processes. The
 /// side that made it writes a frame's Float array there and sends only the frame's other bytes;
-/// the other side copies the array out, then stores the frame's generation in the region's first
-/// word, so the writer knows the region is free again.
+/// the other side copies the array out (or, a ps's lent push, uses it where it lies until it has
+/// handled the push), then stores the frame's generation in the region's first word, so the
+/// writer knows the region is free again.
 ///
 /// Layout: bytes 0..<8 the generation the reader consumed last (little-endian, atomic), the data
 /// from byte 64 on.

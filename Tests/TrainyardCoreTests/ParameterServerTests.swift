@@ -121,20 +121,23 @@ final class ParameterServerTests: XCTestCase {
                 XCTAssertEqual(lent.values.map(\.bitPattern), copied.values.map(\.bitPattern), "\(kind) sync \(sync) push \(k)")
                 XCTAssertEqual(lent.accumulator.map(\.bitPattern), copied.accumulator.map(\.bitPattern), "\(kind) sync \(sync) push \(k)")
                 XCTAssertEqual(lent.globalStep, copied.globalStep)
-                if k == 1 {
-                    // A NaN in the middle of the lent gradients: refused, the shard unchanged.
-                    var bad = g
-                    bad[n / 2] = k % 2 == 0 ? .infinity : .nan
-                    let before = lent.values
-                    let d = bad.withUnsafeBytes { bytes -> [ParameterServerDirective] in
+                for (position, bad) in [(n / 2, Float.nan), (n - 1, -.infinity)] where k == 1 || k == 2 {
+                    // A NaN or ∞ in the lent gradients (the vector body, the scalar tail): refused,
+                    // the shard and the step's accumulator unchanged.
+                    var wrong = g
+                    wrong[position] = bad
+                    let before = (lent.values, lent.accumulator, lent.appliedPushes)
+                    let d = wrong.withUnsafeBytes { bytes -> [ParameterServerDirective] in
                         var push = Push(baseStep: base, gradients: [])
                         push.lent = LentFloats(base: bytes.baseAddress!, count: n)
                         return lent.handle(Frame(incarnation: 1, message: .push(push)), from: &peers[1])
                     }
                     guard case .error(let e)? = reply(d) else { return XCTFail("\(kind): \(d)") }
                     XCTAssertEqual(e.code, .nonFiniteGradients)
-                    XCTAssertTrue(e.message.contains("1 of \(n) gradients are NaN or infinite (the first at index \(n / 2))"), e.message)
-                    XCTAssertEqual(lent.values, before)
+                    XCTAssertTrue(e.message.contains("1 of \(n) gradients are NaN or infinite (the first at index \(position))"), e.message)
+                    XCTAssertEqual(lent.values, before.0)
+                    XCTAssertEqual(lent.accumulator, before.1)
+                    XCTAssertEqual(lent.appliedPushes, before.2)
                     XCTAssertEqual(lent.globalStep, copied.globalStep)
                 }
             }
@@ -150,6 +153,11 @@ final class ParameterServerTests: XCTestCase {
             guard case .pushReply(let r)? = reply(d) else { return XCTFail("\(d)") }
             XCTAssertFalse(r.applied)
             XCTAssertEqual(lent.values, before)
+            XCTAssertEqual(lent.accumulator.map(\.bitPattern), copied.accumulator.map(\.bitPattern))
+            // Asynchronous SGD and synchronous steps took every push where it lay; momentum and
+            // Adam copied it (and a copied push is never counted).
+            XCTAssertEqual(lent.appliedWhereTheyLay, sync || kind == .sgd ? pushes.count : 0, "\(kind) sync \(sync)")
+            XCTAssertEqual(copied.appliedWhereTheyLay, 0)
         }
     }
 

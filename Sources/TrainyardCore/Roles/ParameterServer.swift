@@ -71,6 +71,8 @@ public struct ParameterServer: Sendable {
     public private(set) var shuttingDown = false
     /// Pushes applied since start (for logs and tests).
     public private(set) var appliedPushes = 0
+    /// Of those, the ones applied where they lay (lent gradients, one pass, no copy): for tests.
+    public private(set) var appliedWhereTheyLay = 0
 
     /// The shard as it was when the global step reached `step`: what a checkpoint or an evaluation
     /// of exactly that step reads, however late the chief asks for it.
@@ -272,9 +274,9 @@ public struct ParameterServer: Sendable {
             let updated: Bool?
             if let lent = p.lent, shardElements > 0, replicasToAggregate != nil || optimizer.kind == .sgd {
                 if replicasToAggregate != nil {
-                    if accumulator.count != shardElements { accumulator = [Float](repeating: 0, count: shardElements) }
-                    // acc − (−1)·g: `Updates.accumulate`'s bits.
-                    updated = ParameterServer.update(accumulator, with: lent, rate: -1, into: &spare)
+                    // acc − (−1)·g: `Updates.accumulate`'s bits (from zeros for a step's first push).
+                    let base = accumulator.count == shardElements ? accumulator : [Float](repeating: 0, count: shardElements)
+                    updated = ParameterServer.update(base, with: lent, rate: -1, into: &spare)
                 } else {
                     updated = ParameterServer.update(values, with: lent, rate: optimizer.learningRate, into: &spare)
                 }
@@ -317,6 +319,7 @@ public struct ParameterServer: Sendable {
                 let n = shardElements
                 if updated == true {
                     swap(&accumulator, &spare)
+                    appliedWhereTheyLay += 1
                 } else {
                     accumulator.withUnsafeMutableBufferPointer { a in
                         p.gradients.withUnsafeBufferPointer { g in
@@ -338,6 +341,7 @@ public struct ParameterServer: Sendable {
             }
             if updated == true {
                 swap(&values, &spare)
+                appliedWhereTheyLay += 1
             } else {
                 apply(p.gradients)
             }
