@@ -337,7 +337,9 @@ public struct ParameterServer: Sendable {
                 accumulator = [Float](repeating: 0, count: shardElements)
                 accumulated = 0
                 advance()
-                return [reply(.pushReply(PushReply(globalStep: globalStep, applied: true, done: done, values: p.returnValues ? values : []))), .stepAdvanced]
+                // The waiting pushes are woken first, so that their answers go out while this
+                // one's does (each on its own connection's thread), not after it.
+                return [.stepAdvanced, reply(.pushReply(PushReply(globalStep: globalStep, applied: true, done: done, values: p.returnValues ? values : [])))]
             }
             if updated == true {
                 swap(&values, &spare)
