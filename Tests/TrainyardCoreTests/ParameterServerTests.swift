@@ -1,3 +1,5 @@
+import Foundation
+import Synchronization
 import XCTest
 @testable import TrainyardCore
 
@@ -159,6 +161,58 @@ final class ParameterServerTests: XCTestCase {
             XCTAssertEqual(lent.appliedWhereTheyLay, sync || kind == .sgd ? pushes.count : 0, "\(kind) sync \(sync)")
             XCTAssertEqual(copied.appliedWhereTheyLay, 0)
         }
+    }
+
+    /// A trainer may write its shared region while the ps reads a push from it. The ps reads each
+    /// lent gradient once, so what it applies is what it checked: with another thread turning
+    /// gradients to NaN and back as fast as it can, every push is applied whole or refused whole,
+    /// and the shard never holds a NaN (a check pass followed by a separate update pass would let
+    /// a NaN written between the two through).
+    func testGradientsRewrittenWhileThePsReadsThemNeverPutANaNInTheShard() {
+        let n = 8192
+        var server = ParameterServer(task: .ps(0), token: "secret", optimizer: OptimizerConfig(kind: .sgd, learningRate: 0.01))
+        var chief = ParameterServer.Peer()
+        _ = server.handshake(Hello(token: "secret", task: .chief(0)), from: &chief)
+        _ = server.handle(Frame(message: .initialize(Initialize(incarnation: 1, globalStep: 0, maxSteps: .max, values: [Float](repeating: 1, count: n)))), from: &chief)
+        final class Region: @unchecked Sendable {
+            let floats: UnsafeMutablePointer<Float>
+            init(_ n: Int) { floats = .allocate(capacity: n); floats.initialize(repeating: 0.5, count: n) }
+            deinit { floats.deallocate() }
+        }
+        let region = Region(n)
+        let stop = Atomic<Bool>(false), cycles = Atomic<Int>(0)
+        let writer = Thread {
+            // Every 61st gradient, spread over the vector body and the tail, NaN and back.
+            while !stop.load(ordering: .relaxed) {
+                for i in stride(from: 7, to: n, by: 61) { region.floats[i] = .nan }
+                for i in stride(from: 7, to: n, by: 61) { region.floats[i] = 0.5 }
+                cycles.add(1, ordering: .relaxed)
+            }
+        }
+        writer.start()
+        defer { stop.store(true, ordering: .relaxed) }
+        while cycles.load(ordering: .relaxed) == 0 { usleep(100) }
+        var applied = 0, refused = 0
+        for _ in 0..<4000 {
+            var push = Push(baseStep: 0, gradients: [])
+            push.lent = LentFloats(base: UnsafeRawPointer(region.floats), count: n)
+            let before = server.values
+            let d = server.handle(Frame(incarnation: 1, message: .push(push)), from: &chief)
+            switch reply(d) {
+            case .pushReply(let r)?:
+                XCTAssertTrue(r.applied)
+                applied += 1
+            case .error(let e)?:
+                XCTAssertEqual(e.code, .nonFiniteGradients)
+                XCTAssertEqual(server.values, before, "a refused push changed the shard")
+                refused += 1
+            default:
+                return XCTFail("\(d)")
+            }
+            guard server.values.allSatisfy(\.isFinite) else { return XCTFail("a NaN reached the shard after \(applied) pushes applied and \(refused) refused") }
+        }
+        XCTAssertEqual(applied + refused, 4000)
+        XCTAssertEqual(server.appliedWhereTheyLay, applied)
     }
 
     func testOnlyTrainingTasksPushAndTheFrameLimitFollowsTheShard() {
