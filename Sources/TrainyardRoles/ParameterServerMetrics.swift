@@ -30,9 +30,10 @@ struct ParameterServerMetrics {
     /// `TimeCounters` bucket (waiting for the lock, pushes applied under it, other requests,
     /// encoding, decoding, sending, receiving, waiting for requests), the updates applied, the
     /// seconds since the chief first initialized the shard, the process's CPU seconds, and the
-    /// connections it accepted over TCP and over its local (Unix-domain) socket, and the frames it
-    /// sent and received with their arrays in shared memory.
-    func profile(appliedPushes: Int, since initialized: Double?, accepted: (tcp: Int, local: Int)) {
+    /// connections it accepted over TCP and over its local (Unix-domain) socket, the frames it
+    /// sent and received with their arrays in shared memory, and the pushes it applied where they
+    /// lay in a trainer's shared region (no copy: asynchronous SGD, synchronous accumulation).
+    func profile(appliedPushes: Int, inPlace: Int, since initialized: Double?, accepted: (tcp: Int, local: Int)) {
         guard let log else { return }
         var fields: [(String, JSONValue)] = [("task", .string(task.description)), ("kind", "profile"), ("updates", JSONValue(appliedPushes))]
         if let initialized { fields.append(("serving_seconds", JSONValue(((MonotonicClock.now() - initialized) * 1e6).rounded() / 1e6))) }
@@ -40,6 +41,7 @@ struct ParameterServerMetrics {
         fields.append(("connections_tcp", JSONValue(accepted.tcp)))
         fields.append(("connections_local", JSONValue(accepted.local)))
         fields.append(("frames_shared_memory", JSONValue(FrameConnection.processRegionFrames.load(ordering: .relaxed))))
+        fields.append(("pushes_applied_in_place", JSONValue(inPlace)))
         log.append(fields + TimeCounters.process.fields)
     }
 }

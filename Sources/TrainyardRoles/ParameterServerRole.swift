@@ -98,19 +98,19 @@ public enum ParameterServerRole {
         var jobEnded = false
         while true {
             if !jobEnded, let reason = exitReason.withLock({ $0 }) {
-                let s = state.withLock { ($0.globalStep, $0.appliedPushes) }
+                let s = state.withLock { ($0.globalStep, $0.appliedPushes, $0.appliedWhereTheyLay) }
                 if context.launched {
                     // Let the last replies go out, then stop.
                     MonotonicClock.sleep(seconds: 0.1)
                     server.stop()
                     log("shutting down at global step \(s.0) after \(s.1) updates: \(reason)")
-                    metrics.profile(appliedPushes: s.1, since: firstInitializedAt, accepted: server.accepted)
+                    metrics.profile(appliedPushes: s.1, inPlace: s.2, since: firstInitializedAt, accepted: server.accepted)
                     return .success
                 }
                 // Started without the launcher (by hand, or as a TFJob pod): a ps never exits on its
                 // own; it answers every late request with shutting-down until it is stopped.
                 jobEnded = true
-                metrics.profile(appliedPushes: s.1, since: firstInitializedAt, accepted: server.accepted)
+                metrics.profile(appliedPushes: s.1, inPlace: s.2, since: firstInitializedAt, accepted: server.accepted)
                 log("the chief ended the job at global step \(s.0) after \(s.1) updates (\(reason)); "
                     + "serving on until stopped, as a ps started without the launcher does (TFJob: cleanPodPolicy Running or All removes this pod)")
             }

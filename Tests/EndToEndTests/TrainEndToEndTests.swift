@@ -103,6 +103,10 @@ final class TrainEndToEndTests: XCTestCase {
             let frames = profile["frames_shared_memory"]?.intValue ?? -1
             // Every push and its reply (200 steps: at least 400 frames) when on; none when off.
             if shared { XCTAssertGreaterThanOrEqual(frames, 400, "\(profile)") } else { XCTAssertEqual(frames, 0, "\(profile)") }
+            // This job's optimizer is momentum: applied where they lie only when synchronous (the
+            // accumulation), every push then (200 steps of two), none through the socket.
+            let inPlace = profile["pushes_applied_in_place"]?.intValue ?? -1
+            if shared && sync { XCTAssertEqual(inPlace, profile["updates"]?.intValue, "\(profile)"); XCTAssertGreaterThanOrEqual(inPlace, 400) } else { XCTAssertEqual(inPlace, 0, "\(profile)") }
             if sync {
                 syncLosses[shared] = records.filter { $0["kind"] == "eval" }.compactMap { $0["loss"]?.doubleValue } + [final]
             }
