@@ -213,12 +213,11 @@ func gemmBlocked(
             while ic < m {
                 let mc = min(mcBlock, m - ic)
                 if aTransposed {
-                    // Aᵀ's whole micro-panels are read where they lie: each k step's MR values are
-                    // contiguous in a row of A, as packed (`aStride` = lda). Only an edge panel
-                    // that no kernel reads exactly is packed (zero-padded).
+                    // Aᵀ's micro-panels are read where they lie (`readsATransposedInPlace`); only an edge
+                    // panel that no kernel reads exactly is packed, zero-padded.
                     let whole = mc / mr * mr
-                    if mc > whole && !(gemmHasEightRowKernel && mc - whole == 8) {
-                        packATransposed(mc: mc - whole, kc: kc, a: a + pc * lda + ic + whole, lda: lda, readable: m - ic - whole, into: packedA + whole * kc)
+                    if mc > whole && !readsATransposedInPlace(rows: mc - whole) {
+                        packATransposedEdge(rows: mc - whole, kc: kc, a: a + pc * lda + ic + whole, lda: lda, into: packedA + whole * kc)
                     }
                 } else {
                     packA(mc: mc, kc: kc, a: a + ic * lda + pc, lda: lda, into: packedA)
@@ -239,9 +238,7 @@ func gemmBlocked(
                     var ir = 0
                     while ir < mc {
                         let mrHere = min(mr, mc - ir)
-                        // Straight from A (stored k×m) for the panels read as packed: whole ones, and
-                        // the 8-row kernel's (it reads 8 values a step, all inside the row).
-                        let direct = aTransposed && (mrHere == mr || (gemmHasEightRowKernel && mrHere == 8))
+                        let direct = aTransposed && readsATransposedInPlace(rows: mrHere)
                         let aPanel = direct ? a + pc * lda + ic + ir : UnsafePointer(packedA + ir * kc)
                         let aStride = direct ? lda : mr
                         let cTile = c + (ic + ir) * ldc + jc + jr
@@ -279,6 +276,15 @@ func gemmBlocked(
 }
 
 // MARK: - Packing
+
+/// Whether a `tn` micro-panel of `rows` rows is read straight from A (stored k×m, `aStride` =
+/// lda): each k step's values are contiguous in a row of A, as a packed panel's are. Whole panels
+/// are, and the 8-row kernel's (it reads 8 values a step, all inside the row); other edges are
+/// packed, zero-padded, because the kernel that reads them reads MR values.
+@inline(__always)
+func readsATransposedInPlace(rows: Int) -> Bool {
+    rows == gemmMR || (gemmHasEightRowKernel && rows == 8)
+}
 
 /// A stored m×k (row-major, `lda`): writes ⌈mc/MR⌉ micro-panels, each kc × MR (k-major), rows past
 /// mc zero.
@@ -331,49 +337,14 @@ func packA(mc: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, into dst: Unsafe
     }
 }
 
-/// A stored k×m (row-major, `lda`), read as Aᵀ: each micro-panel row is MR contiguous floats.
-/// `readable`: how many floats of each row may be read from `a` (the columns left in A).
-///
-/// Goes row by row through A (one sequential read of each row) and scatters MR-float pieces to
-/// the micro-panels, one vector store each (8 floats for MR = 6, 16 for MR = 12): the extra floats
-/// land in the slot of the next row, which overwrites them; the last row is copied exactly.
-/// `gemmBlocked` reads whole panels in place and packs only an edge panel here (mc < MR), so
-/// only the scalar, zero-padding path runs today.
-func packATransposed(mc: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, readable: Int, into dst: UnsafeMutablePointer<Float>) {
+/// The edge micro-panel of A stored k×m (row-major, `lda`) read as Aᵀ: `rows` (fewer than MR)
+/// columns of A from `a`, kc steps of MR floats, the rows past `rows` zero. Whole panels are not
+/// packed (`readsATransposedInPlace`).
+func packATransposedEdge(rows: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, into dst: UnsafeMutablePointer<Float>) {
     let mr = gemmMR
-    #if TRAINYARD_AVX512
-    let width = 16
-    #else
-    let width = 8
-    #endif
-    let panelStride = kc * mr
-    let fullPanels = mc / mr
-    let rest = mc - fullPanels * mr
-    // Panels whose vector load stays inside the readable part of the row.
-    let vectorPanels = readable >= width ? min(fullPanels, (readable - width) / mr + 1) : 0
     for p in 0..<kc {
-        let src = a + p * lda
-        let out = dst + p * mr
-        var j = 0
-        if p < kc - 1 {
-            while j < vectorPanels {
-                #if TRAINYARD_AVX512
-                store16(load16(src + j * mr), out + j * panelStride)
-                #else
-                store(load(src + j * mr), out + j * panelStride)
-                #endif
-                j += 1
-            }
-        }
-        while j < fullPanels {
-            let s = src + j * mr, o = out + j * panelStride
-            for r in 0..<mr { o[r] = s[r] }
-            j += 1
-        }
-        if rest > 0 {
-            let s = src + fullPanels * mr, o = out + fullPanels * panelStride
-            for r in 0..<mr { o[r] = r < rest ? s[r] : 0 }
-        }
+        let s = a + p * lda, o = dst + p * mr
+        for r in 0..<mr { o[r] = r < rows ? s[r] : 0 }
     }
 }
 
@@ -490,7 +461,7 @@ typealias V16 = SIMD16<Float>
 /// twelve broadcasts of Ã and 24 independent `vfmadd231ps zmm` into 24 accumulators. Written
 /// with explicit `SIMD16` and `addingProduct`: LLVM's 256-bit preference on Intel targets only
 /// narrows the loops it vectorizes itself, so explicit 512-bit vectors stay zmm.
-func microKernel(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
+func microKernel(kc: Int, a: UnsafePointer<Float>, aStride: Int, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
     var c00 = V16(), c01 = V16(), c10 = V16(), c11 = V16(), c20 = V16(), c21 = V16()
     var c30 = V16(), c31 = V16(), c40 = V16(), c41 = V16(), c50 = V16(), c51 = V16()
     var c60 = V16(), c61 = V16(), c70 = V16(), c71 = V16(), c80 = V16(), c81 = V16()
@@ -537,7 +508,7 @@ let gemmHasEightRowKernel = true
 
 /// The first 8 rows of `microKernel`'s tile: C[8×32] (+)= Ã[8×kc] · B̃[kc×32], reading the same
 /// A micro-panels (8 values a k step: rows 8–11 of a packed panel are not read), 16 accumulators.
-func microKernel8(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
+func microKernel8(kc: Int, a: UnsafePointer<Float>, aStride: Int, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
     var c00 = V16(), c01 = V16(), c10 = V16(), c11 = V16(), c20 = V16(), c21 = V16()
     var c30 = V16(), c31 = V16(), c40 = V16(), c41 = V16(), c50 = V16(), c51 = V16()
     var c60 = V16(), c61 = V16(), c70 = V16(), c71 = V16()
@@ -569,7 +540,7 @@ func microKernel8(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: Un
 }
 #elseif TRAINYARD_FMA
 /// C[6×16] (+)= Ã[6×kc] · B̃[kc×16] from micro-panels (Ã's k steps `aStride` apart), with 12 independent accumulators.
-func microKernel(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
+func microKernel(kc: Int, a: UnsafePointer<Float>, aStride: Int, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
     var c00 = V8(), c01 = V8(), c10 = V8(), c11 = V8(), c20 = V8(), c21 = V8()
     var c30 = V8(), c31 = V8(), c40 = V8(), c41 = V8(), c50 = V8(), c51 = V8()
     var pa = a, pb = b
@@ -608,7 +579,7 @@ func microKernel(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: Uns
 }
 #else
 /// C[6×8] (+)= Ã[6×kc] · B̃[kc×8] from micro-panels (Ã's k steps `aStride` apart; portable build: 12 xmm accumulators).
-func microKernel(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
+func microKernel(kc: Int, a: UnsafePointer<Float>, aStride: Int, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
     var c0 = V8(), c1 = V8(), c2 = V8(), c3 = V8(), c4 = V8(), c5 = V8()
     var pa = a, pb = b
     for _ in 0..<kc {
@@ -636,7 +607,7 @@ func microKernel(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: Uns
 /// The 6-row tiles of these builds leave no 8-row edge worth its own kernel.
 let gemmHasEightRowKernel = false
 /// Never called in this build (`gemmHasEightRowKernel` is false).
-func microKernel8(kc: Int, a: UnsafePointer<Float>, aStride: Int = gemmMR, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
+func microKernel8(kc: Int, a: UnsafePointer<Float>, aStride: Int, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load doLoad: Bool) {
     microKernel(kc: kc, a: a, aStride: aStride, b: b, c: c, ldc: ldc, load: doLoad)
 }
 #endif

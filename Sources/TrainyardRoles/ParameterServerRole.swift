@@ -27,11 +27,10 @@ public enum ParameterServerRole {
         let counters = TimeCounters.process
         let server = FrameServer(listener: context.listener, localListener: context.localListener, shaper: context.shaper, limits: context.wireLimits, log: { log($0) }) { connection in
             var peer = ParameterServer.Peer()
-            // Asynchronous SGD, and any synchronous accumulation, update straight from a
-            // same-host trainer's region (each gradient read once: checked and applied in one
-            // pass), given back right after. Asynchronous momentum and Adam copy it out first, as
-            // the connection does on its own before the lock is taken.
-            connection.lendsPushGradients = aggregate != nil || settings.optimizer == .sgd
+            // A shard that applies a same-host trainer's push where it lies in the trainer's region
+            // has it lent, and gives it back right after; otherwise the connection copies it out
+            // on arrival, before the lock is taken.
+            connection.lendsPushGradients = state.withLock { $0.appliesLentGradientsInPlace }
             while true {
                 guard let frame = connection.receiveRequest(authenticatedLimit: { state.withLock { $0.payloadLimit } }) else { return }
                 let arrived = MonotonicClock.now()

@@ -71,8 +71,12 @@ public struct ParameterServer: Sendable {
     public private(set) var shuttingDown = false
     /// Pushes applied since start (for logs and tests).
     public private(set) var appliedPushes = 0
-    /// Of those, the ones applied where they lay (lent gradients, one pass, no copy): for tests.
+    /// Of those, the ones applied where they lay (lent gradients, one pass, no copy).
     public private(set) var appliedWhereTheyLay = 0
+    /// Whether this shard applies lent gradients where they lie (each read once: checked and
+    /// applied in one pass): asynchronous SGD, and any synchronous accumulation. Asynchronous
+    /// momentum and Adam take them copied out (a connection need not lend them).
+    public var appliesLentGradientsInPlace: Bool { replicasToAggregate != nil || optimizer.kind == .sgd }
 
     /// The shard as it was when the global step reached `step`: what a checkpoint or an evaluation
     /// of exactly that step reads, however late the chief asks for it.
@@ -272,7 +276,7 @@ public struct ParameterServer: Sendable {
             // in one pass, into `spare`, taken below if the push is applied. Anything else copies
             // them out first, checking them as they are copied.
             let updated: Bool?
-            if let lent = p.lent, shardElements > 0, replicasToAggregate != nil || optimizer.kind == .sgd {
+            if let lent = p.lent, shardElements > 0, appliesLentGradientsInPlace {
                 if replicasToAggregate != nil {
                     // acc − (−1)·g: `Updates.accumulate`'s bits (from zeros for a step's first push).
                     let base = accumulator.count == shardElements ? accumulator : [Float](repeating: 0, count: shardElements)
@@ -284,7 +288,7 @@ public struct ParameterServer: Sendable {
                 p = p.copyingLentGradients()
                 updated = nil
             }
-            if updated == false || (updated == nil && !p.gradientsKnownFinite && ParameterServer.nonFinite(p.gradients) != nil) {
+            if !(updated ?? (p.gradientsKnownFinite || FiniteCheck.allFinite(p.gradients))) {
                 refusedNonFinite += 1
                 let sender = peer.task.map(\.description) ?? "an unknown task"
                 // Counted again for the message (a sender's region may have changed since: said so).
@@ -315,12 +319,12 @@ public struct ParameterServer: Sendable {
                     droppedStale += 1
                     return [reply(.pushReply(PushReply(globalStep: globalStep, applied: false, done: done, values: p.returnValues ? values : [])))]
                 }
-                if accumulator.count != shardElements { accumulator = [Float](repeating: 0, count: shardElements) }
                 let n = shardElements
                 if updated == true {
                     swap(&accumulator, &spare)
                     appliedWhereTheyLay += 1
                 } else {
+                    if accumulator.count != n { accumulator = [Float](repeating: 0, count: n) }
                     accumulator.withUnsafeMutableBufferPointer { a in
                         p.gradients.withUnsafeBufferPointer { g in
                             if n > 0 { Updates.accumulate(count: n, into: a.baseAddress!, gradients: g.baseAddress!) }
