@@ -13,7 +13,7 @@ enum CostCommand {
                             ("--tiers-dir DIR", "the scale-tier catalog (default: ScaleTiers/ of this checkout)")] + TrainSettings.help,
         subcommands: [
             .init(words: ["compare"], usage: "trainyard cost compare [--svg FILE] [--local] [model and training options] [--json]", summary: "Every tier side by side; --svg draws time against cost."),
-            .init(words: ["validate"], usage: "trainyard cost validate [--json] [--quick] [--tiny] [--rounds N]", summary: "Runs 16 local configurations, one per regime, N rounds interleaved (default 3), and sets predicted against the median measured throughput, with the ranking and the tiers' order."),
+            .init(words: ["validate"], usage: "trainyard cost validate [--json] [--quick] [--tiny] [--rounds N]", summary: "Runs 16 local configurations, one per regime, N rounds interleaved (default 3) with a calibration before the first round and after each, and sets predicted (each run from the calibrations around its round) against the median measured throughput, with the ranking and the tiers' order."),
         ])
 
     static let options: [(String, String)] = CustomClusterFlags.help + [
@@ -26,7 +26,7 @@ enum CostCommand {
         ("--bytes-per-step B", "with --from-job: bytes a training task sends per step, instead of its measured write counters"),
         ("--json", "JSON output"),
         ("compare [--svg FILE]", "every tier side by side; --svg draws time against cost"),
-        ("validate [--json] [--quick] [--tiny] [--rounds N]", "run local configurations N rounds (default 3; 1 with --quick or --tiny) and compare predicted with the median measured throughput (--tiny: two tiny ones, to check the output)"),
+        ("validate [--json] [--quick] [--tiny] [--rounds N]", "run local configurations N rounds (default 3; 1 with --quick or --tiny), calibrating before the first round and after each (once with --quick or --tiny), and compare predicted with the median measured throughput (--tiny: two tiny ones, to check the output)"),
     ]
 
     static func run(_ argv: [String]) throws -> ExitCode {
@@ -227,6 +227,8 @@ enum CostCommand {
         if json {
             print(JSONValue.object([
                 ("profile", profile.json), ("profile_after", report.profileAfter?.json ?? .null), ("compute_drift", number(report.computeDrift)),
+                ("calibrations", .array(report.calibrations.map(\.json))),
+                ("standard_step_seconds_by_calibration", .array(report.standardStepSeconds.map { JSONValue($0) })),
                 ("configurations", .array(rows.map { r in
                     .object([("name", .string(r.config.name)), ("regime", .string(r.config.regime.rawValue)), ("cluster", .string(r.config.plan.description)),
                              ("processes", JSONValue(r.config.plan.topology.taskCount)), ("links_emulated", .bool(r.config.emulate)),
@@ -264,7 +266,10 @@ enum CostCommand {
             for p in report.tierPairs {
                 print("tiers \(p.a) vs \(p.b): time order \(p.timeAgrees ? "as measured" : "WRONG"), cost order \(p.costAgrees ? "as measured" : "WRONG")")
             }
-            if let d = report.computeDrift { print(String(format: "calibration drift over the run: compute rate %+.1f%% (after vs before)", d * 100)) }
+            if let d = report.computeDrift {
+                let steps = report.standardStepSeconds.map { String(format: "%.0f", $0 * 1e6) }.joined(separator: ", ")
+                print(String(format: "calibration drift over the run: compute rate %+.1f%% (last vs first; the standard step, µs, calibration by calibration: %@)", d * 100, steps))
+            }
         }
         return rows.allSatisfy { $0.measured != nil } ? .success : .failure
     }

@@ -6,8 +6,8 @@ import TrainyardPlatform
 /// `trainyard cost validate`: runs clusters here, one per regime the model claims (compute,
 /// ps CPU, wire, emulated links, synchronous with and without backup workers, more processes than
 /// cores, small and large models), and sets the throughput the model predicts for each against the
-/// throughput measured. Calibration runs in the same command, before and after, and the background
-/// load is measured right before each run, so a change of load hits both sides.
+/// throughput measured. Calibration runs in the same command, interleaved with the rounds, and the
+/// background load is measured right before each run, so a change of load hits both sides.
 public enum CostValidation {
     /// The regime a configuration is meant to exercise.
     public enum Regime: String, Sendable, CaseIterable {
@@ -150,8 +150,11 @@ public enum CostValidation {
     /// The outcome of a validation: each configuration predicted and measured.
     public struct Report: Sendable {
         public var profile: CalibrationProfile
-        /// The calibration again after the runs (nil with `--quick`): its drift is the load's change.
+        /// The last calibration, after the last round (nil with `--quick`): its drift from the
+        /// first is the load's change over the whole validation.
         public var profileAfter: CalibrationProfile?
+        /// Every calibration, in order: before the first round and after each (one with `--quick`).
+        public var calibrations: [CalibrationProfile] = []
         public var rows: [Row]
         public var medianAbsError: Double?
         public var maxAbsError: Double?
@@ -166,12 +169,14 @@ public enum CostValidation {
             medianAbsError.map { $0 <= Report.medianTarget } == true && maxAbsError.map { $0 <= Report.maxTarget } == true
                 && rows.allSatisfy { $0.measured != nil } && tierPairs.allSatisfy { $0.timeAgrees && $0.costAgrees }
         }
-        /// How much faster the second calibration found one step of the standard model (784-256-128-10,
+        /// How much faster the last calibration found one step of the standard model (784-256-128-10,
         /// batch 128) on one core than the first did.
         public var computeDrift: Double? {
-            let standard = MLPArchitecture(inputs: 784, hidden: [256, 128], classes: 10)
-            return profileAfter.map { profile.stepSeconds(standard, batch: 128) / $0.stepSeconds(standard, batch: 128) - 1 }
+            profileAfter.map { profile.stepSeconds(Report.standard, batch: 128) / $0.stepSeconds(Report.standard, batch: 128) - 1 }
         }
+        /// Each calibration's one-core step of the standard model, seconds (how the machine moved).
+        public var standardStepSeconds: [Double] { calibrations.map { $0.stepSeconds(Report.standard, batch: 128) } }
+        static let standard = MLPArchitecture(inputs: 784, hidden: [256, 128], classes: 10)
     }
 
     /// Other programs' processes that want a CPU now (`Calibration.measureBackgroundLoad`).
@@ -183,28 +188,37 @@ public enum CostValidation {
     /// `rounds` times through the whole set, interleaved, so a change of load hits every
     /// configuration alike; each configuration's measured rate is the median of its runs (the
     /// spread is kept: a cluster sharing two cores runs ±10–25% from one run to the next), and
-    /// its prediction the median of the predictions made with the load measured before each run.
-    /// `progress` hears a line as each configuration starts and ends.
+    /// its prediction the median of its runs' predictions. Calibration is interleaved with the
+    /// rounds: once before the first and again after each, and a run is predicted from the mean
+    /// of the calibrations just before and just after its round (with `quick` or `small`: one
+    /// calibration, before), with the load measured just before it. `progress` hears a line as
+    /// each calibration and each configuration starts and ends.
     public static func run(catalog: TierCatalog, quick: Bool, small: Bool = false, rounds: Int = 3, progress: (String) -> Void) throws -> Report {
-        progress("calibrating (before the runs)…\n")
-        let profile = try Calibration.measure(quick: quick || small, note: { _ in })
+        let interleaved = !quick && !small
+        let rounds = max(1, rounds)
+        progress(interleaved ? "calibrating (1 of \(rounds + 1): before the first round)…\n" : "calibrating (before the runs)…\n")
+        var calibrations = [try Calibration.measure(quick: !interleaved, note: { _ in })]
         let root = NSTemporaryDirectory() + "trainyard-validate-\(UInt32.random(in: 0...UInt32.max))"
         defer { Files.remove(root) }
-        let seconds = quick || small ? 1.0 : 2.5
+        let seconds = interleaved ? 2.5 : 1.0
         let list = try configs(catalog, small: small)
-        var runs = [[(predicted: CostModel.Prediction, quiet: Double, measured: Double?, load: Double, status: String)]](repeating: [], count: list.count)
-        let rounds = max(1, rounds)
+        // Each run: its round, the load read just before it, what it measured.
+        var runs = [[(round: Int, load: Double, measured: Double?, status: String)]](repeating: [], count: list.count)
+        func inputs(_ config: Config, _ profile: CalibrationProfile) -> CostModel.Inputs {
+            let architecture = MLPArchitecture(inputs: config.training.features, hidden: config.training.hidden, classes: config.training.classes)
+            return CostEstimator.inputs(plan: config.plan, training: config.training, architecture: architecture, profile: profile,
+                                        local: true, scale: config.scale, emulate: config.emulate)
+        }
         for round in 1...rounds {
+            let before = calibrations[round - 1]
             for (n, config) in list.enumerated() {
-                let architecture = MLPArchitecture(inputs: config.training.features, hidden: config.training.hidden, classes: config.training.classes)
-                let load = backgroundLoad(cores: profile.cores)
-                var inputs = CostEstimator.inputs(plan: config.plan, training: config.training, architecture: architecture, profile: profile,
-                                                  local: true, scale: config.scale, emulate: config.emulate)
-                let quiet = CostModel.predict(inputs).stepsPerSecond
-                inputs.backgroundLoad = load
-                let predicted = CostModel.predict(inputs)
+                let load = backgroundLoad(cores: before.cores)
+                var guess = inputs(config, before)
+                guess.backgroundLoad = load
+                // The run's length from the calibration before it (its prediction waits for the one after).
+                let expected = CostModel.predict(guess).stepsPerSecond
                 var training = config.training
-                training.maxSteps = min(50_000, max(small ? 40 : 100, Int(predicted.stepsPerSecond * seconds)))
+                training.maxSteps = min(50_000, max(small ? 40 : 100, Int(expected * seconds)))
                 training.checkpointEvery = training.maxSteps + 1
                 training.evalEvery = training.maxSteps + 1
                 var settings = LaunchSettings()
@@ -222,13 +236,24 @@ public enum CostValidation {
                 let summary = try Launcher(settings: settings, plan: config.plan, options: options).run()
                 let measured = summary.outcome.status == .succeeded ? steadyRate(MetricsLog(jobDirectory: folder).records(), maxSteps: training.maxSteps) : nil
                 Files.remove(folder)
-                runs[n].append((predicted, quiet, measured, load, summary.outcome.status.rawValue))
-                progress(measured.map { String(format: "%.0f steps/s (predicted %.0f)\n", $0, predicted.stepsPerSecond) } ?? "\(summary.outcome.status.rawValue)\n")
+                runs[n].append((round, load, measured, summary.outcome.status.rawValue))
+                progress(measured.map { String(format: "%.0f steps/s (the calibration before it predicts %.0f)\n", $0, expected) } ?? "\(summary.outcome.status.rawValue)\n")
+            }
+            if interleaved {
+                progress("calibrating (\(round + 1) of \(rounds + 1): after round \(round))…\n")
+                calibrations.append(try Calibration.measure(quick: false, note: { _ in }))
             }
         }
         var rows: [Row] = []
         for (n, config) in list.enumerated() {
-            let r = runs[n]
+            // Each run predicted from the calibrations around its round, with its load.
+            let r = runs[n].map { run -> (predicted: CostModel.Prediction, quiet: Double, measured: Double?, load: Double, status: String) in
+                let around = Array(calibrations[(run.round - 1)...min(run.round, calibrations.count - 1)])
+                var i = inputs(config, CalibrationProfile.mean(around)!)
+                let quiet = CostModel.predict(i).stepsPerSecond
+                i.backgroundLoad = run.load
+                return (CostModel.predict(i), quiet, run.measured, run.load, run.status)
+            }
             // The run whose prediction is the median stands for the configuration's model side.
             let middle = r.sorted { $0.predicted.stepsPerSecond < $1.predicted.stepsPerSecond }[r.count / 2]
             let measuredRuns = r.compactMap(\.measured)
@@ -239,17 +264,14 @@ public enum CostValidation {
             row.measuredRuns = measuredRuns
             rows.append(row)
         }
-        var after: CalibrationProfile?
-        if !quick && !small {
-            progress("calibrating (after the runs)…\n")
-            after = try Calibration.measure(quick: quick || small, note: { _ in })
-        }
         let errors = rows.compactMap(\.error).map(abs).sorted()
         let measuredRows = rows.filter { $0.measured != nil }
         let ranking = Ranking.pairwise(predicted: measuredRows.map(\.predicted.stepsPerSecond), measured: measuredRows.map { $0.measured! })
         let rho = Ranking.spearman(measuredRows.map(\.predicted.stepsPerSecond), measuredRows.map { $0.measured! })
-        return Report(profile: profile, profileAfter: after, rows: rows, medianAbsError: median(errors), maxAbsError: errors.last,
-                      rankingAgree: ranking.agree, rankingPairs: ranking.pairs, spearman: rho, tierPairs: tierPairs(rows))
+        var report = Report(profile: calibrations[0], profileAfter: calibrations.count > 1 ? calibrations.last : nil, rows: rows, medianAbsError: median(errors), maxAbsError: errors.last,
+                            rankingAgree: ranking.agree, rankingPairs: ranking.pairs, spearman: rho, tierPairs: tierPairs(rows))
+        report.calibrations = calibrations
+        return report
     }
 
     /// The median of `values` (the mean of the middle two for an even count); nil when empty.

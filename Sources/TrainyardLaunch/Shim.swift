@@ -11,7 +11,7 @@ import TrainyardPlatform
 /// (128 + signal when it was killed).
 public enum Shim {
     public static func run(_ argv: [String]) throws -> ExitCode {
-        var args = Arguments(argv)
+        let args = Arguments(argv)
         try args.finish()
         guard let program = args.passthrough.first else { throw UsageError("_shim needs -- PROGRAM [ARGS…]") }
         let parent = Posix.environment(RoleEnvironment.parentPID).flatMap { Int32($0) }

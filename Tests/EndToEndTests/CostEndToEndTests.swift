@@ -78,5 +78,9 @@ final class CostEndToEndTests: XCTestCase {
         XCTAssertEqual(v["targets"]?["median_abs_error"]?.doubleValue, 0.05)
         XCTAssertEqual(v["targets"]?["max_abs_error"]?.doubleValue, 0.12)
         XCTAssertNotNil(v["profile"]?["flops_per_second"]?.doubleValue)
+        // --tiny calibrates once (quickly), before its one round.
+        XCTAssertEqual(v["calibrations"]?.arrayValue?.count, 1)
+        XCTAssertEqual(v["standard_step_seconds_by_calibration"]?.arrayValue?.count, 1)
+        XCTAssertEqual(v["profile_after"], .null)
     }
 }

@@ -50,6 +50,43 @@ final class CostEstimatorTests: XCTestCase {
         }
     }
 
+    func testTheMeanOfCalibrationsAveragesEveryMeasuredTerm() throws {
+        var a = profile
+        a.compute = .init(tileRows: 12, tileColumns: 32, tileEdgeRows: 8, cacheBytes: 1 << 20, secondsPerTiledMAC: 8e-12, secondsPerTouchedValue: 1e-10, secondsPerSpilledWeight: 2e-10)
+        a.byteSecondsBySize = [.init(modelBytes: 1e5, seconds: 0.2e-9), .init(modelBytes: 1e7, seconds: 0.4e-9)]
+        a.rpcCPUSecondsPerExtraServer = 1e-6
+        a.trainerSecondsPerValue = 2e-10
+        a.shardSecondsPerValue = -2e-10
+        var b = a.slowed(by: 3)
+        b.byteSecondsBySize = [.init(modelBytes: 1e5, seconds: 0.6e-9)]  // one size fewer
+        b.rpcSeconds = 100e-6
+        b.measuredAt = "later"
+        let m = try XCTUnwrap(CalibrationProfile.mean([a, b]))
+        XCTAssertEqual(m.stepFixedSeconds, 40e-6, accuracy: 1e-15)
+        XCTAssertEqual(m.rpcSeconds, 80e-6, accuracy: 1e-15)
+        XCTAssertEqual(m.rpcCPUSecondsPerExtraServer, 2e-6, accuracy: 1e-15)
+        XCTAssertEqual(m.compute?.secondsPerTiledMAC ?? 0, 16e-12, accuracy: 1e-20)
+        XCTAssertEqual(m.compute?.secondsPerSpilledWeight ?? 0, 4e-10, accuracy: 1e-20)
+        XCTAssertEqual(m.updateSecondsPerValue, 2e-9, accuracy: 1e-18)
+        XCTAssertEqual(m.shardSecondsPerValue, -4e-10, accuracy: 1e-20)
+        // Seconds per FLOP average, not FLOP/s: a machine 3× slower half the time is 2× slower.
+        XCTAssertEqual(m.flopsPerSecond, 5e9, accuracy: 1)
+        // Byte costs only at the sizes both measured.
+        XCTAssertEqual(m.byteSecondsBySize.map(\.modelBytes), [1e5])
+        XCTAssertEqual(m.byteSecondsBySize.first?.seconds ?? 0, 0.4e-9, accuracy: 1e-18)
+        XCTAssertEqual(m.measuredAt, "later")
+        // A step of any model costs the mean of the two profiles' steps (every compute term is linear).
+        let arch = MLPArchitecture(inputs: 784, hidden: [256, 128], classes: 10)
+        XCTAssertEqual(m.stepSeconds(arch, batch: 128), (a.stepSeconds(arch, batch: 128) + b.stepSeconds(arch, batch: 128)) / 2, accuracy: 1e-12)
+        // One profile is its own mean; none has none.
+        XCTAssertEqual(CalibrationProfile.mean([a]), a)
+        XCTAssertNil(CalibrationProfile.mean([]))
+        // Profiles measured with different kernel tiles keep the first's compute terms.
+        var c = b
+        c.compute?.tileRows = 6
+        XCTAssertEqual(CalibrationProfile.mean([a, c])?.compute, a.compute)
+    }
+
     func testTheComputeModelCountsWholeTilesAndWeightsBeyondTheCache() throws {
         // 784-256-10, batch 20, a 12 × 32 tile (no short edge kernel), a 512 KiB cache.
         let arch = MLPArchitecture(inputs: 784, hidden: [256], classes: 10)

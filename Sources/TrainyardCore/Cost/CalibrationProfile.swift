@@ -164,6 +164,44 @@ public struct CalibrationProfile: Sendable, Equatable {
         return p
     }
 
+    /// The mean of calibrations of one machine: every measured term averaged (`cost validate`
+    /// predicts each round from the calibrations just before and just after it). The byte costs
+    /// are averaged at the sizes every profile measured; the compute terms when every profile has
+    /// them for the same tile and cache (otherwise the first profile's). The descriptive fields
+    /// are the first profile's, `measuredAt` the last's. Nil for no profiles.
+    public static func mean(_ profiles: [CalibrationProfile]) -> CalibrationProfile? {
+        guard var m = profiles.first else { return nil }
+        guard profiles.count > 1 else { return m }
+        func avg(_ term: (CalibrationProfile) -> Double) -> Double { profiles.reduce(0) { $0 + term($1) } / Double(profiles.count) }
+        m.stepFixedSeconds = avg(\.stepFixedSeconds)
+        // Rates average as their reciprocals (seconds per FLOP), as the other terms are seconds.
+        m.flopsPerSecond = 1 / avg { 1 / $0.flopsPerSecond }
+        let computes = profiles.compactMap(\.compute)
+        if let c0 = computes.first, computes.count == profiles.count,
+           computes.allSatisfy({ $0.tileRows == c0.tileRows && $0.tileColumns == c0.tileColumns && $0.tileEdgeRows == c0.tileEdgeRows && $0.cacheBytes == c0.cacheBytes }) {
+            var c = c0
+            c.secondsPerTiledMAC = avg { $0.compute!.secondsPerTiledMAC }
+            c.secondsPerTouchedValue = avg { $0.compute!.secondsPerTouchedValue }
+            c.secondsPerSpilledWeight = avg { $0.compute!.secondsPerSpilledWeight }
+            m.compute = c
+        }
+        m.rpcSeconds = avg(\.rpcSeconds)
+        m.rpcCPUSeconds = avg(\.rpcCPUSeconds)
+        m.rpcCPUSecondsPerExtraProcess = avg(\.rpcCPUSecondsPerExtraProcess)
+        m.rpcCPUSecondsPerExtraServer = avg(\.rpcCPUSecondsPerExtraServer)
+        m.byteSeconds = avg(\.byteSeconds)
+        m.byteSecondsBySize = m.byteSecondsBySize.compactMap { row in
+            let same = profiles.compactMap { p in p.byteSecondsBySize.first { $0.modelBytes == row.modelBytes } }
+            return same.count == profiles.count ? ByteCost(modelBytes: row.modelBytes, seconds: same.reduce(0) { $0 + $1.seconds } / Double(same.count)) : nil
+        }
+        m.updateSecondsPerValue = avg(\.updateSecondsPerValue)
+        m.trainerSecondsPerValue = avg(\.trainerSecondsPerValue)
+        m.trainerSecondsPerExample = avg(\.trainerSecondsPerExample)
+        m.shardSecondsPerValue = avg(\.shardSecondsPerValue)
+        m.measuredAt = profiles.last!.measuredAt
+        return m
+    }
+
     public var json: JSONValue {
         .object([
             ("cores", JSONValue(cores)), ("step_fixed_seconds", JSONValue(stepFixedSeconds)), ("flops_per_second", JSONValue(flopsPerSecond)),
