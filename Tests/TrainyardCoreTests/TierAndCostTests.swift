@@ -219,12 +219,21 @@ final class CostModelTests: XCTestCase {
         // shares the cores; then the push, and the barrier: 4 answers through the ps link, 4 locked updates, a round trip.
         let p = CostModel.predict(inputs(trainers: 4, bw: 1_300_000, psBW: 1_300_000, cores: 2, sync: true))
         let work = (4 * (0.001 + halfMessages) + 4 * psCPU) / 2
-        // The barrier holds the 4 pushes' updates, applied one at a time under the ps's lock.
-        let barrier = 4 * 0.001 + 4 * 325e-9 + 0.0001
+        // The barrier holds the 4 pushes' updates, applied one at a time under the ps's lock, and
+        // here wakes the 3 tasks beyond the one whose push completed the step, half a round trip each.
+        let barrier = 4 * 0.001 + 4 * 325e-9 + 0.0001 + 3 * 0.0001 / 2
         let step = work + 0.001 + barrier
         XCTAssertEqual(p.stepSeconds, step, accuracy: 1e-12)
         XCTAssertEqual(p.examplesPerSecond, 4 * 10 / step, accuracy: 1e-6)
         XCTAssertEqual(p.bound(.syncBarrier)!, 1 / barrier, accuracy: 1e-6)
+        // In the cloud the tasks wake on their own machines, in parallel: one round trip.
+        var cloud = inputs(trainers: 4, bw: 1_300_000, psBW: 1_300_000, sync: true)
+        cloud.sharedCores = nil
+        XCTAssertEqual(CostModel.predict(cloud).bound(.syncBarrier)!, 1 / (4 * 0.001 + 4 * 325e-9 + 0.0001), accuracy: 1e-6)
+        // With 2 of the 4 to aggregate, the release wakes one task beyond the completing one.
+        var backup = inputs(trainers: 4, bw: 1_300_000, psBW: 1_300_000, cores: 2, sync: true)
+        backup.replicasToAggregate = 2
+        XCTAssertEqual(CostModel.predict(backup).bound(.syncBarrier)!, 1 / (4 * 0.001 + 4 * 325e-9 + 0.0001 + 0.0001 / 2), accuracy: 1e-6)
     }
 
     func testEveryBoundOnceAndTheNextBottleneckIsAnotherOne() {

@@ -279,7 +279,12 @@ public enum CostModel {
             }
             // Each of the W pushes is applied (accumulated) under the ps's lock — the ps profile's
             // `updates` counts W per synchronous step — so the barrier holds W locked updates, not one.
-            let barrier = Double(w) * pullTime + Double(w) * psSerial + rpc
+            // Here the release wakes the K tasks whose pushes waited for it, one after another from
+            // the ps's thread, on cores they share: the round trip counts the task whose push
+            // completed the step; each of the other K − 1 adds a wake-up, half a round trip (in the
+            // cloud each task wakes on its own machine, in parallel).
+            let wakeUps = local ? (k - 1) * rpc / 2 : 0
+            let barrier = Double(w) * pullTime + Double(w) * psSerial + rpc + wakeUps
             let step = work + pushTime + barrier + i.waitSeconds
             bounds.append((.syncBarrier, rate(barrier)))
             let x = 1 / step
