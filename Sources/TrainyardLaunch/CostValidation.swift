@@ -149,12 +149,14 @@ public enum CostValidation {
 
     /// The outcome of a validation: each configuration predicted and measured.
     public struct Report: Sendable {
-        public var profile: CalibrationProfile
-        /// The last calibration, after the last round (nil with `--quick`): its drift from the
-        /// first is the load's change over the whole validation.
-        public var profileAfter: CalibrationProfile?
-        /// Every calibration, in order: before the first round and after each (one with `--quick`).
-        public var calibrations: [CalibrationProfile] = []
+        /// Every calibration, in order: before the first round and after each (one, before, with
+        /// `--quick` or `--tiny`).
+        public var calibrations: [CalibrationProfile]
+        /// The first calibration, before the first round.
+        public var profile: CalibrationProfile { calibrations[0] }
+        /// The last calibration, after the last round (nil with `--quick` or `--tiny`): its drift
+        /// from the first is the load's change over the whole validation.
+        public var profileAfter: CalibrationProfile? { calibrations.count > 1 ? calibrations.last : nil }
         public var rows: [Row]
         public var medianAbsError: Double?
         public var maxAbsError: Double?
@@ -210,7 +212,7 @@ public enum CostValidation {
                                         local: true, scale: config.scale, emulate: config.emulate)
         }
         for round in 1...rounds {
-            let before = calibrations[round - 1]
+            let before = calibrations[predictingCalibrations(round: round, count: calibrations.count).lowerBound]
             for (n, config) in list.enumerated() {
                 let load = backgroundLoad(cores: before.cores)
                 var guess = inputs(config, before)
@@ -248,7 +250,7 @@ public enum CostValidation {
         for (n, config) in list.enumerated() {
             // Each run predicted from the calibrations around its round, with its load.
             let r = runs[n].map { run -> (predicted: CostModel.Prediction, quiet: Double, measured: Double?, load: Double, status: String) in
-                let around = Array(calibrations[(run.round - 1)...min(run.round, calibrations.count - 1)])
+                let around = Array(calibrations[predictingCalibrations(round: run.round, count: calibrations.count)])
                 var i = inputs(config, CalibrationProfile.mean(around)!)
                 let quiet = CostModel.predict(i).stepsPerSecond
                 i.backgroundLoad = run.load
@@ -268,10 +270,15 @@ public enum CostValidation {
         let measuredRows = rows.filter { $0.measured != nil }
         let ranking = Ranking.pairwise(predicted: measuredRows.map(\.predicted.stepsPerSecond), measured: measuredRows.map { $0.measured! })
         let rho = Ranking.spearman(measuredRows.map(\.predicted.stepsPerSecond), measuredRows.map { $0.measured! })
-        var report = Report(profile: calibrations[0], profileAfter: calibrations.count > 1 ? calibrations.last : nil, rows: rows, medianAbsError: median(errors), maxAbsError: errors.last,
-                            rankingAgree: ranking.agree, rankingPairs: ranking.pairs, spearman: rho, tierPairs: tierPairs(rows))
-        report.calibrations = calibrations
-        return report
+        return Report(calibrations: calibrations, rows: rows, medianAbsError: median(errors), maxAbsError: errors.last,
+                      rankingAgree: ranking.agree, rankingPairs: ranking.pairs, spearman: rho, tierPairs: tierPairs(rows))
+    }
+
+    /// Which of `count` calibrations predict the runs of round `round` (1-based): the one before
+    /// the round and the one after it when there is one (interleaved: `count` = rounds + 1),
+    /// otherwise the single calibration made before the first round.
+    static func predictingCalibrations(round: Int, count: Int) -> ClosedRange<Int> {
+        count > 1 ? min(round - 1, count - 1)...min(round, count - 1) : 0...0
     }
 
     /// The median of `values` (the mean of the middle two for an even count); nil when empty.

@@ -227,13 +227,15 @@ final class CostModelTests: XCTestCase {
         XCTAssertEqual(p.examplesPerSecond, 4 * 10 / step, accuracy: 1e-6)
         XCTAssertEqual(p.bound(.syncBarrier)!, 1 / barrier, accuracy: 1e-6)
         // In the cloud the tasks wake on their own machines, in parallel: one round trip.
-        var cloud = inputs(trainers: 4, bw: 1_300_000, psBW: 1_300_000, sync: true)
-        cloud.sharedCores = nil
+        let cloud = inputs(trainers: 4, bw: 1_300_000, psBW: 1_300_000, sync: true)
         XCTAssertEqual(CostModel.predict(cloud).bound(.syncBarrier)!, 1 / (4 * 0.001 + 4 * 325e-9 + 0.0001), accuracy: 1e-6)
         // With 2 of the 4 to aggregate, the release wakes one task beyond the completing one.
         var backup = inputs(trainers: 4, bw: 1_300_000, psBW: 1_300_000, cores: 2, sync: true)
         backup.replicasToAggregate = 2
         XCTAssertEqual(CostModel.predict(backup).bound(.syncBarrier)!, 1 / (4 * 0.001 + 4 * 325e-9 + 0.0001 + 0.0001 / 2), accuracy: 1e-6)
+        // More to aggregate than tasks: no more than the W − 1 others can wait.
+        backup.replicasToAggregate = 8
+        XCTAssertEqual(CostModel.predict(backup).bound(.syncBarrier)!, 1 / barrier, accuracy: 1e-6)
     }
 
     func testEveryBoundOnceAndTheNextBottleneckIsAnotherOne() {

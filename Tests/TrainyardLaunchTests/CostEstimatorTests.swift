@@ -71,13 +71,37 @@ final class CostEstimatorTests: XCTestCase {
         XCTAssertEqual(m.shardSecondsPerValue, -4e-10, accuracy: 1e-20)
         // Seconds per FLOP average, not FLOP/s: a machine 3× slower half the time is 2× slower.
         XCTAssertEqual(m.flopsPerSecond, 5e9, accuracy: 1)
-        // Byte costs only at the sizes both measured.
-        XCTAssertEqual(m.byteSecondsBySize.map(\.modelBytes), [1e5])
+        // Byte costs at every size either measured, each profile's figure there (b's 1e7 is its
+        // largest size's, 0.6e-9).
+        XCTAssertEqual(m.byteSecondsBySize.map(\.modelBytes), [1e5, 1e7])
         XCTAssertEqual(m.byteSecondsBySize.first?.seconds ?? 0, 0.4e-9, accuracy: 1e-18)
+        XCTAssertEqual(m.byteSecondsBySize.last?.seconds ?? 0, 0.5e-9, accuracy: 1e-18)
+        // A request's extra cost per server, where one calibration did not measure it (0), is the other's.
+        var unmeasured = b
+        unmeasured.rpcCPUSecondsPerExtraServer = 0
+        XCTAssertEqual(CalibrationProfile.mean([a, unmeasured])?.rpcCPUSecondsPerExtraServer ?? 0, 1e-6, accuracy: 1e-15)
         XCTAssertEqual(m.measuredAt, "later")
         // A step of any model costs the mean of the two profiles' steps (every compute term is linear).
         let arch = MLPArchitecture(inputs: 784, hidden: [256, 128], classes: 10)
         XCTAssertEqual(m.stepSeconds(arch, batch: 128), (a.stepSeconds(arch, batch: 128) + b.stepSeconds(arch, batch: 128)) / 2, accuracy: 1e-12)
+        // Every CPU term at once: the mean of a profile and the profile 3× slower is the profile
+        // 2× slower (seconds average; the round trip, which `slowed` leaves, is the same in both).
+        var full = a
+        full.rpcCPUSecondsPerExtraProcess = 3e-6
+        full.trainerSecondsPerExample = 5e-9
+        let twice = try XCTUnwrap(CalibrationProfile.mean([full, full.slowed(by: 3)]))
+        func numbers(_ v: JSONValue, _ path: String = "") -> [String: Double] {
+            switch v {
+            case .object(let fields): return fields.reduce(into: [:]) { r, f in r.merge(numbers(f.1, path + "." + f.0)) { x, _ in x } }
+            case .array(let items): return items.enumerated().reduce(into: [:]) { r, e in r.merge(numbers(e.1, path + "[\(e.0)]")) { x, _ in x } }
+            default: return v.doubleValue.map { [path: $0] } ?? [:]
+            }
+        }
+        let got = numbers(twice.json), expected = numbers(full.slowed(by: 2).json)
+        XCTAssertEqual(Set(got.keys), Set(expected.keys))
+        for (key, value) in expected {
+            XCTAssertEqual(got[key] ?? .nan, value, accuracy: abs(value) * 1e-9, key)
+        }
         // One profile is its own mean; none has none.
         XCTAssertEqual(CalibrationProfile.mean([a]), a)
         XCTAssertNil(CalibrationProfile.mean([]))
@@ -85,6 +109,15 @@ final class CostEstimatorTests: XCTestCase {
         var c = b
         c.compute?.tileRows = 6
         XCTAssertEqual(CalibrationProfile.mean([a, c])?.compute, a.compute)
+    }
+
+    func testEachRoundIsPredictedFromTheCalibrationsAroundIt() {
+        // Interleaved (three rounds, four calibrations): the one before each round and the one after.
+        XCTAssertEqual((1...3).map { CostValidation.predictingCalibrations(round: $0, count: 4) }, [0...1, 1...2, 2...3])
+        // While a round runs, only the one before it exists.
+        XCTAssertEqual((1...3).map { CostValidation.predictingCalibrations(round: $0, count: $0).lowerBound }, [0, 1, 2])
+        // --quick or --tiny: one calibration, before the first round, for every round.
+        XCTAssertEqual((1...3).map { CostValidation.predictingCalibrations(round: $0, count: 1) }, [0...0, 0...0, 0...0])
     }
 
     func testTheComputeModelCountsWholeTilesAndWeightsBeyondTheCache() throws {

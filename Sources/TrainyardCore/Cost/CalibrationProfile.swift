@@ -166,9 +166,11 @@ public struct CalibrationProfile: Sendable, Equatable {
 
     /// The mean of calibrations of one machine: every measured term averaged (`cost validate`
     /// predicts each round from the calibrations just before and just after it). The byte costs
-    /// are averaged at the sizes every profile measured; the compute terms when every profile has
-    /// them for the same tile and cache (otherwise the first profile's). The descriptive fields
-    /// are the first profile's, `measuredAt` the last's. Nil for no profiles.
+    /// are averaged at every size any profile measured (each profile's figure there, as
+    /// `byteSeconds(modelBytes:)` gives it); a request's extra cost per process and per server
+    /// over the profiles that measured it (0 means not measured); the compute terms when every
+    /// profile has them for the same tile and cache (otherwise the first profile's). The
+    /// descriptive fields are the first profile's, `measuredAt` the last's. Nil for no profiles.
     public static func mean(_ profiles: [CalibrationProfile]) -> CalibrationProfile? {
         guard var m = profiles.first else { return nil }
         guard profiles.count > 1 else { return m }
@@ -187,13 +189,15 @@ public struct CalibrationProfile: Sendable, Equatable {
         }
         m.rpcSeconds = avg(\.rpcSeconds)
         m.rpcCPUSeconds = avg(\.rpcCPUSeconds)
-        m.rpcCPUSecondsPerExtraProcess = avg(\.rpcCPUSecondsPerExtraProcess)
-        m.rpcCPUSecondsPerExtraServer = avg(\.rpcCPUSecondsPerExtraServer)
-        m.byteSeconds = avg(\.byteSeconds)
-        m.byteSecondsBySize = m.byteSecondsBySize.compactMap { row in
-            let same = profiles.compactMap { p in p.byteSecondsBySize.first { $0.modelBytes == row.modelBytes } }
-            return same.count == profiles.count ? ByteCost(modelBytes: row.modelBytes, seconds: same.reduce(0) { $0 + $1.seconds } / Double(same.count)) : nil
+        func measuredAvg(_ term: (CalibrationProfile) -> Double) -> Double {
+            let measured = profiles.map(term).filter { $0 > 0 }
+            return measured.isEmpty ? 0 : measured.reduce(0, +) / Double(measured.count)
         }
+        m.rpcCPUSecondsPerExtraProcess = measuredAvg(\.rpcCPUSecondsPerExtraProcess)
+        m.rpcCPUSecondsPerExtraServer = measuredAvg(\.rpcCPUSecondsPerExtraServer)
+        m.byteSeconds = avg(\.byteSeconds)
+        let sizes = Set(profiles.flatMap { $0.byteSecondsBySize.map(\.modelBytes) }).sorted()
+        m.byteSecondsBySize = sizes.map { bytes in ByteCost(modelBytes: bytes, seconds: avg { $0.byteSeconds(modelBytes: bytes) }) }
         m.updateSecondsPerValue = avg(\.updateSecondsPerValue)
         m.trainerSecondsPerValue = avg(\.trainerSecondsPerValue)
         m.trainerSecondsPerExample = avg(\.trainerSecondsPerExample)

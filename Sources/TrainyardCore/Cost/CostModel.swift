@@ -279,11 +279,12 @@ public enum CostModel {
             }
             // Each of the W pushes is applied (accumulated) under the ps's lock — the ps profile's
             // `updates` counts W per synchronous step — so the barrier holds W locked updates, not one.
-            // Here the release wakes the K tasks whose pushes waited for it, one after another from
-            // the ps's thread, on cores they share: the round trip counts the task whose push
-            // completed the step; each of the other K − 1 adds a wake-up, half a round trip (in the
-            // cloud each task wakes on its own machine, in parallel).
-            let wakeUps = local ? (k - 1) * rpc / 2 : 0
+            // Here the release wakes the K − 1 tasks whose pushes waited for it (the K-th push
+            // completed the step), one after another from the ps's thread, on cores they share:
+            // each wake-up is half a round trip beyond the completing push's round trip (in the
+            // cloud each task wakes on its own machine, in parallel). At most W − 1 can wait.
+            let waiting = max(0, min(k, Double(w)) - 1)
+            let wakeUps = local ? waiting * rpc / 2 : 0
             let barrier = Double(w) * pullTime + Double(w) * psSerial + rpc + wakeUps
             let step = work + pushTime + barrier + i.waitSeconds
             bounds.append((.syncBarrier, rate(barrier)))
