@@ -190,7 +190,7 @@ public enum CostValidation {
     /// `rounds` times through the whole set, interleaved, so a change of load hits every
     /// configuration alike; each configuration's measured rate is the median of its runs (the
     /// spread is kept: a cluster sharing two cores runs ±10–25% from one run to the next), and
-    /// its prediction the median of its runs' predictions. Calibration is interleaved with the
+    /// its prediction the median of its runs' predictions (the upper middle one for an even count). Calibration is interleaved with the
     /// rounds: once before the first and again after each, and a run is predicted from the mean
     /// of the calibrations just before and just after its round (with `quick` or `small`: one
     /// calibration, before), with the load measured just before it. `progress` hears a line as
@@ -256,7 +256,8 @@ public enum CostValidation {
                 i.backgroundLoad = run.load
                 return (CostModel.predict(i), quiet, run.measured, run.load, run.status)
             }
-            // The run whose prediction is the median stands for the configuration's model side.
+            // The run whose prediction is the median (the upper middle one for an even count)
+            // stands for the configuration's model side.
             let middle = r.sorted { $0.predicted.stepsPerSecond < $1.predicted.stepsPerSecond }[r.count / 2]
             let measuredRuns = r.compactMap(\.measured)
             // A configuration counts as measured only when every one of its runs succeeded.

@@ -76,10 +76,16 @@ final class CostEstimatorTests: XCTestCase {
         XCTAssertEqual(m.byteSecondsBySize.map(\.modelBytes), [1e5, 1e7])
         XCTAssertEqual(m.byteSecondsBySize.first?.seconds ?? 0, 0.4e-9, accuracy: 1e-18)
         XCTAssertEqual(m.byteSecondsBySize.last?.seconds ?? 0, 0.5e-9, accuracy: 1e-18)
-        // A request's extra cost per server, where one calibration did not measure it (0), is the other's.
-        var unmeasured = b
-        unmeasured.rpcCPUSecondsPerExtraServer = 0
-        XCTAssertEqual(CalibrationProfile.mean([a, unmeasured])?.rpcCPUSecondsPerExtraServer ?? 0, 1e-6, accuracy: 1e-15)
+        // A request's extra cost per process or per server that one calibration read as 0 (clamped
+        // there) is averaged as 0: a measured figure, not a missing one.
+        var clamped = b
+        clamped.rpcCPUSecondsPerExtraServer = 0
+        clamped.rpcCPUSecondsPerExtraProcess = 0
+        var withProcess = a
+        withProcess.rpcCPUSecondsPerExtraProcess = 4e-6
+        let zeros = try XCTUnwrap(CalibrationProfile.mean([withProcess, clamped]))
+        XCTAssertEqual(zeros.rpcCPUSecondsPerExtraServer, 0.5e-6, accuracy: 1e-15)
+        XCTAssertEqual(zeros.rpcCPUSecondsPerExtraProcess, 2e-6, accuracy: 1e-15)
         XCTAssertEqual(m.measuredAt, "later")
         // A step of any model costs the mean of the two profiles' steps (every compute term is linear).
         let arch = MLPArchitecture(inputs: 784, hidden: [256, 128], classes: 10)

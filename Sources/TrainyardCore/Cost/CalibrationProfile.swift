@@ -48,11 +48,12 @@ public struct CalibrationProfile: Sendable, Equatable {
     /// Here, what a request costs beyond `rpcCPUSeconds` for each of the job's processes beyond
     /// one more than the cores (the calibration's clusters have three processes on two cores):
     /// with more processes than cores, a reply wakes a process that has to take a core from
-    /// another, not an idle one. 0 when not measured.
+    /// another, not an idle one. 0 when not measured, or measured at or below 0 (clamped).
     public var rpcCPUSecondsPerExtraProcess: Double = 0
     /// Here, what a request costs more for each parameter server beyond the first: a ps that
     /// serves fewer of the requests sleeps between them, and each of its requests pays its wake-up
-    /// (the calibration's tiny model with two ps). 0 when not measured.
+    /// (the calibration's tiny model with two ps). 0 when not measured, or measured at or below 0
+    /// (clamped).
     public var rpcCPUSecondsPerExtraServer: Double = 0
     /// Seconds per byte moved through a frame connection (encode, send, receive, decode).
     public var byteSeconds: Double
@@ -167,8 +168,7 @@ public struct CalibrationProfile: Sendable, Equatable {
     /// The mean of calibrations of one machine: every measured term averaged (`cost validate`
     /// predicts each round from the calibrations just before and just after it). The byte costs
     /// are averaged at every size any profile measured (each profile's figure there, as
-    /// `byteSeconds(modelBytes:)` gives it); a request's extra cost per process and per server
-    /// over the profiles that measured it (0 means not measured); the compute terms when every
+    /// `byteSeconds(modelBytes:)` gives it); the compute terms when every
     /// profile has them for the same tile and cache (otherwise the first profile's). The
     /// descriptive fields are the first profile's, `measuredAt` the last's. Nil for no profiles.
     public static func mean(_ profiles: [CalibrationProfile]) -> CalibrationProfile? {
@@ -189,12 +189,10 @@ public struct CalibrationProfile: Sendable, Equatable {
         }
         m.rpcSeconds = avg(\.rpcSeconds)
         m.rpcCPUSeconds = avg(\.rpcCPUSeconds)
-        func measuredAvg(_ term: (CalibrationProfile) -> Double) -> Double {
-            let measured = profiles.map(term).filter { $0 > 0 }
-            return measured.isEmpty ? 0 : measured.reduce(0, +) / Double(measured.count)
-        }
-        m.rpcCPUSecondsPerExtraProcess = measuredAvg(\.rpcCPUSecondsPerExtraProcess)
-        m.rpcCPUSecondsPerExtraServer = measuredAvg(\.rpcCPUSecondsPerExtraServer)
+        // 0 is a measured figure here as often as not (the calibration clamps these at 0), so it
+        // counts like any other.
+        m.rpcCPUSecondsPerExtraProcess = avg(\.rpcCPUSecondsPerExtraProcess)
+        m.rpcCPUSecondsPerExtraServer = avg(\.rpcCPUSecondsPerExtraServer)
         m.byteSeconds = avg(\.byteSeconds)
         let sizes = Set(profiles.flatMap { $0.byteSecondsBySize.map(\.modelBytes) }).sorted()
         m.byteSecondsBySize = sizes.map { bytes in ByteCost(modelBytes: bytes, seconds: avg { $0.byteSeconds(modelBytes: bytes) }) }
