@@ -174,7 +174,8 @@ public enum CostValidation {
         /// How much faster the last calibration found one step of the standard model (784-256-128-10,
         /// batch 128) on one core than the first did.
         public var computeDrift: Double? {
-            profileAfter.map { profile.stepSeconds(Report.standard, batch: 128) / $0.stepSeconds(Report.standard, batch: 128) - 1 }
+            let steps = standardStepSeconds
+            return steps.count > 1 ? steps[0] / steps[steps.count - 1] - 1 : nil
         }
         /// Each calibration's one-core step of the standard model, seconds (how the machine moved).
         public var standardStepSeconds: [Double] { calibrations.map { $0.stepSeconds(Report.standard, batch: 128) } }
@@ -190,11 +191,11 @@ public enum CostValidation {
     /// `rounds` times through the whole set, interleaved, so a change of load hits every
     /// configuration alike; each configuration's measured rate is the median of its runs (the
     /// spread is kept: a cluster sharing two cores runs ±10–25% from one run to the next), and
-    /// its prediction the median of its runs' predictions (the upper middle one for an even count). Calibration is interleaved with the
-    /// rounds: once before the first and again after each, and a run is predicted from the mean
-    /// of the calibrations just before and just after its round (with `quick` or `small`: one
-    /// calibration, before), with the load measured just before it. `progress` hears a line as
-    /// each calibration and each configuration starts and ends.
+    /// its prediction the median of its runs' predictions (the upper middle one for an even
+    /// count). Calibration is interleaved with the rounds: once before the first and again after
+    /// each, and a run is predicted from the mean of the calibrations just before and just after
+    /// its round (with `quick` or `small`: one calibration, before), with the load measured just
+    /// before it. `progress` hears a line as each calibration and each configuration starts and ends.
     public static func run(catalog: TierCatalog, quick: Bool, small: Bool = false, rounds: Int = 3, progress: (String) -> Void) throws -> Report {
         let interleaved = !quick && !small
         let rounds = max(1, rounds)
@@ -212,7 +213,8 @@ public enum CostValidation {
                                         local: true, scale: config.scale, emulate: config.emulate)
         }
         for round in 1...rounds {
-            let before = calibrations[predictingCalibrations(round: round, count: calibrations.count).lowerBound]
+            // The calibration made last is the one before this round (the only one, not interleaved).
+            let before = calibrations[calibrations.count - 1]
             for (n, config) in list.enumerated() {
                 let load = backgroundLoad(cores: before.cores)
                 var guess = inputs(config, before)
