@@ -13,7 +13,7 @@ enum CostCommand {
                             ("--tiers-dir DIR", "the scale-tier catalog (default: ScaleTiers/ of this checkout)")] + TrainSettings.help,
         subcommands: [
             .init(words: ["compare"], usage: "trainyard cost compare [--svg FILE] [--local] [model and training options] [--json]", summary: "Every tier side by side; --svg draws time against cost."),
-            .init(words: ["validate"], usage: "trainyard cost validate [--json] [--quick] [--tiny] [--rounds N]", summary: "Runs 16 local configurations, one per regime, N rounds interleaved (default 3) with a calibration before the first round and after each, and sets predicted (each run from the calibrations around its round) against the median measured throughput, with the ranking and the tiers' order."),
+            .init(words: ["validate"], usage: "trainyard cost validate [--json] [--quick] [--tiny] [--rounds N] [--run-seconds S]", summary: "Runs 16 local configurations, one per regime, N rounds interleaved (default 3) with a calibration before the first round and after each, and sets predicted (each run from the calibrations around its round) against the median measured throughput, with the ranking and the tiers' order."),
         ])
 
     static let options: [(String, String)] = CustomClusterFlags.help + [
@@ -26,7 +26,7 @@ enum CostCommand {
         ("--bytes-per-step B", "with --from-job: bytes a training task sends per step, instead of its measured write counters"),
         ("--json", "JSON output"),
         ("compare [--svg FILE]", "every tier side by side; --svg draws time against cost"),
-        ("validate [--json] [--quick] [--tiny] [--rounds N]", "run local configurations N rounds (default 3; 1 with --quick or --tiny), calibrating before the first round and after each (once with --quick or --tiny), and compare predicted with the median measured throughput (--tiny: two tiny ones, to check the output)"),
+        ("validate [--json] [--quick] [--tiny] [--rounds N] [--run-seconds S]", "run local configurations N rounds (default 3; 1 with --quick or --tiny), each run about S seconds (default 5; 1 with --quick or --tiny), calibrating before the first round and after each (once with --quick or --tiny), and compare predicted with the median measured throughput (--tiny: two tiny ones, to check the output)"),
     ]
 
     static func run(_ argv: [String]) throws -> ExitCode {
@@ -39,6 +39,7 @@ enum CostCommand {
         let quick = try args.flag("--quick")
         let tiny = try args.flag("--tiny")
         let rounds = try args.int("--rounds", in: 1...20)
+        let runSeconds = try args.double("--run-seconds", in: 0.5...120)
         let explain = try args.flag("--explain")
         let fromJob = try args.value("--from-job")
         let bytesPerStep = try args.double("--bytes-per-step", in: 0...1e15)
@@ -55,7 +56,10 @@ enum CostCommand {
         let catalog = try Catalog.load(tiersDir)
 
         if rounds != nil && sub != "validate" { throw UsageError("--rounds is for `trainyard cost validate`") }
-        if sub == "validate" { return try validate(catalog: catalog, json: json, quick: quick, tiny: tiny, rounds: rounds ?? (quick || tiny ? 1 : 3)) }
+        if runSeconds != nil && sub != "validate" { throw UsageError("--run-seconds is for `trainyard cost validate`") }
+        if sub == "validate" {
+            return try validate(catalog: catalog, json: json, quick: quick, tiny: tiny, rounds: rounds ?? (quick || tiny ? 1 : 3), runSeconds: runSeconds)
+        }
 
         if let fromJob {
             return try programCost(job: fromJob, compare: sub == "compare", tierName: tierName, custom: custom, training: training,
@@ -220,14 +224,14 @@ enum CostCommand {
         })
     }
 
-    static func validate(catalog: TierCatalog, json: Bool, quick: Bool, tiny: Bool, rounds: Int) throws -> ExitCode {
-        let report = try CostValidation.run(catalog: catalog, quick: quick, small: tiny, rounds: rounds) { if !json { Posix.write($0, to: 2) } }
+    static func validate(catalog: TierCatalog, json: Bool, quick: Bool, tiny: Bool, rounds: Int, runSeconds: Double?) throws -> ExitCode {
+        let report = try CostValidation.run(catalog: catalog, quick: quick, small: tiny, rounds: rounds, runSeconds: runSeconds) { if !json { Posix.write($0, to: 2) } }
         let (profile, rows, median, worst, met) = (report.profile, report.rows, report.medianAbsError, report.maxAbsError, report.met)
         func number(_ v: Double?) -> JSONValue { v.map { $0.isFinite ? JSONValue($0) : .null } ?? .null }
         if json {
             print(JSONValue.object([
                 ("profile", profile.json), ("profile_after", report.profileAfter?.json ?? .null), ("compute_drift", number(report.computeDrift)),
-                ("calibrations", .array(report.calibrations.map(\.json))),
+                ("calibrations", .array(report.calibrations.map(\.json))), ("run_seconds", JSONValue(report.runSeconds)),
                 ("standard_step_seconds_by_calibration", .array(report.standardStepSeconds.map { JSONValue($0) })),
                 ("configurations", .array(rows.map { r in
                     .object([("name", .string(r.config.name)), ("regime", .string(r.config.regime.rawValue)), ("cluster", .string(r.config.plan.description)),

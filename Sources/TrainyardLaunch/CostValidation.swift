@@ -152,6 +152,8 @@ public enum CostValidation {
         /// Every calibration, in order: before the first round and after each (one, before, with
         /// `--quick` or `--tiny`).
         public var calibrations: [CalibrationProfile]
+        /// Seconds each run was sized to last (from the prediction of the calibration before it).
+        public var runSeconds: Double = CostValidation.defaultRunSeconds
         /// The first calibration, before the first round.
         public var profile: CalibrationProfile { calibrations[0] }
         /// The last calibration, after the last round (nil with `--quick` or `--tiny`): its drift
@@ -196,14 +198,15 @@ public enum CostValidation {
     /// each, and a run is predicted from the mean of the calibrations just before and just after
     /// its round (with `quick` or `small`: one calibration, before), with the load measured just
     /// before it. `progress` hears a line as each calibration and each configuration starts and ends.
-    public static func run(catalog: TierCatalog, quick: Bool, small: Bool = false, rounds: Int = 3, progress: (String) -> Void) throws -> Report {
+    public static func run(catalog: TierCatalog, quick: Bool, small: Bool = false, rounds: Int = 3, runSeconds: Double? = nil,
+                           progress: (String) -> Void) throws -> Report {
         let interleaved = !quick && !small
         let rounds = max(1, rounds)
         progress(interleaved ? "calibrating (1 of \(rounds + 1): before the first round)…\n" : "calibrating (before the runs)…\n")
         var calibrations = [try Calibration.measure(quick: !interleaved, note: { _ in })]
         let root = NSTemporaryDirectory() + "trainyard-validate-\(UInt32.random(in: 0...UInt32.max))"
         defer { Files.remove(root) }
-        let seconds = interleaved ? 2.5 : 1.0
+        let seconds = runSeconds ?? (interleaved ? defaultRunSeconds : 1.0)
         let list = try configs(catalog, small: small)
         // Each run: its round, the load read just before it, what it measured.
         var runs = [[(round: Int, load: Double, measured: Double?, status: String)]](repeating: [], count: list.count)
@@ -222,7 +225,8 @@ public enum CostValidation {
                 // The run's length from the calibration before it (its prediction waits for the one after).
                 let expected = CostModel.predict(guess).stepsPerSecond
                 var training = config.training
-                training.maxSteps = min(50_000, max(small ? 40 : 100, Int(expected * seconds)))
+                training.maxSteps = runSteps(expectedStepsPerSecond: expected, seconds: seconds, minimum: small ? 40 : 100)
+                training.logEvery = max(training.logEvery, training.maxSteps / 2000)
                 training.checkpointEvery = training.maxSteps + 1
                 training.evalEvery = training.maxSteps + 1
                 var settings = LaunchSettings()
@@ -273,8 +277,24 @@ public enum CostValidation {
         let measuredRows = rows.filter { $0.measured != nil }
         let ranking = Ranking.pairwise(predicted: measuredRows.map(\.predicted.stepsPerSecond), measured: measuredRows.map { $0.measured! })
         let rho = Ranking.spearman(measuredRows.map(\.predicted.stepsPerSecond), measuredRows.map { $0.measured! })
-        return Report(calibrations: calibrations, rows: rows, medianAbsError: median(errors), maxAbsError: errors.last,
-                      rankingAgree: ranking.agree, rankingPairs: ranking.pairs, spearman: rho, tierPairs: tierPairs(rows))
+        var report = Report(calibrations: calibrations, rows: rows, medianAbsError: median(errors), maxAbsError: errors.last,
+                            rankingAgree: ranking.agree, rankingPairs: ranking.pairs, spearman: rho, tierPairs: tierPairs(rows))
+        report.runSeconds = seconds
+        return report
+    }
+
+    /// Seconds each run lasts by default (interleaved): this 2-vCPU VM's request-bound clusters
+    /// swing between about 14,000 and 26,000 steps/s over a second or two (Docs/cost-model.md), so a
+    /// run must be long enough to average those swings, not land on one.
+    public static let defaultRunSeconds = 5.0
+    /// The most steps one run takes: a prediction far above the truth must not turn into a run of minutes.
+    public static let maxRunSteps = 600_000
+
+    /// Steps for a run of about `seconds` at the rate the calibration before it predicts: at least
+    /// `minimum` (a steady window to measure), at most `maxRunSteps`.
+    static func runSteps(expectedStepsPerSecond expected: Double, seconds: Double, minimum: Int) -> Int {
+        guard expected.isFinite, expected > 0 else { return minimum }
+        return min(maxRunSteps, max(minimum, Int(expected * seconds)))
     }
 
     /// Which of `count` calibrations predict the runs of round `round` (1-based): the one before
