@@ -26,7 +26,7 @@ enum CostCommand {
         ("--bytes-per-step B", "with --from-job: bytes a training task sends per step, instead of its measured write counters"),
         ("--json", "JSON output"),
         ("compare [--svg FILE]", "every tier side by side; --svg draws time against cost"),
-        ("validate [--json] [--quick] [--tiny] [--rounds N] [--run-seconds S]", "run local configurations N rounds (default 3; 1 with --quick or --tiny), each run about S seconds (default 5; 1 with --quick or --tiny), calibrating before the first round and after each (once with --quick or --tiny), and compare predicted with the median measured throughput (--tiny: two tiny ones, to check the output)"),
+        ("validate [--json] [--quick] [--tiny] [--rounds N] [--run-seconds S]", "run local configurations N rounds (default 3; 1 with --quick or --tiny), each run about S seconds (default 2.5; 1 with --quick or --tiny), calibrating before the first round and after each (once with --quick or --tiny), and compare predicted with the median measured throughput (--tiny: two tiny ones, to check the output)"),
     ]
 
     static func run(_ argv: [String]) throws -> ExitCode {

@@ -431,7 +431,7 @@ public enum Calibration {
         // 8. More processes than cores: the tiny model's run again with three workers (five
         //    processes on two cores). Its CPU per global step beyond the three-process run's is
         //    what each request costs more, per process beyond one more than the cores.
-        let processes = CalibrationProfile.oversubscribedProcesses
+        let processes = 5
         // Processes beyond one more than the cores: in this run, less in the three-process one.
         let extra = max(0, processes - profile.cores - 1) - max(0, 3 - profile.cores - 1)
         if extra > 0, let tiny = clusterRuns.first(where: { $0.arch.parameterCount < 16 * 1024 }) {

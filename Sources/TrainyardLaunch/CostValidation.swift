@@ -283,10 +283,10 @@ public enum CostValidation {
         return report
     }
 
-    /// Seconds each run lasts by default (interleaved): this 2-vCPU VM's request-bound clusters
-    /// swing between about 14,000 and 26,000 steps/s over a second or two (Docs/cost-model.md), so a
-    /// run must be long enough to average those swings, not land on one.
-    public static let defaultRunSeconds = 5.0
+    /// Seconds each run lasts by default (interleaved). Runs of 5 s spread from round to round as
+    /// much as runs of 2.5 s did on the 2-vCPU VM (its swings last longer than a run:
+    /// Docs/cost-model.md), so the shorter run stays the default.
+    public static let defaultRunSeconds = 2.5
     /// The most steps one run takes: a prediction far above the truth must not turn into a run of minutes.
     public static let maxRunSteps = 600_000
 

@@ -46,10 +46,9 @@ public struct CalibrationProfile: Sendable, Equatable {
     /// CPU seconds per request handled, client and server together (beyond the bytes).
     public var rpcCPUSeconds: Double
     /// Here, what a request costs beyond `rpcCPUSeconds` for each of the job's processes beyond
-    /// one more than the cores (the calibration's clusters have three processes on two cores), up
-    /// to the `oversubscribedProcesses` it was measured with: with more processes than cores, a
-    /// reply wakes a process that has to take a core from another, not an idle one. 0 when not
-    /// measured, or measured at or below 0 (clamped).
+    /// one more than the cores (the calibration's clusters have three processes on two cores):
+    /// with more processes than cores, a reply wakes a process that has to take a core from
+    /// another, not an idle one. 0 when not measured, or measured at or below 0 (clamped).
     public var rpcCPUSecondsPerExtraProcess: Double = 0
     /// Here, what a request costs more for each parameter server beyond the first: a ps that
     /// serves fewer of the requests sleeps between them, and each of its requests pays its wake-up
@@ -128,19 +127,10 @@ public struct CalibrationProfile: Sendable, Equatable {
         return stepFixedSeconds + c.seconds(CostModel.stepWork(architecture, batch: batch, tile: (c.tileRows, c.tileColumns, c.tileEdgeRows), cacheBytes: c.cacheBytes))
     }
 
-    /// Processes of the calibration's run with more processes than cores (three workers and a ps),
-    /// from which `rpcCPUSecondsPerExtraProcess` is measured.
-    public static let oversubscribedProcesses = 5
-
     /// CPU per request (both ends) when `processes`, `servers` of them parameter servers, share
-    /// this machine's cores. The extra cost per process counts only as far as the calibration
-    /// measured it (5 processes: 2 beyond one more than 2 cores): a woken process taking a core from
-    /// another pays about as much with 8 or 31 processes as with 5, and the measured figure
-    /// (0–8 µs from one calibration to the next on the 2-vCPU VM) times 28 would have added up to
-    /// a quarter of a millisecond to each of PREMIUM_1's requests. Docs/cost-model.md, Validation.
+    /// this machine's cores.
     public func requestCPUSeconds(processes: Int, servers: Int) -> Double {
-        let measured = max(0, CalibrationProfile.oversubscribedProcesses - cores - 1)
-        return rpcCPUSeconds + rpcCPUSecondsPerExtraProcess * Double(min(measured, max(0, processes - cores - 1)))
+        rpcCPUSeconds + rpcCPUSecondsPerExtraProcess * Double(max(0, processes - cores - 1))
             + rpcCPUSecondsPerExtraServer * Double(max(0, servers - 1))
     }
 
