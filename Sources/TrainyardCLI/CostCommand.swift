@@ -78,13 +78,21 @@ enum CostCommand {
             var rows: [CostEstimator.Estimate] = []
             for tier in catalog.orderedTiers where !tier.custom {
                 let plan = try catalog.plan(for: tier)
+                if let reason = cannotRun(training, on: plan) {
+                    Posix.write("\(tier.name) left out: \(reason)\n", to: 2)
+                    continue
+                }
                 rows.append(CostEstimator.estimate(plan: plan, job: CostEstimator.Job(training: training, architecture: architecture, steps: try steps(for: plan)),
                                      profile: profile, catalog: catalog, local: local, scale: scale))
             }
             if custom.masterMachineType != nil {
                 let plan = try custom.plan(in: catalog)
+                if let reason = cannotRun(training, on: plan) { throw UsageError("CUSTOM: \(reason)") }
                 rows.append(CostEstimator.estimate(plan: plan, job: CostEstimator.Job(training: training, architecture: architecture, steps: try steps(for: plan)),
                                      profile: profile, catalog: catalog, local: local, scale: scale))
+            }
+            if rows.isEmpty, let k = training.replicasToAggregate {
+                throw UsageError("no tier has the \(k) training tasks --replicas-to-aggregate \(k) needs")
             }
             if let svg { try Files.writeAtomically(CostChart.svg(rows, title: "Time and cost to train \(architecture) (batch \(training.batchSize))"), to: svg) }
             if json {
@@ -105,6 +113,7 @@ enum CostCommand {
         if !tier.custom && !custom.isEmpty { throw UsageError("the CUSTOM flags need --scale-tier CUSTOM") }
         if tier.custom && custom.masterMachineType == nil { custom.masterMachineType = nil }
         let plan = tier.custom ? try custom.plan(in: catalog) : try catalog.plan(for: tier)
+        if let reason = cannotRun(training, on: plan) { throw UsageError("\(tier.name): \(reason)") }
         let e = CostEstimator.estimate(plan: plan, job: CostEstimator.Job(training: training, architecture: architecture, steps: try steps(for: plan)),
                          profile: profile, catalog: catalog, local: local, scale: scale)
         let sensitivity = explain ? CostEstimator.sensitivity(plan: plan, job: CostEstimator.Job(training: training, architecture: architecture, steps: try steps(for: plan)),
@@ -118,6 +127,15 @@ enum CostCommand {
             if explain { print(explainText(e, sensitivity: sensitivity ?? [])) }
         }
         return .success
+    }
+
+    /// Why `plan` cannot run `training`, or nil: a synchronous step that aggregates more gradients
+    /// than the plan has training tasks would never complete.
+    static func cannotRun(_ training: TrainSettings, on plan: ClusterPlan) -> String? {
+        guard training.sync, let k = training.replicasToAggregate else { return nil }
+        let trainers = plan.topology.chiefs + plan.topology.workers
+        guard k > trainers else { return nil }
+        return "\(trainers) training task\(trainers == 1 ? "" : "s") (the chief and the workers) cannot give --replicas-to-aggregate \(k) gradients a step: use \(trainers) or less, or a tier with more workers"
     }
 
     /// `--from-job NAME`: the program of a finished job, measured from its run, on one tier, the

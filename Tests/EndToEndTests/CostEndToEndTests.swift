@@ -36,6 +36,15 @@ final class CostEndToEndTests: XCTestCase {
         let sync = try Harness.run(["cost", "--scale-tier", "STANDARD_1", "--sync", "--explain"], environment: env)
         XCTAssertEqual(sync.status, 0, sync.stderr)
         XCTAssertTrue(sync.stdout.contains("sync barrier"), sync.stdout)
+        // More gradients a step than the tier has training tasks: refused, not priced (exit 2).
+        let tooMany = try Harness.run(["cost", "--scale-tier", "STANDARD_1", "--sync", "--replicas-to-aggregate", "6"], environment: env)
+        XCTAssertEqual(tooMany.status, 2, tooMany.stdout)
+        XCTAssertTrue(tooMany.stderr.contains("STANDARD_1: 5 training tasks (the chief and the workers) cannot give --replicas-to-aggregate 6"), tooMany.stderr)
+        // `cost compare` leaves out the tiers that cannot, and says so.
+        let compare = try Harness.run(["cost", "compare", "--sync", "--replicas-to-aggregate", "2"], environment: env)
+        XCTAssertEqual(compare.status, 0, compare.stderr)
+        XCTAssertTrue(compare.stderr.contains("BASIC left out: 1 training task"), compare.stderr)
+        XCTAssertTrue(compare.stdout.contains("STANDARD_1") && !compare.stdout.contains("BASIC "), compare.stdout)
         // JSON: the bounds, the next bottleneck and the sensitivity rows, all positive numbers.
         let j = try Harness.run(["cost", "--scale-tier", "STANDARD_1", "--explain", "--json"], environment: env)
         XCTAssertEqual(j.status, 0, j.stderr)

@@ -29,6 +29,19 @@ final class ResourceCheckTests: XCTestCase {
         XCTAssertEqual(csv.dataBytes, 0)
     }
 
+    func testMoreGradientsToAggregateThanTrainingTasksIsRefusedNamingBothFlags() throws {
+        // Chief + 1 worker: two training tasks, so a step can take at most two gradients.
+        let m = message(try LaunchSettings.parse(["--sync", "--replicas-to-aggregate", "3", "--workers", "1", "--ps", "1"]))
+        XCTAssertTrue(m.hasPrefix("--replicas-to-aggregate 3: --workers 1 gives 2 training tasks"), m)
+        XCTAssertTrue(m.hasSuffix("use --replicas-to-aggregate 2 or less, or more workers"), m)
+        XCTAssertEqual(message(try LaunchSettings.parse(["--sync", "--replicas-to-aggregate", "2", "--workers", "1", "--ps", "1"])), "")
+        // A tier's topology is the one checked: STANDARD_1 has a master and 4 workers.
+        let tier = try LaunchSettings.parse(["--scale-tier", "STANDARD_1", "--sync", "--replicas-to-aggregate", "6"])
+        let standard = Topology(workers: 4, parameterServers: 3, useMasterName: true)
+        XCTAssertTrue(message(tier, topology: standard).hasPrefix("--replicas-to-aggregate 6: --scale-tier STANDARD_1 gives 5 training tasks"))
+        XCTAssertEqual(message(try LaunchSettings.parse(["--scale-tier", "STANDARD_1", "--sync", "--replicas-to-aggregate", "5"]), topology: standard), "")
+    }
+
     func testAHugeModelNamesHidden() throws {
         let m = message(try LaunchSettings.parse(["--hidden", "65536,65536"]))
         XCTAssertTrue(m.hasPrefix("--hidden 65536,65536 with --features 32 --classes 10: the model has 4297850890 parameters (17.2 GB per copy)"), m)

@@ -48,8 +48,9 @@ public enum ResourceCheck {
     /// `descriptorLimit` (the soft RLIMIT_NOFILE the launcher runs with). Pass `Int.max` for a
     /// resource that cannot be measured.
     ///
-    /// - Throws: `UsageError` naming the flag to change: too many workers or ps, a model or data set
-    ///   whose size overflows or exceeds the memory, or a topology that needs more descriptors.
+    /// - Throws: `UsageError` naming the flag to change: too many workers or ps, more gradients to
+    ///   aggregate than training tasks, a model or data set whose size overflows or exceeds the
+    ///   memory, or a topology that needs more descriptors.
     /// - Returns: the estimate, for logs.
     @discardableResult
     public static func check(_ settings: LaunchSettings, topology: Topology? = nil,
@@ -68,6 +69,11 @@ public enum ResourceCheck {
         let tasks = topology.taskCount
         let trainers = topology.chiefs + topology.workers
         let ps = topology.parameterServers
+        // A synchronous step waits for K gradients, one per training task at most: with more than
+        // the tasks, no step could ever complete (the ps would wait out every deadline).
+        if training.sync, let k = training.replicasToAggregate, k > trainers {
+            throw UsageError("--replicas-to-aggregate \(k): \(flags.workers) gives \(trainers) training task\(trainers == 1 ? "" : "s") (the chief and the workers), and a synchronous step takes one gradient from each at most: use --replicas-to-aggregate \(trainers) or less, or more workers")
+        }
 
         // Descriptors, per process (every count is ≤ 2001 here: no overflow).
         let launcher = 2 * tasks
