@@ -129,8 +129,8 @@ enum CostCommand {
         return .success
     }
 
-    /// Why `plan` cannot run `training`, or nil: a synchronous step that aggregates more gradients
-    /// than the plan has training tasks would never complete.
+    /// Why `plan` cannot run `training`, or nil: a synchronous step here takes one gradient from
+    /// each training task at most (`ResourceCheck` refuses more before a job starts).
     static func cannotRun(_ training: TrainSettings, on plan: ClusterPlan) -> String? {
         guard training.sync, let k = training.replicasToAggregate else { return nil }
         let trainers = plan.topology.chiefs + plan.topology.workers

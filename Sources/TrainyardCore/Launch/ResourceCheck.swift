@@ -69,10 +69,12 @@ public enum ResourceCheck {
         let tasks = topology.taskCount
         let trainers = topology.chiefs + topology.workers
         let ps = topology.parameterServers
-        // A synchronous step waits for K gradients, one per training task at most: with more than
-        // the tasks, no step could ever complete (the ps would wait out every deadline).
+        // A synchronous step here takes one gradient from each training task at most. With more
+        // than the tasks, TensorFlow's SyncReplicasOptimizer has each compute several batches a
+        // step; Trainyard's trainers wait for the step instead, so each step would complete only
+        // through their pushes retried after RPC deadlines (a step per few seconds, as measured).
         if training.sync, let k = training.replicasToAggregate, k > trainers {
-            throw UsageError("--replicas-to-aggregate \(k): \(flags.workers) gives \(trainers) training task\(trainers == 1 ? "" : "s") (the chief and the workers), and a synchronous step takes one gradient from each at most: use --replicas-to-aggregate \(trainers) or less, or more workers")
+            throw UsageError("--replicas-to-aggregate \(k): \(flags.workers) gives \(trainers) training task\(trainers == 1 ? "" : "s") (the chief and the workers), and a synchronous step here takes one gradient from each at most (TensorFlow would have each compute several batches a step; Trainyard does not): use --replicas-to-aggregate \(trainers) or less, or more workers")
         }
 
         // Descriptors, per process (every count is ≤ 2001 here: no overflow).
