@@ -26,7 +26,7 @@ enum CostCommand {
         ("--bytes-per-step B", "with --from-job: bytes a training task sends per step, instead of its measured write counters"),
         ("--json", "JSON output"),
         ("compare [--svg FILE]", "every tier side by side; --svg draws time against cost"),
-        ("validate [--json] [--quick] [--tiny] [--rounds N] [--run-seconds S]", "run local configurations N rounds (default 3; 1 with --quick or --tiny), each run about S seconds (default 2.5; 1 with --quick or --tiny), calibrating before the first round and after each (once with --quick or --tiny), and compare predicted with the median measured throughput (--tiny: two tiny ones, to check the output)"),
+        ("validate [--json] [--quick] [--tiny] [--rounds N] [--run-seconds S]", "run local configurations N rounds (default 3; 1 with --quick or --tiny), each run about S seconds (0.5–60; default 2.5, 1 with --quick or --tiny), calibrating before the first round and after each (once with --quick or --tiny), and compare predicted with the median measured throughput (--tiny: two tiny ones, to check the output)"),
     ]
 
     static func run(_ argv: [String]) throws -> ExitCode {
@@ -39,7 +39,7 @@ enum CostCommand {
         let quick = try args.flag("--quick")
         let tiny = try args.flag("--tiny")
         let rounds = try args.int("--rounds", in: 1...20)
-        let runSeconds = try args.double("--run-seconds", in: 0.5...120)
+        let runSeconds = try args.double("--run-seconds", in: 0.5...60)
         let explain = try args.flag("--explain")
         let fromJob = try args.value("--from-job")
         let bytesPerStep = try args.double("--bytes-per-step", in: 0...1e15)
@@ -65,8 +65,9 @@ enum CostCommand {
             return try programCost(job: fromJob, compare: sub == "compare", tierName: tierName, custom: custom, training: training,
                                    catalog: catalog, local: local, scale: scale, bytesPerStep: bytesPerStep, json: json, explain: explain)
         }
-        let profile = try Calibration.loadOrMeasure { if !json { Posix.write($0, to: 2) } }
         let architecture = MLPArchitecture(inputs: training.features, hidden: training.hidden, classes: training.classes)
+        // Measured (once per machine and build) only after the plans are known to run the job.
+        func loadProfile() throws -> CalibrationProfile { try Calibration.loadOrMeasure { if !json { Posix.write($0, to: 2) } } }
         func steps(for plan: ClusterPlan) throws -> Int {
             guard let epochs else { return training.maxSteps }
             guard examples != nil else { throw UsageError("--epochs needs --examples N (how many examples one epoch has)") }
@@ -75,24 +76,27 @@ enum CostCommand {
         }
 
         if sub == "compare" {
-            var rows: [CostEstimator.Estimate] = []
+            var plans: [ClusterPlan] = []
             for tier in catalog.orderedTiers where !tier.custom {
                 let plan = try catalog.plan(for: tier)
                 if let reason = cannotRun(training, on: plan) {
                     Posix.write("\(tier.name) left out: \(reason)\n", to: 2)
                     continue
                 }
-                rows.append(CostEstimator.estimate(plan: plan, job: CostEstimator.Job(training: training, architecture: architecture, steps: try steps(for: plan)),
-                                     profile: profile, catalog: catalog, local: local, scale: scale))
+                plans.append(plan)
             }
             if custom.masterMachineType != nil {
                 let plan = try custom.plan(in: catalog)
                 if let reason = cannotRun(training, on: plan) { throw UsageError("CUSTOM: \(reason)") }
-                rows.append(CostEstimator.estimate(plan: plan, job: CostEstimator.Job(training: training, architecture: architecture, steps: try steps(for: plan)),
-                                     profile: profile, catalog: catalog, local: local, scale: scale))
+                plans.append(plan)
             }
-            if rows.isEmpty, let k = training.replicasToAggregate {
+            if plans.isEmpty, let k = training.replicasToAggregate {
                 throw UsageError("no tier has the \(k) training tasks --replicas-to-aggregate \(k) needs")
+            }
+            let measured = try loadProfile()
+            let rows = try plans.map { plan in
+                CostEstimator.estimate(plan: plan, job: CostEstimator.Job(training: training, architecture: architecture, steps: try steps(for: plan)),
+                                       profile: measured, catalog: catalog, local: local, scale: scale)
             }
             if let svg { try Files.writeAtomically(CostChart.svg(rows, title: "Time and cost to train \(architecture) (batch \(training.batchSize))"), to: svg) }
             if json {
@@ -114,6 +118,7 @@ enum CostCommand {
         if tier.custom && custom.masterMachineType == nil { custom.masterMachineType = nil }
         let plan = tier.custom ? try custom.plan(in: catalog) : try catalog.plan(for: tier)
         if let reason = cannotRun(training, on: plan) { throw UsageError("\(tier.name): \(reason)") }
+        let profile = try loadProfile()
         let e = CostEstimator.estimate(plan: plan, job: CostEstimator.Job(training: training, architecture: architecture, steps: try steps(for: plan)),
                          profile: profile, catalog: catalog, local: local, scale: scale)
         let sensitivity = explain ? CostEstimator.sensitivity(plan: plan, job: CostEstimator.Job(training: training, architecture: architecture, steps: try steps(for: plan)),
@@ -132,10 +137,10 @@ enum CostCommand {
     /// Why `plan` cannot run `training`, or nil: a synchronous step here takes one gradient from
     /// each training task at most (`ResourceCheck` refuses more before a job starts).
     static func cannotRun(_ training: TrainSettings, on plan: ClusterPlan) -> String? {
-        guard training.sync, let k = training.replicasToAggregate else { return nil }
         let trainers = plan.topology.chiefs + plan.topology.workers
-        guard k > trainers else { return nil }
-        return "\(trainers) training task\(trainers == 1 ? "" : "s") (the chief and the workers) cannot give --replicas-to-aggregate \(k) gradients a step: use \(trainers) or less, or a tier with more workers"
+        guard let k = ResourceCheck.tooManyToAggregate(training, trainers: trainers) else { return nil }
+        let more = plan.tierName.uppercased() == "CUSTOM" ? "a larger --worker-count" : "a tier with more workers"
+        return "\(trainers) training task\(trainers == 1 ? "" : "s") (the chief and the workers) cannot give --replicas-to-aggregate \(k) gradients a step (\(ResourceCheck.aggregationLimit)): use \(trainers) or less, or \(more)"
     }
 
     /// `--from-job NAME`: the program of a finished job, measured from its run, on one tier, the
@@ -158,6 +163,18 @@ enum CostCommand {
                 throw UsageError("job \(job) names no scale tier to cost: give --scale-tier TIER (or use `cost compare --from-job \(job)`)")
             }
             plans = [plan]
+        }
+        if compare {
+            plans = plans.filter { plan in
+                guard let reason = cannotRun(training, on: plan) else { return true }
+                Posix.write("\(plan.tierName) left out: \(reason)\n", to: 2)
+                return false
+            }
+            if plans.isEmpty, let k = training.replicasToAggregate {
+                throw UsageError("no tier has the \(k) training tasks --replicas-to-aggregate \(k) needs")
+            }
+        } else if let plan = plans.first, let reason = cannotRun(training, on: plan) {
+            throw UsageError("\(plan.tierName): \(reason)")
         }
         let steps = training.maxSteps
         let estimates = plans.map { ProgramCost.estimate(m, plan: $0, training: training, steps: steps, cores: cores, catalog: catalog, local: local, scale: scale, bytesPerStep: bytesPerStep) }

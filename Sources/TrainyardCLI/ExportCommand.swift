@@ -114,6 +114,10 @@ enum ExportCommand {
             }
         }
         try settings.topology.checkTrainable(hint: "--ps N, or --parameter-server-count N with --parameter-server-machine-type TYPE")
+        let trainers = settings.topology.chiefs + settings.topology.workers
+        if let k = ResourceCheck.tooManyToAggregate(settings.training, trainers: trainers) {
+            throw UsageError("--replicas-to-aggregate \(k): the TFJob would have \(trainers) training task\(trainers == 1 ? "" : "s") (the chief and the workers), and \(ResourceCheck.aggregationLimit): use \(trainers) or less, or more workers")
+        }
 
         guard let image, !image.isEmpty else {
             throw UsageError("--image is required: the container image with trainyard-chief, trainyard-worker and trainyard-ps (build one with the repository's Dockerfile: docker build -t REGISTRY/trainyard:TAG .)")

@@ -287,14 +287,16 @@ public enum CostValidation {
     /// much as runs of 2.5 s did on the 2-vCPU VM (its swings last longer than a run:
     /// Docs/cost-model.md), so the shorter run stays the default.
     public static let defaultRunSeconds = 2.5
-    /// The most steps one run takes: a prediction far above the truth must not turn into a run of minutes.
-    public static let maxRunSteps = 600_000
+    /// The most steps a run of `seconds` takes: 600,000 for the default 2.5 s, proportionally more
+    /// for longer runs, so that every configuration here (the fastest run 50,000–70,000 steps/s)
+    /// lasts its time, while a prediction far above the truth cannot turn into a run of minutes.
+    public static func maxRunSteps(seconds: Double) -> Int { max(600_000, Int(240_000 * seconds)) }
 
     /// Steps for a run of about `seconds` at the rate the calibration before it predicts: at least
-    /// `minimum` (a steady window to measure), at most `maxRunSteps`.
+    /// `minimum` (a steady window to measure), at most `maxRunSteps(seconds:)`.
     static func runSteps(expectedStepsPerSecond expected: Double, seconds: Double, minimum: Int) -> Int {
         guard expected.isFinite, expected > 0 else { return minimum }
-        return min(maxRunSteps, max(minimum, Int(expected * seconds)))
+        return min(maxRunSteps(seconds: seconds), max(minimum, Int(expected * seconds)))
     }
 
     /// Which of `count` calibrations predict the runs of round `round` (1-based): the one before

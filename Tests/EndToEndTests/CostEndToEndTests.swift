@@ -91,5 +91,25 @@ final class CostEndToEndTests: XCTestCase {
         XCTAssertEqual(v["calibrations"]?.arrayValue?.count, 1)
         XCTAssertEqual(v["standard_step_seconds_by_calibration"]?.arrayValue?.count, 1)
         XCTAssertEqual(v["profile_after"], .null)
+        // --tiny runs each configuration for 1 second unless --run-seconds says otherwise.
+        XCTAssertEqual(v["run_seconds"]?.doubleValue, 1)
+    }
+
+    func testRunSecondsAndTooManyGradientsAreRefusedBeforeAnythingRuns() throws {
+        let home = Harness.temporaryDirectory("cost-refusals")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let env = ["TRAINYARD_HOME": home]
+        for (argv, says) in [(["cost", "--scale-tier", "BASIC", "--run-seconds", "3"], "--run-seconds is for `trainyard cost validate`"),
+                             (["cost", "validate", "--run-seconds", "0.1"], "--run-seconds"),
+                             (["cost", "--scale-tier", "BASIC", "--sync", "--replicas-to-aggregate", "2"], "BASIC: 1 training task"),
+                             (["train", "--sync", "--replicas-to-aggregate", "3", "--workers", "1", "--ps", "1", "--job-dir", home + "/job"],
+                              "--replicas-to-aggregate 3: --workers 1 gives 2 training tasks")] {
+            let r = try Harness.run(argv, environment: env, timeout: 60)
+            XCTAssertEqual(r.status, 2, "\(argv): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(says), "\(argv): \(r.stderr)")
+        }
+        // Nothing was measured or started: no calibration saved, no job folder made.
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: home)) ?? []
+        XCTAssertFalse(left.contains { $0.hasPrefix("calibration") || $0 == "job" }, "\(left)")
     }
 }

@@ -33,12 +33,19 @@ final class ResourceCheckTests: XCTestCase {
         // Chief + 1 worker: two training tasks, so a step can take at most two gradients.
         let m = message(try LaunchSettings.parse(["--sync", "--replicas-to-aggregate", "3", "--workers", "1", "--ps", "1"]))
         XCTAssertTrue(m.hasPrefix("--replicas-to-aggregate 3: --workers 1 gives 2 training tasks"), m)
-        XCTAssertTrue(m.hasSuffix("use --replicas-to-aggregate 2 or less, or more workers"), m)
+        XCTAssertTrue(m.hasSuffix("use --replicas-to-aggregate 2 or less, or more --workers"), m)
         XCTAssertEqual(message(try LaunchSettings.parse(["--sync", "--replicas-to-aggregate", "2", "--workers", "1", "--ps", "1"])), "")
         // A tier's topology is the one checked: STANDARD_1 has a master and 4 workers.
         let tier = try LaunchSettings.parse(["--scale-tier", "STANDARD_1", "--sync", "--replicas-to-aggregate", "6"])
         let standard = Topology(workers: 4, parameterServers: 3, useMasterName: true)
-        XCTAssertTrue(message(tier, topology: standard).hasPrefix("--replicas-to-aggregate 6: --scale-tier STANDARD_1 gives 5 training tasks"))
+        let t = message(tier, topology: standard)
+        XCTAssertTrue(t.hasPrefix("--replicas-to-aggregate 6: --scale-tier STANDARD_1 gives 5 training tasks"), t)
+        XCTAssertTrue(t.hasSuffix("or a tier with more workers"), t)
+        // CUSTOM: the count to raise is --worker-count.
+        let custom = try LaunchSettings.parse(["--scale-tier", "CUSTOM", "--master-machine-type", "n1-standard-4", "--worker-count", "1",
+                                               "--worker-machine-type", "n1-standard-4", "--sync", "--replicas-to-aggregate", "3"])
+        let c = message(custom, topology: Topology(workers: 1, parameterServers: 0, useMasterName: true))
+        XCTAssertTrue(c.hasPrefix("--replicas-to-aggregate 3: --worker-count 1 gives 2 training tasks") && c.hasSuffix("or a larger --worker-count"), c)
         XCTAssertEqual(message(try LaunchSettings.parse(["--scale-tier", "STANDARD_1", "--sync", "--replicas-to-aggregate", "5"]), topology: standard), "")
     }
 

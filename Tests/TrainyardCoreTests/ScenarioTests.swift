@@ -5,6 +5,15 @@ import XCTest
 final class ScenarioTests: XCTestCase {
     let minimal = #"{"name": "s", "cluster": {"workers": 2, "ps": 1}, "faults": [{"at_step": 10, "action": "kill", "target": "ps-0"}], "expect": {"state": "SUCCEEDED"}}"#
 
+    func testMoreGradientsToAggregateThanTrainingTasksIsRefusedAtTheField() {
+        let text = #"{"name": "s", "cluster": {"workers": 1, "ps": 1}, "training": {"sync": true, "replicas_to_aggregate": 3}, "faults": [], "expect": {"state": "SUCCEEDED"}}"#
+        XCTAssertThrowsError(try Scenario(parsing: text, source: "k.json")) { e in
+            let m = (e as? FieldError)?.description ?? "\(e)"
+            XCTAssertTrue(m.hasPrefix("k.json: training.replicas_to_aggregate: is 3, but cluster.workers 1 gives 2 training tasks"), m)
+        }
+        XCTAssertNoThrow(try Scenario(parsing: text.replacingOccurrences(of: "\"replicas_to_aggregate\": 3", with: "\"replicas_to_aggregate\": 2"), source: "k.json"))
+    }
+
     func testParsesAFullScenario() throws {
         let text = #"""
         {"name": "full", "description": "d", "cluster": {"workers": 3, "ps": 2},

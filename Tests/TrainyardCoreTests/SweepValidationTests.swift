@@ -69,6 +69,15 @@ final class SweepValidationTests: XCTestCase {
                        "s.json: search_space: trial 0 (replicas_to_aggregate=2) would not start: replicas_to_aggregate needs sync")
     }
 
+    func testMoreGradientsToAggregateThanTheTrialHasTasksAreCaught() {
+        // workers 1: the chief and one worker, so a synchronous step takes two gradients at most.
+        let trial = #"{ "max_steps": 300, "workers": 1, "ps": 1, "sync": true }"#
+        let m = message(spec(trial: trial, space: #""replicas_to_aggregate": {"type": "choice", "values": [3]}"#))
+        XCTAssertTrue(m.hasPrefix("s.json: search_space: trial 0 (replicas_to_aggregate=3) would not start: replicas_to_aggregate 3: the trial's cluster has 2 training tasks"), m)
+        XCTAssertTrue(m.hasSuffix("use 2 or less, or more trial.workers"), m)
+        XCTAssertEqual(message(spec(trial: trial, space: #""replicas_to_aggregate": {"type": "choice", "values": [1, 2]}"#)), "ok")
+    }
+
     func testTheBuiltInTrainerReportsAccuracyAndLossOnly() {
         XCTAssertEqual(message(spec(space: #""momentum": {"type": "choice", "values": [0.5]}"#, metric: "f1")),
                        "s.json: objective.primary_metric: Trainyard's trainer reports accuracy and loss, not \"f1\"")

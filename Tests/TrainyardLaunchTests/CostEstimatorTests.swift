@@ -134,7 +134,10 @@ final class CostEstimatorTests: XCTestCase {
         XCTAssertEqual(CostValidation.runSteps(expectedStepsPerSecond: 150, seconds: 5, minimum: 100), 750)
         // A link-bound crawl still gets a steady window; an absurd prediction never a run of minutes.
         XCTAssertEqual(CostValidation.runSteps(expectedStepsPerSecond: 3, seconds: 5, minimum: 100), 100)
-        XCTAssertEqual(CostValidation.runSteps(expectedStepsPerSecond: 1e9, seconds: 5, minimum: 100), CostValidation.maxRunSteps)
+        XCTAssertEqual(CostValidation.runSteps(expectedStepsPerSecond: 1e9, seconds: 2.5, minimum: 100), 600_000)
+        // A longer run is capped proportionally: 70,000 steps/s still runs its 10 seconds.
+        XCTAssertEqual(CostValidation.runSteps(expectedStepsPerSecond: 70_000, seconds: 10, minimum: 100), 700_000)
+        XCTAssertEqual(CostValidation.runSteps(expectedStepsPerSecond: 1e9, seconds: 10, minimum: 100), 2_400_000)
         XCTAssertEqual(CostValidation.runSteps(expectedStepsPerSecond: .infinity, seconds: 5, minimum: 40), 40)
     }
 

@@ -57,6 +57,11 @@ public struct Scenario: Sendable, Equatable {
 
         // Training settings: snake_case names of `trainyard train`'s options.
         training = try root.optional("training").map { (t) throws(FieldError) in try TrainSettings(decoding: t) } ?? TrainSettings()
+        let trainers = topology.chiefs + topology.workers
+        if let k = ResourceCheck.tooManyToAggregate(training, trainers: trainers) {
+            throw FieldError(source: source, path: "training.replicas_to_aggregate",
+                             "is \(k), but cluster.workers \(topology.workers) gives \(trainers) training task\(trainers == 1 ? "" : "s") (the chief and the workers), and \(ResourceCheck.aggregationLimit): use \(trainers) or less, or more cluster.workers")
+        }
 
         defaultPolicy = .onFailure
         restartPolicy = [:]

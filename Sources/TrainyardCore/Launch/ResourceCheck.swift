@@ -15,6 +15,8 @@
 ///   held-out split, `features + 1` 32-bit values per example. A CSV or IDX file's shape is not
 ///   known before it is read: its model is counted with 1 input and 2 classes, its data not at all.
 /// - every process (the tasks and the launcher): `processBaselineBytes`.
+/// - synchronous training: no more gradients a step (`--replicas-to-aggregate`) than training
+///   tasks (`tooManyToAggregate`).
 /// - descriptors, per process: the launcher holds a listening socket and a log file per task; a
 ///   training task its listener, a connection to every ps and to the chief, and the control
 ///   connections of every other task; a ps its listener and a connection from every task. Each
@@ -28,6 +30,21 @@ public enum ResourceCheck {
     public static let processBaselineBytes = 16 << 20
     /// Descriptors every process keeps besides its sockets: stdio, log and checkpoint files.
     public static let reservedDescriptors = 32
+
+    /// K, when synchronous training aggregates `--replicas-to-aggregate` K gradients a step and K is
+    /// more than `trainers` (the chief and the workers); nil otherwise. A synchronous step here takes
+    /// one gradient from each training task at most. With more, TensorFlow's SyncReplicasOptimizer
+    /// has each task compute several batches a step; Trainyard's trainers wait for the step
+    /// instead, so each step would complete only through pushes retried after RPC deadlines (a
+    /// step every few seconds, as measured). Every way a job starts refuses it: `train` and job
+    /// specs (here), sweeps (`TrialParameterCheck`), scenarios, `export tfjob` and `cost`.
+    public static func tooManyToAggregate(_ training: TrainSettings, trainers: Int) -> Int? {
+        guard training.sync, let k = training.replicasToAggregate, k > trainers else { return nil }
+        return k
+    }
+
+    /// Why such a job is refused, for messages.
+    public static let aggregationLimit = "a synchronous step here takes one gradient from each at most (TensorFlow would have each compute several batches a step; Trainyard does not)"
 
     /// What a job is estimated to need (see the type's overview for what is counted).
     public struct Estimate: Sendable, Equatable {
@@ -69,12 +86,9 @@ public enum ResourceCheck {
         let tasks = topology.taskCount
         let trainers = topology.chiefs + topology.workers
         let ps = topology.parameterServers
-        // A synchronous step here takes one gradient from each training task at most. With more
-        // than the tasks, TensorFlow's SyncReplicasOptimizer has each compute several batches a
-        // step; Trainyard's trainers wait for the step instead, so each step would complete only
-        // through their pushes retried after RPC deadlines (a step per few seconds, as measured).
-        if training.sync, let k = training.replicasToAggregate, k > trainers {
-            throw UsageError("--replicas-to-aggregate \(k): \(flags.workers) gives \(trainers) training task\(trainers == 1 ? "" : "s") (the chief and the workers), and a synchronous step here takes one gradient from each at most (TensorFlow would have each compute several batches a step; Trainyard does not): use --replicas-to-aggregate \(trainers) or less, or more workers")
+        if let k = tooManyToAggregate(training, trainers: trainers) {
+            let more = settings.scaleTier == nil ? "more --workers" : settings.scaleTier?.uppercased() == "CUSTOM" ? "a larger --worker-count" : "a tier with more workers"
+            throw UsageError("--replicas-to-aggregate \(k): \(flags.workers) gives \(trainers) training task\(trainers == 1 ? "" : "s") (the chief and the workers), and \(aggregationLimit): use --replicas-to-aggregate \(trainers) or less, or \(more)")
         }
 
         // Descriptors, per process (every count is ≤ 2001 here: no overflow).

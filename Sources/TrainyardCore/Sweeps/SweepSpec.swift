@@ -36,6 +36,7 @@ public struct SweepSpec: Sendable {
     public init(parsing text: String, source: String) throws(FieldError) {
         let root = try JSONField.parse(text, source: source)
         let baseArguments: [String]?
+        var trainers = 1
         azure = try AzureSweepJob.isAzureShaped(root)
         if azure {
             try AzureSweepJob.rejectUnknownKeys(root, AzureSweepJob.topLevelKeys)
@@ -168,7 +169,8 @@ public struct SweepSpec: Sendable {
 
         // Every value the space can produce must be one the trial accepts, before any trial starts.
         switch trial {
-        case .builtIn(let arguments, _, _):
+        case .builtIn(let arguments, let workers, _):
+            trainers = workers + 1
             guard ["accuracy", "loss"].contains(primaryMetric) else {
                 throw FieldError(source: source, path: "objective.primary_metric",
                                  "Trainyard's trainer reports accuracy and loss, not \"\(primaryMetric)\"")
@@ -210,7 +212,7 @@ public struct SweepSpec: Sendable {
                 throw typeField.fail("must be bandit, median_stopping or truncation_selection")
             }
         }
-        if let baseArguments { try TrialParameterCheck.trials(trials(), spec: self, base: baseArguments, source: source) }
+        if let baseArguments { try TrialParameterCheck.trials(trials(), spec: self, base: baseArguments, trainers: trainers, source: source) }
     }
 
     /// Each trial's parameters, in order.

@@ -108,12 +108,15 @@ public enum TrialParameterCheck {
     /// Checks every trial's full settings (the trial object's options, then the sampled values) as
     /// the trainer will read them: this catches the draws of unbounded distributions and options
     /// that do not fit together.
-    public static func trials(_ trials: [[(String, JSONValue)]], spec: SweepSpec, base: [String], source: String) throws(FieldError) {
+    public static func trials(_ trials: [[(String, JSONValue)]], spec: SweepSpec, base: [String], trainers: Int, source: String) throws(FieldError) {
         for (index, params) in trials.enumerated() {
             var args = Arguments(base + params.map { spec.argument($0.0, $0.1) })
-            do {
+            do throws(UsageError) {
                 let settings = try TrainSettings.parse(&args)
                 try settings.validate(spelling: .key)
+                if let k = ResourceCheck.tooManyToAggregate(settings, trainers: trainers) {
+                    throw UsageError("replicas_to_aggregate \(k): the trial's cluster has \(trainers) training task\(trainers == 1 ? "" : "s") (the chief and trial.workers), and \(ResourceCheck.aggregationLimit): use \(trainers) or less, or more trial.workers")
+                }
             } catch {
                 let drawn = params.map { "\($0.0)=\(SweepSpec.argumentText($0.1))" }.joined(separator: ", ")
                 throw FieldError(source: source, path: "search_space", "trial \(index) (\(drawn)) would not start: \(error.message)")
