@@ -110,7 +110,17 @@ public final class SweepRunner {
             }
             // Start trials up to the concurrency limit.
             while trials.filter({ $0.state == "RUNNING" }).count < spec.maxConcurrentTrials, let next = trials.first(where: { $0.state == "QUEUED" }) {
-                try start(next)
+                do {
+                    try start(next)
+                } catch {
+                    // A trial that cannot start (its job folder cannot be made, its job is
+                    // refused) has failed, with the reason; the sweep goes on with the others and
+                    // keeps its record true, rather than stopping with trials left running.
+                    next.state = "FAILED"
+                    next.terminatedBy = "could not start: \(error)"
+                    next.ended = MonotonicClock.wallNow()
+                    note("trial \(next.index) failed: \(next.terminatedBy!)")
+                }
             }
             for t in trials where t.state == "RUNNING" { try poll(t) }
             try save()

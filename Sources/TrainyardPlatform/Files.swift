@@ -118,10 +118,19 @@ public enum Files {
 
     public static func createDirectory(_ path: String) throws {
         if Posix.exists(path) && !isDirectory(path) { throw SystemError("mkdir", errno: ENOTDIR, detail: path + " (a file is in the way)") }
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw SystemError("mkdir", errno: Int32((error as NSError).code == 0 ? EIO : EACCES), detail: path)
+        // Each missing folder from the top, so the error is the system's own for the one that
+        // failed (a file in the way above it, no permission, no space), not a guess.
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            prefix += "/" + part
+            if isDirectory(prefix) { continue }
+            if mkdir(prefix, 0o777) != 0 {  // less the umask, as FileManager made them
+                let code = errno
+                if code == EEXIST && isDirectory(prefix) { continue }  // made by another process meanwhile
+                let inTheWay = code == ENOTDIR || (code == EEXIST && !isDirectory(prefix))
+                throw SystemError("mkdir", errno: code == EEXIST ? ENOTDIR : code,
+                                  detail: prefix + (inTheWay ? " (a file is in the way)" : "") + (prefix == path ? "" : ", making " + path))
+            }
         }
     }
 

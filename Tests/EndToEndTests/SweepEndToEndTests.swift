@@ -149,6 +149,35 @@ final class SweepEndToEndTests: XCTestCase {
         XCTAssertEqual(Harness.processes(mentioning: home), [])
     }
 
+    /// A trial that cannot start (here its job folder cannot be made: the path runs through a file)
+    /// has failed with the reason; the sweep goes on to the next, records both, and ends FAILED.
+    func testATrialThatCannotStartFailsWithItsReasonAndTheSweepGoesOn() throws {
+        let blocker = home + "/not-a-folder"
+        try "x".write(toFile: blocker, atomically: true, encoding: .utf8)
+        let spec = home + "/nostart.json"
+        try """
+        { "name": "nostart-sweep",
+          "trial": { "command": "echo accuracy=0.5", "job_dir": "\(blocker)/jobs" },
+          "search_space": { "data": {"type": "choice", "values": ["a", "b"]} },
+          "sampling_algorithm": "grid",
+          "objective": { "primary_metric": "accuracy", "goal": "maximize" },
+          "limits": { "max_total_trials": 2, "max_concurrent_trials": 1, "timeout": 60 } }
+        """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let r = try Harness.run(["sweep", "run", spec], environment: ["TRAINYARD_HOME": home], timeout: 120)
+        XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
+        let sweep = try Harness.json(home + "/sweeps/nostart-sweep-1/sweep.json")
+        XCTAssertEqual(sweep["state"], "FAILED")
+        let trials = sweep["trials"]?.arrayValue ?? []
+        XCTAssertEqual(trials.count, 2)
+        for t in trials {
+            XCTAssertEqual(t["state"], "FAILED", "\(t)")
+            let reason = try XCTUnwrap(t["terminated_by"]?.stringValue, "\(t)")
+            XCTAssertTrue(reason.hasPrefix("could not start: mkdir \(blocker) (a file is in the way)"), reason)
+            XCTAssertTrue(r.stderr.contains("trial \(t["trial"]?.intValue ?? -1) failed: could not start"), r.stderr)
+        }
+        XCTAssertEqual(Harness.processes(mentioning: home), [])
+    }
+
     /// Parameters the trial does not accept are invalid input: exit 3, the field named, nothing started.
     func testInvalidParametersStartNothing() throws {
         let spec = home + "/bad.json"

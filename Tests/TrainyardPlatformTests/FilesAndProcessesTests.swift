@@ -20,6 +20,19 @@ final class FilesAndProcessesTests: XCTestCase {
         XCTAssertThrowsError(try Files.writeAtomically("x", to: dir + "/missing/f.txt"))
     }
 
+    func testCreateDirectoryMakesEveryFolderAndNamesTheFileInTheWay() throws {
+        try Files.createDirectory(dir + "/a/b/c")
+        XCTAssertTrue(Files.isDirectory(dir + "/a/b/c"))
+        try Files.createDirectory(dir + "/a/b/c")  // already there: nothing to do
+        try Files.writeAtomically("x", to: dir + "/a/file")
+        XCTAssertThrowsError(try Files.createDirectory(dir + "/a/file/jobs/j1")) { e in
+            let m = "\(e)"
+            XCTAssertTrue(m.contains(dir + "/a/file (a file is in the way), making " + dir + "/a/file/jobs/j1"), m)
+            XCTAssertTrue(m.contains("Not a directory"), m)
+        }
+        XCTAssertThrowsError(try Files.createDirectory(dir + "/a/file")) { e in XCTAssertTrue("\(e)".contains("a file is in the way"), "\(e)") }
+    }
+
     func testCheckpointStoreKeepsNewestAndFallsBackFromDamage() throws {
         let store = CheckpointStore(directory: dir + "/checkpoints")
         let arch = MLPArchitecture(inputs: 2, hidden: [3], classes: 2)
