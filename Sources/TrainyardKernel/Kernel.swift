@@ -330,8 +330,11 @@ public enum Updates {
         }
     }
 
-    /// out = p − lr · g from gradients anywhere (a peer's shared region), each read once, and
-    /// whether every one was finite (`out` is then `sgd`'s result to the bit; otherwise discard it).
+    /// out = p − lr · g from gradients anywhere (a peer's shared region), and whether every value
+    /// written to `out` is finite (then `out` is `sgd`'s result to the bit; otherwise discard it).
+    /// The results are checked, not the gradients, so a gradient rewritten while it is read cannot
+    /// reach `out` unchecked however the compiler loads it: a NaN or ∞ gradient gives a NaN or ∞
+    /// result (for finite p), and so does a finite one whose update overflows.
     public static func sgdChecked(count: Int, params: UnsafePointer<Float>, gradients: UnsafeRawPointer, learningRate: Float,
                                   into out: UnsafeMutablePointer<Float>) -> Bool {
         switch KernelBackend.active {

@@ -29,25 +29,32 @@ public func sgdUpdateChecked(count: Int, params: UnsafePointer<Float>, gradients
     let step = V8(repeating: -learningRate)
     var a0 = V8(), a1 = V8()
     var i = 0
+    // The results are checked, not the gradients: what is checked is what is stored. A peer may
+    // rewrite its region while this reads it, and a build that loads a gradient twice (the debug
+    // build loaded each vector's upper half again for `madd`) would otherwise check one value and
+    // store another. p − lr·g is finite when p and g are and it does not overflow.
     while i + 16 <= count {
         let g0 = gradients.loadUnaligned(fromByteOffset: i * 4, as: V8.self)
         let g1 = gradients.loadUnaligned(fromByteOffset: i * 4 + 32, as: V8.self)
-        a0 += g0 - g0; a1 += g1 - g1
-        store(madd(load(params + i), step, g0), out + i)
-        store(madd(load(params + i + 8), step, g1), out + i + 8)
+        let u0 = madd(load(params + i), step, g0), u1 = madd(load(params + i + 8), step, g1)
+        a0 += u0 - u0; a1 += u1 - u1
+        store(u0, out + i)
+        store(u1, out + i + 8)
         i += 16
     }
     while i + 8 <= count {
         let g0 = gradients.loadUnaligned(fromByteOffset: i * 4, as: V8.self)
-        a0 += g0 - g0
-        store(madd(load(params + i), step, g0), out + i)
+        let u0 = madd(load(params + i), step, g0)
+        a0 += u0 - u0
+        store(u0, out + i)
         i += 8
     }
     var rest: Float = 0
     while i < count {
         let g = gradients.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
-        rest += g - g
-        out[i] = params[i] - learningRate * g
+        let u = params[i] - learningRate * g
+        out[i] = u
+        rest += u - u
         i += 1
     }
     return ((a0 + a1).sum() + rest) == 0

@@ -93,6 +93,28 @@ final class ElementwiseTests: XCTestCase {
         }
     }
 
+    /// The results are what the checked SGD checks (what it stores), so a finite gradient whose
+    /// update passes Float's range is refused as a NaN would be, in the vector body and the tail.
+    func testCheckedSGDRefusesAnUpdatePastTheFloatRange() {
+        for backend in Backend.runnable {
+            for n in [2, 16, 17] {
+                var p = [Float](repeating: 1, count: n), g = [Float](repeating: 1, count: n)
+                p[n - 1] = .greatestFiniteMagnitude
+                g[n - 1] = -.greatestFiniteMagnitude
+                var out = [Float](repeating: 0, count: n)
+                let ok = p.withUnsafeBufferPointer { pp in g.withUnsafeBytes { gg in out.withUnsafeMutableBufferPointer { o in
+                    backend.sgdChecked(n, pp.baseAddress!, gg.baseAddress!, 0.5, o.baseAddress!)
+                }}}
+                XCTAssertFalse(ok, "\(backend.name) n \(n)")
+                XCTAssertEqual(out[n - 1], .infinity, "\(backend.name) n \(n)")
+                p[n - 1] = 1; g[n - 1] = 1
+                XCTAssertTrue(p.withUnsafeBufferPointer { pp in g.withUnsafeBytes { gg in out.withUnsafeMutableBufferPointer { o in
+                    backend.sgdChecked(n, pp.baseAddress!, gg.baseAddress!, 0.5, o.baseAddress!)
+                }}}, "\(backend.name) n \(n)")
+            }
+        }
+    }
+
     func testBiasActivationForward() {
         var rng = TestRandom(11)
         for backend in Backend.runnable {

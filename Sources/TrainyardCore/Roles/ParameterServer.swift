@@ -294,7 +294,7 @@ public struct ParameterServer: Sendable {
                 // Counted again for the message (a sender's region may have changed since: said so).
                 let bad = ParameterServer.nonFinite(p.copyingLentGradients().gradients)
                 let what = bad.map { "\($0.count) of \(p.gradientCount) gradients are NaN or infinite (the first at index \($0.first))" }
-                    ?? "gradients were NaN or infinite as they were read, then changed in the sender's shared memory"
+                    ?? "the update was not finite: gradients were NaN or infinite as they were read, then changed in the sender's shared memory, or finite ones took a value past the float range"
                 return [.log("refused a push from \(sender) at step \(globalStep): \(what) (\(refusedNonFinite) refused so far)"),
                         fail(.nonFiniteGradients, "push refused, shard unchanged: \(what); the model diverged: lower the learning rate or check the data")]
             }
