@@ -66,6 +66,7 @@ enum CostCommand {
                                    catalog: catalog, local: local, scale: scale, bytesPerStep: bytesPerStep, json: json, explain: explain)
         }
         let architecture = MLPArchitecture(inputs: training.features, hidden: training.hidden, classes: training.classes)
+        if epochs != nil && examples == nil { throw UsageError("--epochs needs --examples N (how many examples one epoch has)") }
         // Measured (once per machine and build) only after the plans are known to run the job.
         func loadProfile() throws -> CalibrationProfile { try Calibration.loadOrMeasure { if !json { Posix.write($0, to: 2) } } }
         func steps(for plan: ClusterPlan) throws -> Int {
@@ -140,7 +141,7 @@ enum CostCommand {
         let trainers = plan.topology.chiefs + plan.topology.workers
         guard let k = ResourceCheck.tooManyToAggregate(training, trainers: trainers) else { return nil }
         let more = plan.tierName.uppercased() == "CUSTOM" ? "a larger --worker-count" : "a tier with more workers"
-        return "\(trainers) training task\(trainers == 1 ? "" : "s") (the chief and the workers) cannot give --replicas-to-aggregate \(k) gradients a step (\(ResourceCheck.aggregationLimit)): use \(trainers) or less, or \(more)"
+        return "\(trainers) training task\(trainers == 1 ? "" : "s") (the chief and the workers) cannot give --replicas-to-aggregate \(k) gradients a step, and \(ResourceCheck.aggregationLimit): use \(trainers) or less, or \(more)"
     }
 
     /// `--from-job NAME`: the program of a finished job, measured from its run, on one tier, the

@@ -116,7 +116,11 @@ enum ExportCommand {
         try settings.topology.checkTrainable(hint: "--ps N, or --parameter-server-count N with --parameter-server-machine-type TYPE")
         let trainers = settings.topology.chiefs + settings.topology.workers
         if let k = ResourceCheck.tooManyToAggregate(settings.training, trainers: trainers) {
-            throw UsageError("--replicas-to-aggregate \(k): the TFJob would have \(trainers) training task\(trainers == 1 ? "" : "s") (the chief and the workers), and \(ResourceCheck.aggregationLimit): use \(trainers) or less, or more workers")
+            let what = "--replicas-to-aggregate \(k): the TFJob would have \(trainers) training task\(trainers == 1 ? "" : "s") (the chief and the workers), and \(ResourceCheck.aggregationLimit)"
+            if jobID != nil || template != nil {
+                throw RuntimeFailure("the trainer's arguments of \(jobID.map { "job \($0)" } ?? "template \(template!)"): \(what)", exitCode: .invalidInput)
+            }
+            throw UsageError("\(what): use --replicas-to-aggregate \(trainers) or less, or more --workers")
         }
 
         guard let image, !image.isEmpty else {

@@ -289,7 +289,8 @@ public enum CostValidation {
     public static let defaultRunSeconds = 2.5
     /// The most steps a run of `seconds` takes: 600,000 for the default 2.5 s, proportionally more
     /// for longer runs, so that every configuration here (the fastest run 50,000–70,000 steps/s)
-    /// lasts its time, while a prediction far above the truth cannot turn into a run of minutes.
+    /// lasts its time. It bounds steps, not time: a prediction far above the truth still makes a
+    /// run longer than asked (about 10 s instead of 2.5 for one 4× too high at 60,000 steps/s).
     public static func maxRunSteps(seconds: Double) -> Int { max(600_000, Int(240_000 * seconds)) }
 
     /// Steps for a run of about `seconds` at the rate the calibration before it predicts: at least

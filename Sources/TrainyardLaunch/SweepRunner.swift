@@ -113,11 +113,24 @@ public final class SweepRunner {
                 do {
                     try start(next)
                 } catch {
+                    // Interrupted while starting it (staging a package): the trial stays queued
+                    // and the loop's next turn cancels the sweep, this trial with the rest.
+                    if error is Signals.Interrupted || Signals.pending != nil { break }
                     // A trial that cannot start (its job folder cannot be made, its job is
                     // refused) has failed, with the reason; the sweep goes on with the others and
-                    // keeps its record true, rather than stopping with trials left running.
+                    // keeps its record true, rather than stopping with trials left running. A job
+                    // record made before the failure is stopped, an empty trial folder removed.
+                    let reason = "could not start: \(error)"
+                    if let record = try? JobStore.load(next.job), !record.state.isTerminal {
+                        if record.supervisorPID != nil {
+                            cancel(next)
+                        } else {
+                            _ = try? JobStore.update(next.job) { r in try r.transition(to: .failed, at: MonotonicClock.wallNow(), error: reason) }
+                        }
+                    }
+                    Files.removeEmptyFolders(folder + "/trials/\(next.job)")
                     next.state = "FAILED"
-                    next.terminatedBy = "could not start: \(error)"
+                    next.terminatedBy = reason
                     next.ended = MonotonicClock.wallNow()
                     note("trial \(next.index) failed: \(next.terminatedBy!)")
                 }
@@ -289,7 +302,8 @@ public final class SweepRunner {
     /// When trials ended but none ever logged the primary metric: says so, with the names they
     /// did log (the usual cause is a metric logged under another name).
     var metricProblem: String? {
-        guard trials.contains(where: \.finished), !trials.contains(where: { !$0.history.isEmpty }) else { return nil }
+        // Only trials that started count: one that never ran logged nothing, whatever its metric's name.
+        guard trials.contains(where: { $0.finished && $0.started != nil }), !trials.contains(where: { !$0.history.isEmpty }) else { return nil }
         let logged = Set(trials.flatMap { $0.reports.flatMap { $0.values.keys } }).sorted()
         return "no trial ever logged the primary metric \(spec.primaryMetric)"
             + (logged.isEmpty ? "; the trials logged no metrics at all" : "; the trials logged: \(logged.joined(separator: ", "))")

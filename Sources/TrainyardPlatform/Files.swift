@@ -128,8 +128,11 @@ public enum Files {
                 let code = errno
                 if code == EEXIST && isDirectory(prefix) { continue }  // made by another process meanwhile
                 let inTheWay = code == ENOTDIR || (code == EEXIST && !isDirectory(prefix))
+                var st = stat()
+                let link = lstat(prefix, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK
+                let what = link ? " (a link that leads to no folder is in the way)" : " (a file is in the way)"
                 throw SystemError("mkdir", errno: code == EEXIST ? ENOTDIR : code,
-                                  detail: prefix + (inTheWay ? " (a file is in the way)" : "") + (prefix == path ? "" : ", making " + path))
+                                  detail: prefix + (inTheWay ? what : "") + (prefix == path ? "" : ", making " + path))
             }
         }
     }

@@ -167,6 +167,9 @@ final class SweepEndToEndTests: XCTestCase {
         XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
         let sweep = try Harness.json(home + "/sweeps/nostart-sweep-1/sweep.json")
         XCTAssertEqual(sweep["state"], "FAILED")
+        // No trial ran, so nothing is said about the metric's name.
+        XCTAssertEqual(sweep["problem"], .null)
+        XCTAssertFalse(r.stdout.contains("no trial ever logged"), r.stdout)
         let trials = sweep["trials"]?.arrayValue ?? []
         XCTAssertEqual(trials.count, 2)
         for t in trials {

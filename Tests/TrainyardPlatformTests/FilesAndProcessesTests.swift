@@ -31,6 +31,14 @@ final class FilesAndProcessesTests: XCTestCase {
             XCTAssertTrue(m.contains("Not a directory"), m)
         }
         XCTAssertThrowsError(try Files.createDirectory(dir + "/a/file")) { e in XCTAssertTrue("\(e)".contains("a file is in the way"), "\(e)") }
+        // A link to a folder is a folder; a link to nothing is named as such.
+        try FileManager.default.createSymbolicLink(atPath: dir + "/to-b", withDestinationPath: dir + "/a/b")
+        try Files.createDirectory(dir + "/to-b/d")
+        XCTAssertTrue(Files.isDirectory(dir + "/a/b/d"))
+        try FileManager.default.createSymbolicLink(atPath: dir + "/dangling", withDestinationPath: dir + "/unmounted/disk")
+        XCTAssertThrowsError(try Files.createDirectory(dir + "/dangling/jobs")) { e in
+            XCTAssertTrue("\(e)".contains(dir + "/dangling (a link that leads to no folder is in the way)"), "\(e)")
+        }
     }
 
     func testCheckpointStoreKeepsNewestAndFallsBackFromDamage() throws {
