@@ -71,29 +71,18 @@ enum CostCommand {
         func loadProfile() throws -> CalibrationProfile { try Calibration.loadOrMeasure { if !json { Posix.write($0, to: 2) } } }
         func steps(for plan: ClusterPlan) throws -> Int {
             guard let epochs else { return training.maxSteps }
-            guard examples != nil else { throw UsageError("--epochs needs --examples N (how many examples one epoch has)") }
             let perStep = training.batch(perStepWith: plan.topology.workers + 1)
             return max(1, Int((epochs * Double(training.examples) / Double(perStep)).rounded(.up)))
         }
 
         if sub == "compare" {
-            var plans: [ClusterPlan] = []
-            for tier in catalog.orderedTiers where !tier.custom {
-                let plan = try catalog.plan(for: tier)
-                if let reason = cannotRun(training, on: plan) {
-                    Posix.write("\(tier.name) left out: \(reason)\n", to: 2)
-                    continue
-                }
-                plans.append(plan)
-            }
+            var plans = try catalog.orderedTiers.filter { !$0.custom }.map { try catalog.plan(for: $0) }
             if custom.masterMachineType != nil {
                 let plan = try custom.plan(in: catalog)
                 if let reason = cannotRun(training, on: plan) { throw UsageError("CUSTOM: \(reason)") }
                 plans.append(plan)
             }
-            if plans.isEmpty, let k = training.replicasToAggregate {
-                throw UsageError("no tier has the \(k) training tasks --replicas-to-aggregate \(k) needs")
-            }
+            plans = try runnable(plans, training)
             let measured = try loadProfile()
             let rows = try plans.map { plan in
                 CostEstimator.estimate(plan: plan, job: CostEstimator.Job(training: training, architecture: architecture, steps: try steps(for: plan)),
@@ -144,6 +133,20 @@ enum CostCommand {
         return "\(trainers) training task\(trainers == 1 ? "" : "s") (the chief and the workers) cannot give --replicas-to-aggregate \(k) gradients a step, and \(ResourceCheck.aggregationLimit): use \(trainers) or less, or \(more)"
     }
 
+    /// The plans of `cost compare` that can run `training`; each one left out is said on stderr,
+    /// and none left is an error.
+    static func runnable(_ plans: [ClusterPlan], _ training: TrainSettings) throws -> [ClusterPlan] {
+        let kept = plans.filter { plan in
+            guard let reason = cannotRun(training, on: plan) else { return true }
+            Posix.write("\(plan.tierName) left out: \(reason)\n", to: 2)
+            return false
+        }
+        if kept.isEmpty, !plans.isEmpty, let k = training.replicasToAggregate {
+            throw UsageError("no tier has the \(k) training tasks --replicas-to-aggregate \(k) needs")
+        }
+        return kept
+    }
+
     /// `--from-job NAME`: the program of a finished job, measured from its run, on one tier, the
     /// job's own cluster, or (compare) every tier.
     static func programCost(job: String, compare: Bool, tierName: String?, custom: CustomClusterFlags, training: TrainSettings, catalog: TierCatalog,
@@ -166,14 +169,7 @@ enum CostCommand {
             plans = [plan]
         }
         if compare {
-            plans = plans.filter { plan in
-                guard let reason = cannotRun(training, on: plan) else { return true }
-                Posix.write("\(plan.tierName) left out: \(reason)\n", to: 2)
-                return false
-            }
-            if plans.isEmpty, let k = training.replicasToAggregate {
-                throw UsageError("no tier has the \(k) training tasks --replicas-to-aggregate \(k) needs")
-            }
+            plans = try runnable(plans, training)
         } else if let plan = plans.first, let reason = cannotRun(training, on: plan) {
             throw UsageError("\(plan.tierName): \(reason)")
         }

@@ -132,7 +132,7 @@ public final class SweepRunner {
                     next.state = "FAILED"
                     next.terminatedBy = reason
                     next.ended = MonotonicClock.wallNow()
-                    note("trial \(next.index) failed: \(next.terminatedBy!)")
+                    note("trial \(next.index) failed: \(reason)")
                 }
             }
             for t in trials where t.state == "RUNNING" { try poll(t) }

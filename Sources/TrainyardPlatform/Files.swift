@@ -117,12 +117,12 @@ public enum Files {
     }
 
     public static func createDirectory(_ path: String) throws {
-        if Posix.exists(path) && !isDirectory(path) { throw SystemError("mkdir", errno: ENOTDIR, detail: path + " (a file is in the way)") }
+        if isDirectory(path) { return }
         // Each missing folder from the top, so the error is the system's own for the one that
-        // failed (a file in the way above it, no permission, no space), not a guess.
-        var prefix = path.hasPrefix("/") ? "" : "."
+        // failed (a file in the way, here or above, no permission, no space), not a guess.
+        var prefix = ""
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
-            prefix += "/" + part
+            prefix = prefix.isEmpty && !path.hasPrefix("/") ? String(part) : prefix + "/" + part
             if isDirectory(prefix) { continue }
             if mkdir(prefix, 0o777) != 0 {  // less the umask, as FileManager made them
                 let code = errno
