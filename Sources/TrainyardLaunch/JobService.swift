@@ -35,8 +35,7 @@ public enum JobService {
         try spec.validate()
         guard !JobStore.exists(name) else { throw UsageError("a job named \(name) already exists") }
         let catalog = try Catalog.load()
-        let plan = try clusterPlan(spec, catalog: catalog)
-        _ = try preflight(spec, plan: plan, availableMemoryBytes: MachineLimits.availableMemoryBytes(), descriptorLimit: try MachineLimits.descriptorLimit())
+        let plan = try check(spec, catalog: catalog)
         let jobDirectory = try Home.localPath(spec.jobDir!)
         // A submit that fails from here on (staging, or a race for the name) removes the folders it
         // made while they are empty, so no empty job folder is left in the bucket. Files are kept: a
@@ -50,9 +49,6 @@ public enum JobService {
                                cluster: cluster, mlUnitsPerHour: plan?.mlUnitsPerHour,
                                dollarsPerUnit: plan?.master.priceList.flatMap { catalog.priceLists[$0]?.dollarsPerUnit } ?? 0.49, template: template)
         try describeHowItRuns(spec, into: &record)
-        for file in spec.packages where !StorageURI.isStorageURI(file) {
-            guard Files.exists(file), !Files.isDirectory(file) else { throw UsageError("--packages: no such file: \(file)") }
-        }
         if let path = spec.packagePath { record.package = try stage(path, name: name, spec: spec) }
         record.stagedPackages = try stageExtraPackages(spec.packages, name: name, spec: spec)
         try JobStore.create(record)
@@ -68,6 +64,23 @@ public enum JobService {
             r.supervisorPID = pid
             if let ticks { r.supervisorStartTicks = ticks }
         }
+    }
+
+    /// What `submit` refuses before it writes anything, found without writing: the spec, its
+    /// cluster plan, `preflight`, the job folder's URI, the `--packages` files and the package
+    /// folder (the interpreter is `PythonInterpreter.resolve`'s). A sweep runs it on every trial's
+    /// job before it starts the first. Returns the cluster's tier plan.
+    @discardableResult
+    public static func check(_ spec: JobSpec, catalog: TierCatalog) throws -> ClusterPlan? {
+        try spec.validate()
+        let plan = try clusterPlan(spec, catalog: catalog)
+        _ = try preflight(spec, plan: plan, availableMemoryBytes: MachineLimits.availableMemoryBytes(), descriptorLimit: try MachineLimits.descriptorLimit())
+        _ = try Home.localPath(spec.jobDir!)
+        for file in spec.packages where !StorageURI.isStorageURI(file) {
+            guard Files.exists(file), !Files.isDirectory(file) else { throw UsageError("--packages: no such file: \(file)") }
+        }
+        if let path = spec.packagePath { try Packager.checkFolder(path) }
+        return plan
     }
 
     /// Everything a job must pass before it is queued, and again before its supervisor launches

@@ -72,10 +72,59 @@ public final class SweepRunner {
         while Files.exists(SweepStore.root + "/\(spec.name)-\(n)") { n += 1 }
         id = "\(spec.name)-\(n)"
         folder = SweepStore.root + "/" + id
-        try Files.createDirectory(folder)
-        try Files.writeAtomically(specText, to: folder + "/spec.json")
         let jobPrefix = String(id.map { $0 == "-" ? "_" : $0 })
         trials = spec.trials().enumerated().map { i, p in Trial(index: i, params: p, job: "\(jobPrefix)_t\(String(format: "%02d", i))") }
+        try checkTrials()
+        try Files.createDirectory(folder)
+        try Files.writeAtomically(specText, to: folder + "/spec.json")
+    }
+
+    /// Every trial's job through `submit`'s own checks (`JobService.check`, and the interpreter
+    /// once: no trial changes it) before anything is written or started, so a mistake every trial
+    /// shares — a package folder that is not there, a tier this machine cannot hold — is one
+    /// invalid-input error (exit 3), not a sweep of trials that failed to start.
+    func checkTrials() throws {
+        let catalog = try Catalog.load()
+        for t in trials {
+            let job = jobSpec(for: t)
+            do {
+                try JobService.check(job, catalog: catalog)
+                if t.index == 0, job.moduleName != nil || !job.packages.isEmpty {
+                    _ = try PythonInterpreter.resolve(job, environment: ProcessInfo.processInfo.environment)
+                }
+            } catch {
+                if error is Signals.Interrupted { throw error }
+                let which = t.index == 0 ? "the trial's job" : "trial \(t.index)'s job (" + t.params.map { "\($0.0)=\(describe($0.1))" }.joined(separator: ", ") + ")"
+                throw FieldError(path: "trial", "\(which) would be refused: \(error) (no trial was started)")
+            }
+        }
+    }
+
+    /// The job trial `t` runs: the trial's job or Trainyard's trainer with the trial's values.
+    func jobSpec(for t: Trial) -> JobSpec {
+        var job: JobSpec
+        let trialDir = folder + "/trials/\(t.job)"
+        switch spec.trial {
+        case .builtIn(let arguments, let workers, let ps):
+            job = JobSpec()
+            job.workers = workers
+            job.parameterServers = ps
+            var args = arguments + t.params.map { spec.argument($0.0, $0.1) }
+            if !args.contains(where: { $0.hasPrefix("--eval-every") }) {
+                // Several evaluations per trial: the intervals early termination looks at.
+                args += ["--eval-every", String(max(1, (maxSteps ?? 1) / 10))]
+            }
+            // Every trial trains on the same data (the trial's `seed`, else the trainer's default)
+            // unless the search space varies `seed`.
+            job.userArgs = args
+            job.jobDir = trialDir
+        case .job(let base):
+            job = spec.job(base, parameters: t.params)
+            job.jobDir = (base.jobDir.map { ($0.hasSuffix("/") ? String($0.dropLast()) : $0) + "/" + t.job }) ?? trialDir
+        }
+        job.restartPolicy = .never
+        job.trial = String(t.index)
+        return job
     }
 
     let terminal = Posix.isTerminal(2)
@@ -163,30 +212,11 @@ public final class SweepRunner {
     }
 
     func start(_ t: Trial) throws {
-        var job: JobSpec
-        let trialDir = folder + "/trials/\(t.job)"
-        switch spec.trial {
-        case .builtIn(let arguments, let workers, let ps):
-            job = JobSpec()
-            job.workers = workers
-            job.parameterServers = ps
-            var args = arguments + t.params.map { spec.argument($0.0, $0.1) }
-            if !args.contains(where: { $0.hasPrefix("--eval-every") }) {
-                // Several evaluations per trial: the intervals early termination looks at.
-                args += ["--eval-every", String(max(1, (maxSteps ?? 1) / 10))]
-            }
-            // Every trial trains on the same data (the trial's `seed`, else the trainer's default)
-            // unless the search space varies `seed`.
-            job.userArgs = args
-            job.jobDir = trialDir
+        let job = jobSpec(for: t)
+        if case .builtIn = spec.trial {
             // The chief waits here for a verdict on each evaluation (TrialVerdictGate).
-            try Files.createDirectory(TrialVerdict.folder(jobDirectory: trialDir))
-        case .job(let base):
-            job = spec.job(base, parameters: t.params)
-            job.jobDir = (base.jobDir.map { ($0.hasSuffix("/") ? String($0.dropLast()) : $0) + "/" + t.job }) ?? trialDir
+            try Files.createDirectory(TrialVerdict.folder(jobDirectory: job.jobDir!))
         }
-        job.restartPolicy = .never
-        job.trial = String(t.index)
         _ = try JobService.submit(name: t.job, spec: job, template: nil)
         t.state = "RUNNING"
         t.started = MonotonicClock.wallNow()

@@ -18,15 +18,24 @@ public enum Packager {
         public var links: [String] = []
     }
 
+    /// Refuses a `--package-path` that is not a folder (invalid input).
+    public static func checkFolder(_ directory: String) throws(FieldError) {
+        guard Files.isDirectory(directory) else { throw notAFolder(directory) }
+    }
+
+    static func notAFolder(_ directory: String) -> FieldError {
+        FieldError(source: directory, path: "", Files.exists(directory) ? "--package-path must be a folder, not a file" : "--package-path: no such folder",
+                   exitCode: .invalidInput)
+    }
+
     /// The files of `directory` the ignore rules keep, with their content hash.
     ///
     /// Symbolic links are never followed: a link whose target stays inside the package (by a
     /// relative path) is packed as a link; any other link is refused with its path named. SIGINT
     /// and SIGTERM stop the scan between files (`Signals.Interrupted`).
     public static func scan(_ directory: String) throws -> Package {
-        guard Files.isDirectory(directory), let root = Posix.realPath(directory) else {
-            throw FieldError(source: directory, path: "", "--package-path must be a folder", exitCode: .invalidInput)
-        }
+        try checkFolder(directory)
+        guard let root = Posix.realPath(directory) else { throw notAFolder(directory) }
         var rules = IgnoreRules()
         var rulesFile: String?
         for candidate in [".gcloudignore", ".gitignore"] where rulesFile == nil {

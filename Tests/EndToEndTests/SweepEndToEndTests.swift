@@ -181,6 +181,32 @@ final class SweepEndToEndTests: XCTestCase {
         XCTAssertEqual(Harness.processes(mentioning: home), [])
     }
 
+    /// A mistake every trial's job shares (here a package folder that is not there) is found before
+    /// the first trial, by the checks `submit` makes: exit 3, named once, no sweep or job written.
+    func testAJobEveryTrialWouldBeRefusedStartsNothing() throws {
+        let spec = home + "/nopackage.json"
+        try """
+        { "name": "nopackage-sweep",
+          "trial": { "module_name": "trainer.task", "package_path": "\(home)/no-such-package", "scale_tier": "BASIC" },
+          "search_space": { "lr": {"type": "choice", "values": [0.1, 0.2, 0.3]} },
+          "sampling_algorithm": "grid",
+          "objective": { "primary_metric": "accuracy", "goal": "maximize" },
+          "limits": { "max_total_trials": 3, "max_concurrent_trials": 1, "timeout": 60 } }
+        """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let r = try Harness.run(["sweep", "run", spec], environment: ["TRAINYARD_HOME": home], timeout: 60)
+        XCTAssertEqual(r.status, 3, r.stdout + r.stderr)
+        XCTAssertTrue(r.stderr.contains("\(spec): trial: the trial's job would be refused: \(home)/no-such-package: --package-path: no such folder (no trial was started)"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("could not start"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/jobs"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/sweeps"))
+        // A file where the folder should be is named as such.
+        try "x".write(toFile: home + "/no-such-package", atomically: true, encoding: .utf8)
+        let file = try Harness.run(["sweep", "run", spec], environment: ["TRAINYARD_HOME": home], timeout: 60)
+        XCTAssertEqual(file.status, 3, file.stderr)
+        XCTAssertTrue(file.stderr.contains("--package-path must be a folder, not a file"), file.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/sweeps"))
+    }
+
     /// Parameters the trial does not accept are invalid input: exit 3, the field named, nothing started.
     func testInvalidParametersStartNothing() throws {
         let spec = home + "/bad.json"
