@@ -28,7 +28,8 @@ enum SweepCommand {
             do { text = try Files.readText(file) } catch { throw FieldError(source: file, path: "", "cannot read the sweep spec: \(error)") }
             let spec = try SweepSpec(parsing: text, source: file)
             let runner: SweepRunner
-            do { runner = try SweepRunner(spec: spec, specText: text, progress: !json) } catch let e as FieldError { throw e.from(file) }
+            // A mistake found in the spec is the spec file's; one in another file (a tier file) keeps its name.
+            do { runner = try SweepRunner(spec: spec, specText: text, progress: !json) } catch let e as FieldError where e.source.isEmpty { throw e.from(file) }
             let record = try runner.run()
             print(json ? record.prettySerialized() : SweepRunner.describe(record))
             if let folder = record["folder"]?.stringValue, let report = try? Report.write(for: folder) {

@@ -68,8 +68,9 @@ public enum JobService {
 
     /// What `submit` refuses before it writes anything, found without writing: the spec, its
     /// cluster plan, `preflight`, the job folder's URI, the `--packages` files and the package
-    /// folder (the interpreter is `PythonInterpreter.resolve`'s). A sweep runs it on every trial's
-    /// job before it starts the first. Returns the cluster's tier plan.
+    /// folder. (The interpreter is checked apart, by `PythonInterpreter.resolve`, which may start
+    /// it.) A sweep runs this on every trial's job before it starts the first. Returns the
+    /// cluster's tier plan.
     @discardableResult
     public static func check(_ spec: JobSpec, catalog: TierCatalog) throws -> ClusterPlan? {
         try spec.validate()

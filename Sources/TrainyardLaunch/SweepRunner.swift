@@ -48,8 +48,8 @@ public final class SweepRunner {
     let spec: SweepSpec
     /// A built-in trial's `max_steps` (the trainer's default when the spec does not set it).
     let maxSteps: Int?
-    let id: String
-    let folder: String
+    private(set) var id: String
+    private(set) var folder: String
     let progress: Bool
     var trials: [Trial] = []
     var state = "RUNNING"
@@ -68,23 +68,37 @@ public final class SweepRunner {
         if case .job(let job) = spec.trial, job.packageIsWorkingDirectory, let code = job.packagePath, !Files.isDirectory(code) {
             throw FieldError(path: "trial.code", "no such folder: \(code) (a path relative to the spec file's folder)")
         }
+        if case .job(let job) = spec.trial, !job.packageIsWorkingDirectory, let path = job.packagePath, !Files.isDirectory(path) {
+            throw FieldError(path: "trial.package_path", Files.exists(path) ? "\(path) is a file: give the trainer's folder" : "no such folder: \(path)")
+        }
+        func named(_ n: Int) -> (id: String, folder: String, trials: [Trial]) {
+            let id = "\(spec.name)-\(n)"
+            let jobPrefix = String(id.map { $0 == "-" ? "_" : $0 })
+            return (id, SweepStore.root + "/" + id,
+                    spec.trials().enumerated().map { i, p in Trial(index: i, params: p, job: "\(jobPrefix)_t\(String(format: "%02d", i))") })
+        }
         var n = 1
         while Files.exists(SweepStore.root + "/\(spec.name)-\(n)") { n += 1 }
-        id = "\(spec.name)-\(n)"
-        folder = SweepStore.root + "/" + id
-        let jobPrefix = String(id.map { $0 == "-" ? "_" : $0 })
-        trials = spec.trials().enumerated().map { i, p in Trial(index: i, params: p, job: "\(jobPrefix)_t\(String(format: "%02d", i))") }
+        (id, folder, trials) = named(n)
         try checkTrials()
-        try Files.createDirectory(folder)
+        // The first free number, claimed: another sweep of the same name may have taken this one
+        // while the trials were checked.
+        while !(try Files.claimDirectory(folder)) {
+            n += 1
+            (id, folder, trials) = named(n)
+        }
         try Files.writeAtomically(specText, to: folder + "/spec.json")
     }
 
-    /// Every trial's job through `submit`'s own checks (`JobService.check`, and the interpreter
-    /// once: no trial changes it) before anything is written or started, so a mistake every trial
-    /// shares — a package folder that is not there, a tier this machine cannot hold — is one
-    /// invalid-input error (exit 3), not a sweep of trials that failed to start.
+    /// Every trial's job through `submit`'s own checks (`JobService.check`; the interpreter once,
+    /// as no trial changes it) before anything is written or started. A mistake every trial
+    /// shares (a tier this machine cannot hold, say) is one invalid-input error (exit 3), not a
+    /// sweep of trials that failed to start; so is a value some trials draw that their job
+    /// refuses (a model too large for this machine's memory), as `TrialParameterCheck` treats a
+    /// value the trainer refuses.
     func checkTrials() throws {
         let catalog = try Catalog.load()
+        var refused: [(trial: Trial, reason: String)] = []
         for t in trials {
             let job = jobSpec(for: t)
             do {
@@ -93,11 +107,16 @@ public final class SweepRunner {
                     _ = try PythonInterpreter.resolve(job, environment: ProcessInfo.processInfo.environment)
                 }
             } catch {
-                if error is Signals.Interrupted { throw error }
-                let which = t.index == 0 ? "the trial's job" : "trial \(t.index)'s job (" + t.params.map { "\($0.0)=\(describe($0.1))" }.joined(separator: ", ") + ")"
-                throw FieldError(path: "trial", "\(which) would be refused: \(error) (no trial was started)")
+                refused.append((t, "\(error)"))
             }
         }
+        guard let first = refused.first else { return }
+        if refused.count == trials.count && Set(refused.map(\.reason)).count == 1 {
+            throw FieldError(path: "trial", "every trial's job would be refused: \(first.reason) (no trial was started)")
+        }
+        let values = first.trial.params.map { "\($0.0)=\(describe($0.1))" }.joined(separator: ", ")
+        throw FieldError(path: "trial", "trial \(first.trial.index)'s job (\(values)) would be refused: \(first.reason) "
+                         + "(\(refused.count) of the \(trials.count) trials would be; no trial was started)")
     }
 
     /// The job trial `t` runs: the trial's job or Trainyard's trainer with the trial's values.

@@ -35,7 +35,9 @@ public enum Packager {
     /// and SIGTERM stop the scan between files (`Signals.Interrupted`).
     public static func scan(_ directory: String) throws -> Package {
         try checkFolder(directory)
-        guard let root = Posix.realPath(directory) else { throw notAFolder(directory) }
+        guard let root = Posix.realPath(directory) else {
+            throw FieldError(source: directory, path: "", "--package-path: cannot resolve the folder's path", exitCode: .invalidInput)
+        }
         var rules = IgnoreRules()
         var rulesFile: String?
         for candidate in [".gcloudignore", ".gitignore"] where rulesFile == nil {

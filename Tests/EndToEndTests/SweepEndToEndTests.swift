@@ -195,7 +195,7 @@ final class SweepEndToEndTests: XCTestCase {
         """.write(toFile: spec, atomically: true, encoding: .utf8)
         let r = try Harness.run(["sweep", "run", spec], environment: ["TRAINYARD_HOME": home], timeout: 60)
         XCTAssertEqual(r.status, 3, r.stdout + r.stderr)
-        XCTAssertTrue(r.stderr.contains("\(spec): trial: the trial's job would be refused: \(home)/no-such-package: --package-path: no such folder (no trial was started)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("\(spec): trial.package_path: no such folder: \(home)/no-such-package"), r.stderr)
         XCTAssertFalse(r.stderr.contains("could not start"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/jobs"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/sweeps"))
@@ -203,7 +203,34 @@ final class SweepEndToEndTests: XCTestCase {
         try "x".write(toFile: home + "/no-such-package", atomically: true, encoding: .utf8)
         let file = try Harness.run(["sweep", "run", spec], environment: ["TRAINYARD_HOME": home], timeout: 60)
         XCTAssertEqual(file.status, 3, file.stderr)
-        XCTAssertTrue(file.stderr.contains("--package-path must be a folder, not a file"), file.stderr)
+        XCTAssertTrue(file.stderr.contains("trial.package_path: \(home)/no-such-package is a file: give the trainer's folder"), file.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/sweeps"))
+    }
+
+    /// A value some trials draw that their job refuses (a model too large for this machine's
+    /// memory) names the first such trial and its values; a refusal every trial meets is said once.
+    func testARefusalSomeOrAllTrialsWouldMeetStartsNothing() throws {
+        func sweep(_ name: String, trial: String, space: String) throws -> Harness.Result {
+            let spec = home + "/\(name).json"
+            try """
+            { "name": "\(name)", "trial": { "max_steps": 10, "workers": 0, "ps": 1\(trial) },
+              "search_space": { \(space) },
+              "sampling_algorithm": "grid",
+              "objective": { "primary_metric": "accuracy", "goal": "maximize" } }
+            """.write(toFile: spec, atomically: true, encoding: .utf8)
+            return try Harness.run(["sweep", "run", spec], environment: ["TRAINYARD_HOME": home], timeout: 60)
+        }
+        // 3.6 billion parameters: no machine this runs on holds the five copies.
+        let some = try sweep("some", trial: "", space: #""hidden": {"type": "choice", "values": ["16", "60000,60000"]}"#)
+        XCTAssertEqual(some.status, 3, some.stderr)
+        XCTAssertTrue(some.stderr.contains("some.json: trial: trial 1's job (hidden=60000,60000) would be refused: --hidden 60000,60000"), some.stderr)
+        XCTAssertTrue(some.stderr.contains("of memory is available"), some.stderr)
+        XCTAssertTrue(some.stderr.contains("(1 of the 2 trials would be; no trial was started)"), some.stderr)
+        let all = try sweep("all", trial: #", "hidden": "60000,60000""#, space: #""learning_rate": {"type": "choice", "values": [0.1, 0.2]}"#)
+        XCTAssertEqual(all.status, 3, all.stderr)
+        XCTAssertTrue(all.stderr.contains("all.json: trial: every trial's job would be refused: --hidden 60000,60000"), all.stderr)
+        XCTAssertTrue(all.stderr.hasSuffix("(no trial was started)\n"), all.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/jobs"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/sweeps"))
     }
 

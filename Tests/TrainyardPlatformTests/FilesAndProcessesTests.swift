@@ -41,6 +41,14 @@ final class FilesAndProcessesTests: XCTestCase {
         }
     }
 
+    func testClaimDirectoryIsTrueForTheOneCallerThatMadeIt() throws {
+        XCTAssertTrue(try Files.claimDirectory(dir + "/sweeps/s-1"))  // the folder above made too
+        XCTAssertTrue(Files.isDirectory(dir + "/sweeps/s-1"))
+        XCTAssertFalse(try Files.claimDirectory(dir + "/sweeps/s-1"))
+        try Files.writeAtomically("x", to: dir + "/sweeps/s-2")
+        XCTAssertThrowsError(try Files.claimDirectory(dir + "/sweeps/s-2")) { e in XCTAssertTrue("\(e)".contains("s-2 (a file is in the way)"), "\(e)") }
+    }
+
     func testCheckpointStoreKeepsNewestAndFallsBackFromDamage() throws {
         let store = CheckpointStore(directory: dir + "/checkpoints")
         let arch = MLPArchitecture(inputs: 2, hidden: [3], classes: 2)
