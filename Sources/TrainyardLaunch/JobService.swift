@@ -71,11 +71,14 @@ public enum JobService {
     /// folder. (The interpreter is checked apart, by `PythonInterpreter.resolve`, which may start
     /// it.) A sweep runs this on every trial's job before it starts the first. Returns the
     /// cluster's tier plan.
+    /// `limits`: this machine's available memory and descriptor limit (read now when nil; a sweep
+    /// reads them once, so that trials refused alike are refused in the same words).
     @discardableResult
-    public static func check(_ spec: JobSpec, catalog: TierCatalog) throws -> ClusterPlan? {
+    public static func check(_ spec: JobSpec, catalog: TierCatalog, limits: (memoryBytes: Int, descriptors: Int)? = nil) throws -> ClusterPlan? {
         try spec.validate()
         let plan = try clusterPlan(spec, catalog: catalog)
-        _ = try preflight(spec, plan: plan, availableMemoryBytes: MachineLimits.availableMemoryBytes(), descriptorLimit: try MachineLimits.descriptorLimit())
+        let limits = try limits ?? (MachineLimits.availableMemoryBytes(), MachineLimits.descriptorLimit())
+        _ = try preflight(spec, plan: plan, availableMemoryBytes: limits.memoryBytes, descriptorLimit: limits.descriptors)
         _ = try Home.localPath(spec.jobDir!)
         for file in spec.packages where !StorageURI.isStorageURI(file) {
             guard Files.exists(file), !Files.isDirectory(file) else { throw UsageError("--packages: no such file: \(file)") }

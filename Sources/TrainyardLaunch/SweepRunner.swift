@@ -69,7 +69,8 @@ public final class SweepRunner {
             throw FieldError(path: "trial.code", "no such folder: \(code) (a path relative to the spec file's folder)")
         }
         if case .job(let job) = spec.trial, !job.packageIsWorkingDirectory, let path = job.packagePath, !Files.isDirectory(path) {
-            throw FieldError(path: "trial.package_path", Files.exists(path) ? "\(path) is a file: give the trainer's folder" : "no such folder: \(path)")
+            throw FieldError(path: "trial.package_path", Files.exists(path) ? "\(path) is a file: give the trainer's folder"
+                             : "no such folder: \(path)" + (path.hasPrefix("/") ? "" : " (relative to the folder the sweep runs in)"))
         }
         func named(_ n: Int) -> (id: String, folder: String, trials: [Trial]) {
             let id = "\(spec.name)-\(n)"
@@ -82,8 +83,9 @@ public final class SweepRunner {
         (id, folder, trials) = named(n)
         try checkTrials()
         // The first free number, claimed: another sweep of the same name may have taken this one
-        // while the trials were checked.
-        while !(try Files.claimDirectory(folder)) {
+        // while the trials were checked, and a number whose trial job names are taken (a sweep
+        // named with _ for -, or a sweep folder removed without its jobs) is passed over.
+        while try trials.contains(where: { JobStore.exists($0.job) }) || !Files.claimDirectory(folder) {
             n += 1
             (id, folder, trials) = named(n)
         }
@@ -98,25 +100,32 @@ public final class SweepRunner {
     /// value the trainer refuses.
     func checkTrials() throws {
         let catalog = try Catalog.load()
+        // Read once: every trial is checked against the same machine.
+        let limits = (memoryBytes: MachineLimits.availableMemoryBytes(), descriptors: try MachineLimits.descriptorLimit())
+        func everyTrial(_ reason: String) -> FieldError {
+            FieldError(path: "trial", "every trial's job would be refused: \(reason) (no trial was started)")
+        }
+        if let first = trials.first {
+            // No trial changes the interpreter: asked once.
+            let job = jobSpec(for: first)
+            if job.moduleName != nil || !job.packages.isEmpty {
+                do { _ = try PythonInterpreter.resolve(job, environment: ProcessInfo.processInfo.environment) } catch { throw everyTrial("\(error)") }
+            }
+        }
         var refused: [(trial: Trial, reason: String)] = []
         for t in trials {
-            let job = jobSpec(for: t)
             do {
-                try JobService.check(job, catalog: catalog)
-                if t.index == 0, job.moduleName != nil || !job.packages.isEmpty {
-                    _ = try PythonInterpreter.resolve(job, environment: ProcessInfo.processInfo.environment)
-                }
+                try JobService.check(jobSpec(for: t), catalog: catalog, limits: limits)
             } catch {
+                if error is Signals.Interrupted { throw error }
                 refused.append((t, "\(error)"))
             }
         }
         guard let first = refused.first else { return }
-        if refused.count == trials.count && Set(refused.map(\.reason)).count == 1 {
-            throw FieldError(path: "trial", "every trial's job would be refused: \(first.reason) (no trial was started)")
-        }
+        if refused.count == trials.count && Set(refused.map(\.reason)).count == 1 { throw everyTrial(first.reason) }
         let values = first.trial.params.map { "\($0.0)=\(describe($0.1))" }.joined(separator: ", ")
         throw FieldError(path: "trial", "trial \(first.trial.index)'s job (\(values)) would be refused: \(first.reason) "
-                         + "(\(refused.count) of the \(trials.count) trials would be; no trial was started)")
+                         + "(\(refused.count) of the \(trials.count) trials' jobs would be refused; no trial was started)")
     }
 
     /// The job trial `t` runs: the trial's job or Trainyard's trainer with the trial's values.

@@ -116,14 +116,15 @@ public enum Files {
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
     }
 
-    /// Makes the folder `path` (and the folders above it) for this caller alone: false when it
-    /// exists already, made by someone else (two commands picking the same new name, say).
+    /// Makes the folder `path` (and the folders above it) for this caller alone: false when the
+    /// name is taken (a folder made by someone else, two commands picking the same new name, say,
+    /// or anything else of that name: a file, a link).
     public static func claimDirectory(_ path: String) throws -> Bool {
         try createDirectory((path as NSString).deletingLastPathComponent)
         if mkdir(path, 0o777) == 0 { return true }
         let code = errno
-        if code == EEXIST && isDirectory(path) { return false }
-        throw SystemError("mkdir", errno: code == EEXIST ? ENOTDIR : code, detail: path + (code == EEXIST ? " (a file is in the way)" : ""))
+        if code == EEXIST { return false }
+        throw SystemError("mkdir", errno: code, detail: path)
     }
 
     public static func createDirectory(_ path: String) throws {

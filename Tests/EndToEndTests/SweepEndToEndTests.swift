@@ -195,7 +195,7 @@ final class SweepEndToEndTests: XCTestCase {
         """.write(toFile: spec, atomically: true, encoding: .utf8)
         let r = try Harness.run(["sweep", "run", spec], environment: ["TRAINYARD_HOME": home], timeout: 60)
         XCTAssertEqual(r.status, 3, r.stdout + r.stderr)
-        XCTAssertTrue(r.stderr.contains("\(spec): trial.package_path: no such folder: \(home)/no-such-package"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("\(spec): trial.package_path: no such folder: \(home)/no-such-package\n"), r.stderr)
         XCTAssertFalse(r.stderr.contains("could not start"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/jobs"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/sweeps"))
@@ -220,17 +220,32 @@ final class SweepEndToEndTests: XCTestCase {
             """.write(toFile: spec, atomically: true, encoding: .utf8)
             return try Harness.run(["sweep", "run", spec], environment: ["TRAINYARD_HOME": home], timeout: 60)
         }
-        // 3.6 billion parameters: no machine this runs on holds the five copies.
-        let some = try sweep("some", trial: "", space: #""hidden": {"type": "choice", "values": ["16", "60000,60000"]}"#)
+        // 43 billion parameters, 172 GB a copy, five copies: more memory than a machine this runs on has.
+        let huge = Array(repeating: "65536", count: 11).joined(separator: ",")
+        let some = try sweep("some", trial: "", space: "\"hidden\": {\"type\": \"choice\", \"values\": [\"16\", \"\(huge)\"]}")
         XCTAssertEqual(some.status, 3, some.stderr)
-        XCTAssertTrue(some.stderr.contains("some.json: trial: trial 1's job (hidden=60000,60000) would be refused: --hidden 60000,60000"), some.stderr)
+        XCTAssertTrue(some.stderr.contains("some.json: trial: trial 1's job (hidden=\(huge)) would be refused: --hidden \(huge)"), some.stderr)
         XCTAssertTrue(some.stderr.contains("of memory is available"), some.stderr)
-        XCTAssertTrue(some.stderr.contains("(1 of the 2 trials would be; no trial was started)"), some.stderr)
-        let all = try sweep("all", trial: #", "hidden": "60000,60000""#, space: #""learning_rate": {"type": "choice", "values": [0.1, 0.2]}"#)
+        XCTAssertTrue(some.stderr.contains("(1 of the 2 trials' jobs would be refused; no trial was started)"), some.stderr)
+        let all = try sweep("all", trial: ", \"hidden\": \"\(huge)\"", space: #""learning_rate": {"type": "choice", "values": [0.1, 0.2, 0.3]}"#)
         XCTAssertEqual(all.status, 3, all.stderr)
-        XCTAssertTrue(all.stderr.contains("all.json: trial: every trial's job would be refused: --hidden 60000,60000"), all.stderr)
+        XCTAssertTrue(all.stderr.contains("all.json: trial: every trial's job would be refused: --hidden \(huge)"), all.stderr)
         XCTAssertTrue(all.stderr.hasSuffix("(no trial was started)\n"), all.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/jobs"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/sweeps"))
+    }
+
+    /// A broken tier file is named as itself, not as the sweep spec that led to reading it.
+    func testABrokenTierFileIsNamedAsItself() throws {
+        try FileManager.default.createDirectory(atPath: home + "/tiers", withIntermediateDirectories: true)
+        try #"{"kind": "nope"}"#.write(toFile: home + "/tiers/x.json", atomically: true, encoding: .utf8)
+        let spec = home + "/tiers-sweep.json"
+        try #"{ "name": "tiers-sweep", "trial": { "max_steps": 10, "workers": 0, "ps": 1 }, "search_space": { "learning_rate": {"type": "choice", "values": [0.1]} }, "objective": { "primary_metric": "accuracy", "goal": "maximize" } }"#
+            .write(toFile: spec, atomically: true, encoding: .utf8)
+        let r = try Harness.run(["sweep", "run", spec], environment: ["TRAINYARD_HOME": home], timeout: 60)
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertTrue(r.stderr.contains("error: \(home)/tiers/x.json: kind: unknown kind \"nope\""), r.stderr)
+        XCTAssertFalse(r.stderr.contains(spec), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/sweeps"))
     }
 

@@ -45,8 +45,14 @@ final class FilesAndProcessesTests: XCTestCase {
         XCTAssertTrue(try Files.claimDirectory(dir + "/sweeps/s-1"))  // the folder above made too
         XCTAssertTrue(Files.isDirectory(dir + "/sweeps/s-1"))
         XCTAssertFalse(try Files.claimDirectory(dir + "/sweeps/s-1"))
+        // Any other thing of that name takes it too: a file, a link that leads nowhere.
         try Files.writeAtomically("x", to: dir + "/sweeps/s-2")
-        XCTAssertThrowsError(try Files.claimDirectory(dir + "/sweeps/s-2")) { e in XCTAssertTrue("\(e)".contains("s-2 (a file is in the way)"), "\(e)") }
+        XCTAssertFalse(try Files.claimDirectory(dir + "/sweeps/s-2"))
+        try FileManager.default.createSymbolicLink(atPath: dir + "/sweeps/s-3", withDestinationPath: dir + "/nowhere")
+        XCTAssertFalse(try Files.claimDirectory(dir + "/sweeps/s-3"))
+        XCTAssertFalse(Files.exists(dir + "/nowhere"))
+        // A file above it is the system's error, named.
+        XCTAssertThrowsError(try Files.claimDirectory(dir + "/sweeps/s-2/x")) { e in XCTAssertTrue("\(e)".contains("s-2 (a file is in the way)"), "\(e)") }
     }
 
     func testCheckpointStoreKeepsNewestAndFallsBackFromDamage() throws {
