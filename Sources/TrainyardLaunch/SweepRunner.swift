@@ -65,10 +65,10 @@ public final class SweepRunner {
         } else {
             maxSteps = nil
         }
-        if case .job(let job) = spec.trial, job.packageIsWorkingDirectory, let code = job.packagePath, !Files.isDirectory(code) {
-            throw FieldError(path: "trial.code", "no such folder: \(code) (a path relative to the spec file's folder)")
-        }
-        if case .job(let job) = spec.trial, !job.packageIsWorkingDirectory, let path = job.packagePath, !Files.isDirectory(path) {
+        // The trial's folder, by the name the spec gave it: Azure's `code` (relative to the spec
+        // file's folder) or `package_path` (relative to the folder the sweep runs in).
+        if case .job(let job) = spec.trial, let path = job.packagePath, !Files.isDirectory(path) {
+            if job.packageIsWorkingDirectory { throw FieldError(path: "trial.code", "no such folder: \(path) (a path relative to the spec file's folder)") }
             throw FieldError(path: "trial.package_path", Files.exists(path) ? "\(path) is a file: give the trainer's folder"
                              : "no such folder: \(path)" + (path.hasPrefix("/") ? "" : " (relative to the folder the sweep runs in)"))
         }
