@@ -16,6 +16,13 @@ final class BenchEndToEndTests: XCTestCase {
         XCTAssertGreaterThan(doc["one_thread_examples_per_sec"]?.doubleValue ?? 0, 0)
         XCTAssertEqual(doc["compute_bound_examples_per_sec"]?.doubleValue ?? 0,
                        (doc["cores"]?.doubleValue ?? 0) * (doc["one_thread_examples_per_sec"]?.doubleValue ?? 0), accuracy: 2)
+        // The sustained one-thread rate averages the same repeats the best one is taken from.
+        let best = try XCTUnwrap(doc["one_thread_examples_per_sec"]?.doubleValue)
+        let sustained = try XCTUnwrap(doc["one_thread_sustained_examples_per_sec"]?.doubleValue)
+        XCTAssertGreaterThan(sustained, 0)
+        XCTAssertLessThanOrEqual(sustained, best + 1)
+        let rate = try XCTUnwrap(doc["examples_per_sec"]?.doubleValue)
+        XCTAssertEqual(doc["fraction_of_sustained_bound"]?.doubleValue ?? 0, rate / ((doc["cores"]?.doubleValue ?? 0) * sustained), accuracy: 0.002)
         XCTAssertGreaterThan(doc["launch_to_first_step_seconds"]?.doubleValue ?? 0, 0)
         XCTAssertNotNil(doc["wall_seconds"]?.doubleValue)
         // How busy the machine was around the job, and the verdict drawn from it.
