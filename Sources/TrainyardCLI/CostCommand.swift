@@ -9,17 +9,15 @@ enum CostCommand {
     static let help = HelpPage(
         usage: "trainyard cost [compare|validate] --scale-tier TIER [model and training options] [--max-steps S | --epochs E --examples N] [--json]",
         summary: "Predicts a job's step time, throughput, time and price on a tier from the calibrated machine (Docs/cost-model.md).",
-        options: options + [("--scale-tier TIER", "the tier to predict (CUSTOM with the flags above)"), ("--bandwidth-scale F", "with --local: links at the machine types' bandwidth × F"),
-                            ("--tiers-dir DIR", "the scale-tier catalog (default: ScaleTiers/ of this checkout)")] + TrainSettings.help,
+        options: options + [("--bandwidth-scale F", "with --local: links at the machine types' bandwidth × F"),
+                            ("--tiers-dir DIR", "the scale-tier catalog (default: $TRAINYARD_TIERS, else ScaleTiers/ of this checkout)")] + TrainSettings.help,
         subcommands: [
             .init(words: ["compare"], usage: "trainyard cost compare [--svg FILE] [--local] [model and training options] [--json]", summary: "Every tier side by side; --svg draws time against cost."),
             .init(words: ["validate"], usage: "trainyard cost validate [--json] [--quick] [--tiny] [--rounds N] [--run-seconds S]", summary: "Runs 16 local configurations, one per regime, N rounds interleaved (default 3) with a calibration before the first round and after each, and sets predicted (each run from the calibrations around its round) against the median measured throughput, with the ranking and the tiers' order."),
         ])
 
     static let options: [(String, String)] = CustomClusterFlags.help + [
-        ("--max-steps S", "global steps to run (default: the training default)"),
         ("--epochs E --examples N", "instead of --max-steps: E passes over N examples"),
-        ("--hidden, --features, --classes, --batch-size, --sync, --replicas-to-aggregate", "the model and training, as for train"),
         ("--local", "predict the run on this machine (bandwidth emulation on) instead of the cloud"),
         ("--explain", "every bound with its value, the bottleneck and the next one, and how far time and cost move when each input moves ±20%"),
         ("--from-job NAME", "cost a finished job's own program (--command / --module-name) from its measured run (Docs/cost-model.md)"),

@@ -43,6 +43,8 @@ enum ScenarioCommand {
             let result = try runOne(scenario, file: file, jobDirectory: jobDir ?? ScenarioRunner.newJobDirectory(parent: "trainyard-jobs", scenario), progress: progress)
             print(json ? ScenarioRunner.json(result).prettySerialized() : ScenarioRunner.text(result))
             if !json, let report = try? Report.write(for: result.jobDirectory) { print("report: \(report)") }
+            // Ctrl-C or SIGTERM stopped the scenario's job: 130 or 143, as `run-all` and `train` say it.
+            if let code = result.observations.outcome?.exitCode, code == .interrupted || code == ExitCode(143) { return code }
             return result.passed ? .success : .failure
         case "run-all":
             let parent = try args.value("--jobs-dir") ?? "trainyard-jobs"

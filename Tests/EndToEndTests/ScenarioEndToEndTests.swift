@@ -68,4 +68,27 @@ final class ScenarioEndToEndTests: XCTestCase {
         let bad = try Harness.run(["scenario", "run", Self.scenarios + "/../README.md"])
         XCTAssertEqual(bad.status, 3)
     }
+
+    /// Ctrl-C during `scenario run` stops its job and exits 130, as `train` and `run-all` do: an
+    /// interrupted scenario is not reported as a scenario whose expectations failed.
+    func testAnInterruptedScenarioExits130AndLeavesNoProcess() throws {
+        let dir = Harness.temporaryDirectory("scenario-interrupt")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/s.json"
+        try #"""
+        {"name": "long", "cluster": {"workers": 1, "ps": 1},
+         "training": {"max_steps": 10000000, "hidden": "8", "features": 4, "classes": 2, "examples": 500, "log_every": 10},
+         "faults": [], "expect": {"state": "SUCCEEDED"}}
+        """#.write(toFile: file, atomically: true, encoding: .utf8)
+        let (runner, _, _) = try Harness.start(["scenario", "run", file, "--job-dir", dir + "/job"])
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && !((try? String(contentsOfFile: dir + "/job/metrics.jsonl", encoding: .utf8))?.contains("\"train\"") ?? false) {
+            usleep(50_000)
+        }
+        kill(runner.processIdentifier, SIGINT)
+        runner.waitUntilExit()
+        XCTAssertEqual(runner.terminationStatus, 130)
+        XCTAssertEqual(Harness.processes(mentioning: dir), [])
+        XCTAssertEqual(try Harness.json(dir + "/job/summary.json")["status"], "CANCELLED")
+    }
 }

@@ -118,7 +118,7 @@ public struct JobSpec: Sendable, Equatable {
 
     public static var help: [(String, String)] {
         options.helpLines + [
-            ("--config FILE", "a JSON job resource shaped like AI Platform's TrainingInput; flags win over it"),
+            ("--config FILE", "a JSON or YAML job resource shaped like AI Platform's TrainingInput; flags win over it"),
             ("--env K=V", "an environment variable for every task (repeatable)"),
             ("-- USER_ARGS", "arguments for the program (for Trainyard's trainer: its train options)"),
         ]

@@ -49,7 +49,7 @@ public struct LaunchSettings: Sendable, Equatable {
         .flag("no-bandwidth-emulation", \.emulateBandwidth, inverted: true, help: "with a tier: do not limit the tasks' bandwidth"),
         .flag("no-local-sockets", \.localSockets, inverted: true, help: "tasks talk over TCP loopback, not the same-host Unix-domain sockets"),
         .flag("no-shared-memory", \.sharedMemory, inverted: true, help: "same-host connections send every array through the socket, not through shared memory"),
-        .string("tiers-dir", \.tiersDirectory, placeholder: "DIR", help: "the scale-tier catalog", default: "ScaleTiers/ of this checkout"),
+        .string("tiers-dir", \.tiersDirectory, placeholder: "DIR", help: "the scale-tier catalog", default: "$TRAINYARD_TIERS, else ScaleTiers/ of this checkout"),
     ], defaults: LaunchSettings())
 
     /// `trainyard train`'s own options for help texts (the training options are `TrainSettings.help`).
