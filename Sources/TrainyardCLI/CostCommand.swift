@@ -271,12 +271,13 @@ enum CostCommand {
                              ("replicas_to_aggregate", r.config.training.replicasToAggregate.map { JSONValue($0) } ?? .null),
                              ("background_load", JSONValue(r.backgroundLoad)),
                              ("predicted", JSONValue(r.predicted.stepsPerSecond)), ("predicted_quiet", JSONValue(r.predictedQuiet)), ("measured", number(r.measured)),
-                             ("measured_runs", .array(r.measuredRuns.map { JSONValue($0) })),
+                             ("measured_runs", .array(r.measuredRuns.map { JSONValue($0) })), ("runs_spread", number(r.spread)),
                              ("error", number(r.error)), ("bottleneck", .string(r.predicted.bottleneck.rawValue)),
                              ("next_bottleneck", r.predicted.next.map { .string($0.0.rawValue) } ?? .null),
                              ("regime_agrees", r.regimeAgrees.map { .bool($0) } ?? .null), ("status", .string(r.status))])
                 })),
                 ("median_abs_error", number(median)), ("max_abs_error", number(worst)),
+                ("runs_spread_beyond_max_target", .array(report.spreadBeyondMaxTarget.map { .string($0.config.name) })),
                 ("ranking", .object([("pairs", JSONValue(report.rankingPairs)), ("pairs_agreeing", JSONValue(report.rankingAgree)),
                                      ("spearman", number(report.spearman))])),
                 ("tier_pairs", .array(report.tierPairs.map { .object([("a", .string($0.a)), ("b", .string($0.b)), ("time_order_agrees", .bool($0.timeAgrees)),
@@ -285,17 +286,23 @@ enum CostCommand {
                                      ("met", .bool(met))])),
             ]).prettySerialized())
         } else {
-            var t = [["configuration", "regime", "cluster here", "load", "predicted steps/s", "measured steps/s", "runs (min–max)", "error", "model's bottleneck"]]
+            var t = [["configuration", "regime", "cluster here", "load", "predicted steps/s", "measured steps/s", "runs (min–max)", "spread", "error", "model's bottleneck"]]
             for r in rows {
                 t.append([r.config.name, r.config.regime.rawValue, "\(r.config.plan.topology)\(r.config.emulate ? "" : ", links off")", String(format: "%.1f", r.backgroundLoad),
                           String(format: "%.0f", r.predicted.stepsPerSecond),
                           r.measured.map { String(format: "%.0f", $0) } ?? r.status,
-                          r.measuredRuns.count > 1 ? String(format: "%.0f–%.0f", r.measuredRuns.min()!, r.measuredRuns.max()!) : "–", r.error.map { String(format: "%+.1f%%", $0 * 100) } ?? "–",
+                          r.measuredRuns.count > 1 ? String(format: "%.0f–%.0f", r.measuredRuns.min()!, r.measuredRuns.max()!) : "–",
+                          r.spread.map { String(format: "%.0f%%", $0 * 100) } ?? "–", r.error.map { String(format: "%+.1f%%", $0 * 100) } ?? "–",
                           r.predicted.bottleneck.rawValue + (r.regimeAgrees == false ? " (not the regime's)" : "")])
             }
             print(TextTable.render(t))
             print(String(format: "median |error| %.1f%%, largest %.1f%% — targets (≤ %.0f%%, none above %.0f%%) %@", (median ?? .nan) * 100, (worst ?? .nan) * 100,
                          CostValidation.Report.medianTarget * 100, CostValidation.Report.maxTarget * 100, met ? "met" : "NOT met"))
+            let noisy = report.spreadBeyondMaxTarget
+            if let widest = noisy.max(by: { ($0.spread ?? 0) < ($1.spread ?? 0) }), let w = widest.spread {
+                print(String(format: "%d of %d configurations ran more than %.0f%% apart from one round to the next (widest: %@, %.0f%%): for them an error up to about their spread can be this machine's run-to-run noise rather than the model's; the targets are judged all the same",
+                             noisy.count, rows.count, CostValidation.Report.maxTarget * 100, widest.config.name, w * 100))
+            }
             print("ranking by throughput: \(report.rankingAgree) of \(report.rankingPairs) pairs ordered as measured" + (report.spearman.map { String(format: ", Spearman ρ %.3f", $0) } ?? ""))
             for p in report.tierPairs {
                 print("tiers \(p.a) vs \(p.b): time order \(p.timeAgrees ? "as measured" : "WRONG"), cost order \(p.costAgrees ? "as measured" : "WRONG")")

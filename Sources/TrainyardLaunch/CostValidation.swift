@@ -55,8 +55,21 @@ public enum CostValidation {
         /// Every run's measured rate (the rounds), of which `measured` is the median.
         public var measuredRuns: [Double] = []
         public var error: Double? { measured.map { (predicted.stepsPerSecond - $0) / $0 } }
+        /// How far its runs spread from one round to the next (`CostValidation.spread`).
+        public var spread: Double? { CostValidation.spread(measuredRuns) }
         /// Whether the model's bottleneck is one the regime expects (nil: the regime names none).
         public var regimeAgrees: Bool? { config.regime.expected.map { $0.contains(predicted.bottleneck) } }
+    }
+
+    /// How far runs spread: (largest − smallest) ÷ their median; nil with fewer than two runs. A
+    /// configuration whose runs spread wider than the largest error allowed is measured no better
+    /// than that by its median, whatever the model.
+    public static func spread(_ runs: [Double]) -> Double? {
+        guard runs.count > 1 else { return nil }
+        let s = runs.sorted()
+        let median = s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+        guard median > 0, let low = s.first, let high = s.last else { return nil }
+        return (high - low) / median
     }
 
     /// A model of 64-256-256-10 with batch 32, and the variations of the set.
@@ -168,6 +181,9 @@ public enum CostValidation {
         public var spearman: Double?
         public var tierPairs: [TierPair]
         public static let medianTarget = 0.05, maxTarget = 0.12
+        /// The configurations whose runs spread wider than `maxTarget`: on this machine, their
+        /// error is within the run-to-run noise (said beside the verdict, which is not changed).
+        public var spreadBeyondMaxTarget: [Row] { rows.filter { ($0.spread ?? 0) > Report.maxTarget } }
         /// Every configuration measured, both error targets met, and every tier pair ordered right.
         public var met: Bool {
             medianAbsError.map { $0 <= Report.medianTarget } == true && maxAbsError.map { $0 <= Report.maxTarget } == true

@@ -79,7 +79,11 @@ final class CostEndToEndTests: XCTestCase {
             XCTAssertGreaterThan(c["predicted"]!.doubleValue!, 0)
             XCTAssertGreaterThan(c["measured"]!.doubleValue!, 0)
             XCTAssertTrue(c["error"]?.doubleValue?.isFinite == true)
+            // One round: one run, no spread.
+            XCTAssertEqual(c["measured_runs"]?.arrayValue?.count, 1)
+            XCTAssertEqual(c["runs_spread"], .null, "\(c)")
         }
+        XCTAssertEqual(v["runs_spread_beyond_max_target"]?.arrayValue?.count, 0)
         XCTAssertNotNil(v["median_abs_error"]?.doubleValue)
         XCTAssertNotNil(v["max_abs_error"]?.doubleValue)
         XCTAssertNotNil(v["ranking"]?["pairs"]?.intValue)

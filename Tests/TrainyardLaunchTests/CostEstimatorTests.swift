@@ -319,4 +319,16 @@ final class CostEstimatorTests: XCTestCase {
         XCTAssertNil(Calibration.runnableProcesses(procStat: "procs_running -4\n"))
         XCTAssertNil(Calibration.runnableProcesses(procStat: "procs_running many\n"))
     }
+
+    func testARunsSpreadIsItsRangeOverItsMedian() throws {
+        // The "small model" configuration's runs of one quiet validation: 11,403 · 20,405 · 16,769.
+        XCTAssertEqual(try XCTUnwrap(CostValidation.spread([11_403, 20_405, 16_769])), 9_002.0 / 16_769, accuracy: 1e-12)
+        // An even count: the median is the mean of the middle two.
+        XCTAssertEqual(try XCTUnwrap(CostValidation.spread([90, 110, 100, 120])), 30.0 / 105, accuracy: 1e-12)
+        XCTAssertEqual(CostValidation.spread([150, 150, 150]), 0)
+        // One run, or none, has no spread; nor do runs whose median is not positive.
+        XCTAssertNil(CostValidation.spread([1_410]))
+        XCTAssertNil(CostValidation.spread([]))
+        XCTAssertNil(CostValidation.spread([0, 0, 5]))
+    }
 }
