@@ -300,7 +300,7 @@ enum CostCommand {
                          CostValidation.Report.medianTarget * 100, CostValidation.Report.maxTarget * 100, met ? "met" : "NOT met"))
             let noisy = report.spreadBeyondMaxTarget
             if let widest = noisy.max(by: { ($0.spread ?? 0) < ($1.spread ?? 0) }), let w = widest.spread {
-                print(String(format: "%d of %d configurations ran more than %.0f%% apart from one round to the next (widest: %@, %.0f%%): for them an error up to about their spread can be this machine's run-to-run noise rather than the model's; the targets are judged all the same",
+                print(String(format: "%d of %d configurations' runs spread more than %.0f%% of their median (widest: %@, %.0f%%): for them an error up to about their spread can be this machine's run-to-run noise rather than the model's; the targets are judged all the same",
                              noisy.count, rows.count, CostValidation.Report.maxTarget * 100, widest.config.name, w * 100))
             }
             print("ranking by throughput: \(report.rankingAgree) of \(report.rankingPairs) pairs ordered as measured" + (report.spearman.map { String(format: ", Spearman ρ %.3f", $0) } ?? ""))

@@ -193,7 +193,9 @@ public enum Calibration {
         var options = Launcher.Options()
         options.showProgress = false
         defer { Files.remove(folder) }
-        guard try Launcher(settings: settings, options: options).run().outcome.status == .succeeded else { return nil }
+        let outcome = try Launcher(settings: settings, options: options).run().outcome
+        try Signals.checkInterrupted(outcome, "calibration")
+        guard outcome.status == .succeeded else { return nil }
         let samples = ((try? Files.readText(folder + "/resources.jsonl")) ?? "").split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
         return (MetricsLog(jobDirectory: folder).records(), samples)
     }
@@ -458,6 +460,8 @@ public enum Calibration {
                 note("  no run with two ps finished: requests are taken to cost the same however many ps there are\n")
             }
         }
+        // Ctrl-C during the timings that run no job: not a calibration to trust or keep.
+        try Signals.checkInterrupted("calibration")
         return profile
     }
 }

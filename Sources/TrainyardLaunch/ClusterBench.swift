@@ -83,18 +83,25 @@ public enum ClusterBench {
     public static func oneThreadRate(hidden: [Int], batch: Int, seconds: Double) -> (best: Double, sustained: Double) {
         let mlp = KernelBench.MLPCase(architecture: MLPArchitecture(inputs: 784, hidden: hidden, classes: 10), batch: batch)
         _ = KernelBench.timePerCall(minTime: 0.1, mlp.step)
-        var best = Double.infinity
-        var steps = 0.0, elapsed = 0.0
+        var repeats: [(steps: Double, seconds: Double)] = []
         let end = KernelBench.now() + seconds
         repeat {
             let start = KernelBench.now()
             let perStep = KernelBench.timePerCall(minTime: 0.1, mlp.step)
             let took = KernelBench.now() - start
-            best = min(best, perStep)
-            steps += took / perStep
-            elapsed += took
+            repeats.append((took / perStep, took))
         } while KernelBench.now() < end
-        return (Double(batch) / best, Double(batch) * steps / elapsed)
+        return rates(batch: batch, repeats: repeats)
+    }
+
+    /// From timed repeats (steps, seconds each): the fastest repeat's examples/s, and the rate
+    /// sustained over all of them (their examples over their seconds); zeros without a repeat.
+    public static func rates(batch: Int, repeats: [(steps: Double, seconds: Double)]) -> (best: Double, sustained: Double) {
+        let timed = repeats.filter { $0.steps > 0 && $0.seconds > 0 }
+        guard !timed.isEmpty else { return (0, 0) }
+        let best = timed.map { Double(batch) * $0.steps / $0.seconds }.max() ?? 0
+        let sustained = Double(batch) * timed.reduce(0) { $0 + $1.steps } / timed.reduce(0) { $0 + $1.seconds }
+        return (best, sustained)
     }
 
     public static func run(_ c: Configuration, note: (String) -> Void = { _ in }) throws -> Result {
@@ -114,10 +121,12 @@ public enum ClusterBench {
         let launchWall = MonotonicClock.wallNow()
         let launcher = try Launcher(settings: settings, options: options)
         let summary = try launcher.run()
+        try Signals.checkInterrupted(summary.outcome, "bench cluster")
 
         let loadAfter = Calibration.measureBackgroundLoad(cores: cores)
         note("one-thread reference again (\(c.referenceSeconds) s)…")
         let again = oneThreadRate(hidden: c.hidden, batch: c.batch, seconds: c.referenceSeconds)
+        try Signals.checkInterrupted("bench cluster")
 
         let records = MetricsLog(jobDirectory: launcher.jobDirectory).records()
         let train = records.filter { $0["kind"] == "train" }.compactMap { r -> (time: Double, step: Int)? in
@@ -248,7 +257,7 @@ public enum ClusterBench {
         if let rate = r.steadyExamplesPerSecond, let f = r.fraction {
             lines.append(String(format: "steady state       %8.0f examples/s  = %.0f%% of the bound", rate, f * 100))
             if let g = r.fractionOfSustained {
-                lines.append(String(format: "                                       = %.0f%% of %.0f (%d cores × %.0f, the one-thread rate sustained over its repeats, not its best one)",
+                lines.append(String(format: "                                        = %.0f%% of %.0f (%d cores × %.0f, the one-thread rate sustained over its repeats, not its best one)",
                                     g * 100, r.sustainedBound, r.cores, r.oneThreadSustainedExamplesPerSecond))
             }
         } else {

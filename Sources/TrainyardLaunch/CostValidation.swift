@@ -55,8 +55,8 @@ public enum CostValidation {
         /// Every run's measured rate (the rounds), of which `measured` is the median.
         public var measuredRuns: [Double] = []
         public var error: Double? { measured.map { (predicted.stepsPerSecond - $0) / $0 } }
-        /// How far its runs spread from one round to the next (`CostValidation.spread`).
-        public var spread: Double? { CostValidation.spread(measuredRuns) }
+        /// How far its runs spread (`CostValidation.spread`); nil unless every run succeeded.
+        public var spread: Double? { measured == nil ? nil : CostValidation.spread(measuredRuns) }
         /// Whether the model's bottleneck is one the regime expects (nil: the regime names none).
         public var regimeAgrees: Bool? { config.regime.expected.map { $0.contains(predicted.bottleneck) } }
     }
@@ -183,7 +183,11 @@ public enum CostValidation {
         public static let medianTarget = 0.05, maxTarget = 0.12
         /// The configurations whose runs spread wider than `maxTarget`: on this machine, their
         /// error is within the run-to-run noise (said beside the verdict, which is not changed).
-        public var spreadBeyondMaxTarget: [Row] { rows.filter { ($0.spread ?? 0) > Report.maxTarget } }
+        public var spreadBeyondMaxTarget: [Row] { rows.filter { Report.spreadsBeyondMaxTarget(measured: $0.measured, runs: $0.measuredRuns) } }
+        /// Whether a configuration measured (every run succeeded) ran wider than `maxTarget`.
+        public static func spreadsBeyondMaxTarget(measured: Double?, runs: [Double]) -> Bool {
+            measured != nil && (CostValidation.spread(runs) ?? 0) > maxTarget
+        }
         /// Every configuration measured, both error targets met, and every tier pair ordered right.
         public var met: Bool {
             medianAbsError.map { $0 <= Report.medianTarget } == true && maxAbsError.map { $0 <= Report.maxTarget } == true
@@ -258,6 +262,7 @@ public enum CostValidation {
                 let label = rounds > 1 ? "round \(round)/\(rounds): " : ""
                 progress("\(label)running \(config.name) (\(config.plan.topology), \(training.maxSteps) steps, background load \(String(format: "%.1f", load)))… ")
                 let summary = try Launcher(settings: settings, plan: config.plan, options: options).run()
+                try Signals.checkInterrupted(summary.outcome, "cost validate")
                 let measured = summary.outcome.status == .succeeded ? steadyRate(MetricsLog(jobDirectory: folder).records(), maxSteps: training.maxSteps) : nil
                 Files.remove(folder)
                 runs[n].append((round, load, measured, summary.outcome.status.rawValue))
@@ -268,6 +273,8 @@ public enum CostValidation {
                 calibrations.append(try Calibration.measure(quick: false, note: { _ in }))
             }
         }
+        // Ctrl-C after the last run (the last calibration's timings run no job): stop all the same.
+        try Signals.checkInterrupted("cost validate")
         var rows: [Row] = []
         for (n, config) in list.enumerated() {
             // Each run predicted from the calibrations around its round, with its load.

@@ -260,7 +260,8 @@ public final class ScenarioRunner: LaunchMonitor {
         for e in r.expectations {
             lines.append("  \(e.passed ? "PASS" : "FAIL")  \(e.name): expected \(e.expected), got \(e.actual)")
         }
-        lines.append("\(r.passed ? "PASSED" : "FAILED") in \(String(format: "%.1f", r.wallSeconds)) s — evidence in \(r.jobDirectory)")
+        let verdict = r.observations.outcome?.interruptingSignal != nil ? "INTERRUPTED (\(r.observations.outcome?.reason ?? "stopped")) after" : r.passed ? "PASSED in" : "FAILED in"
+        lines.append("\(verdict) \(String(format: "%.1f", r.wallSeconds)) s — evidence in \(r.jobDirectory)")
         return lines.joined(separator: "\n")
     }
 }

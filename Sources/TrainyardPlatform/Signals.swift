@@ -39,12 +39,19 @@ public enum Signals {
         if let s = pending { throw Interrupted(signal: s, during: what()) }
     }
 
+    /// Throws `Interrupted` when `outcome` says Ctrl-C or SIGTERM stopped the job (the launcher
+    /// took the signal): for work that runs jobs one after another and must stop with it.
+    public static func checkInterrupted(_ outcome: JobOutcome, _ what: @autoclosure () -> String) throws(Interrupted) {
+        if let s = outcome.interruptingSignal { throw Interrupted(signal: s, during: what()) }
+    }
+
     /// Work stopped because SIGINT or SIGTERM arrived.
     public struct Interrupted: TrainyardError, Equatable {
         public var signal: Int32
         public var during: String
         public var message: String { "\(during) stopped by \(signalName(signal))" }
-        public var exitCode: ExitCode { .interrupted }
+        /// 130 for SIGINT, 128 + the signal otherwise (143 for SIGTERM), as the launcher exits.
+        public var exitCode: ExitCode { signal == SIGINT ? .interrupted : ExitCode(128 + signal) }
         public var description: String { message }
     }
 

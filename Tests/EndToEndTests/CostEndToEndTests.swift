@@ -99,6 +99,26 @@ final class CostEndToEndTests: XCTestCase {
         XCTAssertEqual(v["run_seconds"]?.doubleValue, 1)
     }
 
+    /// Ctrl-C stops a validation: its running job, and every job and calibration after it. It had
+    /// cancelled the one job and gone on to the next.
+    func testInterruptStopsAValidationAndLeavesNoProcess() throws {
+        let home = Harness.temporaryDirectory("cost-interrupt")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        // Its jobs' folders (named on their roles' command lines) go under this TMPDIR.
+        let tmp = home + "/tmp"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        let (validation, _, err) = try Harness.start(["cost", "validate", "--tiny"], environment: ["TRAINYARD_HOME": home, "TMPDIR": tmp])
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline && validation.isRunning && Harness.processes(mentioning: tmp).isEmpty { usleep(20_000) }
+        XCTAssertTrue(validation.isRunning, "the validation ended before any of its jobs was seen")
+        kill(validation.processIdentifier, SIGINT)
+        validation.waitUntilExit()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(validation.terminationStatus, 130, stderr)
+        XCTAssertTrue(stderr.contains("stopped by SIGINT"), stderr)
+        XCTAssertEqual(Harness.waitForNoProcesses(mentioning: tmp, timeout: 5), [])
+    }
+
     func testRunSecondsAndTooManyGradientsAreRefusedBeforeAnythingRuns() throws {
         let home = Harness.temporaryDirectory("cost-refusals")
         defer { try? FileManager.default.removeItem(atPath: home) }

@@ -320,6 +320,26 @@ final class CostEstimatorTests: XCTestCase {
         XCTAssertNil(Calibration.runnableProcesses(procStat: "procs_running many\n"))
     }
 
+    func testOnlyAMeasuredConfigurationWiderThanTheTargetIsNamedAsNoisy() {
+        // 12% exactly is within the target; 13% is not; a failed run (no measured rate) is not named.
+        XCTAssertFalse(CostValidation.Report.spreadsBeyondMaxTarget(measured: 100, runs: [94, 100, 106]))
+        XCTAssertTrue(CostValidation.Report.spreadsBeyondMaxTarget(measured: 100, runs: [93, 100, 106]))
+        XCTAssertFalse(CostValidation.Report.spreadsBeyondMaxTarget(measured: nil, runs: [50, 100]))
+        XCTAssertFalse(CostValidation.Report.spreadsBeyondMaxTarget(measured: 100, runs: [100]))
+    }
+
+    func testTheSustainedOneThreadRateIsAllRepeatsOverTheirTime() {
+        // Two 0.1 s repeats of 100 and 80 steps of 128 examples: the best 128,000 examples/s, sustained 115,200.
+        let r = ClusterBench.rates(batch: 128, repeats: [(100, 0.1), (80, 0.1)])
+        XCTAssertEqual(r.best, 128_000, accuracy: 1e-6)
+        XCTAssertEqual(r.sustained, 115_200, accuracy: 1e-6)
+        // Repeats of different lengths weigh by their time: 300 steps in 0.3 s and 50 in 0.1 s.
+        XCTAssertEqual(ClusterBench.rates(batch: 1, repeats: [(300, 0.3), (50, 0.1)]).sustained, 875, accuracy: 1e-9)
+        let none = ClusterBench.rates(batch: 128, repeats: [])
+        XCTAssertEqual(none.best, 0)
+        XCTAssertEqual(none.sustained, 0)
+    }
+
     func testARunsSpreadIsItsRangeOverItsMedian() throws {
         // The "small model" configuration's runs of one quiet validation: 11,403 · 20,405 · 16,769.
         XCTAssertEqual(try XCTUnwrap(CostValidation.spread([11_403, 20_405, 16_769])), 9_002.0 / 16_769, accuracy: 1e-12)

@@ -14,6 +14,12 @@ public struct JobOutcome: Sendable, Equatable {
         self.reason = reason
         self.exitCode = exitCode ?? (status == .succeeded ? .success : .failure)
     }
+
+    /// The signal that stopped the launcher (SIGINT 2 or SIGTERM 15): the job was cancelled by
+    /// Ctrl-C or a `kill`, not by anything of its own. nil otherwise.
+    public var interruptingSignal: Int32? {
+        exitCode == .interrupted ? 2 : exitCode == ExitCode(143) ? 15 : nil
+    }
 }
 
 /// The launcher's decisions about its children, without processes: which task to restart, when
