@@ -2,6 +2,7 @@ import Foundation
 import TrainyardCore
 import TrainyardLaunch
 import TrainyardKernel
+import TrainyardPlatform
 
 /// `trainyard bench kernel`: GEMM GFLOP/s in the three orientations and MLP training examples/s,
 /// side by side with numpy (single-threaded OpenBLAS) on the same shapes when it is installed, and
@@ -171,6 +172,7 @@ enum BenchCommand {
                     }
                 }
                 for _ in 0..<repeats {
+                    try Signals.checkInterrupted("bench kernel")
                     ourTimes.append(KernelBench.timePerCall(minTime: minTime, cpu: cpuTime, ours.call))
                     if useReference, let r = reference {
                         do { theirTimes.append(try r.timePerCall(minTime: minTime, cpu: cpuTime)) } catch let e as RuntimeFailure {
@@ -234,6 +236,7 @@ enum BenchCommand {
         var mlpTimes: [Double] = []
         var tensorFlowTimes: [Double] = []
         for _ in 0..<repeats {
+            try Signals.checkInterrupted("bench kernel")
             mlpTimes.append(KernelBench.timePerCall(minTime: minTime * 3, cpu: cpuTime, mlp.step))
             if let t = tensorFlow {
                 do { tensorFlowTimes.append(try t.timePerStep(minTime: minTime * 3, cpu: cpuTime)) } catch let e as RuntimeFailure {

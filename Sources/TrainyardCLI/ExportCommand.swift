@@ -200,7 +200,7 @@ enum ExportCommand {
     static func check(_ file: String) throws -> ExitCode {
         let text: String
         do {
-            text = file == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : try Files.readText(file)
+            text = file == "-" ? String(decoding: try Posix.readAll(0, "standard input"), as: UTF8.self) : try Files.readText(file)
         } catch {
             throw RuntimeFailure("cannot read \(file): \(error)", exitCode: .invalidInput)
         }

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import TrainyardCore
 import TrainyardKernel
+import TrainyardPlatform
 
 /// The pieces of `trainyard bench kernel`: GEMM and MLP cases on this build's kernel, timing, and
 /// numpy (single-threaded OpenBLAS) in a child Python process as the same-run reference.
@@ -197,12 +198,17 @@ public enum KernelBench {
                         throw RuntimeFailure("the \(name) reference printed something that is not JSON: \(line.prefix(200))")
                     }
                 }
-                let chunk = output.fileHandleForReading.availableData
+                // read(2), EINTR retried: `availableData` stops the process when Ctrl-C interrupts it.
+                let size = 65_536
+                let piece = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+                defer { piece.deallocate() }
+                let n = try Posix.read(output.fileHandleForReading.fileDescriptor, piece, count: size, "the \(name) reference's output")
+                let chunk = UnsafeRawBufferPointer(start: piece, count: n)
                 if chunk.isEmpty {
                     process.waitUntilExit()
                     throw RuntimeFailure("python3 exited (status \(process.terminationStatus)) before answering for \(name); is it installed?")
                 }
-                buffer.append(chunk)
+                buffer.append(contentsOf: chunk)
             }
         }
     }

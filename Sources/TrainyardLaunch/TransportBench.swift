@@ -220,6 +220,8 @@ public enum TransportBench {
                 _ = KernelBench.timePerCall(minTime: c.minTime / 2, plain)
                 var wireTimes: [Double] = [], copyTimes: [Double] = []
                 for _ in 0..<c.repeats {
+                    // Ctrl-C: the ps and the copy child are stopped on the way out (the defers above).
+                    try Signals.checkInterrupted("bench transport")
                     wireTimes.append(KernelBench.timePerCall(minTime: c.minTime, wire))
                     copyTimes.append(KernelBench.timePerCall(minTime: c.minTime, plain))
                     if let failure { throw RuntimeFailure("\(mb) MB \(direction): \(failure)", exitCode: .systemError) }
@@ -260,7 +262,7 @@ public enum TransportBench {
         process.standardOutput = output
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         do { try process.run() } catch { return (nil, "cannot run iperf3: \(error.localizedDescription)") }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let data = (try? Posix.readAll(output.fileHandleForReading.fileDescriptor, "iperf3's output")) ?? []
         process.waitUntilExit()
         guard let doc = try? JSONParser.parse(String(decoding: data, as: UTF8.self)),
               let bits = doc["end"]?["sum_received"]?["bits_per_second"]?.doubleValue else {

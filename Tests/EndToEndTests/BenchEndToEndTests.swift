@@ -75,4 +75,45 @@ final class BenchEndToEndTests: XCTestCase {
         }
         XCTAssertEqual(doc["iperf3"]?.stringValue, "skipped (--no-iperf)")
     }
+
+    /// Ctrl-C in `bench kernel` while it waits on its numpy reference: exit 130, and the reference
+    /// goes with it. (Foundation's `availableData` stopped the process with SIGILL on the EINTR.)
+    func testInterruptingTheKernelBenchExits130AndStopsItsReference() throws {
+        let (bench, _, err) = try Harness.start(["bench", "kernel", "--no-tensorflow", "--repeat", "1000"])
+        let deadline = Date().addingTimeInterval(60)
+        // The reference's script defines time_loop: it is on the child's command line.
+        while Date() < deadline && bench.isRunning && Harness.processes(mentioning: "def time_loop").isEmpty { usleep(20_000) }
+        guard bench.isRunning, !Harness.processes(mentioning: "def time_loop").isEmpty else {
+            bench.terminate()
+            bench.waitUntilExit()
+            throw XCTSkip("no numpy reference started (python3 with numpy is not installed here)")
+        }
+        usleep(300_000)  // into its timings
+        kill(bench.processIdentifier, SIGINT)
+        bench.waitUntilExit()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(bench.terminationStatus, 130, stderr)
+        XCTAssertTrue(stderr.contains("bench kernel stopped by SIGINT"), stderr)
+        XCTAssertEqual(Harness.waitForNoProcesses(mentioning: "def time_loop", timeout: 10), [])
+    }
+
+    /// Ctrl-C in `bench transport`: exit 130 at once (it had run every case to the end and exited
+    /// 0), its parameter server stopped.
+    func testInterruptingTheTransportBenchExits130AndStopsItsParameterServer() throws {
+        let tmp = Harness.temporaryDirectory("bench-transport-interrupt")
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        // The ps's job folder (on its command line) goes under this TMPDIR.
+        let (bench, _, err) = try Harness.start(["bench", "transport", "--sizes", "1", "--repeat", "1000", "--no-iperf"], environment: ["TMPDIR": tmp])
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && bench.isRunning && Harness.processes(mentioning: tmp).isEmpty { usleep(20_000) }
+        XCTAssertTrue(bench.isRunning, "the benchmark ended before its ps was seen")
+        usleep(300_000)
+        kill(bench.processIdentifier, SIGINT)
+        bench.waitUntilExit()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(bench.terminationStatus, 130, stderr)
+        XCTAssertTrue(stderr.contains("bench transport stopped by SIGINT"), stderr)
+        XCTAssertEqual(Harness.waitForNoProcesses(mentioning: tmp, timeout: 10), [])
+    }
 }
