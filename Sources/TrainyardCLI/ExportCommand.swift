@@ -200,7 +200,9 @@ enum ExportCommand {
     static func check(_ file: String) throws -> ExitCode {
         let text: String
         do {
-            text = file == "-" ? String(decoding: try Posix.readAll(0, "standard input"), as: UTF8.self) : try Files.readText(file)
+            text = file == "-" ? String(decoding: try Signals.readAllUnlessInterrupted(0, "standard input"), as: UTF8.self) : try Files.readText(file)
+        } catch let interrupted as Signals.Interrupted {
+            throw interrupted
         } catch {
             throw RuntimeFailure("cannot read \(file): \(error)", exitCode: .invalidInput)
         }

@@ -39,6 +39,23 @@ public enum Signals {
         if let s = pending { throw Interrupted(signal: s, during: what()) }
     }
 
+    /// Every byte `fd` gives until its end, like `Posix.readAll`, but Ctrl-C or SIGTERM while it
+    /// waits throws `Interrupted` (standard input, which a user may give up on) instead of waiting on.
+    public static func readAllUnlessInterrupted(_ fd: Int32, _ what: String) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        let size = 65_536
+        let piece = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        defer { piece.deallocate() }
+        while true {
+            try checkInterrupted("reading \(what)")
+            let n = Glibc.read(fd, piece, size)
+            if n == 0 { return bytes }
+            if n > 0 { bytes += UnsafeRawBufferPointer(start: piece, count: n); continue }
+            let e = Posix.currentErrno
+            if e != EINTR { throw SystemError("read", errno: e, detail: what) }
+        }
+    }
+
     /// Throws `Interrupted` when `outcome` says Ctrl-C or SIGTERM stopped the job (the launcher
     /// took the signal): for work that runs jobs one after another and must stop with it.
     public static func checkInterrupted(_ outcome: JobOutcome, _ what: @autoclosure () -> String) throws(Interrupted) {

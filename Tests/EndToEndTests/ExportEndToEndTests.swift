@@ -52,6 +52,35 @@ final class ExportEndToEndTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("\"restartPolicy\": \"ExitCode\""), r.stdout)
     }
 
+    /// `--check -` waiting on standard input stops at Ctrl-C with 130 (it had died of SIGILL: the
+    /// interrupted read trapped in Foundation).
+    func testCheckingStandardInputStopsAtCtrlC() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Harness.binDirectory + "/trainyard")
+        p.arguments = ["export", "tfjob", "--check", "-"]
+        let input = Pipe(), err = Pipe()
+        p.standardInput = input
+        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        p.standardError = err
+        try p.run()
+        // Half a document, and the pipe kept open: it waits for the rest.
+        try input.fileHandleForWriting.write(contentsOf: Data("apiVersion: kubeflow.org/v1\n".utf8))
+        // Until it is blocked reading standard input (read(2) is system call 0, on descriptor 0x0).
+        let deadline = Date().addingTimeInterval(30)
+        func readingStandardInput() -> Bool {
+            let call = (try? String(contentsOfFile: "/proc/\(p.processIdentifier)/syscall", encoding: .utf8)) ?? ""
+            return call.hasPrefix("0 0x0 ")
+        }
+        while Date() < deadline && p.isRunning && !readingStandardInput() { usleep(20_000) }
+        XCTAssertTrue(p.isRunning && readingStandardInput(), "it did not wait for the end of its input")
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        try? input.fileHandleForWriting.close()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(p.terminationStatus, 130, stderr)
+        XCTAssertTrue(stderr.contains("reading standard input stopped by SIGINT"), stderr)
+    }
+
     func testUsageErrorsSayWhatToGive() throws {
         let noImage = try Harness.run(["export", "tfjob", "--name", "mnist", "--scale-tier", "BASIC"])
         XCTAssertEqual(noImage.status, 2)
