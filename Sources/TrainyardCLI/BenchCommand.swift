@@ -86,7 +86,7 @@ enum BenchCommand {
         try args.finish()
         if let split { c.extraArguments = Array(argv[(split + 1)...]) }
         _ = try ClusterBench.settings(c, jobDirectory: "/tmp/check")  // options after -- are checked before anything runs
-        let result = try ClusterBench.run(c, note: { if !json { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } })
+        let result = try ClusterBench.run(c, note: { if !json { Posix.write($0 + "\n", to: 2) } })
         print(json ? ClusterBench.json(result).prettySerialized() : ClusterBench.table(result))
         return result.status == "SUCCEEDED" ? .success : .failure
     }
@@ -113,7 +113,7 @@ enum BenchCommand {
         c.minTime = try args.double("--min-time", in: 0.001...60) ?? c.minTime
         c.iperf = !(try args.flag("--no-iperf"))
         try args.finish()
-        let result = try TransportBench.run(c, note: { if !json { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } })
+        let result = try TransportBench.run(c, note: { if !json { Posix.write($0 + "\n", to: 2) } })
         print(json ? TransportBench.json(result).prettySerialized() : TransportBench.table(result))
         return .success
     }
@@ -213,6 +213,7 @@ enum BenchCommand {
             }
         }
 
+        try Signals.checkInterrupted("bench kernel")
         let mlp = KernelBench.MLPCase()
         // TensorFlow starts only now, so its import does not load the CPU under the GEMM timings.
         var tensorFlow: KernelBench.TensorFlowReference?

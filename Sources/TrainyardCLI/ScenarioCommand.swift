@@ -63,12 +63,17 @@ enum ScenarioCommand {
                 // Ctrl-C or SIGTERM stopped that scenario's job: stop the whole run, too.
                 if let code = r.observations.outcome?.exitCode, r.observations.outcome?.interruptingSignal != nil {
                     Posix.write("interrupted: the remaining scenarios were not run\n", to: 2)
-                    if !json { print(table(results)) }
+                    if json {
+                        print(JSONValue.object([("passed", .bool(false)), ("interrupted", .bool(true)),
+                                                ("scenarios", .array(results.map(ScenarioRunner.json)))]).prettySerialized())
+                    } else {
+                        print(table(results))
+                    }
                     return code
                 }
             }
             if json {
-                print(JSONValue.object([("passed", .bool(results.allSatisfy(\.passed))), ("scenarios", .array(results.map(ScenarioRunner.json)))]).prettySerialized())
+                print(JSONValue.object([("passed", .bool(results.allSatisfy(\.passed))), ("interrupted", .bool(false)), ("scenarios", .array(results.map(ScenarioRunner.json)))]).prettySerialized())
             } else {
                 print(table(results))
             }
@@ -100,7 +105,8 @@ enum ScenarioCommand {
             let lost = r.reports.map(\.stepsLost).reduce(0, +)
             let restarts = r.observations.restartCounts.values.reduce(0, +)
             let ratio = r.reports.compactMap(\.rateRatio).min()
-            rows.append([r.scenario.name, r.passed ? "PASS" : "FAIL", r.observations.outcome?.status.rawValue ?? "–", f(r.wallSeconds, "%.1f"),
+            let verdict = r.observations.outcome?.interruptingSignal != nil ? "INTERRUPTED" : r.passed ? "PASS" : "FAIL"
+            rows.append([r.scenario.name, verdict, r.observations.outcome?.status.rawValue ?? "–", f(r.wallSeconds, "%.1f"),
                          String(r.reports.count), f(recovery), String(lost), String(restarts), f(ratio)])
         }
         let passed = results.filter(\.passed).count

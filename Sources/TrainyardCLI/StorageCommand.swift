@@ -49,7 +49,7 @@ enum StorageCommand {
             let local = try BucketStorage.localPath(of: uri, home: home)
             guard Files.exists(local), !Files.isDirectory(local) else { throw RuntimeFailure("\(uri): no such object", exitCode: .failure) }
             let bytes = try Files.read(local)
-            FileHandle.standardOutput.write(Data(bytes))
+            Posix.write(bytes: bytes, to: 1)
         case "rm":
             guard !operands.isEmpty else { throw UsageError("storage rm needs a URI") }
             for o in operands {
@@ -86,7 +86,7 @@ enum StorageCommand {
                 // Links are never followed (a link loop would copy forever); they are named and skipped.
                 for entry in BucketStorage.walk(from, recursive: true) where !entry.isDirectory {
                     if entry.isLink {
-                        FileHandle.standardError.write(Data("Skipping symbolic link \(from)/\(entry.path)\n".utf8))
+                        Posix.write("Skipping symbolic link \(from)/\(entry.path)\n", to: 2)
                         continue
                     }
                     if let toURI { _ = try BucketStorage.localPath(of: toURI.appending(entry.path), home: home) }

@@ -203,10 +203,13 @@ public enum Calibration {
     /// Every task's CPU per global step in the steady window, summed, of `runs` runs of one cluster:
     /// their median (one run's moved by up to a third from one calibration to the next); nil when
     /// no run finished with every task's figure.
-    static func medianClusterCPU(features: Int, hidden: [Int], batch: Int, steps: Int, logEvery: Int, topology: Topology, runs: Int) -> Double? {
+    static func medianClusterCPU(features: Int, hidden: [Int], batch: Int, steps: Int, logEvery: Int, topology: Topology, runs: Int) throws -> Double? {
         var cpus: [Double] = []
         for _ in 0..<runs {
-            guard let run = try? oneRun(features: features, hidden: hidden, batch: batch, steps: steps, logEvery: logEvery, topology: topology) else { continue }
+            let found: (records: [JSONValue], samples: [JSONValue])?
+            // A run that failed is left out; one that Ctrl-C stopped stops the calibration.
+            do { found = try oneRun(features: features, hidden: hidden, batch: batch, steps: steps, logEvery: logEvery, topology: topology) } catch let i as Signals.Interrupted { throw i } catch { continue }
+            guard let run = found else { continue }
             let perTask = topology.tasks.map { cpuPerStep(records: run.records, samples: run.samples, task: $0.description, maxSteps: steps) }
             if perTask.allSatisfy({ $0 != nil }) { cpus.append(perTask.map { $0! }.reduce(0, +)) }
         }
@@ -402,7 +405,7 @@ public enum Calibration {
         for (features, hidden, batch, steps, logEvery) in [(16, [16], 4, tinySteps, 100), (64, [256, 256], 32, quick ? 3000 : 12_000, 20),
                                                            (128, [512, 512], 16, quick ? 1000 : 4000, 10), (784, [1024, 512], 8, quick ? 300 : 1200, 5)] {
             // Three runs of each (the 0.34 MB model's CPU per byte read 0.05 to 0.11 ns from single runs).
-            if let cpu = medianClusterCPU(features: features, hidden: hidden, batch: batch, steps: steps, logEvery: logEvery,
+            if let cpu = try medianClusterCPU(features: features, hidden: hidden, batch: batch, steps: steps, logEvery: logEvery,
                                           topology: Topology(workers: 1, parameterServers: 1), runs: repeats) {
                 clusterRuns.append((MLPArchitecture(inputs: features, hidden: hidden, classes: 10), batch, cpu))
             }
@@ -438,7 +441,7 @@ public enum Calibration {
         let extra = max(0, processes - profile.cores - 1) - max(0, 3 - profile.cores - 1)
         if extra > 0, let tiny = clusterRuns.first(where: { $0.arch.parameterCount < 16 * 1024 }) {
             note("measuring requests with more processes than cores…\n")
-            if let cpu = medianClusterCPU(features: 16, hidden: [16], batch: 4, steps: tinySteps, logEvery: 100,
+            if let cpu = try medianClusterCPU(features: 16, hidden: [16], batch: 4, steps: tinySteps, logEvery: 100,
                                           topology: Topology(workers: processes - 2, parameterServers: 1), runs: repeats) {
                 profile.rpcCPUSecondsPerExtraProcess = max(0, (cpu - tiny.cpu) / Double(extra))
             } else {
@@ -450,7 +453,7 @@ public enum Calibration {
         //    single ps and the extra process is the price of a ps that sleeps between requests.
         if let tiny = clusterRuns.first(where: { $0.arch.parameterCount < 16 * 1024 }) {
             note("measuring requests to two parameter servers…\n")
-            if let cpu = medianClusterCPU(features: 16, hidden: [16], batch: 4, steps: tinySteps, logEvery: 100,
+            if let cpu = try medianClusterCPU(features: 16, hidden: [16], batch: 4, steps: tinySteps, logEvery: 100,
                                           topology: Topology(workers: 1, parameterServers: 2), runs: repeats) {
                 // cpu₂ = tiny's work beyond its request + 2 × (request + extra processes + extra server).
                 let base = profile.requestCPUSeconds(processes: 3, servers: 1)

@@ -51,6 +51,7 @@ public enum JobService {
         try describeHowItRuns(spec, into: &record)
         if let path = spec.packagePath { record.package = try stage(path, name: name, spec: spec) }
         record.stagedPackages = try stageExtraPackages(spec.packages, name: name, spec: spec)
+        try Signals.checkInterrupted("submitting \(name)")
         try JobStore.create(record)
         recorded = true
         let executable = Executables.current
@@ -224,6 +225,8 @@ public enum JobService {
             }
             for line in batch.ordered() { emit(line) }
             if record.state.isTerminal { return record }
+            // Ctrl-C stops the streaming, not the job (it runs on under its supervisor).
+            try Signals.checkInterrupted("streaming the logs of \(name) (the job runs on: `trainyard jobs cancel \(name)` stops it)")
             MonotonicClock.sleep(seconds: interval)
         }
     }

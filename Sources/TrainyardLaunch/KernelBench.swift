@@ -165,6 +165,10 @@ public enum KernelBench {
             if process.isRunning {
                 try? input.fileHandleForWriting.write(contentsOf: Data("quit\n".utf8))
                 try? input.fileHandleForWriting.close()
+                // A reference that does not quit within 5 s is stopped.
+                let deadline = MonotonicClock.now() + 5
+                while process.isRunning && MonotonicClock.now() < deadline { MonotonicClock.sleep(seconds: 0.02) }
+                if process.isRunning { _ = Posix.kill(process.processIdentifier, Signals.kill) }
                 process.waitUntilExit()
             }
         }

@@ -126,10 +126,12 @@ public enum TransportBench {
             let local = transport == "local"
             try run(c, local: local, rows: &rows, psProfiles: &psProfiles, note: note)
         }
+        try Signals.checkInterrupted("bench transport")
         var iperf: Double?
         var iperfNote = "skipped (--no-iperf)"
         if c.iperf {
             (iperf, iperfNote) = runIperf()
+            try Signals.checkInterrupted("bench transport")
         }
         return Result(configuration: c, rows: rows, iperf: iperf, iperfNote: iperfNote, psProfiles: psProfiles)
     }

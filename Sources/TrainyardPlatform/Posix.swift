@@ -81,7 +81,14 @@ public enum Posix {
 
     /// Writes a whole string to a file descriptor (stdout = 1, stderr = 2), ignoring errors.
     public static func write(_ text: String, to fd: Int32) {
-        var bytes = Array(text.utf8)
+        write(bytes: Array(text.utf8), to: fd)
+    }
+
+    /// Writes bytes to a file descriptor, EINTR retried; stops quietly at any other error (a reader
+    /// that went away: `trainyard storage cat … | head`). Foundation's `FileHandle.write` stops the
+    /// process on EPIPE instead.
+    public static func write(bytes: [UInt8], to fd: Int32) {
+        var bytes = bytes
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }

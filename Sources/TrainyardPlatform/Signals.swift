@@ -48,6 +48,15 @@ public enum Signals {
         defer { piece.deallocate() }
         while true {
             try checkInterrupted("reading \(what)")
+            // Wait in short polls, so a signal that lands just after the check is seen at the next.
+            var waiting = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = Glibc.poll(&waiting, 1, 200)
+            if ready == 0 { continue }
+            if ready < 0 {
+                let e = Posix.currentErrno
+                if e == EINTR { continue }  // the check above says whether it was Ctrl-C
+                throw SystemError("poll", errno: e, detail: what)
+            }
             let n = Glibc.read(fd, piece, size)
             if n == 0 { return bytes }
             if n > 0 { bytes += UnsafeRawBufferPointer(start: piece, count: n); continue }

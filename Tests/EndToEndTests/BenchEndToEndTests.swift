@@ -79,22 +79,30 @@ final class BenchEndToEndTests: XCTestCase {
     /// Ctrl-C in `bench kernel` while it waits on its numpy reference: exit 130, and the reference
     /// goes with it. (Foundation's `availableData` stopped the process with SIGILL on the EINTR.)
     func testInterruptingTheKernelBenchExits130AndStopsItsReference() throws {
-        let (bench, _, err) = try Harness.start(["bench", "kernel", "--no-tensorflow", "--repeat", "1000"])
-        let deadline = Date().addingTimeInterval(60)
-        // The reference's script defines time_loop: it is on the child's command line.
-        while Date() < deadline && bench.isRunning && Harness.processes(mentioning: "def time_loop").isEmpty { usleep(20_000) }
-        guard bench.isRunning, !Harness.processes(mentioning: "def time_loop").isEmpty else {
-            bench.terminate()
-            bench.waitUntilExit()
+        let (bench, _, err) = try Harness.start(["bench", "kernel", "--no-tensorflow", "--repeat", "1000", "--min-time", "0.2"])
+        // The reference's script defines time_loop: it is on the command line of this bench's child.
+        func reference() -> [Int32] { Harness.processes(mentioning: "def time_loop").filter { Harness.parent(of: $0) == bench.processIdentifier } }
+        var deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && bench.isRunning && reference().isEmpty { usleep(20_000) }
+        let child = reference()
+        guard bench.isRunning, !child.isEmpty else {
+            Harness.waitForExit(bench, timeout: 0)
             throw XCTSkip("no numpy reference started (python3 with numpy is not installed here)")
         }
-        usleep(300_000)  // into its timings
+        // Until the bench waits on the reference's answer (read(2) on its pipe): the signal must
+        // interrupt that read.
+        deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && bench.isRunning && !Harness.isWaitingForInput(bench.processIdentifier) { usleep(2_000) }
+        XCTAssertTrue(Harness.isWaitingForInput(bench.processIdentifier), "the bench was never seen waiting on its reference")
         kill(bench.processIdentifier, SIGINT)
-        bench.waitUntilExit()
+        XCTAssertTrue(Harness.waitForExit(bench, timeout: 60), "bench kernel went on after Ctrl-C")
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertEqual(bench.terminationStatus, 130, stderr)
         XCTAssertTrue(stderr.contains("bench kernel stopped by SIGINT"), stderr)
-        XCTAssertEqual(Harness.waitForNoProcesses(mentioning: "def time_loop", timeout: 10), [])
+        // The reference ends with it (it reads its commands until their end).
+        let gone = Date().addingTimeInterval(10)
+        while Date() < gone && !Set(Harness.processes(mentioning: "def time_loop")).isDisjoint(with: child) { usleep(20_000) }
+        XCTAssertTrue(Set(Harness.processes(mentioning: "def time_loop")).isDisjoint(with: child), "its reference outlived it")
     }
 
     /// Ctrl-C in `bench transport`: exit 130 at once (it had run every case to the end and exited
@@ -110,7 +118,7 @@ final class BenchEndToEndTests: XCTestCase {
         XCTAssertTrue(bench.isRunning, "the benchmark ended before its ps was seen")
         usleep(300_000)
         kill(bench.processIdentifier, SIGINT)
-        bench.waitUntilExit()
+        XCTAssertTrue(Harness.waitForExit(bench, timeout: 60), "bench transport went on after Ctrl-C")
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertEqual(bench.terminationStatus, 130, stderr)
         XCTAssertTrue(stderr.contains("bench transport stopped by SIGINT"), stderr)

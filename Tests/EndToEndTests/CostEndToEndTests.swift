@@ -99,8 +99,8 @@ final class CostEndToEndTests: XCTestCase {
         XCTAssertEqual(v["run_seconds"]?.doubleValue, 1)
     }
 
-    /// Ctrl-C stops a validation: its running job, and every job and calibration after it. It had
-    /// cancelled the one job and gone on to the next.
+    /// Ctrl-C during one of a validation's runs stops the validation: that job, and every job and
+    /// calibration after it. It had cancelled the one job and gone on to the next.
     func testInterruptStopsAValidationAndLeavesNoProcess() throws {
         let home = Harness.temporaryDirectory("cost-interrupt")
         defer { try? FileManager.default.removeItem(atPath: home) }
@@ -108,14 +108,41 @@ final class CostEndToEndTests: XCTestCase {
         let tmp = home + "/tmp"
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         let (validation, _, err) = try Harness.start(["cost", "validate", "--tiny"], environment: ["TRAINYARD_HOME": home, "TMPDIR": tmp])
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline && validation.isRunning && Harness.processes(mentioning: tmp).isEmpty { usleep(20_000) }
-        XCTAssertTrue(validation.isRunning, "the validation ended before any of its jobs was seen")
+        // Past its calibration: one of the validation's own runs is under way.
+        let deadline = Date().addingTimeInterval(180)
+        while Date() < deadline && validation.isRunning && Harness.jobFolders(mentioning: tmp, prefix: "trainyard-validate-").isEmpty { usleep(20_000) }
+        XCTAssertTrue(validation.isRunning, "the validation ended before any of its runs was seen")
         kill(validation.processIdentifier, SIGINT)
-        validation.waitUntilExit()
+        XCTAssertTrue(Harness.waitForExit(validation, timeout: 60), "the validation went on after Ctrl-C")
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertEqual(validation.terminationStatus, 130, stderr)
-        XCTAssertTrue(stderr.contains("stopped by SIGINT"), stderr)
+        XCTAssertTrue(stderr.contains("cost validate stopped by SIGINT"), stderr)
+        XCTAssertEqual(Harness.waitForNoProcesses(mentioning: tmp, timeout: 5), [])
+    }
+
+    /// Ctrl-C during the calibration's repeated cluster runs (the ones whose median it keeps)
+    /// stops it: it had dropped the one run, gone on and saved the profile.
+    func testInterruptStopsACalibrationInItsRepeatedRuns() throws {
+        let home = Harness.temporaryDirectory("calibrate-interrupt")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let tmp = home + "/tmp"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        let (calibration, _, err) = try Harness.start(["calibrate", "--quick"], environment: ["TRAINYARD_HOME": home, "TMPDIR": tmp])
+        // Its first cluster run is alone; the second job seen is one of the repeated runs.
+        var seen = Set<String>()
+        let deadline = Date().addingTimeInterval(180)
+        while Date() < deadline && calibration.isRunning && seen.count < 2 {
+            seen.formUnion(Harness.jobFolders(mentioning: tmp, prefix: "trainyard-calibrate-"))
+            usleep(10_000)
+        }
+        XCTAssertTrue(calibration.isRunning && seen.count >= 2, "the calibration ended before its second run was seen: \(seen)")
+        kill(calibration.processIdentifier, SIGINT)
+        XCTAssertTrue(Harness.waitForExit(calibration, timeout: 60), "the calibration went on after Ctrl-C")
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(calibration.terminationStatus, 130, stderr)
+        XCTAssertTrue(stderr.contains("calibration stopped by SIGINT"), stderr)
+        let saved = ((try? FileManager.default.contentsOfDirectory(atPath: home)) ?? []).filter { $0.hasPrefix("calibration") }
+        XCTAssertEqual(saved, [], "an interrupted calibration was saved")
         XCTAssertEqual(Harness.waitForNoProcesses(mentioning: tmp, timeout: 5), [])
     }
 

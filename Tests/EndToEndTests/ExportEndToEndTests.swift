@@ -65,16 +65,12 @@ final class ExportEndToEndTests: XCTestCase {
         try p.run()
         // Half a document, and the pipe kept open: it waits for the rest.
         try input.fileHandleForWriting.write(contentsOf: Data("apiVersion: kubeflow.org/v1\n".utf8))
-        // Until it is blocked reading standard input (read(2) is system call 0, on descriptor 0x0).
+        // Until it waits for the rest of standard input (blocked in read or poll).
         let deadline = Date().addingTimeInterval(30)
-        func readingStandardInput() -> Bool {
-            let call = (try? String(contentsOfFile: "/proc/\(p.processIdentifier)/syscall", encoding: .utf8)) ?? ""
-            return call.hasPrefix("0 0x0 ")
-        }
-        while Date() < deadline && p.isRunning && !readingStandardInput() { usleep(20_000) }
-        XCTAssertTrue(p.isRunning && readingStandardInput(), "it did not wait for the end of its input")
+        while Date() < deadline && p.isRunning && !Harness.isWaitingForInput(p.processIdentifier, fd: 0) { usleep(5_000) }
+        XCTAssertTrue(p.isRunning && Harness.isWaitingForInput(p.processIdentifier, fd: 0), "it did not wait for the end of its input")
         kill(p.processIdentifier, SIGINT)
-        p.waitUntilExit()
+        XCTAssertTrue(Harness.waitForExit(p, timeout: 30), "it went on waiting after Ctrl-C")
         try? input.fileHandleForWriting.close()
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertEqual(p.terminationStatus, 130, stderr)

@@ -88,6 +88,54 @@ enum Harness {
         return left
     }
 
+    /// Waits up to `timeout` seconds for `p` to exit; kills it (SIGKILL) if it has not, so a
+    /// regression fails the test instead of hanging the suite. Whether it exited by itself.
+    @discardableResult
+    static func waitForExit(_ p: Process, timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        let byItself = !p.isRunning
+        if !byItself { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        return byItself
+    }
+
+    /// The job folders named `prefix…` on the command lines of the processes mentioning `marker`
+    /// (a trainyard-calibrate-N or trainyard-validate-N/R-C folder, say): which jobs are running.
+    static func jobFolders(mentioning marker: String, prefix: String) -> Set<String> {
+        var found = Set<String>()
+        for pid in processes(mentioning: marker) {
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }
+            for argument in data.split(separator: 0).map({ String(decoding: $0, as: UTF8.self) }) {
+                guard let r = argument.range(of: prefix) else { continue }
+                found.insert(String(argument[r.lowerBound...].prefix { $0 != " " }))
+            }
+        }
+        return found
+    }
+
+    /// The parent of process `pid` (from /proc/PID/stat), nil when it is gone.
+    static func parent(of pid: Int32) -> Int32? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
+    }
+
+    /// Whether process `pid` (its main thread) is blocked waiting for input now: in read(2),
+    /// poll(2) or ppoll(2) (/proc/PID/syscall: x86-64's numbers 0, 7 and 271; aarch64's 63 and 73).
+    /// `fd`: only a read of that descriptor counts.
+    static func isWaitingForInput(_ pid: Int32, fd: Int? = nil) -> Bool {
+        #if arch(x86_64)
+        let (read, polls) = (0, [7, 271])
+        #else
+        let (read, polls) = (63, [73])
+        #endif
+        let fields = ((try? String(contentsOfFile: "/proc/\(pid)/syscall", encoding: .utf8)) ?? "").split(separator: " ")
+        guard let call = fields.first.flatMap({ Int($0) }) else { return false }
+        if call == read { return fd.map { fields.count > 1 && fields[1] == "0x" + String($0, radix: 16) } ?? true }
+        return polls.contains(call)  // its descriptors are behind a pointer
+    }
+
     static func json(_ path: String) throws -> JSONValue {
         try JSONParser.parse(String(contentsOfFile: path, encoding: .utf8))
     }

@@ -80,14 +80,18 @@ final class ScenarioEndToEndTests: XCTestCase {
          "training": {"max_steps": 10000000, "hidden": "8", "features": 4, "classes": 2, "examples": 500, "log_every": 10},
          "faults": [], "expect": {"state": "SUCCEEDED"}}
         """#.write(toFile: file, atomically: true, encoding: .utf8)
-        let (runner, _, _) = try Harness.start(["scenario", "run", file, "--job-dir", dir + "/job"])
+        let (runner, out, _) = try Harness.start(["scenario", "run", file, "--job-dir", dir + "/job"])
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline && !((try? String(contentsOfFile: dir + "/job/metrics.jsonl", encoding: .utf8))?.contains("\"train\"") ?? false) {
             usleep(50_000)
         }
         kill(runner.processIdentifier, SIGINT)
-        runner.waitUntilExit()
+        XCTAssertTrue(Harness.waitForExit(runner, timeout: 60), "scenario run went on after Ctrl-C")
         XCTAssertEqual(runner.terminationStatus, 130)
+        // Said as an interruption, not as a scenario that failed.
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(stdout.contains("INTERRUPTED (the launcher received SIGINT) after"), stdout)
+        XCTAssertFalse(stdout.contains("FAILED in"), stdout)
         XCTAssertEqual(Harness.processes(mentioning: dir), [])
         XCTAssertEqual(try Harness.json(dir + "/job/summary.json")["status"], "CANCELLED")
     }
