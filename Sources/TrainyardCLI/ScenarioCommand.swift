@@ -44,7 +44,7 @@ enum ScenarioCommand {
             print(json ? ScenarioRunner.json(result).prettySerialized() : ScenarioRunner.text(result))
             if !json, let report = try? Report.write(for: result.jobDirectory) { print("report: \(report)") }
             // Ctrl-C or SIGTERM stopped the scenario's job: 130 or 143, as `run-all` and `train` say it.
-            if let code = result.observations.outcome?.exitCode, result.observations.outcome?.interruptingSignal != nil { return code }
+            if result.interrupted, let code = result.observations.outcome?.exitCode { return code }
             return result.passed ? .success : .failure
         case "run-all":
             let parent = try args.value("--jobs-dir") ?? "trainyard-jobs"
@@ -57,11 +57,11 @@ enum ScenarioCommand {
             for (file, scenario) in scenarios {
                 if !json { Posix.write("running \(scenario.name) … ", to: 2) }
                 let r = try runOne(scenario, file: file, jobDirectory: ScenarioRunner.newJobDirectory(parent: parent, scenario), progress: progress)
-                if !json { Posix.write("\(r.observations.outcome?.interruptingSignal != nil ? "interrupted after" : r.passed ? "passed in" : "FAILED in") \(String(format: "%.1f", r.wallSeconds)) s\n", to: 2) }
+                if !json { Posix.write("\(r.interrupted ? "interrupted after" : r.passed ? "passed in" : "FAILED in") \(String(format: "%.1f", r.wallSeconds)) s\n", to: 2) }
                 if !r.passed && !json { print(ScenarioRunner.text(r)) }
                 results.append(r)
                 // Ctrl-C or SIGTERM stopped that scenario's job: stop the whole run, too.
-                if let code = r.observations.outcome?.exitCode, r.observations.outcome?.interruptingSignal != nil {
+                if r.interrupted, let code = r.observations.outcome?.exitCode {
                     Posix.write("interrupted: the remaining scenarios were not run\n", to: 2)
                     if json {
                         print(JSONValue.object([("passed", .bool(false)), ("interrupted", .bool(true)),
@@ -105,7 +105,7 @@ enum ScenarioCommand {
             let lost = r.reports.map(\.stepsLost).reduce(0, +)
             let restarts = r.observations.restartCounts.values.reduce(0, +)
             let ratio = r.reports.compactMap(\.rateRatio).min()
-            let verdict = r.observations.outcome?.interruptingSignal != nil ? "INTERRUPTED" : r.passed ? "PASS" : "FAIL"
+            let verdict = r.interrupted ? "INTERRUPTED" : r.passed ? "PASS" : "FAIL"
             rows.append([r.scenario.name, verdict, r.observations.outcome?.status.rawValue ?? "–", f(r.wallSeconds, "%.1f"),
                          String(r.reports.count), f(recovery), String(lost), String(restarts), f(ratio)])
         }

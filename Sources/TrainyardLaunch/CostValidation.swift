@@ -65,11 +65,8 @@ public enum CostValidation {
     /// configuration whose runs spread wider than the largest error allowed is measured no better
     /// than that by its median, whatever the model.
     public static func spread(_ runs: [Double]) -> Double? {
-        guard runs.count > 1 else { return nil }
-        let s = runs.sorted()
-        let median = s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-        guard median > 0, let low = s.first, let high = s.last else { return nil }
-        return (high - low) / median
+        guard runs.count > 1, let middle = median(runs), middle > 0, let low = runs.min(), let high = runs.max() else { return nil }
+        return (high - low) / middle
     }
 
     /// A model of 64-256-256-10 with batch 32, and the variations of the set.

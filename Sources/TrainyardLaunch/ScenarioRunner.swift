@@ -20,6 +20,8 @@ public final class ScenarioRunner: LaunchMonitor {
         public var timeline: [(time: Double, kind: String, text: String)]
         public var wallSeconds: Double
         public var passed: Bool { expectations.allSatisfy(\.passed) }
+        /// Whether Ctrl-C or SIGTERM stopped its job (the launcher took the signal).
+        public var interrupted: Bool { observations.outcome?.interruptingSignal != nil }
     }
 
     private let scenario: Scenario
@@ -260,7 +262,7 @@ public final class ScenarioRunner: LaunchMonitor {
         for e in r.expectations {
             lines.append("  \(e.passed ? "PASS" : "FAIL")  \(e.name): expected \(e.expected), got \(e.actual)")
         }
-        let verdict = r.observations.outcome?.interruptingSignal != nil ? "INTERRUPTED (\(r.observations.outcome?.reason ?? "stopped")) after" : r.passed ? "PASSED in" : "FAILED in"
+        let verdict = r.interrupted ? "INTERRUPTED (\(r.observations.outcome?.reason ?? "stopped")) after" : r.passed ? "PASSED in" : "FAILED in"
         lines.append("\(verdict) \(String(format: "%.1f", r.wallSeconds)) s — evidence in \(r.jobDirectory)")
         return lines.joined(separator: "\n")
     }

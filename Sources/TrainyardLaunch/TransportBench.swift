@@ -264,7 +264,8 @@ public enum TransportBench {
         process.standardOutput = output
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         do { try process.run() } catch { return (nil, "cannot run iperf3: \(error.localizedDescription)") }
-        let data = (try? Posix.readAll(output.fileHandleForReading.fileDescriptor, "iperf3's output")) ?? []
+        // Ctrl-C leaves it empty; the caller stops after iperf3 has ended.
+        let data = (try? Signals.readAllUnlessInterrupted(output.fileHandleForReading.fileDescriptor, "iperf3's output")) ?? []
         process.waitUntilExit()
         guard let doc = try? JSONParser.parse(String(decoding: data, as: UTF8.self)),
               let bits = doc["end"]?["sum_received"]?["bits_per_second"]?.doubleValue else {

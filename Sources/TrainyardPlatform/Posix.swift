@@ -332,22 +332,6 @@ extension Posix {
         try call("read", detail) { Glibc.read(fd, buffer, count) }
     }
 
-    /// Every byte `fd` gives until its end (read(2) in 64 KiB pieces, EINTR retried). For pipes
-    /// and standard input in a process whose SIGINT handler interrupts system calls, where
-    /// Foundation's `FileHandle.availableData` and `readDataToEndOfFile()` stop the process on
-    /// EINTR.
-    public static func readAll(_ fd: Int32, _ detail: String = "") throws(SystemError) -> [UInt8] {
-        var bytes: [UInt8] = []
-        let size = 65_536
-        let piece = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
-        defer { piece.deallocate() }
-        while true {
-            let n = try read(fd, piece, count: size, detail)
-            if n == 0 { return bytes }
-            bytes += UnsafeRawBufferPointer(start: piece, count: n)
-        }
-    }
-
     /// write(2): how many bytes went; EINTR retried.
     public static func write(_ fd: Int32, _ bytes: UnsafeRawPointer, count: Int, _ detail: String = "") throws(SystemError) -> Int {
         try call("write", detail) { Glibc.write(fd, bytes, count) }

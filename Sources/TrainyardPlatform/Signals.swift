@@ -39,8 +39,9 @@ public enum Signals {
         if let s = pending { throw Interrupted(signal: s, during: what()) }
     }
 
-    /// Every byte `fd` gives until its end, like `Posix.readAll`, but Ctrl-C or SIGTERM while it
-    /// waits throws `Interrupted` (standard input, which a user may give up on) instead of waiting on.
+    /// Every byte `fd` (a pipe, standard input) gives until its end; Ctrl-C or SIGTERM while it
+    /// waits throws `Interrupted` instead of waiting on. Foundation's `FileHandle.availableData`
+    /// and `readDataToEndOfFile()` stop the process when a signal interrupts their read.
     public static func readAllUnlessInterrupted(_ fd: Int32, _ what: String) throws -> [UInt8] {
         var bytes: [UInt8] = []
         let size = 65_536

@@ -109,7 +109,6 @@ final class BenchEndToEndTests: XCTestCase {
     /// 0), its parameter server stopped.
     func testInterruptingTheTransportBenchExits130AndStopsItsParameterServer() throws {
         let tmp = Harness.temporaryDirectory("bench-transport-interrupt")
-        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         // The ps's job folder (on its command line) goes under this TMPDIR.
         let (bench, _, err) = try Harness.start(["bench", "transport", "--sizes", "1", "--repeat", "1000", "--no-iperf"], environment: ["TMPDIR": tmp])

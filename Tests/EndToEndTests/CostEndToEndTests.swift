@@ -102,11 +102,8 @@ final class CostEndToEndTests: XCTestCase {
     /// Ctrl-C during one of a validation's runs stops the validation: that job, and every job and
     /// calibration after it. It had cancelled the one job and gone on to the next.
     func testInterruptStopsAValidationAndLeavesNoProcess() throws {
-        let home = Harness.temporaryDirectory("cost-interrupt")
+        let (home, tmp) = Harness.temporaryHomeAndTMPDIR("cost-interrupt")
         defer { try? FileManager.default.removeItem(atPath: home) }
-        // Its jobs' folders (named on their roles' command lines) go under this TMPDIR.
-        let tmp = home + "/tmp"
-        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         let (validation, _, err) = try Harness.start(["cost", "validate", "--tiny"], environment: ["TRAINYARD_HOME": home, "TMPDIR": tmp])
         // Past its calibration: one of the validation's own runs is under way.
         let deadline = Date().addingTimeInterval(180)
@@ -123,10 +120,8 @@ final class CostEndToEndTests: XCTestCase {
     /// Ctrl-C during the calibration's repeated cluster runs (the ones whose median it keeps)
     /// stops it: it had dropped the one run, gone on and saved the profile.
     func testInterruptStopsACalibrationInItsRepeatedRuns() throws {
-        let home = Harness.temporaryDirectory("calibrate-interrupt")
+        let (home, tmp) = Harness.temporaryHomeAndTMPDIR("calibrate-interrupt")
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let tmp = home + "/tmp"
-        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         let (calibration, _, err) = try Harness.start(["calibrate", "--quick"], environment: ["TRAINYARD_HOME": home, "TMPDIR": tmp])
         // Its first cluster run is alone; the second job seen is one of the repeated runs.
         var seen = Set<String>()

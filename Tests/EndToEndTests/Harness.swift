@@ -20,6 +20,14 @@ enum Harness {
         return dir
     }
 
+    /// A temporary TRAINYARD_HOME and, inside it, a folder for the command's TMPDIR: the job
+    /// folders it makes there are named on its roles' command lines, so its processes can be found.
+    static func temporaryHomeAndTMPDIR(_ name: String) -> (home: String, tmp: String) {
+        let home = temporaryDirectory(name)
+        try? FileManager.default.createDirectory(atPath: home + "/tmp", withIntermediateDirectories: true)
+        return (home, home + "/tmp")
+    }
+
     struct Result {
         var status: Int32
         var stdout: String
