@@ -49,7 +49,7 @@ enum StorageCommand {
             let local = try BucketStorage.localPath(of: uri, home: home)
             guard Files.exists(local), !Files.isDirectory(local) else { throw RuntimeFailure("\(uri): no such object", exitCode: .failure) }
             let bytes = try Files.read(local)
-            Posix.write(bytes: bytes, to: 1)
+            _ = try Posix.writeAll(bytes, to: 1, "standard output")
         case "rm":
             guard !operands.isEmpty else { throw UsageError("storage rm needs a URI") }
             for o in operands {

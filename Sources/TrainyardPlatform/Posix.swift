@@ -79,16 +79,10 @@ public enum Posix {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// Writes a whole string to a file descriptor (stdout = 1, stderr = 2), ignoring errors.
+    /// Writes a whole string to a file descriptor (stdout = 1, stderr = 2), ignoring errors
+    /// (Foundation's `FileHandle.write` stops the process on EPIPE instead).
     public static func write(_ text: String, to fd: Int32) {
-        write(bytes: Array(text.utf8), to: fd)
-    }
-
-    /// Writes bytes to a file descriptor, EINTR retried; stops quietly at any other error (a reader
-    /// that went away: `trainyard storage cat … | head`). Foundation's `FileHandle.write` stops the
-    /// process on EPIPE instead.
-    public static func write(bytes: [UInt8], to fd: Int32) {
-        var bytes = bytes
+        var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
@@ -330,6 +324,20 @@ extension Posix {
     /// read(2): how many bytes came, 0 at the end; EINTR retried.
     public static func read(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, count: Int, _ detail: String = "") throws(SystemError) -> Int {
         try call("read", detail) { Glibc.read(fd, buffer, count) }
+    }
+
+    /// Writes all of `bytes` to `fd` (EINTR retried): false when the reader has gone (EPIPE:
+    /// `trainyard storage cat … | head`), any other failure thrown (a full disk is not a success).
+    public static func writeAll(_ bytes: [UInt8], to fd: Int32, _ detail: String = "") throws(SystemError) -> Bool {
+        var failure: SystemError?
+        bytes.withUnsafeBytes { b in
+            var offset = 0
+            while offset < b.count && failure == nil {
+                do throws(SystemError) { offset += try write(fd, b.baseAddress! + offset, count: b.count - offset, detail) } catch { failure = error }
+            }
+        }
+        if let failure { if failure.errno == EPIPE { return false }; throw failure }
+        return true
     }
 
     /// write(2): how many bytes went; EINTR retried.

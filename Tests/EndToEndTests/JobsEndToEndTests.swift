@@ -223,6 +223,37 @@ final class JobsEndToEndTests: XCTestCase {
         XCTAssertEqual(try trainyard(["storage", "cat", "gs://e2e-data/in/local.txt"]).status, 1)
     }
 
+    /// `storage cat` into a reader that went away (`| head`) stops quietly with 0; into a full disk
+    /// it fails with 4 and says so (it had exited 0 with nothing written).
+    func testStorageCatStopsForAGoneReaderAndFailsOnAFullDisk() throws {
+        let file = home + "/local.txt"
+        try "hello".write(toFile: file, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try trainyard(["storage", "cp", file, "gs://e2e-cat/local.txt"]).status, 0)
+        func cat(into output: FileHandle) throws -> (status: Int32, stderr: String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Harness.binDirectory + "/trainyard")
+            p.arguments = ["storage", "cat", "gs://e2e-cat/local.txt"]
+            var environment = ProcessInfo.processInfo.environment
+            environment["TRAINYARD_HOME"] = home
+            p.environment = environment
+            let err = Pipe()
+            p.standardOutput = output
+            p.standardError = err
+            try p.run()
+            XCTAssertTrue(Harness.waitForExit(p, timeout: 60))
+            return (p.terminationStatus, String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        }
+        let gone = Pipe()
+        try gone.fileHandleForReading.close()
+        let quiet = try cat(into: gone.fileHandleForWriting)
+        XCTAssertEqual(quiet.status, 0, quiet.stderr)
+        XCTAssertEqual(quiet.stderr, "")
+        let full = try XCTUnwrap(FileHandle(forWritingAtPath: "/dev/full"))
+        let failed = try cat(into: full)
+        XCTAssertEqual(failed.status, 4, failed.stderr)
+        XCTAssertTrue(failed.stderr.contains("No space left on device"), failed.stderr)
+    }
+
     func testStorageNeverLeavesTheBucketThroughALinkAndCopiesALoopOnce() throws {
         let fm = FileManager.default
         try fm.createDirectory(atPath: home + "/outside", withIntermediateDirectories: true)
