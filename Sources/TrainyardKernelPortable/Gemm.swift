@@ -10,8 +10,8 @@
 //                                                (the B micro-panel, kc × NR, stays in L1)
 //
 // The orientation only changes how the operands are packed: `nn`, `nt` and `tn` all run the same
-// register-tiled micro-kernels, which read A's micro-panel at a stride (MR when packed; `tn`
-// reads Aᵀ's whole panels where they lie in A, stride lda). Packed micro-panels are zero-padded
+// register-tiled micro-kernels, which read A's micro-panel at a stride (MR when packed; the
+// AVX-512 build's `tn` reads Aᵀ's whole panels where they lie in A, stride lda). Packed micro-panels are zero-padded
 // to full MR / NR, and an edge tile is computed into a scratch tile whose valid corner is copied.
 //
 // All matrices are row-major with explicit leading dimensions; the caller's data is never
@@ -213,12 +213,16 @@ func gemmBlocked(
             while ic < m {
                 let mc = min(mcBlock, m - ic)
                 if aTransposed {
+                    #if TRAINYARD_AVX512
                     // Aᵀ's micro-panels are read where they lie (`readsATransposedInPlace`); only an edge
                     // panel that no kernel reads exactly is packed, zero-padded.
                     let whole = mc / mr * mr
                     if mc > whole && !readsATransposedInPlace(rows: mc - whole) {
                         packATransposedEdge(rows: mc - whole, kc: kc, a: a + pc * lda + ic + whole, lda: lda, into: packedA + whole * kc)
                     }
+                    #else
+                    packATransposed(mc: mc, kc: kc, a: a + pc * lda + ic, lda: lda, readable: m - ic, into: packedA)
+                    #endif
                 } else {
                     packA(mc: mc, kc: kc, a: a + ic * lda + pc, lda: lda, into: packedA)
                 }
@@ -278,12 +282,21 @@ func gemmBlocked(
 // MARK: - Packing
 
 /// Whether a `tn` micro-panel of `rows` rows is read straight from A (stored k×m, `aStride` =
-/// lda): each k step's values are contiguous in a row of A, as a packed panel's are. Whole panels
-/// are, and the 8-row kernel's (it reads 8 values a step, all inside the row); other edges are
-/// packed, zero-padded, because the kernel that reads them reads MR values.
+/// lda): each k step's values are contiguous in a row of A, as a packed panel's are.
+///
+/// The AVX-512 build reads whole panels there, and the 8-row kernel's (it reads 8 values a step,
+/// all inside the row); other edges are packed, zero-padded, because the kernel that reads them
+/// reads MR values. A 12-float panel row is 48 of a cache line's 64 bytes, so the in-place read
+/// wastes little. The 6-row builds pack every panel: their 24-byte rows leave most of each line
+/// unused, and a panel's kc lines at A's stride thrash a 32 KiB L1 (on the Zen 3 EPYC, reading in
+/// place took `tn` 512³ from 1.01× to 0.86× OpenBLAS; Docs/kernel.md).
 @inline(__always)
 func readsATransposedInPlace(rows: Int) -> Bool {
+    #if TRAINYARD_AVX512
     rows == gemmMR || (gemmHasEightRowKernel && rows == 8)
+    #else
+    false
+    #endif
 }
 
 /// A stored m×k (row-major, `lda`): writes ⌈mc/MR⌉ micro-panels, each kc × MR (k-major), rows past
@@ -336,6 +349,41 @@ func packA(mc: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, into dst: Unsafe
         }
     }
 }
+
+#if !TRAINYARD_AVX512
+/// A stored k×m (row-major, `lda`) read as Aᵀ: ⌈mc/MR⌉ micro-panels, each kc × MR (k-major), the
+/// rows past mc zero. A k step's MR values are contiguous in a row of A; an 8-float load and store
+/// copies them (its 2 extra floats land where the next k step's values go, so the last step copies
+/// exactly), as long as the load stays inside the `readable` columns of A's row.
+func packATransposed(mc: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, readable: Int, into dst: UnsafeMutablePointer<Float>) {
+    let mr = gemmMR
+    let panelStride = kc * mr
+    let fullPanels = mc / mr
+    let rest = mc - fullPanels * mr
+    // Panels whose 8-float load stays inside the readable part of the row.
+    let vectorPanels = readable >= 8 ? min(fullPanels, (readable - 8) / mr + 1) : 0
+    for p in 0..<kc {
+        let src = a + p * lda
+        let out = dst + p * mr
+        var j = 0
+        if p < kc - 1 {
+            while j < vectorPanels {
+                store(load(src + j * mr), out + j * panelStride)
+                j += 1
+            }
+        }
+        while j < fullPanels {
+            let s = src + j * mr, o = out + j * panelStride
+            for r in 0..<mr { o[r] = s[r] }
+            j += 1
+        }
+        if rest > 0 {
+            let s = src + fullPanels * mr, o = out + fullPanels * panelStride
+            for r in 0..<mr { o[r] = r < rest ? s[r] : 0 }
+        }
+    }
+}
+#endif
 
 /// The edge micro-panel of A stored k×m (row-major, `lda`) read as Aᵀ: `rows` (fewer than MR)
 /// columns of A from `a`, kc steps of MR floats, the rows past `rows` zero. Whole panels are not
