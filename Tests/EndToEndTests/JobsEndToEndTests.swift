@@ -254,6 +254,54 @@ final class JobsEndToEndTests: XCTestCase {
         XCTAssertTrue(failed.stderr.contains("No space left on device"), failed.stderr)
     }
 
+    /// `storage cp -r` skips a FIFO (reading it would wait for a writer forever) and stops between
+    /// files at Ctrl-C with 130, every file it copied whole (it had copied the whole tree, then 0).
+    func testStorageCopyOfAFolderSkipsAFIFOAndStopsBetweenFilesAtCtrlC() throws {
+        let fm = FileManager.default
+        let tree = home + "/tree"
+        try fm.createDirectory(atPath: tree + "/sub", withIntermediateDirectories: true)
+        try "a".write(toFile: tree + "/a.txt", atomically: true, encoding: .utf8)
+        XCTAssertEqual(mkfifo(tree + "/sub/pipe", 0o600), 0)
+        let skipped = try trainyard(["storage", "cp", "-r", tree, "gs://e2e-tree/"], timeout: 60)
+        XCTAssertEqual(skipped.status, 0, skipped.stderr)
+        XCTAssertTrue(skipped.stderr.contains("sub/pipe: not a regular file"), skipped.stderr)
+        XCTAssertTrue(skipped.stdout.contains("Copied 1 file from"), skipped.stdout)
+        XCTAssertEqual(try String(contentsOfFile: home + "/buckets/e2e-tree/tree/a.txt", encoding: .utf8), "a")
+        XCTAssertFalse(fm.fileExists(atPath: home + "/buckets/e2e-tree/tree/sub/pipe"))
+
+        // Many files, each written and synced on its own: Ctrl-C lands while they are copied.
+        let many = home + "/many"
+        try fm.createDirectory(atPath: many, withIntermediateDirectories: true)
+        let total = 3000
+        for i in 0..<total { try Data("file \(i)\n".utf8).write(to: URL(fileURLWithPath: many + "/f\(i)")) }
+        let (p, out, err) = try Harness.start(["storage", "cp", "-r", many, "gs://e2e-many/"], environment: env)
+        let copied = home + "/buckets/e2e-many/many"
+        func count() -> Int { ((try? fm.contentsOfDirectory(atPath: copied)) ?? []).filter { $0.hasPrefix("f") }.count }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && p.isRunning && count() == 0 { usleep(2_000) }
+        // Stopped where it is, so that the copies made before Ctrl-C can be counted.
+        kill(p.processIdentifier, SIGSTOP)
+        let before = count()
+        XCTAssertTrue(before > 0 && before < total, "\(before) of \(total) files were copied when it was stopped: the test needs it mid-copy")
+        kill(p.processIdentifier, SIGINT)
+        kill(p.processIdentifier, SIGCONT)
+        XCTAssertTrue(Harness.waitForExit(p, timeout: 60), "it went on copying after Ctrl-C")
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(p.terminationStatus, 130, stderr)
+        XCTAssertTrue(stderr.contains("files copied to gs://e2e-many/many) stopped by SIGINT"), stderr)
+        XCTAssertFalse(stdout.contains("Copied"), stdout)
+        // At most the file under way when the signal landed was added; each copied file is whole.
+        let after = count()
+        XCTAssertLessThanOrEqual(after, before + 1)
+        XCTAssertLessThan(after, total)
+        let names = (try? fm.contentsOfDirectory(atPath: copied)) ?? []
+        XCTAssertEqual(names.filter { !$0.hasPrefix("f") }, [], "a temporary file was left behind")
+        for name in names {
+            XCTAssertEqual(try String(contentsOfFile: copied + "/" + name, encoding: .utf8), "file \(name.dropFirst())\n")
+        }
+    }
+
     func testStorageNeverLeavesTheBucketThroughALinkAndCopiesALoopOnce() throws {
         let fm = FileManager.default
         try fm.createDirectory(atPath: home + "/outside", withIntermediateDirectories: true)
