@@ -83,20 +83,21 @@ enum StorageCommand {
             if Files.isDirectory(from) {
                 guard recursive else { throw UsageError("\(src) is a folder: use cp -r") }
                 var count = 0
-                let files = BucketStorage.walk(from, recursive: true).filter { !$0.isDirectory }
-                for entry in files {
-                    // Ctrl-C stops between files: each copy is whole (written atomically) or absent.
-                    try Signals.checkInterrupted("storage cp -r (\(count) of \(files.count) files copied to \(display(to, dstURI, dst)))")
+                var files: [BucketStorage.Entry] = []
+                for entry in BucketStorage.walk(from, recursive: true) where !entry.isDirectory {
                     // Links are never followed (a link loop would copy forever); they are named and skipped.
                     if entry.isLink {
                         Posix.write("Skipping symbolic link \(from)/\(entry.path)\n", to: 2)
-                        continue
-                    }
-                    // A FIFO, socket or device is no object: reading one would wait for a writer forever.
-                    if Posix.fileKind(from + "/" + entry.path) != .file {
+                    } else if Posix.fileKind(from + "/" + entry.path) != .file {
+                        // A FIFO, socket or device is no object: reading a FIFO would wait for a writer forever.
                         Posix.write("Skipping \(from)/\(entry.path): not a regular file\n", to: 2)
-                        continue
+                    } else {
+                        files.append(entry)
                     }
+                }
+                for entry in files {
+                    // Ctrl-C stops between files: each copy is whole (written atomically) or absent.
+                    try Signals.checkInterrupted("storage cp -r (\(count) of \(files.count) files copied to \(display(to, dstURI, dst)))")
                     if let toURI { _ = try BucketStorage.localPath(of: toURI.appending(entry.path), home: home) }
                     try BucketStorage.copy(from + "/" + entry.path, to + "/" + entry.path)
                     count += 1

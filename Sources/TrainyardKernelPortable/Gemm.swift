@@ -286,10 +286,11 @@ func gemmBlocked(
 ///
 /// The AVX-512 build reads whole panels there, and the 8-row kernel's (it reads 8 values a step,
 /// all inside the row); other edges are packed, zero-padded, because the kernel that reads them
-/// reads MR values. A 12-float panel row is 48 of a cache line's 64 bytes, so the in-place read
-/// wastes little. The 6-row builds pack every panel: their 24-byte rows leave most of each line
-/// unused, and a panel's kc lines at A's stride thrash a 32 KiB L1 (on the Zen 3 EPYC, reading in
-/// place took `tn` 512³ from 1.01× to 0.86× OpenBLAS; Docs/kernel.md).
+/// reads MR values (measured faster than packing on the Zen 5 EPYC, 48 KiB 12-way L1; a 12-float
+/// panel row is 48 of a cache line's 64 bytes). The 6-row builds pack every panel: their 24-byte
+/// rows leave most of each line unused, and at a power-of-two stride of A a panel's kc lines share
+/// a few L1 sets (on the Zen 3 EPYC, 32 KiB 8-way, reading in place took `tn` 512³ to 0.83–0.91×
+/// OpenBLAS, packed 0.98–0.99× in the same runs; Docs/kernel.md).
 @inline(__always)
 func readsATransposedInPlace(rows: Int) -> Bool {
     #if TRAINYARD_AVX512
@@ -385,6 +386,7 @@ func packATransposed(mc: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, readab
 }
 #endif
 
+#if TRAINYARD_AVX512
 /// The edge micro-panel of A stored k×m (row-major, `lda`) read as Aᵀ: `rows` (fewer than MR)
 /// columns of A from `a`, kc steps of MR floats, the rows past `rows` zero. Whole panels are not
 /// packed (`readsATransposedInPlace`).
@@ -395,6 +397,7 @@ func packATransposedEdge(rows: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, 
         for r in 0..<mr { o[r] = r < rows ? s[r] : 0 }
     }
 }
+#endif
 
 /// B stored k×n (row-major, `ldb`): micro-panels of kc × NR, each row NR contiguous floats.
 func packB(kc: Int, nc: Int, b: UnsafePointer<Float>, ldb: Int, into dst: UnsafeMutablePointer<Float>) {

@@ -43,9 +43,12 @@ public enum BucketStorage {
         return local
     }
 
+    /// Copies the regular file `from` to `to` (written atomically, its folders made); a FIFO,
+    /// socket or device is refused, never read (`Files.readRegularFile`).
     public static func copy(_ from: String, _ to: String) throws {
+        let bytes = try Files.readRegularFile(from)
         try Files.createDirectory((to as NSString).deletingLastPathComponent)
-        try Files.writeAtomically(try Files.read(from), to: to)
+        try Files.writeAtomically(bytes, to: to)
     }
 
     /// One entry of a walk: its path relative to the folder, and what it is.

@@ -61,6 +61,26 @@ public enum Files {
     public static func read(_ path: String) throws -> [UInt8] {
         let fd = try Posix.open(path, O_RDONLY)
         defer { Posix.close(fd) }
+        return try readToEnd(fd, path)
+    }
+
+    /// The whole content of the regular file at `path` (a link to one is followed). A FIFO, socket
+    /// or device is refused (`RuntimeFailure`, exit 1) instead of read: a FIFO would wait for a
+    /// writer forever, where Ctrl-C cannot reach. The check is made on the file opened, so nothing
+    /// swapped in after a caller's look slips through.
+    public static func readRegularFile(_ path: String) throws -> [UInt8] {
+        // O_NONBLOCK: opening a FIFO for reading returns at once instead of waiting for a writer.
+        let fd = try Posix.open(path, O_RDONLY | O_NONBLOCK)
+        defer { Posix.close(fd) }
+        var st = stat()
+        try Posix.call("fstat", path) { fstat(fd, &st) }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw RuntimeFailure("\(path): not a regular file (a FIFO, socket or device is not copied)")
+        }
+        return try readToEnd(fd, path)
+    }
+
+    private static func readToEnd(_ fd: Int32, _ path: String) throws -> [UInt8] {
         var result: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {

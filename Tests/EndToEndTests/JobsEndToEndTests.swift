@@ -268,6 +268,11 @@ final class JobsEndToEndTests: XCTestCase {
         XCTAssertTrue(skipped.stdout.contains("Copied 1 file from"), skipped.stdout)
         XCTAssertEqual(try String(contentsOfFile: home + "/buckets/e2e-tree/tree/a.txt", encoding: .utf8), "a")
         XCTAssertFalse(fm.fileExists(atPath: home + "/buckets/e2e-tree/tree/sub/pipe"))
+        // One FIFO named by itself is refused, at once, with nothing written.
+        let one = try trainyard(["storage", "cp", tree + "/sub/pipe", "gs://e2e-tree/pipe"], timeout: 60)
+        XCTAssertEqual(one.status, 1, one.stderr)
+        XCTAssertTrue(one.stderr.contains("sub/pipe: not a regular file"), one.stderr)
+        XCTAssertFalse(fm.fileExists(atPath: home + "/buckets/e2e-tree/pipe"))
 
         // Many files, each written and synced on its own: Ctrl-C lands while they are copied.
         let many = home + "/many"
@@ -280,6 +285,9 @@ final class JobsEndToEndTests: XCTestCase {
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline && p.isRunning && count() == 0 { usleep(2_000) }
         // Stopped where it is, so that the copies made before Ctrl-C can be counted.
+        guard p.isRunning else {
+            return XCTFail("the copy ended (status \(p.terminationStatus)) before the test could stop it mid-copy")
+        }
         kill(p.processIdentifier, SIGSTOP)
         let before = count()
         XCTAssertTrue(before > 0 && before < total, "\(before) of \(total) files were copied when it was stopped: the test needs it mid-copy")

@@ -124,6 +124,30 @@ final class GemmTests: XCTestCase {
         }
     }
 
+    /// A and B end exactly where an unreadable page begins (no padding, lda and ldb the stored
+    /// widths): a load past an operand's last value (an 8-float load where 6 remain in a packing
+    /// loop, say) kills the test with SIGSEGV instead of passing on the allocator's slack.
+    func testNothingIsReadPastTheOperandsEnd() {
+        var seed: UInt64 = 500
+        for backend in Backend.runnable {
+            for o in Orientation.allCases {
+                for (m, n, k) in [(13, 17, 5), (14, 9, 3), (19, 33, 7), (7, 16, 2), (6, 8, 9), (25, 65, 4), (290, 20, 3), (8, 32, 7)] {
+                    seed += 1
+                    var rng = TestRandom(seed)
+                    let s = Self.stored(o, m: m, n: n, k: k)
+                    let a = GuardedFloats(rng.floats(s.aRows * s.aCols)), b = GuardedFloats(rng.floats(s.bRows * s.bCols))
+                    defer { a.free(); b.free() }
+                    var c = [Float](repeating: 0, count: m * n)
+                    let fn: Backend.GemmFn = o == .nn ? backend.gemmNN : (o == .nt ? backend.gemmNT : backend.gemmTN)
+                    c.withUnsafeMutableBufferPointer { fn(m, n, k, a.pointer, s.aCols, b.pointer, s.bCols, $0.baseAddress!, n, false) }
+                    let expected = Self.reference(o, m: m, n: n, k: k, a: a.values, lda: s.aCols, b: b.values, ldb: s.bCols, c0: c, ldc: n, accumulate: false)
+                    let wrong = (0..<(m * n)).filter { abs(Double(c[$0]) - expected.value[$0]) > expected.tolerance[$0] }
+                    XCTAssertEqual(wrong.count, 0, "\(backend.name) \(o.rawValue) m=\(m) n=\(n) k=\(k): \(wrong.count) wrong values")
+                }
+            }
+        }
+    }
+
     func testLeadingDimensionsWiderThanTheMatrices() {
         var seed: UInt64 = 1000
         for backend in Backend.runnable {

@@ -117,3 +117,29 @@ struct TestRandom {
     mutating func floats(_ n: Int, scale: Float = 1) -> [Float] { (0..<n).map { _ in float() * scale } }
     mutating func int(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }
+
+/// Floats placed so that the last one ends exactly where a page with no access begins (mmap, then
+/// mprotect of the page after them): reading one float past them faults.
+struct GuardedFloats {
+    let values: [Float]
+    let base: UnsafeMutableRawPointer
+    let length: Int
+    let pointer: UnsafeMutablePointer<Float>
+
+    init(_ values: [Float]) {
+        self.values = values
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let bytes = max(1, values.count) * 4
+        let dataPages = (bytes + page - 1) / page
+        length = (dataPages + 1) * page
+        guard let mapped = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), mapped != MAP_FAILED else {
+            fatalError("mmap of \(length) bytes failed")
+        }
+        base = mapped
+        precondition(mprotect(mapped + dataPages * page, page, PROT_NONE) == 0, "mprotect failed")
+        pointer = (mapped + dataPages * page - values.count * 4).bindMemory(to: Float.self, capacity: values.count)
+        for (i, v) in values.enumerated() { pointer[i] = v }
+    }
+
+    func free() { munmap(base, length) }
+}
