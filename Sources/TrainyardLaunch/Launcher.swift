@@ -150,7 +150,11 @@ public final class Launcher {
                                     descriptorLimit: (try? MachineLimits.descriptorLimit()) ?? Int.max)
         }
         try prepare()
-        for task in settings.topology.tasks { try spawn(task) }
+        for task in settings.topology.tasks {
+            // Ctrl-C while a large cluster starts: start no more; the loop below stops those started.
+            if Signals.pending != nil { break }
+            try spawn(task)
+        }
         var what = "\(settings.topology)"
         if let plan { what = "\(plan.tierName): \(plan) → \(settings.topology)" }
         if let b = bandwidths.values.min(), let t = bandwidths.values.max() {

@@ -105,13 +105,17 @@ public enum ProcessSpawner {
             posix_spawn_file_actions_adddup2(&actions, fd, 1)
             posix_spawn_file_actions_adddup2(&actions, fd, 2)
         }
-        // Move passed descriptors out of the way first, then into place at 3, 4, …
+        // Move passed descriptors out of the way first, then into place at 3, 4, …: to numbers
+        // above every one of them (and above 3, 4, …), so no move overwrites a descriptor still to
+        // be moved. (A fixed 100, 101, … did: a launcher with 50 ps holds its listeners around
+        // 100, and ps-40's Unix-domain listener became its TCP one.)
+        let spare = max(request.inherited.max() ?? 0, Int32(2 + request.inherited.count)) + 1
         for (i, fd) in request.inherited.enumerated() {
-            posix_spawn_file_actions_adddup2(&actions, fd, Int32(100 + i))
+            posix_spawn_file_actions_adddup2(&actions, fd, spare + Int32(i))
         }
         for i in request.inherited.indices {
-            posix_spawn_file_actions_adddup2(&actions, Int32(100 + i), Int32(3 + i))
-            posix_spawn_file_actions_addclose(&actions, Int32(100 + i))
+            posix_spawn_file_actions_adddup2(&actions, spare + Int32(i), Int32(3 + i))
+            posix_spawn_file_actions_addclose(&actions, spare + Int32(i))
         }
         // Nothing else of ours leaks into the child: a descriptor a child keeps open can make a
         // parent (or a test harness) wait for an EOF that never comes.

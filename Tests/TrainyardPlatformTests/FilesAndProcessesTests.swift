@@ -162,6 +162,30 @@ final class FilesAndProcessesTests: XCTestCase {
         XCTAssertEqual(ProcessSpawner.wait(pid, timeout: 10), .exited(0))
         XCTAssertTrue(try Files.readText(out).contains("socket:"))
     }
+
+    /// Each passed descriptor arrives as itself, whatever numbers they had here: the second one
+    /// sitting where the first was first moved to (100) had been overwritten by it, so a launcher
+    /// with 50 ps gave ps-40 its TCP listener as its Unix-domain one.
+    func testSpawnPassesDescriptorsWhateverTheirNumbers() throws {
+        try "a".write(toFile: dir + "/a", atomically: true, encoding: .utf8)
+        try "b".write(toFile: dir + "/b", atomically: true, encoding: .utf8)
+        for (first, second) in [(Int32(100), Int32(101)), (Int32(101), Int32(100)), (Int32(150), Int32(100)), (Int32(103), Int32(102))] {
+            // Opened afresh each time: a read moves the offset every copy of a descriptor shares.
+            let a = try Posix.open(dir + "/a", O_RDONLY), b = try Posix.open(dir + "/b", O_RDONLY)
+            defer { Posix.close(a); Posix.close(b) }
+            // Numbers this test process does not use (it must not take over one it does).
+            XCTAssertEqual(fcntl(first, F_GETFD), -1, "descriptor \(first) is in use")
+            XCTAssertEqual(fcntl(second, F_GETFD), -1, "descriptor \(second) is in use")
+            XCTAssertEqual(dup2(a, first), first)
+            XCTAssertEqual(dup2(b, second), second)
+            let out = dir + "/fds-\(first)-\(second).log"
+            let pid = try ProcessSpawner.spawn(SpawnRequest(executable: "/bin/sh", arguments: ["-c", "cat <&3; cat <&4"], outputPath: out, inherited: [first, second]))
+            XCTAssertEqual(ProcessSpawner.wait(pid, timeout: 10), .exited(0))
+            XCTAssertEqual(try Files.readText(out), "ab", "descriptors \(first) and \(second)")
+            close(first)
+            close(second)
+        }
+    }
 }
 
 import Foundation
