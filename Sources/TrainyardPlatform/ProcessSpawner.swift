@@ -96,26 +96,43 @@ public enum ProcessSpawner {
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
 
-        if !request.keepStandardStreams { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) }
+        // Each file action is checked: glibc refuses a descriptor number at or above the soft
+        // RLIMIT_NOFILE with EBADF, and an action left out would start the child without it.
+        func add(_ name: String, _ rc: Int32) throws(SystemError) {
+            if rc != 0 { throw SystemError(name, errno: rc, detail: request.executable) }
+        }
+        // Passed descriptors go out of the way first, then into place at 3, 4, …: first to spare
+        // numbers, the lowest from 3 + count up that are neither a passed descriptor nor the
+        // output one, so no move overwrites a descriptor still to be moved, and every spare stays
+        // under 3 + 2·count, far below any descriptor limit. (Fixed spares at 100, 101, … did
+        // overwrite: a launcher with 50 ps holds its listeners around 100, and ps-40's Unix-domain
+        // listener became its TCP one.) Moving them before 0, 1 and 2 are set up keeps a passed
+        // descriptor that is one of those.
+        let count = request.inherited.count
+        let taken = Set(request.inherited + (request.outputDescriptor.map { [$0] } ?? []))
+        var spares: [Int32] = []
+        var candidate = Int32(3 + count)
+        while spares.count < count {
+            if !taken.contains(candidate) { spares.append(candidate) }
+            candidate += 1
+        }
+        for (fd, spare) in zip(request.inherited, spares) {
+            try add("posix_spawn_file_actions_adddup2", posix_spawn_file_actions_adddup2(&actions, fd, spare))
+        }
+        if !request.keepStandardStreams {
+            try add("posix_spawn_file_actions_addopen", posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0))
+        }
         if let out = request.outputPath {
-            posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+            try add("posix_spawn_file_actions_addopen", posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0o644))
+            try add("posix_spawn_file_actions_adddup2", posix_spawn_file_actions_adddup2(&actions, 1, 2))
         }
         if let fd = request.outputDescriptor {
-            posix_spawn_file_actions_adddup2(&actions, fd, 1)
-            posix_spawn_file_actions_adddup2(&actions, fd, 2)
+            try add("posix_spawn_file_actions_adddup2", posix_spawn_file_actions_adddup2(&actions, fd, 1))
+            try add("posix_spawn_file_actions_adddup2", posix_spawn_file_actions_adddup2(&actions, fd, 2))
         }
-        // Move passed descriptors out of the way first, then into place at 3, 4, …: to numbers
-        // above every one of them (and above 3, 4, …), so no move overwrites a descriptor still to
-        // be moved. (A fixed 100, 101, … did: a launcher with 50 ps holds its listeners around
-        // 100, and ps-40's Unix-domain listener became its TCP one.)
-        let spare = max(request.inherited.max() ?? 0, Int32(2 + request.inherited.count)) + 1
-        for (i, fd) in request.inherited.enumerated() {
-            posix_spawn_file_actions_adddup2(&actions, fd, spare + Int32(i))
-        }
-        for i in request.inherited.indices {
-            posix_spawn_file_actions_adddup2(&actions, spare + Int32(i), Int32(3 + i))
-            posix_spawn_file_actions_addclose(&actions, spare + Int32(i))
+        for (i, spare) in spares.enumerated() {
+            try add("posix_spawn_file_actions_adddup2", posix_spawn_file_actions_adddup2(&actions, spare, Int32(3 + i)))
+            try add("posix_spawn_file_actions_addclose", posix_spawn_file_actions_addclose(&actions, spare))
         }
         // Nothing else of ours leaks into the child: a descriptor a child keeps open can make a
         // parent (or a test harness) wait for an EOF that never comes.
