@@ -11,8 +11,9 @@
 //
 // The orientation only changes how the operands are packed: `nn`, `nt` and `tn` all run the same
 // register-tiled micro-kernels, which read A's micro-panel at a stride (MR when packed; the
-// AVX-512 build's `tn` reads Aᵀ's whole panels where they lie in A, stride lda). Packed micro-panels are zero-padded
-// to full MR / NR, and an edge tile is computed into a scratch tile whose valid corner is copied.
+// AVX-512 build's `tn` reads Aᵀ's whole panels where they lie in A, stride lda). Packed
+// micro-panels are zero-padded to full MR / NR, and an edge tile is computed into a scratch tile
+// whose valid corner is copied.
 //
 // All matrices are row-major with explicit leading dimensions; the caller's data is never
 // transposed in place, only read where it lies or copied into the packing buffers.
