@@ -99,12 +99,13 @@ enum StorageCommand {
                     // Ctrl-C stops between files: each copy is whole (written atomically) or absent.
                     try Signals.checkInterrupted("storage cp -r (\(count) of \(files.count) files copied to \(display(to, dstURI, dst)))")
                     if let toURI { _ = try BucketStorage.localPath(of: toURI.appending(entry.path), home: home) }
-                    try BucketStorage.copy(from + "/" + entry.path, to + "/" + entry.path)
+                    try BucketStorage.copy(from + "/" + entry.path, to + "/" + entry.path,
+                                           during: "storage cp -r (\(count) of \(files.count) files copied to \(display(to, dstURI, dst)))")
                     count += 1
                 }
                 print("Copied \(count) file\(count == 1 ? "" : "s") from \(src) to \(display(to, dstURI, dst))")
             } else {
-                try BucketStorage.copy(from, to)
+                try BucketStorage.copy(from, to, during: "storage cp (nothing written to \(display(to, dstURI, dst)))")
                 print("Copied \(src) to \(display(to, dstURI, dst))")
             }
         default:

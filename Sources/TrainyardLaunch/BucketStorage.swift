@@ -43,12 +43,12 @@ public enum BucketStorage {
         return local
     }
 
-    /// Copies the regular file `from` to `to` (written atomically, its folders made); a FIFO,
-    /// socket or device is refused, never read (`Files.readRegularFile`).
-    public static func copy(_ from: String, _ to: String) throws {
-        let bytes = try Files.readRegularFile(from)
+    /// Copies the regular file `from` to `to` (written atomically, its folders made), a megabyte at
+    /// a time; a FIFO, socket or device is refused, never read; Ctrl-C stops it mid-file with
+    /// nothing written (`Files.copyRegularFile`, `during` saying what stopped).
+    public static func copy(_ from: String, _ to: String, during: @autoclosure () -> String = "copying a file") throws {
         try Files.createDirectory((to as NSString).deletingLastPathComponent)
-        try Files.writeAtomically(bytes, to: to)
+        try Files.copyRegularFile(from, to: to, during: during())
     }
 
     /// One entry of a walk: its path relative to the folder, and what it is.

@@ -47,9 +47,15 @@ public enum ModelRegistry {
             let v = (Files.list(root + "/\(name)").compactMap(Int.init).max() ?? 0) + 1
             let dest = root + "/\(name)/\(v)"
             var files: [String] = []
-            for (path, isDir) in BucketStorage.entries(from, recursive: true) where !isDir {
-                try BucketStorage.copy(from + "/" + path, dest + "/files/" + path)
-                files.append(path)
+            do {
+                for (path, isDir) in BucketStorage.entries(from, recursive: true) where !isDir {
+                    try BucketStorage.copy(from + "/" + path, dest + "/files/" + path, during: "models register (nothing registered)")
+                    files.append(path)
+                }
+            } catch {
+                // Ctrl-C or a file that cannot be copied: no version half made.
+                Files.remove(dest)
+                throw error
             }
             let info = JSONValue.object([
                 ("name", .string(name)), ("version", JSONValue(v)), ("created", .string(ISOTime.format(MonotonicClock.wallNow()))),

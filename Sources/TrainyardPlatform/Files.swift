@@ -12,6 +12,44 @@ public enum Files {
     /// never see half a file, but a machine crash may lose it (for control files that only matter
     /// while the job runs, such as fault files, where an fsync's latency would matter more).
     public static func writeAtomically(_ bytes: [UInt8], to path: String, durable: Bool = true) throws {
+        try writeAtomically(to: path, durable: durable) { fd, temp in try writeAll(fd, bytes[...], temp) }
+    }
+
+    /// Writes every byte of `bytes` to `fd` (a short write goes on where it stopped).
+    private static func writeAll(_ fd: Int32, _ bytes: ArraySlice<UInt8>, _ path: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = try bytes.withUnsafeBytes { raw in
+                try Posix.write(fd, raw.baseAddress! + offset, count: raw.count - offset, path)
+            }
+            offset += n
+        }
+    }
+
+    /// Copies the regular file `from` to `to` a megabyte at a time, written atomically as
+    /// `writeAtomically` writes (`to`'s folder must exist): memory stays bounded whatever the
+    /// file's size, and a SIGINT or SIGTERM stops it between two pieces (`Signals.Interrupted`,
+    /// `during` saying what stopped) with nothing left at `to` or beside it. A FIFO, socket or
+    /// device is refused as `readRegularFile` refuses it.
+    public static func copyRegularFile(_ from: String, to: String, during: @autoclosure () -> String) throws {
+        let source = try openRegularFile(from)
+        defer { Posix.close(source) }
+        try writeAtomically(to: to, durable: true) { fd, temp in
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                try Signals.checkInterrupted(during())
+                let n = try buffer.withUnsafeMutableBytes { raw in try Posix.read(source, raw.baseAddress!, count: raw.count, from) }
+                if n == 0 { break }
+                try writeAll(fd, buffer[0..<n], temp)
+            }
+        }
+    }
+
+    /// Makes `path` atomically from what `write` puts in a new temporary file beside it (given
+    /// its descriptor and name): fsync, rename over `path`, fsync of the folder (without them
+    /// with `durable: false`). When `write` throws, the temporary file is removed and `path` is
+    /// as it was.
+    static func writeAtomically(to path: String, durable: Bool, _ write: (Int32, String) throws -> Void) throws {
         let dir = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         let temp = (dir.isEmpty ? "." : dir) + "/.\(name).tmp-\(Posix.getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -21,13 +59,7 @@ public enum Files {
             if !ok { try? Posix.unlink(temp) }
         }
         do {
-            var offset = 0
-            while offset < bytes.count {
-                let n = try bytes.withUnsafeBytes { raw in
-                    try Posix.write(fd, raw.baseAddress! + offset, count: raw.count - offset, temp)
-                }
-                offset += n
-            }
+            try write(fd, temp)
             if durable { try Posix.fsync(fd, temp) }
         } catch {
             Posix.close(fd)
@@ -69,15 +101,28 @@ public enum Files {
     /// writer forever, where Ctrl-C cannot reach. The check is made on the file opened, so nothing
     /// swapped in after a caller's look slips through.
     public static func readRegularFile(_ path: String) throws -> [UInt8] {
+        let fd = try openRegularFile(path)
+        defer { Posix.close(fd) }
+        return try readToEnd(fd, path)
+    }
+
+    /// `path` opened for reading when it is a regular file (checked on the file opened); a FIFO,
+    /// socket or device is refused (`RuntimeFailure`, exit 1), never waited on.
+    private static func openRegularFile(_ path: String) throws -> Int32 {
         // O_NONBLOCK: opening a FIFO for reading returns at once instead of waiting for a writer.
         let fd = try Posix.open(path, O_RDONLY | O_NONBLOCK)
-        defer { Posix.close(fd) }
         var st = stat()
-        try Posix.call("fstat", path) { fstat(fd, &st) }
+        do {
+            try Posix.call("fstat", path) { fstat(fd, &st) }
+        } catch {
+            Posix.close(fd)
+            throw error
+        }
         guard st.st_mode & S_IFMT == S_IFREG else {
+            Posix.close(fd)
             throw RuntimeFailure("\(path): not a regular file (a FIFO, socket or device is not copied)")
         }
-        return try readToEnd(fd, path)
+        return fd
     }
 
     private static func readToEnd(_ fd: Int32, _ path: String) throws -> [UInt8] {

@@ -310,6 +310,39 @@ final class JobsEndToEndTests: XCTestCase {
         }
     }
 
+    /// `storage cp` of one large file copies it a megabyte at a time and stops mid-file at Ctrl-C,
+    /// 130, with nothing at the target and no temporary file beside it (it had read the whole file
+    /// into memory first, and Ctrl-C waited for the whole copy and exited 0).
+    func testStorageCopyOfOneLargeFileStopsMidFileAtCtrlC() throws {
+        let fm = FileManager.default
+        let big = home + "/big.bin"
+        XCTAssertTrue(fm.createFile(atPath: big, contents: nil))
+        XCTAssertEqual(truncate(big, 1 << 30), 0)  // 1 GiB, sparse
+        defer { try? fm.removeItem(atPath: big) }
+        let (p, out, err) = try Harness.start(["storage", "cp", big, "gs://e2e-big/big.bin"], environment: env)
+        let folder = home + "/buckets/e2e-big"
+        func temporary() -> String? { ((try? fm.contentsOfDirectory(atPath: folder)) ?? []).first { $0.contains(".tmp-") } }
+        func written() -> Int { temporary().flatMap { (try? fm.attributesOfItem(atPath: folder + "/" + $0))?[.size] as? Int } ?? 0 }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && p.isRunning && written() == 0 { usleep(1_000) }
+        guard p.isRunning else {
+            return XCTFail("the copy ended (status \(p.terminationStatus)) before the test could stop it mid-file")
+        }
+        kill(p.processIdentifier, SIGSTOP)
+        let part = written()
+        XCTAssertTrue(part > 0 && part < 1 << 30, "\(part) bytes written when it was stopped: the test needs it mid-file")
+        kill(p.processIdentifier, SIGINT)
+        kill(p.processIdentifier, SIGCONT)
+        XCTAssertTrue(Harness.waitForExit(p, timeout: 60), "it went on copying after Ctrl-C")
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(p.terminationStatus, 130, stderr)
+        XCTAssertTrue(stderr.contains("storage cp (nothing written to gs://e2e-big/big.bin) stopped by SIGINT"), stderr)
+        XCTAssertFalse(stdout.contains("Copied"), stdout)
+        XCTAssertFalse(fm.fileExists(atPath: folder + "/big.bin"))
+        XCTAssertNil(temporary(), "a temporary file was left behind")
+    }
+
     func testStorageNeverLeavesTheBucketThroughALinkAndCopiesALoopOnce() throws {
         let fm = FileManager.default
         try fm.createDirectory(atPath: home + "/outside", withIntermediateDirectories: true)

@@ -111,6 +111,36 @@ final class HardenedFilesTests: XCTestCase {
         XCTAssertEqual(Signals.take(), SIGINT)
     }
 
+    func testACopyStreamsInPiecesStopsOnASignalAndLeavesTheTargetAsItWas() throws {
+        // 3.5 MB of varied bytes: four pieces, the last one short.
+        var rng = SystemRandomNumberGenerator()
+        let bytes = (0..<(3 * (1 << 20) + 12_345)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        try Files.writeAtomically(bytes, to: dir + "/big.bin")
+        try Files.copyRegularFile(dir + "/big.bin", to: dir + "/copy.bin", during: "copying")
+        XCTAssertEqual(try Files.read(dir + "/copy.bin"), bytes)
+        try Files.writeAtomically([UInt8](), to: dir + "/empty.bin")
+        try Files.copyRegularFile(dir + "/empty.bin", to: dir + "/empty-copy.bin", during: "copying")
+        XCTAssertEqual(try Files.read(dir + "/empty-copy.bin"), [])
+
+        // A signal pending: nothing is written, the old target stays whole, no temporary file is left.
+        try Files.writeAtomically(Array("old".utf8), to: dir + "/target.bin")
+        Signals.install()
+        raise(SIGTERM)
+        XCTAssertThrowsError(try Files.copyRegularFile(dir + "/big.bin", to: dir + "/target.bin", during: "the test's copy")) { error in
+            XCTAssertEqual(error as? Signals.Interrupted, Signals.Interrupted(signal: SIGTERM, during: "the test's copy"))
+        }
+        XCTAssertEqual(Signals.take(), SIGTERM)
+        XCTAssertEqual(try Files.read(dir + "/target.bin"), Array("old".utf8))
+        XCTAssertEqual(Files.list(dir).filter { $0.contains(".tmp-") }, [])
+
+        // A FIFO is refused, never waited on.
+        XCTAssertEqual(mkfifo(dir + "/pipe", 0o600), 0)
+        XCTAssertThrowsError(try Files.copyRegularFile(dir + "/pipe", to: dir + "/pipe-copy", during: "copying")) { error in
+            XCTAssertTrue("\(error)".contains("not a regular file"), "\(error)")
+        }
+        XCTAssertFalse(Files.exists(dir + "/pipe-copy"))
+    }
+
     func testLatestMustNameAFileOfItsOwnFolder() throws {
         let arch = MLPArchitecture(inputs: 2, hidden: [3], classes: 2)
         let mine = CheckpointStore(directory: dir + "/mine/checkpoints")
