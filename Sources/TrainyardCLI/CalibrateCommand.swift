@@ -31,6 +31,7 @@ enum CalibrateCommand {
     static func describe(_ p: CalibrationProfile) -> String {
         [String(format: "compute: %.1f GFLOP/s on whole micro-tiles + %.1f µs per step (one core, %@ kernel, %@ build)", p.flopsPerSecond / 1e9, p.stepFixedSeconds * 1e6, p.kernel, p.build)
             + (p.compute.map { String(format: "; %.2f ns per value a GEMM moves, %.2f ns more per weight beyond the %d KiB cache", $0.secondsPerTouchedValue * 1e9, $0.secondsPerSpilledWeight * 1e9, $0.cacheBytes / 1024) } ?? ""),
+         String(format: "every core computing at once: %+.1f%% CPU per step on each core against one core alone", p.concurrentComputeSlowdown * 100),
          String(format: "requests: %.1f µs round trip to a ps process, %.1f µs of CPU each (both processes), %.1f µs more per process beyond %d and %.1f µs per ps beyond one", p.rpcSeconds * 1e6, p.rpcCPUSeconds * 1e6,
                 p.rpcCPUSecondsPerExtraProcess * 1e6, p.cores + 1, p.rpcCPUSecondsPerExtraServer * 1e6),
          String(format: "loopback: %.0f MB/s through a frame connection (%.2f ns of CPU per byte)", 1e-6 / p.byteSeconds, p.byteSeconds * 1e9)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TrainyardCore
 import TrainyardKernel
 import TrainyardPlatform
@@ -217,6 +218,52 @@ public enum Calibration {
     }
 
     /// Measures the profile; `note` hears a line as each part starts.
+    /// How much more CPU the standard model's training step (784-256-128-10, batch 128) takes on a
+    /// core while every core runs one than on one core alone, as a fraction (δ, 0 to 1): one thread,
+    /// then `cores` threads at once, `pairs` times alternately, each thread's CPU time per step (so
+    /// what other programs take of the cores does not count), the median of the ratios less one.
+    /// (Three pairs of 0.2 s read 0, 0.03, 0.05 and 0.23 in four calibrations of one validation on
+    /// the 2-vCPU VM: a pair is at the mercy of the host's swings.) 0 on one core.
+    public static func concurrentComputeSlowdown(cores: Int, seconds: Double, pairs: Int = 7) -> Double {
+        guard cores > 1 else { return 0 }
+        let arch = MLPArchitecture(inputs: 784, hidden: [256, 128], classes: 10)
+        let batch = 128
+        // Mean CPU seconds per step over `threads` threads, each training a model of its own.
+        func perStep(_ threads: Int) -> Double {
+            let results = Mutex<[Double]>([])
+            DispatchQueue.concurrentPerform(iterations: threads) { k in
+                let trainer = MLPTrainer(architecture: arch, maxBatch: batch)
+                var params = arch.initialParameters(seed: UInt64(k + 1))
+                var grads = [Float](repeating: 0, count: params.count)
+                var x = [Float](repeating: 0, count: batch * arch.inputs)
+                var rng = SplitMix64(seed: UInt64(k + 7))
+                for i in x.indices { x[i] = Float(rng.nextGaussian()) }
+                let y = (0..<batch).map { Int32($0 % arch.classes) }
+                func step() {
+                    _ = trainer.lossAndGradients(parameters: params, inputs: x, labels: y, rows: batch, gradients: &grads)
+                    params.withUnsafeMutableBufferPointer { p in
+                        grads.withUnsafeBufferPointer { g in Updates.sgd(count: p.count, params: p.baseAddress!, gradients: g.baseAddress!, learningRate: 1e-6) }
+                    }
+                }
+                step()
+                var n = 0
+                let start = MonotonicClock.now(), cpu0 = Posix.threadCPUSeconds()
+                while MonotonicClock.now() - start < seconds || n < 3 { step(); n += 1 }
+                let perStep = (Posix.threadCPUSeconds() - cpu0) / Double(n)
+                results.withLock { $0.append(perStep) }
+            }
+            let all = results.withLock { $0 }
+            return all.reduce(0, +) / Double(max(1, all.count))
+        }
+        var ratios: [Double] = []
+        for _ in 0..<max(1, pairs) {
+            let one = perStep(1), every = perStep(cores)
+            if one > 0, every > 0 { ratios.append(every / one) }
+        }
+        guard let middle = CostValidation.median(ratios) else { return 0 }
+        return min(1, max(0, middle - 1))
+    }
+
     public static func measure(quick: Bool, note: (String) -> Void = { _ in }) throws -> CalibrationProfile {
         let scale = quick ? 0.3 : 1.0
 
@@ -258,6 +305,10 @@ public enum Calibration {
         func kernelSeconds(_ arch: MLPArchitecture, batch: Int) -> Double {
             computeFit[0] + terms.seconds(CostModel.stepWork(arch, batch: batch, tile: tile, cacheBytes: cacheBytes))
         }
+
+        // 1b. The compute again, on every core at once: how much slower each core is then.
+        note("measuring training compute on every core at once…\n")
+        let slowdown = concurrentComputeSlowdown(cores: ProcessInfo.processInfo.activeProcessorCount, seconds: quick ? 0.1 : 0.25, pairs: quick ? 3 : 7)
 
         // 2. Requests and bytes over loopback, to a real parameter-server process: the costs a
         //    cluster pays (system calls, copies and context switches in both processes).
@@ -382,6 +433,7 @@ public enum Calibration {
         profile.compute = terms
         profile.trainerSecondsPerValue = trainerPerValue
         profile.trainerSecondsPerExample = trainerPerExample
+        profile.concurrentComputeSlowdown = slowdown
         // 6. With a ps, a training task splits its gradients into shards and takes the values back
         //    (beyond the messages' CPU measured above), but no longer applies the update itself:
         //    its CPU per step in a one-task, one-ps run, less the kernel, its own work alone and its
@@ -410,10 +462,12 @@ public enum Calibration {
                 clusterRuns.append((MLPArchitecture(inputs: features, hidden: hidden, classes: 10), batch, cpu))
             }
         }
-        // What the profile does not yet explain, per global step, is S requests and 2M bytes.
+        // What the profile does not yet explain, per global step, is S requests and 2M bytes. The
+        // two training tasks keep both cores busy: their compute costs 1 + δ of what it does alone.
         let unexplained = clusterRuns.map { r -> ([Double], Double) in
             let p = Double(r.arch.parameterCount)
-            return ([1, 2 * 4 * p], r.cpu - profile.trainerStepSeconds(r.arch, batch: r.batch) - p * (profile.clusterShardSecondsPerValue + update))
+            let compute = profile.trainerStepSeconds(r.arch, batch: r.batch) * (1 + (profile.cores > 1 ? slowdown : 0))
+            return ([1, 2 * 4 * p], r.cpu - compute - p * (profile.clusterShardSecondsPerValue + update))
         }
         if clusterRuns.count >= 2, var fit = nonnegativeFit(unexplained), fit[0] > 0, fit[1] > 0 {
             // The tiny model's run is all requests (its 3.5 KB of bytes cost well under 1%): it

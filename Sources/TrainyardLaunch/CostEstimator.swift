@@ -49,7 +49,7 @@ public enum CostEstimator {
         let factor = local ? (scale ?? Catalog.defaultBandwidthScale(plan, localCores: profile.cores)) : 1
         let bw = perturbation.bandwidth
         let ps = max(plan.parameterServerCount == 0 ? 0 : 1, plan.parameterServerCount + perturbation.parameterServerDelta)
-        return CostModel.Inputs(
+        var inputs = CostModel.Inputs(
             architecture: architecture, batch: batch, trainers: plan.processWorkers + 1, parameterServers: ps,
             sync: training.sync, replicasToAggregate: training.replicasToAggregate,
             computeSeconds: local ? oneCore / trainerSpeed : CostModel.cloudComputeSeconds(localOneCore: oneCore, vcpus: trainerType.vcpus, speed: trainerSpeed),
@@ -59,6 +59,9 @@ public enum CostEstimator {
             trainerBandwidth: local && !emulate ? nil : (trainerType.networkGbps > 0 ? trainerType.bytesPerSecond * factor * bw : nil),
             psBandwidth: local && !emulate ? nil : plan.parameterServer.map { $0.bytesPerSecond * factor * bw },
             largestShardFraction: nil, psSpeed: local || plan.parameterServerCount == 0 ? trainerSpeed : psSpeed)
+        // Here the cores slow each other down; in the cloud each task computes on its own machine.
+        inputs.concurrentSlowdown = local ? profile.concurrentComputeSlowdown : 0
+        return inputs
     }
 
     public static func estimate(plan: ClusterPlan, job: Job, profile: CalibrationProfile, catalog: TierCatalog, local: Bool, scale: Double?,

@@ -214,6 +214,52 @@ final class CostModelTests: XCTestCase {
         XCTAssertEqual(busy.bottleneck, .compute)
     }
 
+    func testACoreComputesSlowerWhileEveryCoreIsBusy() {
+        // δ = 0.2: a step's compute takes 1.2× on each core while both of 2 cores are busy.
+        // Two tasks alone at the cores, nothing else: one step in progress runs at 1/D, two at 2/(D + δ·c).
+        let two = CostModel.meanValueAnalysis(stations: [.init(demand: 0.002, kind: .cores(2, background: 0), stretch: 0.0004)], think: 0, customers: 2)
+        XCTAssertEqual(two, 2 / 0.0024, accuracy: 1e-9)
+        let one = CostModel.meanValueAnalysis(stations: [.init(demand: 0.002, kind: .cores(2, background: 0), stretch: 0.0004)], think: 0, customers: 1)
+        XCTAssertEqual(one, 1 / 0.002, accuracy: 1e-9, "one core busy: no slowdown")
+        // Other busy programs take their share of the cores but do not count as computing: two
+        // spinning programs on the cores, and the two steps still run at 2/(D + δ·c) × their share.
+        let shared = CostModel.meanValueAnalysis(stations: [.init(demand: 0.002, kind: .cores(2, background: 2), stretch: 0.0004)], think: 0, customers: 2)
+        XCTAssertEqual(shared, 0.5 * 2 / 0.0024, accuracy: 1e-9)
+        // One task alone (no ps) computes at the calibrated speed, with or without other programs.
+        var alone = inputs(ps: 0, cores: 2)
+        alone.trainers = 1
+        let quiet = CostModel.predict(alone)
+        alone.concurrentSlowdown = 0.2
+        XCTAssertEqual(CostModel.predict(alone).stepSeconds, quiet.stepSeconds, accuracy: 1e-15)
+        alone.backgroundLoad = 1
+        XCTAssertEqual(CostModel.predict(alone).stepSeconds, 0.001 + 325e-9, accuracy: 1e-12)
+        // Two tasks alone on the cores (a ps each step): both compute at once at 1.2×.
+        var pair = inputs(trainers: 2, cores: 2)
+        pair.concurrentSlowdown = 0.2
+        XCTAssertLessThan(CostModel.predict(pair).stepsPerSecond, CostModel.predict(inputs(trainers: 2, cores: 2)).stepsPerSecond)
+        XCTAssertEqual(CostModel.predict(pair).bound(.compute)!, 2 / 0.0012, accuracy: 1e-6)
+        // Eight tasks on 2 cores keep both busy: the compute (1 ms of each step's CPU) takes 1.2 ms,
+        // the messages and the update do not change (they were measured with the cores busy).
+        var eight = inputs(trainers: 8, cores: 2)
+        let cpuDemand = 0.001 + 2 * halfMessages + 325e-9
+        eight.concurrentSlowdown = 0.2
+        let slowed = CostModel.predict(eight)
+        XCTAssertEqual(slowed.bound(.cpu)!, 2 / (cpuDemand + 0.0002), accuracy: 1e-6)
+        XCTAssertEqual(slowed.bound(.compute)!, 2 / 0.0012, accuracy: 1e-6)
+        XCTAssertEqual(slowed.stepsPerSecond, 2 / (cpuDemand + 0.0002), accuracy: 2)
+        // In the cloud each task has its own machine: δ does not apply.
+        var cloud = inputs()
+        let before = CostModel.predict(cloud).stepsPerSecond
+        cloud.concurrentSlowdown = 0.2
+        XCTAssertEqual(CostModel.predict(cloud).stepsPerSecond, before, accuracy: 1e-9)
+        // Synchronous: every task's compute shares the busy cores at 1.2×.
+        var sync = inputs(trainers: 4, bw: 1_300_000, psBW: 1_300_000, cores: 2, sync: true)
+        sync.concurrentSlowdown = 0.2
+        let work = (4 * (0.0012 + halfMessages) + 4 * psCPU) / 2
+        let barrier = 4 * 0.001 + 4 * 325e-9 + 0.0001 + 3 * 0.0001 / 2
+        XCTAssertEqual(CostModel.predict(sync).stepSeconds, work + 0.001 + barrier, accuracy: 1e-12)
+    }
+
     func testSynchronousStep() {
         // 4 tasks on 2 cores: every task's compute and message CPU and the ps's share of each push
         // shares the cores; then the push, and the barrier: 4 answers through the ps link, 4 locked updates, a round trip.

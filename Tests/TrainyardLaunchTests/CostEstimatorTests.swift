@@ -189,6 +189,29 @@ final class CostEstimatorTests: XCTestCase {
         XCTAssertThrowsError(try CalibrationProfile(parsing: negative, source: "calibration.json"))
     }
 
+    func testTheCoresSlowdownIsSavedAveragedAndUsedHereOnly() throws {
+        var p = profile
+        p.concurrentComputeSlowdown = 0.12
+        XCTAssertEqual(try CalibrationProfile(parsing: p.json.serialized(), source: "calibration.json"), p)
+        // Profiles from before it was measured read as 0; a negative one is refused.
+        let old = profile.json.serialized().replacingOccurrences(of: "\"concurrent_compute_slowdown\": 0, ", with: "")
+        XCTAssertFalse(old.contains("concurrent_compute_slowdown"), old)
+        XCTAssertEqual(try CalibrationProfile(parsing: old, source: "calibration.json").concurrentComputeSlowdown, 0)
+        let negative = p.json.serialized().replacingOccurrences(of: "\"concurrent_compute_slowdown\": 0.12", with: "\"concurrent_compute_slowdown\": -0.1")
+        XCTAssertNotEqual(negative, p.json.serialized())
+        XCTAssertThrowsError(try CalibrationProfile(parsing: negative, source: "calibration.json")) { error in
+            XCTAssertTrue("\(error)".contains("concurrent_compute_slowdown"), "\(error)")
+        }
+        XCTAssertEqual(CalibrationProfile.mean([p, profile])?.concurrentComputeSlowdown ?? 0, 0.06, accuracy: 1e-12)
+        let j = job()
+        let catalog = try Catalog.load(Self.repository + "/ScaleTiers")
+        let standard = try catalog.plan(for: catalog.tier(named: "STANDARD_1")!)
+        XCTAssertEqual(CostEstimator.inputs(plan: standard, training: j.training, architecture: j.architecture, profile: p, local: true, scale: nil).concurrentSlowdown, 0.12)
+        XCTAssertEqual(CostEstimator.inputs(plan: standard, training: j.training, architecture: j.architecture, profile: p, local: false, scale: nil).concurrentSlowdown, 0)
+        // On one core there is nothing to measure.
+        XCTAssertEqual(Calibration.concurrentComputeSlowdown(cores: 1, seconds: 0.01), 0)
+    }
+
     func testAClusterTrainersWorkPerValueMayBeBelowItsWorkAloneButNotBelowZero() throws {
         var p = profile
         p.trainerSecondsPerValue = 1e-9

@@ -73,6 +73,11 @@ public struct CalibrationProfile: Sendable, Equatable {
     /// the ps, not it, applies the update, so it may be negative (never below
     /// −`trainerSecondsPerValue`); 0 when not measured.
     public var shardSecondsPerValue: Double = 0
+    /// How much more CPU a training step takes on one core while every core computes one at once
+    /// than on a core alone, as a fraction (δ ≥ 0): the cores share the caches and the memory (and
+    /// on a VM, whatever the host puts beside them). The compute terms above are measured alone.
+    /// 0 in profiles from before it was measured, and on one core.
+    public var concurrentComputeSlowdown: Double = 0
     /// Which kernel build and configuration were measured.
     public var kernel: String
     public var build: String
@@ -200,6 +205,7 @@ public struct CalibrationProfile: Sendable, Equatable {
         m.trainerSecondsPerValue = avg(\.trainerSecondsPerValue)
         m.trainerSecondsPerExample = avg(\.trainerSecondsPerExample)
         m.shardSecondsPerValue = avg(\.shardSecondsPerValue)
+        m.concurrentComputeSlowdown = avg(\.concurrentComputeSlowdown)
         m.measuredAt = profiles.last!.measuredAt
         return m
     }
@@ -218,7 +224,7 @@ public struct CalibrationProfile: Sendable, Equatable {
                                                      ("seconds_per_spilled_weight", JSONValue(c.secondsPerSpilledWeight))]) } ?? .null),
             ("update_seconds_per_value", JSONValue(updateSecondsPerValue)),
             ("trainer_seconds_per_value", JSONValue(trainerSecondsPerValue)), ("trainer_seconds_per_example", JSONValue(trainerSecondsPerExample)),
-            ("shard_seconds_per_value", JSONValue(shardSecondsPerValue)), ("kernel", .string(kernel)), ("build", .string(build)),
+            ("shard_seconds_per_value", JSONValue(shardSecondsPerValue)), ("concurrent_compute_slowdown", JSONValue(concurrentComputeSlowdown)), ("kernel", .string(kernel)), ("build", .string(build)),
             ("measured_at", .string(measuredAt)), ("host", .string(host)),
         ])
     }
@@ -249,6 +255,10 @@ public struct CalibrationProfile: Sendable, Equatable {
         trainerSecondsPerValue = try r.optional("trainer_seconds_per_value")?.double() ?? 0
         trainerSecondsPerExample = try r.optional("trainer_seconds_per_example")?.double() ?? 0
         shardSecondsPerValue = try r.optional("shard_seconds_per_value")?.double() ?? 0
+        if let f = try r.optional("concurrent_compute_slowdown") {
+            concurrentComputeSlowdown = try f.double()
+            guard concurrentComputeSlowdown >= 0, concurrentComputeSlowdown <= 10 else { throw f.fail("must be between 0 and 10") }
+        }
         if let table = try r.optional("byte_seconds_by_model_bytes") {
             var rows: [ByteCost] = []
             for row in try table.array() {

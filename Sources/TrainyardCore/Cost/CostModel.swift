@@ -108,6 +108,12 @@ public enum CostModel {
         /// Here: processes of other programs that want a core all the time (`cost validate`
         /// measures it before each run); each of the job's processes gets its share of the cores.
         public var backgroundLoad: Double = 0
+        /// Here: how much more CPU a training step's compute takes on a core while every core
+        /// computes one than on a core alone (δ, `CalibrationProfile.concurrentComputeSlowdown`):
+        /// with k of the job's steps computing at once (k ≤ C), the compute is stretched by
+        /// 1 + δ·(k − 1)/(C − 1). Other programs do not count: what they run is not known to load
+        /// the caches and memory as a training step does. 0 in the cloud.
+        public var concurrentSlowdown: Double = 0
         /// Seconds per step a training task waits on something the model does not see (a measured
         /// program's sleeps, disk, a data service): a delay, the same everywhere.
         public var waitSeconds: Double = 0
@@ -233,11 +239,16 @@ public enum CostModel {
         // A task alone (no ps) applies the optimizer update itself each step (its profile's `push`
         // bucket): the update is part of its compute, at its own CPU's speed (psSpeed, alone).
         let c = (i.computeSeconds + (alone ? Double(i.parameterCount) * i.updateSecondsPerValue / i.psSpeed : 0)) * slow
+        // Here, a core computes slower while the other cores compute too (they share the caches
+        // and memory): with W tasks, min(C, W) compute at once at most. The bounds and the
+        // synchronous step take that many; the queueing network takes it step by step.
+        let delta = local && cores > 1 ? max(0, i.concurrentSlowdown) : 0
+        let cBusy = c * (1 + delta * max(0, min(cores, Double(w)) - 1) / max(1, cores - 1))
 
         func rate(_ d: Double, _ n: Double = 1) -> Double { d > 0 ? n / d : .infinity }
         var bounds: [(Bottleneck, Double)] = []
         let cpuTotal = c + trainerMessages + psStep
-        var parts: [(String, Double)] = [("compute (training task)", c)]
+        var parts: [(String, Double)] = [("compute (training task)", cBusy)]
         if !alone {
             parts += [("requests (CPU, both ends)", requestCPU), ("bytes on the wire (CPU, both ends)", wireCPU),
                       ("ps update (CPU)", updateCPU), ("push through the worker link", pushTime), ("answer through the busiest ps link", pullTime)]
@@ -245,8 +256,8 @@ public enum CostModel {
         }
         if i.waitSeconds > 0 { parts.append(("waiting on what the model does not see (measured)", i.waitSeconds)) }
         if local {
-            bounds.append((.cpu, rate(cpuTotal, cores)))
-            bounds.append((.compute, rate(c, min(Double(w), cores))))
+            bounds.append((.cpu, rate(cpuTotal + cBusy - c, cores)))
+            bounds.append((.compute, rate(cBusy, min(Double(w), cores))))
             if !alone {
                 let psPart = i.psCPUSecondsPerStep != nil ? psStep : requestCPU + updateCPU
                 bounds.append((.psCPU, min(rate(psPart, cores), rate(psSerial))))
@@ -273,7 +284,7 @@ public enum CostModel {
             // under the ps's lock on arrival, one at a time.
             let work: Double
             if local {
-                work = max(c + trainerMessages + psStep / Double(w), (Double(w) * (c + trainerMessages) + psStep * Double(w)) / cores)
+                work = max(cBusy + trainerMessages + psStep / Double(w), (Double(w) * (cBusy + trainerMessages) + psStep * Double(w)) / cores)
             } else {
                 work = c + trainerMessages + psBusiest * Double(w)
             }
@@ -303,7 +314,7 @@ public enum CostModel {
             // Here every process shares the cores: compute, requests, bytes and updates are CPU
             // work, served by C cores as processor sharing; other programs' L busy processes take
             // their share (j steps in progress get j · min(1, C/(j+L)) cores).
-            stations.append(Station(demand: cpuTotal / slow, kind: .cores(cores, background: local ? i.backgroundLoad : 0)))
+            stations.append(Station(demand: cpuTotal / slow, kind: .cores(cores, background: local ? i.backgroundLoad : 0), stretch: c / slow * delta))
             if psSerial > 0 { stations.append(Station(demand: psSerial, kind: .queue(deterministic: false))) }
         } else {
             think += c + trainerMessages + rpc
@@ -334,6 +345,10 @@ public enum CostModel {
         /// Seconds of the resource per global step.
         var demand: Double
         var kind: Kind
+        /// Cores only: the demand added when the job's steps keep every core computing (the
+        /// compute's δ; with k = min(C, j) of the j steps in progress computing at once,
+        /// (k − 1)/(C − 1) of it).
+        var stretch: Double = 0
     }
 
     /// Throughput (steps/s) of `customers` tasks circulating through `stations` and a delay of
@@ -350,7 +365,8 @@ public enum CostModel {
         func rate(_ s: Station, _ j: Int) -> Double {
             guard case .cores(let c, let l) = s.kind else { return 1 / s.demand }
             let n = Double(j)
-            return n * min(1, c / (n + l)) / s.demand
+            let demand = s.demand + (c > 1 ? s.stretch * max(0, min(c, n) - 1) / (c - 1) : 0)
+            return n * min(1, c / (n + l)) / demand
         }
         var x = 0.0
         for n in 1...max(1, customers) {
