@@ -228,10 +228,9 @@ public enum Calibration {
         guard cores > 1 else { return 0 }
         let arch = MLPArchitecture(inputs: 784, hidden: [256, 128], classes: 10)
         let batch = 128
-        // Mean CPU seconds per step over `threads` threads, each training a model of its own.
+        // Mean CPU seconds per step over `threads` threads at once, each training a model of its own.
         func perStep(_ threads: Int) -> Double {
-            let results = Mutex<[Double]>([])
-            DispatchQueue.concurrentPerform(iterations: threads) { k in
+            let runs = Together.run(threads: threads, seconds: seconds) { k in
                 let trainer = MLPTrainer(architecture: arch, maxBatch: batch)
                 var params = arch.initialParameters(seed: UInt64(k + 1))
                 var grads = [Float](repeating: 0, count: params.count)
@@ -239,21 +238,15 @@ public enum Calibration {
                 var rng = SplitMix64(seed: UInt64(k + 7))
                 for i in x.indices { x[i] = Float(rng.nextGaussian()) }
                 let y = (0..<batch).map { Int32($0 % arch.classes) }
-                func step() {
+                return {
                     _ = trainer.lossAndGradients(parameters: params, inputs: x, labels: y, rows: batch, gradients: &grads)
                     params.withUnsafeMutableBufferPointer { p in
                         grads.withUnsafeBufferPointer { g in Updates.sgd(count: p.count, params: p.baseAddress!, gradients: g.baseAddress!, learningRate: 1e-6) }
                     }
                 }
-                step()
-                var n = 0
-                let start = MonotonicClock.now(), cpu0 = Posix.threadCPUSeconds()
-                while MonotonicClock.now() - start < seconds || n < 3 { step(); n += 1 }
-                let perStep = (Posix.threadCPUSeconds() - cpu0) / Double(n)
-                results.withLock { $0.append(perStep) }
             }
-            let all = results.withLock { $0 }
-            return all.reduce(0, +) / Double(max(1, all.count))
+            let perThread = runs.map { $0.cpuSeconds / Double(max(1, $0.steps)) }
+            return perThread.reduce(0, +) / Double(max(1, perThread.count))
         }
         var ratios: [Double] = []
         for _ in 0..<max(1, pairs) {
@@ -463,11 +456,13 @@ public enum Calibration {
             }
         }
         // What the profile does not yet explain, per global step, is S requests and 2M bytes. The
-        // two training tasks keep both cores busy: their compute costs 1 + δ of what it does alone.
+        // two training tasks compute at once: their compute (with the shard split, as the model
+        // counts it) costs 1 + δ·(2 − 1)/(C − 1) of what it does alone.
+        let stretch = 1 + (profile.cores > 1 ? slowdown * Double(min(profile.cores, 2) - 1) / Double(profile.cores - 1) : 0)
         let unexplained = clusterRuns.map { r -> ([Double], Double) in
             let p = Double(r.arch.parameterCount)
-            let compute = profile.trainerStepSeconds(r.arch, batch: r.batch) * (1 + (profile.cores > 1 ? slowdown : 0))
-            return ([1, 2 * 4 * p], r.cpu - compute - p * (profile.clusterShardSecondsPerValue + update))
+            let compute = (profile.trainerStepSeconds(r.arch, batch: r.batch) + p * profile.clusterShardSecondsPerValue) * stretch
+            return ([1, 2 * 4 * p], r.cpu - compute - p * update)
         }
         if clusterRuns.count >= 2, var fit = nonnegativeFit(unexplained), fit[0] > 0, fit[1] > 0 {
             // The tiny model's run is all requests (its 3.5 KB of bytes cost well under 1%): it

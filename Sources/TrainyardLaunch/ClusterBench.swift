@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TrainyardCore
 import TrainyardKernel
 import TrainyardPlatform
@@ -48,6 +49,13 @@ public enum ClusterBench {
         public var fractionOfSustained: Double? {
             sustainedBound > 0 ? steadyExamplesPerSecond.map { $0 / sustainedBound } : nil
         }
+        /// Examples/s of every core training the model at once, one thread each (`allCoresRate`):
+        /// what the cores reach together when all of them compute (0 when not measured).
+        public var allCoresExamplesPerSecond: Double = 0
+        /// The steady state over `allCoresExamplesPerSecond`.
+        public var fractionOfAllCores: Double? {
+            allCoresExamplesPerSecond > 0 ? steadyExamplesPerSecond.map { $0 / allCoresExamplesPerSecond } : nil
+        }
         /// Seconds from the launcher's start to the first train record of any task (its first push).
         public var launchToFirstStep: Double?
         public var wallSeconds: Double
@@ -94,6 +102,18 @@ public enum ClusterBench {
         return rates(batch: batch, repeats: repeats)
     }
 
+    /// Examples/s of `cores` threads at once, each training a model of its own on the job's model
+    /// and batch for `seconds` (after one warm-up step; all start together and stop at one
+    /// deadline: `Together`), summed: on a machine whose cores share
+    /// caches and memory (or a VM's host), less than the cores times one thread alone.
+    public static func allCoresRate(cores: Int, hidden: [Int], batch: Int, seconds: Double) -> Double {
+        let runs = Together.run(threads: cores, seconds: seconds) { _ in
+            let mlp = KernelBench.MLPCase(architecture: MLPArchitecture(inputs: 784, hidden: hidden, classes: 10), batch: batch)
+            return { mlp.step() }
+        }
+        return runs.reduce(0) { $0 + Double(batch * $1.steps) / max(1e-9, $1.wallSeconds) }
+    }
+
     /// From timed repeats (steps, seconds each): the fastest repeat's examples/s, and the rate
     /// sustained over all of them (their examples over their seconds); zeros without a repeat.
     public static func rates(batch: Int, repeats: [(steps: Double, seconds: Double)]) -> (best: Double, sustained: Double) {
@@ -127,6 +147,9 @@ public enum ClusterBench {
         note("one-thread reference again (\(c.referenceSeconds) s)…")
         let again = oneThreadRate(hidden: c.hidden, batch: c.batch, seconds: c.referenceSeconds)
         try Signals.checkInterrupted("bench cluster")
+        note("every core at once (\(c.referenceSeconds) s)…")
+        let allCores = allCoresRate(cores: cores, hidden: c.hidden, batch: c.batch, seconds: c.referenceSeconds)
+        try Signals.checkInterrupted("bench cluster")
 
         let records = MetricsLog(jobDirectory: launcher.jobDirectory).records()
         let train = records.filter { $0["kind"] == "train" }.compactMap { r -> (time: Double, step: Int)? in
@@ -144,6 +167,7 @@ public enum ClusterBench {
                       steps: summary.steps, finalLoss: summary.finalLoss, profiles: profiles.sorted { order($0.task) < order($1.task) },
                       jobDirectory: temporary ? "" : launcher.jobDirectory)
         result.oneThreadSustainedExamplesPerSecond = max(reference.sustained, again.sustained)
+        result.allCoresExamplesPerSecond = allCores
         result.backgroundLoad = (loadBefore, loadAfter)
         return result
     }
@@ -210,6 +234,8 @@ public enum ClusterBench {
             return .object(fields)
         }
         let sustainedFraction: JSONValue = r.fractionOfSustained.map { round($0) } ?? .null
+        let allCores: JSONValue = .number(r.allCoresExamplesPerSecond.rounded())
+        let allCoresFraction: JSONValue = r.fractionOfAllCores.map { round($0) } ?? .null
         return .object([
             ("model", .string(MLPArchitecture(inputs: 784, hidden: c.hidden, classes: 10).description)),
             ("batch", .number(Double(c.batch))), ("workers", .number(Double(c.workers))), ("ps", .number(Double(c.parameterServers))),
@@ -223,6 +249,7 @@ public enum ClusterBench {
             ("fraction_of_bound", r.fraction.map { round($0) } ?? .null),
             ("one_thread_sustained_examples_per_sec", .number(r.oneThreadSustainedExamplesPerSecond.rounded())),
             ("fraction_of_sustained_bound", sustainedFraction),
+            ("all_cores_examples_per_sec", allCores), ("fraction_of_all_cores", allCoresFraction),
             ("compute_share_of_job_cpu", computeShare(r).map { round($0) } ?? .null),
             ("launch_to_first_step_seconds", r.launchToFirstStep.map { round($0) } ?? .null),
             ("wall_seconds", round(r.wallSeconds)),
@@ -259,6 +286,10 @@ public enum ClusterBench {
             if let g = r.fractionOfSustained {
                 lines.append(String(format: "                                        = %.0f%% of %.0f (%d cores × %.0f, the one-thread rate sustained over its repeats, not its best one)",
                                     g * 100, r.sustainedBound, r.cores, r.oneThreadSustainedExamplesPerSecond))
+            }
+            if let a = r.fractionOfAllCores {
+                lines.append(String(format: "                                        = %.0f%% of %.0f (%d threads training at once, one a core, summed)",
+                                    a * 100, r.allCoresExamplesPerSecond, r.cores))
             }
         } else {
             lines.append("steady state       –  (too few train records: use more --steps)")

@@ -52,16 +52,17 @@ public enum ModelRegistry {
                     try BucketStorage.copy(from + "/" + path, dest + "/files/" + path, during: "models register (nothing registered)")
                     files.append(path)
                 }
+                let info = JSONValue.object([
+                    ("name", .string(name)), ("version", JSONValue(v)), ("created", .string(ISOTime.format(MonotonicClock.wallNow()))),
+                    ("source", .object(source)), ("metrics", .object(metrics)), ("files", JSONValue(files)),
+                ])
+                try Files.writeAtomically(info.prettySerialized() + "\n", to: dest + "/version.json")
             } catch {
-                // Ctrl-C or a file that cannot be copied: no version half made.
+                // Ctrl-C, a file that cannot be copied or a description that cannot be written: no
+                // version half made.
                 Files.remove(dest)
                 throw error
             }
-            let info = JSONValue.object([
-                ("name", .string(name)), ("version", JSONValue(v)), ("created", .string(ISOTime.format(MonotonicClock.wallNow()))),
-                ("source", .object(source)), ("metrics", .object(metrics)), ("files", JSONValue(files)),
-            ])
-            try Files.writeAtomically(info.prettySerialized() + "\n", to: dest + "/version.json")
             return v
         }
         return try JSONParser.parse(Files.readText(root + "/\(name)/\(version)/version.json"))

@@ -27,6 +27,10 @@ final class BenchEndToEndTests: XCTestCase {
         let cores = doc["cores"]?.doubleValue ?? 0
         XCTAssertEqual(doc["fraction_of_bound"]?.doubleValue ?? 0, rate / (cores * best), accuracy: 0.002)
         XCTAssertEqual(doc["fraction_of_sustained_bound"]?.doubleValue ?? 0, rate / (cores * sustained), accuracy: 0.002)
+        // Every core training at once, summed: measured, and the fraction is the rate over it.
+        let allCores = try XCTUnwrap(doc["all_cores_examples_per_sec"]?.doubleValue)
+        XCTAssertGreaterThan(allCores, 0)
+        XCTAssertEqual(doc["fraction_of_all_cores"]?.doubleValue ?? 0, rate / allCores, accuracy: 0.002)
         XCTAssertGreaterThan(doc["launch_to_first_step_seconds"]?.doubleValue ?? 0, 0)
         XCTAssertNotNil(doc["wall_seconds"]?.doubleValue)
         // How busy the machine was around the job, and the verdict drawn from it.

@@ -257,7 +257,7 @@ public struct CalibrationProfile: Sendable, Equatable {
         shardSecondsPerValue = try r.optional("shard_seconds_per_value")?.double() ?? 0
         if let f = try r.optional("concurrent_compute_slowdown") {
             concurrentComputeSlowdown = try f.double()
-            guard concurrentComputeSlowdown >= 0, concurrentComputeSlowdown <= 10 else { throw f.fail("must be between 0 and 10") }
+            guard concurrentComputeSlowdown >= 0, concurrentComputeSlowdown <= 1 else { throw f.fail("must be between 0 and 1") }
         }
         if let table = try r.optional("byte_seconds_by_model_bytes") {
             var rows: [ByteCost] = []
