@@ -217,13 +217,13 @@ public enum Calibration {
         return cpus.isEmpty ? nil : cpus.sorted()[cpus.count / 2]
     }
 
-    /// Measures the profile; `note` hears a line as each part starts.
     /// How much more CPU the standard model's training step (784-256-128-10, batch 128) takes on a
     /// core while every core runs one than on one core alone, as a fraction (δ, 0 to 1): one thread,
     /// then `cores` threads at once, `pairs` times alternately, each thread's CPU time per step (so
     /// what other programs take of the cores does not count), the median of the ratios less one.
-    /// (Three pairs of 0.2 s read 0, 0.03, 0.05 and 0.23 in four calibrations of one validation on
-    /// the 2-vCPU VM: a pair is at the mercy of the host's swings.) 0 on one core.
+    /// (Three pairs of 0.2 s, their threads started apart, read 0, 0.03, 0.05 and 0.23 in four
+    /// calibrations of one validation on the 2-vCPU VM: a pair is at the mercy of the host's
+    /// swings.) 0 on one core.
     public static func concurrentComputeSlowdown(cores: Int, seconds: Double, pairs: Int = 7) -> Double {
         guard cores > 1 else { return 0 }
         let arch = MLPArchitecture(inputs: 784, hidden: [256, 128], classes: 10)
@@ -257,6 +257,7 @@ public enum Calibration {
         return min(1, max(0, middle - 1))
     }
 
+    /// Measures the profile; `note` hears a line as each part starts.
     public static func measure(quick: Bool, note: (String) -> Void = { _ in }) throws -> CalibrationProfile {
         let scale = quick ? 0.3 : 1.0
 
