@@ -254,6 +254,18 @@ final class JobsEndToEndTests: XCTestCase {
         XCTAssertTrue(failed.stderr.contains("No space left on device"), failed.stderr)
     }
 
+    /// Ctrl-C to a copy the test stopped with SIGSTOP, which then goes on: it must exit 130 within
+    /// a minute. Its standard output and error.
+    func interruptStoppedCopy(_ p: Process, _ out: Pipe, _ err: Pipe) -> (stdout: String, stderr: String) {
+        kill(p.processIdentifier, SIGINT)
+        kill(p.processIdentifier, SIGCONT)
+        XCTAssertTrue(Harness.waitForExit(p, timeout: 60), "it went on copying after Ctrl-C")
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(p.terminationStatus, 130, stderr)
+        return (stdout, stderr)
+    }
+
     /// `storage cp -r` skips a FIFO (reading it would wait for a writer forever) and stops between
     /// files at Ctrl-C with 130, every file it copied whole (it had copied the whole tree, then 0).
     func testStorageCopyOfAFolderSkipsAFIFOAndStopsBetweenFilesAtCtrlC() throws {
@@ -291,12 +303,7 @@ final class JobsEndToEndTests: XCTestCase {
         kill(p.processIdentifier, SIGSTOP)
         let before = count()
         XCTAssertTrue(before > 0 && before < total, "\(before) of \(total) files were copied when it was stopped: the test needs it mid-copy")
-        kill(p.processIdentifier, SIGINT)
-        kill(p.processIdentifier, SIGCONT)
-        XCTAssertTrue(Harness.waitForExit(p, timeout: 60), "it went on copying after Ctrl-C")
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertEqual(p.terminationStatus, 130, stderr)
+        let (stdout, stderr) = interruptStoppedCopy(p, out, err)
         XCTAssertTrue(stderr.contains("files copied to gs://e2e-many/many) stopped by SIGINT"), stderr)
         XCTAssertFalse(stdout.contains("Copied"), stdout)
         // At most the file under way when the signal landed was added; each copied file is whole.
@@ -331,12 +338,7 @@ final class JobsEndToEndTests: XCTestCase {
         kill(p.processIdentifier, SIGSTOP)
         let part = written()
         XCTAssertTrue(part > 0 && part < 1 << 30, "\(part) bytes written when it was stopped: the test needs it mid-file")
-        kill(p.processIdentifier, SIGINT)
-        kill(p.processIdentifier, SIGCONT)
-        XCTAssertTrue(Harness.waitForExit(p, timeout: 60), "it went on copying after Ctrl-C")
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertEqual(p.terminationStatus, 130, stderr)
+        let (stdout, stderr) = interruptStoppedCopy(p, out, err)
         XCTAssertTrue(stderr.contains("storage cp (nothing written to gs://e2e-big/big.bin) stopped by SIGINT"), stderr)
         XCTAssertFalse(stdout.contains("Copied"), stdout)
         XCTAssertFalse(fm.fileExists(atPath: folder + "/big.bin"))
