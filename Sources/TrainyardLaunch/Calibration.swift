@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import TrainyardCore
 import TrainyardKernel
 import TrainyardPlatform
@@ -226,24 +225,11 @@ public enum Calibration {
     /// swings.) 0 on one core.
     public static func concurrentComputeSlowdown(cores: Int, seconds: Double, pairs: Int = 7) -> Double {
         guard cores > 1 else { return 0 }
-        let arch = MLPArchitecture(inputs: 784, hidden: [256, 128], classes: 10)
-        let batch = 128
         // Mean CPU seconds per step over `threads` threads at once, each training a model of its own.
         func perStep(_ threads: Int) -> Double {
-            let runs = Together.run(threads: threads, seconds: seconds) { k in
-                let trainer = MLPTrainer(architecture: arch, maxBatch: batch)
-                var params = arch.initialParameters(seed: UInt64(k + 1))
-                var grads = [Float](repeating: 0, count: params.count)
-                var x = [Float](repeating: 0, count: batch * arch.inputs)
-                var rng = SplitMix64(seed: UInt64(k + 7))
-                for i in x.indices { x[i] = Float(rng.nextGaussian()) }
-                let y = (0..<batch).map { Int32($0 % arch.classes) }
-                return {
-                    _ = trainer.lossAndGradients(parameters: params, inputs: x, labels: y, rows: batch, gradients: &grads)
-                    params.withUnsafeMutableBufferPointer { p in
-                        grads.withUnsafeBufferPointer { g in Updates.sgd(count: p.count, params: p.baseAddress!, gradients: g.baseAddress!, learningRate: 1e-6) }
-                    }
-                }
+            let runs = Together.run(threads: threads, seconds: seconds) { _ in
+                let mlp = KernelBench.MLPCase()
+                return { mlp.step() }
             }
             let perThread = runs.map { $0.cpuSeconds / Double(max(1, $0.steps)) }
             return perThread.reduce(0, +) / Double(max(1, perThread.count))

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import TrainyardCore
 import TrainyardKernel
 import TrainyardPlatform
